@@ -1,0 +1,186 @@
+import { existsSync, writeFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { UsageError, VxlabError } from './core/errors.ts'
+import { exitCodeOf, runPlaybook, type FlagValues, type PlaybookDef, type PlaybookEvents, type RunReport } from './core/playbook.ts'
+import { mask, maskDeep, secret } from './core/secrets.ts'
+import { Inventory } from './inventory/inventory.ts'
+import { plainReporter, recapText, resultsTable } from './report/text.ts'
+
+/** Exit codes: 0 success; 1 a host failed or was unreachable; 2 usage, inventory or validation error (no host contacted). */
+export const EXIT = { ok: 0, hostFailed: 1, usage: 2 } as const
+
+const COMMON: NonNullable<ParseArgsConfig['options']> = {
+  inventory: { type: 'string', short: 'i' },
+  check: { type: 'boolean', short: 'C' },
+  diff: { type: 'boolean', short: 'D' },
+  limit: { type: 'string', short: 'l' },
+  forks: { type: 'string', short: 'f' },
+  json: { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+  'host-key-policy': { type: 'string' },
+  'connect-timeout': { type: 'string' },
+  'command-timeout': { type: 'string' },
+  'ask-pass': { type: 'boolean', short: 'k' },
+  'ask-become-pass': { type: 'boolean', short: 'K' },
+}
+
+function usage(pb: PlaybookDef, argv0: string): string {
+  const extra = Object.entries(pb.flags ?? {}).map(([k, f]) => `  --${k}${f.type === 'string' ? ' VALUE' : ''}`.padEnd(30) + f.description)
+  return [
+    `usage: ${argv0} [options]   (playbook "${pb.name}")`,
+    '',
+    '  -i, --inventory FILE        Ansible YAML inventory (default: $VXLAB_INVENTORY, else ' + (pb.defaultInventory ?? '.testbed/inventory.yml') + ')',
+    '  -C, --check                 check mode: read and plan, change nothing',
+    '  -D, --diff                  show file diffs and field changes',
+    '  -l, --limit PATTERN         only these hosts or groups (comma-separated, globs, !exclude)',
+    '  -f, --forks N               hosts in parallel (default 10)',
+    '      --json FILE             write the run report as JSON',
+    '  -v, --verbose               print every command as it runs, with exec counts',
+    '      --host-key-policy P     strict (default) or accept-new (record unknown keys on first contact)',
+    '      --connect-timeout S     SSH connect timeout in seconds (default 10)',
+    '      --command-timeout S     per-command timeout in seconds (default 120)',
+    '  -k, --ask-pass              prompt for the SSH password (or set VXLAB_SSH_PASSWORD)',
+    '  -K, --ask-become-pass       prompt for the sudo password (or set VXLAB_BECOME_PASSWORD)',
+    '  -h, --help                  this help',
+    ...(extra.length ? ['', 'playbook options:', ...extra] : []),
+    '',
+    'exit codes: 0 success, 1 a host failed or was unreachable, 2 usage/inventory/validation error (no host contacted)',
+  ].join('\n')
+}
+
+async function prompt(question: string): Promise<string> {
+  const { createInterface } = await import('node:readline')
+  if (!process.stdin.isTTY) throw new UsageError(`${question.trim()} needs a terminal; set the environment variable instead`)
+  return new Promise((res) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true })
+    const out = rl as unknown as { _writeToOutput: (s: string) => void }
+    process.stderr.write(question)
+    out._writeToOutput = () => undefined
+    rl.question('', (answer) => {
+      rl.close()
+      process.stderr.write('\n')
+      res(answer)
+    })
+  })
+}
+
+function positiveNumber(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${flag}: expected a positive number, got ${JSON.stringify(value)}`)
+  return n
+}
+
+/** The parsed common options of a run. */
+export interface CliOptions {
+  readonly inventoryFile: string
+  readonly check: boolean
+  readonly diff: boolean
+  readonly verbose: boolean
+  readonly limit?: string
+  readonly forks: number
+  readonly json?: string
+  readonly flags: FlagValues
+}
+
+/**
+ * Run a playbook as a command-line program and return its exit code (see {@link EXIT}). Prints the live
+ * progress (listr2 on a TTY, plain lines otherwise), the recap and, for verify plays, the results table.
+ */
+export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.argv.slice(2), io: { out: (s: string) => void; err: (s: string) => void } = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+}): Promise<number> {
+  const argv0 = `npx tsx ${process.argv[1] ? process.argv[1].replace(`${process.cwd()}/`, '') : 'playbook.ts'}`
+  let values: Record<string, string | boolean | undefined>
+  const own: NonNullable<ParseArgsConfig['options']> = {}
+  for (const [k, f] of Object.entries(pb.flags ?? {})) own[k] = { type: f.type, ...(f.default !== undefined ? { default: f.default } : {}) } as (typeof own)[string]
+  try {
+    const parsed = parseArgs({ args: [...argv], options: { ...COMMON, ...own }, strict: true, allowPositionals: false })
+    values = parsed.values as Record<string, string | boolean | undefined>
+  } catch (e) {
+    io.err(`error: ${e instanceof Error ? e.message : String(e)}\n\n${usage(pb, argv0)}\n`)
+    return EXIT.usage
+  }
+  if (values.help === true) {
+    io.out(`${usage(pb, argv0)}\n`)
+    return EXIT.ok
+  }
+  let report: RunReport
+  const check = values.check === true
+  const diff = values.diff === true
+  const verbose = values.verbose === true
+  try {
+    const inventoryFile = (values.inventory as string | undefined) ?? process.env.VXLAB_INVENTORY ?? pb.defaultInventory ?? '.testbed/inventory.yml'
+    if (!existsSync(inventoryFile)) {
+      throw new UsageError(`inventory ${inventoryFile} not found${inventoryFile.includes('.testbed') ? ' (bring the testbed up with `npm run testbed -- up`, or pass -i FILE)' : ''}`)
+    }
+    const inventory = Inventory.load(resolve(inventoryFile))
+    const forks = Math.floor(positiveNumber('forks', values.forks as string | undefined, 10))
+    const hostKeyPolicy = (values['host-key-policy'] as string | undefined) ?? 'strict'
+    if (hostKeyPolicy !== 'strict' && hostKeyPolicy !== 'accept-new') throw new UsageError(`--host-key-policy: expected strict or accept-new, got ${JSON.stringify(hostKeyPolicy)}`)
+    const connectTimeoutMs = positiveNumber('connect-timeout', values['connect-timeout'] as string | undefined, 10) * 1000
+    const commandTimeoutMs = positiveNumber('command-timeout', values['command-timeout'] as string | undefined, 120) * 1000
+    let password = process.env.VXLAB_SSH_PASSWORD
+    let becomePassword = process.env.VXLAB_BECOME_PASSWORD
+    if (values['ask-pass'] === true) password = await prompt('SSH password: ')
+    if (values['ask-become-pass'] === true) becomePassword = await prompt('BECOME password: ')
+    if (password !== undefined) secret(password)
+    if (becomePassword !== undefined) secret(becomePassword)
+    const flags: Record<string, string | boolean | undefined> = {}
+    for (const k of Object.keys(pb.flags ?? {})) flags[k] = values[k]
+    const color = process.stdout.isTTY === true && process.env.NO_COLOR === undefined
+    const textOpts = { check, diff, verbose, color }
+    let events: PlaybookEvents
+    let finish: () => Promise<void> = async () => undefined
+    if (process.stdout.isTTY === true && process.env.CI === undefined && !verbose) {
+      const { listrReporter } = await import('./report/listr.ts')
+      const r = listrReporter(textOpts)
+      events = r.events
+      finish = r.finish
+    } else {
+      events = plainReporter(textOpts, io.out)
+    }
+    const logExec = verbose ? (host: string, line: string): void => io.out(`${host.padEnd(10)} exec: ${line}\n`) : undefined
+    report = await runPlaybook(pb, {
+      inventory,
+      check,
+      forks,
+      flags,
+      events,
+      hostKeyPolicy,
+      connectTimeoutMs,
+      commandTimeoutMs,
+      ...(values.limit !== undefined ? { limit: values.limit as string } : {}),
+      ...(logExec ? { logExec } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(becomePassword !== undefined ? { becomePassword } : {}),
+    })
+    await finish()
+    io.out(resultsTable(report.tasks))
+    io.out(recapText(report, color))
+  } catch (e) {
+    if (e instanceof VxlabError) {
+      io.err(`error: ${mask(e.message)}\n`)
+      return e.exitCode
+    }
+    io.err(`internal error: ${mask(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`)
+    return EXIT.hostFailed
+  }
+  if (values.json !== undefined) writeFileSync(values.json as string, `${JSON.stringify(maskDeep(report), null, 2)}\n`)
+  return exitCodeOf(report)
+}
+
+/**
+ * When the calling module is the program being run (`npx tsx playbooks/lab.ts`), run the playbook's CLI
+ * and exit with its code. Importing the module (to reuse its tasks) does nothing.
+ */
+export async function runIfMain(moduleUrl: string, pb: PlaybookDef): Promise<void> {
+  const argv1 = process.argv[1]
+  if (argv1 === undefined || resolve(argv1) !== fileURLToPath(moduleUrl)) return
+  const code = await runCli(pb)
+  process.exitCode = code
+}

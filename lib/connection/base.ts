@@ -1,0 +1,113 @@
+import pLimit, { type LimitFunction } from 'p-limit'
+import type { Command } from '../core/command.ts'
+import { describeCommand } from '../core/command.ts'
+import { CommandTimeoutError, VxlabError } from '../core/errors.ts'
+import { mask } from '../core/secrets.ts'
+import { buildBatchScript, parseBatchOutput, type BatchPart, type ExecResult } from './batch.ts'
+import { quote, renderCommand } from './quote.ts'
+import type { Connection, ExecLogger } from './types.ts'
+
+/** Privilege escalation: `sudo -n` (no password), or `sudo -S` with the password on stdin. */
+export interface Become {
+  readonly enabled: boolean
+  /** The become password; sent on stdin only, never printed. */
+  readonly password?: string
+}
+
+/** Settings shared by every connection kind. */
+export interface ConnectionOptions {
+  /** Default per-command time limit in ms (default 120000). */
+  readonly commandTimeoutMs?: number
+  readonly become?: Become
+  /** At most this many exec channels at once on the connection (default 10, OpenSSH's MaxSessions). */
+  readonly maxChannels?: number
+  readonly log?: ExecLogger
+}
+
+/** What a transport must provide: run one shell command line with stdin, bounded in time. */
+export interface RawExecResult extends ExecResult {
+  readonly timedOut: boolean
+}
+
+/** Raised when a batch's exec failed part-way; `completed` holds the results of the parts that finished. */
+export class BatchInterruptedError extends VxlabError {
+  constructor(message: string, readonly completed: readonly ExecResult[], readonly failedPart: number | undefined, readonly cause2: unknown) {
+    super(message)
+  }
+}
+
+/**
+ * Shared logic of SSH and local connections: the channel limit, become wrapping, batching, timeouts, logging.
+ * Subclasses implement {@link execRaw} only.
+ */
+export abstract class BaseConnection implements Connection {
+  #execs = 0
+  readonly #limit: LimitFunction
+  protected readonly commandTimeoutMs: number
+  protected readonly become: Become | undefined
+  protected readonly log: ExecLogger | undefined
+
+  constructor(readonly host: string, opts: ConnectionOptions) {
+    this.#limit = pLimit(opts.maxChannels ?? 10)
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? 120_000
+    this.become = opts.become
+    this.log = opts.log
+  }
+
+  get execCount(): number {
+    return this.#execs
+  }
+
+  protected abstract execRaw(commandLine: string, stdin: string | Uint8Array | undefined, timeoutMs: number): Promise<RawExecResult>
+
+  abstract close(): Promise<void>
+
+  /** Wrap a command line for become, and put the become password (if any) in front of stdin. */
+  #wrap(line: string, stdin: string | Uint8Array | undefined): { line: string; stdin: string | Uint8Array | undefined } {
+    if (!this.become?.enabled) return { line, stdin }
+    if (this.become.password === undefined) return { line: `sudo -n -- sh -c ${quote(line)}`, stdin }
+    const pw = `${this.become.password}\n`
+    const rest = stdin === undefined ? Buffer.alloc(0) : Buffer.from(stdin)
+    return { line: `sudo -S -p '' -- sh -c ${quote(line)}`, stdin: Buffer.concat([Buffer.from(pw), rest]) }
+  }
+
+  async #exec(line: string, stdin: string | Uint8Array | undefined, timeoutMs: number, shown: string): Promise<RawExecResult> {
+    return this.#limit(async () => {
+      this.#execs++
+      this.log?.(this.host, mask(shown))
+      const w = this.#wrap(line, stdin)
+      return this.execRaw(w.line, w.stdin, timeoutMs)
+    })
+  }
+
+  async run(command: Command): Promise<ExecResult> {
+    const timeoutMs = command.timeoutMs ?? this.commandTimeoutMs
+    const r = await this.#exec(renderCommand(command), command.stdin, timeoutMs, describeCommand(command))
+    if (r.timedOut) throw new CommandTimeoutError(this.host, timeoutMs, mask(describeCommand(command)))
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr }
+  }
+
+  async runBatch(parts: readonly BatchPart[]): Promise<ExecResult[]> {
+    if (parts.length === 0) return []
+    const commands = parts.map((p) => p.command)
+    const { script, token } = buildBatchScript(parts)
+    const timeoutMs = commands.reduce((t, c) => t + (c.timeoutMs ?? this.commandTimeoutMs), 0)
+    const shown = commands.length === 1 ? describeCommand(commands[0]!) : `batch of ${commands.length}: ${commands.map(describeCommand).join(' ; ')}`
+    const r = await this.#exec('sh -s', script, timeoutMs, shown)
+    const parsed = parseBatchOutput(r.stdout, token, commands.length)
+    if (r.timedOut) {
+      const i = parsed.partial ?? parsed.results.length
+      const what = commands[i] !== undefined ? describeCommand(commands[i]) : 'batch'
+      throw new BatchInterruptedError(
+        new CommandTimeoutError(this.host, timeoutMs, mask(what)).message, parsed.results, i, undefined)
+    }
+    const n = parsed.results.length
+    const last = parsed.results[n - 1]
+    const complete = n === commands.length || (last !== undefined && last.code !== 0 && parts[n - 1]?.stopOnError === true)
+    if (!complete || parsed.partial !== undefined) {
+      const detail = r.stderr.trim() || `exit code ${String(r.code)}`
+      throw new BatchInterruptedError(`${this.host}: exec ended early (${mask(detail)})`, parsed.results, parsed.partial ?? n, undefined)
+    }
+    return parsed.results
+  }
+}

@@ -1,0 +1,36 @@
+import { spawn } from 'node:child_process'
+import { BaseConnection, type ConnectionOptions, type RawExecResult } from './base.ts'
+
+/** `ansible_connection: local`: runs commands on the controller with /bin/sh, no SSH. */
+export class LocalConnection extends BaseConnection {
+  constructor(host: string, opts: ConnectionOptions = {}) {
+    super(host, opts)
+  }
+
+  protected execRaw(commandLine: string, stdin: string | Uint8Array | undefined, timeoutMs: number): Promise<RawExecResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn('/bin/sh', ['-c', commandLine], { stdio: ['pipe', 'pipe', 'pipe'] })
+      const out: Buffer[] = []
+      const err: Buffer[] = []
+      let timedOut = false
+      const timer = setTimeout(() => {
+        timedOut = true
+        child.kill('SIGKILL')
+      }, timeoutMs)
+      child.stdout.on('data', (b: Buffer) => out.push(b))
+      child.stderr.on('data', (b: Buffer) => err.push(b))
+      child.on('error', (e) => {
+        clearTimeout(timer)
+        reject(e)
+      })
+      child.on('close', (code) => {
+        clearTimeout(timer)
+        resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut })
+      })
+      child.stdin.on('error', () => undefined)
+      child.stdin.end(stdin === undefined ? undefined : Buffer.from(stdin))
+    })
+  }
+
+  async close(): Promise<void> {}
+}

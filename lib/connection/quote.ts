@@ -1,0 +1,23 @@
+import type { Command } from '../core/command.ts'
+
+/**
+ * Quote one argument for any POSIX shell (dash, bash, busybox sh): wrap it in single quotes and
+ * write each embedded `'` as `'\''`. The empty string becomes `''` so it never vanishes.
+ * This and {@link renderArgv} are the only places in vxlab that turn data into shell text.
+ */
+export function quote(arg: string): string {
+  if (arg.includes('\0')) throw new Error('argument contains a NUL byte, which no shell can pass')
+  if (arg !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg)) return arg
+  return `'${arg.replace(/'/g, `'\\''`)}'`
+}
+
+/** Render an argv array to one shell command line, each element quoted once. */
+export function renderArgv(argv: readonly string[]): string {
+  if (argv.length === 0) throw new Error('empty argv')
+  return argv.map(quote).join(' ')
+}
+
+/** Render a {@link Command} (without its stdin) to a shell command line. */
+export function renderCommand(c: Command): string {
+  return renderArgv(c.argv)
+}

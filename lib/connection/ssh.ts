@@ -1,0 +1,137 @@
+import { existsSync } from 'node:fs'
+import { Readable } from 'node:stream'
+import { NodeSSH, type Config } from 'node-ssh'
+import { HostKeyError, UnreachableError } from '../core/errors.ts'
+import { mask } from '../core/secrets.ts'
+import { BaseConnection, type ConnectionOptions, type RawExecResult } from './base.ts'
+import { KnownHosts } from './known-hosts.ts'
+
+/** How to reach one host over SSH (from the inventory's connection vars). */
+export interface SshTarget {
+  /** Inventory name, used in messages. */
+  readonly name: string
+  /** Address to connect to (`ansible_host`). */
+  readonly address: string
+  /** TCP port (`ansible_port`, default 22). */
+  readonly port: number
+  /** Login user (`ansible_user`, default the controller's $USER or root). */
+  readonly user: string
+  /** Private key file (`ansible_ssh_private_key_file`); when absent, ssh-agent ($SSH_AUTH_SOCK) is used. */
+  readonly privateKeyFile?: string
+  /** SSH password (from an environment variable or prompt); never printed. */
+  readonly password?: string
+  /** known_hosts file to verify the host key against (default ~/.ssh/known_hosts). */
+  readonly knownHostsFile: string
+  /** `strict` (default): unknown or changed keys are refused. `accept-new`: record a first-contact key, refuse changed ones. */
+  readonly hostKeyPolicy: 'strict' | 'accept-new'
+  /** Connect timeout in ms (TCP + handshake + auth); default 10000. */
+  readonly connectTimeoutMs: number
+}
+
+const knownHostsCache = new Map<string, KnownHosts>()
+
+/**
+ * One SSH connection (node-ssh / ssh2) reused for every command of a run. The host key is verified before
+ * authentication; a refused key closes the connection before any command can run.
+ */
+export class SshConnection extends BaseConnection {
+  readonly #ssh: NodeSSH
+
+  private constructor(readonly target: SshTarget, ssh: NodeSSH, opts: ConnectionOptions) {
+    super(target.name, opts)
+    this.#ssh = ssh
+  }
+
+  /** Connect and verify the host key. Throws {@link HostKeyError} or {@link UnreachableError}. */
+  static async connect(target: SshTarget, opts: ConnectionOptions = {}): Promise<SshConnection> {
+    let kh = knownHostsCache.get(target.knownHostsFile)
+    if (!kh) {
+      kh = new KnownHosts(target.knownHostsFile)
+      knownHostsCache.set(target.knownHostsFile, kh)
+    }
+    const known = kh
+    let refusal: string | undefined
+    const config: Config = {
+      host: target.address,
+      port: target.port,
+      username: target.user,
+      readyTimeout: target.connectTimeoutMs,
+      keepaliveInterval: 15_000,
+      hostVerifier: (key: Buffer): boolean => {
+        const v = known.verify(target.address, target.port, key)
+        if (v.status === 'match') return true
+        if (v.status === 'unknown' && target.hostKeyPolicy === 'accept-new') {
+          known.add(target.address, target.port, key)
+          return true
+        }
+        if (v.status === 'unknown') refusal = `host key ${v.offered} for ${target.address}:${target.port} is not in ${target.knownHostsFile} (add it, or pass --host-key-policy accept-new for first contact)`
+        else if (v.status === 'revoked') refusal = `host key ${v.offered} is marked @revoked in ${target.knownHostsFile}`
+        else refusal = `HOST KEY CHANGED for ${target.address}:${target.port}: expected ${v.expected.join(' or ')}, offered ${v.offered} (${target.knownHostsFile}); refusing to connect`
+        return false
+      },
+    }
+    if (target.privateKeyFile !== undefined) config.privateKeyPath = target.privateKeyFile
+    else if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK
+    if (target.password !== undefined) config.password = target.password
+    const ssh = new NodeSSH()
+    try {
+      await ssh.connect(config)
+    } catch (e) {
+      ssh.dispose()
+      if (refusal !== undefined) throw new HostKeyError(target.name, refusal)
+      const msg = e instanceof Error ? e.message : String(e)
+      const hint = /Timed out while waiting for handshake/.test(msg) ? `connect timed out after ${target.connectTimeoutMs} ms` : msg
+      throw new UnreachableError(target.name, mask(`${target.user}@${target.address}:${target.port}: ${hint}`))
+    }
+    return new SshConnection(target, ssh, opts)
+  }
+
+  protected execRaw(commandLine: string, stdin: string | Uint8Array | undefined, timeoutMs: number): Promise<RawExecResult> {
+    return new Promise((resolve, reject) => {
+      let timedOut = false
+      let channel: { close(): void; signal?(s: string): void } | undefined
+      const out: Buffer[] = []
+      const err: Buffer[] = []
+      const timer = setTimeout(() => {
+        timedOut = true
+        try {
+          channel?.signal?.('KILL')
+          channel?.close()
+        } catch {
+          /* channel already gone */
+        }
+        resolve({ code: null, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut: true })
+      }, timeoutMs)
+      const input = stdin === undefined ? undefined : typeof stdin === 'string' ? stdin : Readable.from([Buffer.from(stdin)])
+      this.#ssh
+        .execCommand(commandLine, {
+          ...(input !== undefined ? { stdin: input } : {}),
+          noTrim: true,
+          onChannel: (c) => {
+            channel = c
+          },
+          onStdout: (b) => out.push(b),
+          onStderr: (b) => err.push(b),
+        })
+        .then((r) => {
+          clearTimeout(timer)
+          if (timedOut) return
+          resolve({ code: r.code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut: false })
+        })
+        .catch((e: unknown) => {
+          clearTimeout(timer)
+          if (timedOut) return
+          reject(new UnreachableError(this.host, `connection lost: ${e instanceof Error ? e.message : String(e)}`))
+        })
+    })
+  }
+
+  async close(): Promise<void> {
+    this.#ssh.dispose()
+  }
+}
+
+/** Whether a private key file exists (checked before any host is contacted). */
+export function privateKeyExists(path: string): boolean {
+  return existsSync(path)
+}

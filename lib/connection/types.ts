@@ -1,0 +1,26 @@
+import type { Command } from '../core/command.ts'
+import type { BatchPart, ExecResult } from './batch.ts'
+
+export type { BatchPart, ExecResult }
+
+/** Called for every exec round trip with the rendered commands (secrets masked by the caller), for `-v`. */
+export type ExecLogger = (host: string, line: string) => void
+
+/**
+ * A live connection to one host. vxlab opens one per host per run and reuses it for every command.
+ * Implementations: {@link import('./ssh.ts').SshConnection} and {@link import('./local.ts').LocalConnection}.
+ */
+export interface Connection {
+  readonly host: string
+  /** Number of exec round trips made so far (the cost that matters: ~100 ms each over SSH). */
+  readonly execCount: number
+  /** Run one command; never throws on a non-zero exit code (check `code`); throws on transport failure or timeout. */
+  run(command: Command): Promise<ExecResult>
+  /**
+   * Run several commands in ONE round trip. A part with `stopOnError` ends the batch when its code is not 0.
+   * Returns one result per part that ran. Throws {@link import('../core/errors.ts').CommandTimeoutError}
+   * or a connection error (with `completed` results attached) when the exec itself fails.
+   */
+  runBatch(parts: readonly BatchPart[]): Promise<ExecResult[]>
+  close(): Promise<void>
+}

@@ -1,0 +1,39 @@
+/**
+ * Commands are data: an argv array plus optional stdin. They are rendered to a shell string in exactly
+ * one place, the connection layer (`lib/connection/quote.ts`), with POSIX single quotes.
+ */
+
+/** One command to run on a host. */
+export interface Command {
+  /** argv[0] is the program; every element travels as one literal argument (quoted once, at the connection layer). */
+  readonly argv: readonly string[]
+  /** Bytes fed to the command's standard input (file content, a build context). */
+  readonly stdin?: string | Uint8Array
+  /** Per-command time limit in milliseconds; default: the connection's command timeout. */
+  readonly timeoutMs?: number
+}
+
+/** Build a {@link Command} from argv: `cmd('ovs-vsctl', '--may-exist', 'add-br', 'br1')`. */
+export function cmd(...argv: string[]): Command {
+  if (argv.length === 0) throw new Error('cmd(): argv must not be empty')
+  return { argv }
+}
+
+/** A command with standard input. */
+export function cmdStdin(stdin: string | Uint8Array, ...argv: string[]): Command {
+  return { argv, stdin }
+}
+
+/**
+ * A small POSIX sh script whose values arrive as positional parameters ("$1", "$2", ...), never interpolated:
+ * `script('test -e "$1"', path)` runs `sh -c 'test -e "$1"' sh <path>`.
+ */
+export function script(body: string, ...args: string[]): Command {
+  return { argv: ['sh', '-c', body, 'sh', ...args] }
+}
+
+/** Human-readable one-line form of a command (for logs and plans; not for execution). */
+export function describeCommand(c: Command): string {
+  const show = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))
+  return c.argv.map(show).join(' ') + (c.stdin !== undefined ? ` <<stdin(${c.stdin.length} bytes)` : '')
+}

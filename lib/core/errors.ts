@@ -1,0 +1,60 @@
+/** Base class of every error vxlab raises on purpose; `exitCode` is the CLI exit code it maps to. */
+export class VxlabError extends Error {
+  readonly exitCode: number = 1
+  constructor(message: string) {
+    super(message)
+    this.name = new.target.name
+  }
+}
+
+/** Bad CLI usage (unknown flag, --limit matching no host). Exit 2, nothing contacted. */
+export class UsageError extends VxlabError {
+  override readonly exitCode = 2
+}
+
+/** A spec field failed validation. `field` is the dotted path inside the spec. Exit 2, nothing contacted. */
+export class ValidationError extends VxlabError {
+  override readonly exitCode = 2
+  constructor(readonly field: string, readonly problem: string, readonly taskKey?: string) {
+    super(`${taskKey !== undefined ? `${taskKey}.` : ''}${field}: ${problem}`)
+  }
+}
+
+/** Several validation errors at once (all of a playbook's, before any host is contacted). Exit 2. */
+export class PlaybookValidationError extends VxlabError {
+  override readonly exitCode = 2
+  constructor(readonly problems: readonly string[]) {
+    super(problems.length === 1 ? problems[0]! : `${problems.length} validation errors:\n  ${problems.join('\n  ')}`)
+  }
+}
+
+/** The inventory file cannot be read or is invalid (with file:line:column and the path). Exit 2. */
+export class InventoryError extends VxlabError {
+  override readonly exitCode = 2
+}
+
+/** A host cannot be reached or authenticated (connect timeout, refused, host key mismatch). */
+export class UnreachableError extends VxlabError {
+  constructor(readonly host: string, reason: string) {
+    super(`${host}: unreachable: ${reason}`)
+  }
+}
+
+/** The host refused its host key check: unknown or changed key. The host is never sent a command. */
+export class HostKeyError extends UnreachableError {}
+
+/** A command (or batch) did not finish within its time limit. */
+export class CommandTimeoutError extends VxlabError {
+  constructor(readonly host: string, readonly limitMs: number, readonly what: string) {
+    super(`${host}: command timed out after ${limitMs} ms: ${what}`)
+  }
+}
+
+/** A fact could not be read (daemon down, permission denied): never treated as "absent". */
+export class FactError extends VxlabError {}
+
+/** A planned command exited non-zero. */
+export class ApplyError extends VxlabError {}
+
+/** After apply, re-reading the host and planning again still found changes. */
+export class ConvergenceError extends VxlabError {}

@@ -1,0 +1,339 @@
+import { existsSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import pLimit from 'p-limit'
+import type { ExecLogger } from '../connection/types.ts'
+import type { Connection } from '../connection/types.ts'
+import { LocalConnection } from '../connection/local.ts'
+import { SshConnection } from '../connection/ssh.ts'
+import type { Inventory, InventoryHost } from '../inventory/inventory.ts'
+import { describeCommand } from './command.ts'
+import { PlaybookValidationError, UnreachableError, UsageError, VxlabError } from './errors.ts'
+import { HostPlayRunner, type RunEvents, type TaskOutcome, type TaskStatus } from './runner.ts'
+import { mask, maskDeep } from './secrets.ts'
+import type { AnyTask, ChangeOp, CheckResult } from './task.ts'
+
+/** Values of a playbook's own CLI flags (declared in {@link PlaybookDef.flags}). */
+export type FlagValues = Readonly<Record<string, string | boolean | undefined>>
+
+/** What a play's task builder gets besides the host: the run's flags and the whole inventory. */
+export interface BuildContext {
+  readonly check: boolean
+  readonly flags: FlagValues
+  readonly inventory: Inventory
+}
+
+/** A play: a host pattern and the tasks to run on each matching host, in order. */
+export interface PlayDef {
+  readonly name: string
+  /** Host pattern: host or group names, comma-separated, globs (`docker_hosts`, `host*`). */
+  readonly hosts: string
+  /** Build the host's task list (pure; validation errors thrown here are collected before any host is contacted). */
+  tasks(host: InventoryHost, ctx: BuildContext): readonly AnyTask[]
+  /** Run this play only when true (e.g. a verify play behind `--verify`). Default: always. */
+  when?(ctx: BuildContext): boolean
+}
+
+/** A playbook-specific CLI flag (node:util parseArgs shape). */
+export interface FlagDef {
+  readonly type: 'boolean' | 'string'
+  readonly description: string
+  readonly default?: string | boolean
+}
+
+/** A playbook: a name, plays run in order, and optional extra CLI flags. */
+export interface PlaybookDef {
+  readonly name: string
+  readonly plays: readonly PlayDef[]
+  readonly flags?: Readonly<Record<string, FlagDef>>
+  /** Inventory used when `-i` is not given (default `.testbed/inventory.yml` when it exists). */
+  readonly defaultInventory?: string
+}
+
+/** Identity helper that types a playbook definition. */
+export function playbook(def: PlaybookDef): PlaybookDef {
+  return def
+}
+
+/** Identity helper that types a play definition. */
+export function play(def: PlayDef): PlayDef {
+  return def
+}
+
+/** Options of one run (the CLI fills these from its flags). */
+export interface RunOptions {
+  readonly inventory: Inventory
+  /** Check mode: read and plan, never apply. */
+  readonly check?: boolean
+  /** `--limit` pattern. */
+  readonly limit?: string
+  /** Hosts in parallel (default 10). */
+  readonly forks?: number
+  readonly flags?: FlagValues
+  readonly events?: PlaybookEvents
+  /** `-v`: called with every exec's commands (secrets masked). */
+  readonly logExec?: ExecLogger
+  readonly hostKeyPolicy?: 'strict' | 'accept-new'
+  /** Connect timeout per host in ms (default 10000). */
+  readonly connectTimeoutMs?: number
+  /** Per-command timeout in ms (default 120000). */
+  readonly commandTimeoutMs?: number
+  /** SSH password for hosts without `ansible_password` (from env or prompt). */
+  readonly password?: string
+  /** Become password for hosts without `ansible_become_password`. */
+  readonly becomePassword?: string
+}
+
+/** Progress callbacks for reporters. */
+export interface PlaybookEvents {
+  playStart?(play: string, hosts: readonly string[]): void
+  hostStart?(play: string, host: string): void
+  taskDone?(play: string, host: string, outcome: TaskOutcome): void
+  hostDone?(play: string, host: string, result: { unreachable?: string; error?: string }): void
+  playDone?(play: string): void
+}
+
+/** Per-host counts, as Ansible's PLAY RECAP. `execs` = exec round trips made to the host. */
+export interface HostRecap {
+  ok: number
+  changed: number
+  failed: number
+  skipped: number
+  unreachable: number
+  execs: number
+}
+
+/** One task's entry in the report. */
+export interface TaskReport {
+  readonly play: string
+  readonly host: string
+  readonly key: string
+  readonly status: TaskStatus
+  readonly changes: ReadonlyArray<{ op: ChangeOp; summary: string; before?: unknown; after?: unknown; diff?: string; commands: string[] }>
+  readonly error?: string
+  readonly result?: CheckResult
+}
+
+/** The run report (`--json FILE` writes exactly this). */
+export interface RunReport {
+  readonly playbook: string
+  readonly check: boolean
+  durationMs: number
+  readonly hosts: Record<string, HostRecap>
+  readonly tasks: TaskReport[]
+}
+
+/** A play after building: the hosts it targets and each host's validated tasks. */
+export interface BuiltPlay {
+  readonly def: PlayDef
+  readonly hosts: ReadonlyArray<{ readonly host: InventoryHost; readonly tasks: readonly AnyTask[] }>
+}
+
+/**
+ * Build every play for every targeted host and validate it, before any host is contacted: task spec
+ * errors, duplicate task keys, a `--limit` that matches nothing, missing private key files.
+ * Throws {@link PlaybookValidationError} (exit 2) listing every problem as `playbook: host key.field: problem`.
+ */
+export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory' | 'limit' | 'check' | 'flags'>): BuiltPlay[] {
+  const inv = opts.inventory
+  const problems: string[] = []
+  let limited: Set<string> | undefined
+  if (opts.limit !== undefined) {
+    const m = inv.match(opts.limit)
+    if (m.unknown.length > 0) throw new UsageError(`--limit ${JSON.stringify(opts.limit)}: no host or group named ${m.unknown.map((u) => JSON.stringify(u)).join(', ')} in ${inv.file}`)
+    if (m.hosts.length === 0) throw new UsageError(`--limit ${JSON.stringify(opts.limit)} matches no host in ${inv.file}`)
+    limited = new Set(m.hosts)
+  }
+  const ctx: BuildContext = { check: opts.check ?? false, flags: opts.flags ?? {}, inventory: inv }
+  const built: BuiltPlay[] = []
+  const contacted = new Set<string>()
+  for (const def of pb.plays) {
+    if (def.when && !def.when(ctx)) continue
+    const m = inv.match(def.hosts)
+    const names = m.hosts.filter((h) => !limited || limited.has(h))
+    const hosts: Array<{ host: InventoryHost; tasks: readonly AnyTask[] }> = []
+    for (const name of names) {
+      const host = inv.host(name)
+      let tasks: readonly AnyTask[] = []
+      try {
+        tasks = def.tasks(host, ctx)
+      } catch (e) {
+        if (e instanceof VxlabError && e.exitCode === 2) problems.push(`${pb.name}: ${name} ${e.message}`)
+        else throw e
+        continue
+      }
+      const seen = new Set<string>()
+      for (const t of tasks) {
+        if (seen.has(t.key)) problems.push(`${pb.name}: ${name} ${t.key}: duplicate task key in play "${def.name}" (keys must be unique per host)`)
+        seen.add(t.key)
+      }
+      hosts.push({ host, tasks })
+      contacted.add(name)
+    }
+    built.push({ def, hosts })
+  }
+  for (const name of contacted) {
+    const c = inv.host(name).connection
+    if (c.connection === 'ssh' && c.privateKeyFile !== undefined && !existsSync(c.privateKeyFile)) {
+      problems.push(`${pb.name}: ${name}: private key file ${c.privateKeyFile} (ansible_ssh_private_key_file) does not exist`)
+    }
+  }
+  if (problems.length > 0) throw new PlaybookValidationError([...new Set(problems)])
+  return built
+}
+
+/** Open one connection per host, reused by every play of the run. */
+class ConnectionPool {
+  readonly #conns = new Map<string, Promise<Connection>>()
+  constructor(readonly opts: RunOptions) {}
+
+  get(host: InventoryHost): Promise<Connection> {
+    let p = this.#conns.get(host.name)
+    if (!p) {
+      p = this.#open(host)
+      this.#conns.set(host.name, p)
+    }
+    return p
+  }
+
+  async #open(host: InventoryHost): Promise<Connection> {
+    const c = host.connection
+    const becomePassword = c.becomePassword ?? this.opts.becomePassword
+    const connOpts = {
+      commandTimeoutMs: this.opts.commandTimeoutMs ?? 120_000,
+      become: { enabled: c.become, ...(becomePassword !== undefined ? { password: becomePassword } : {}) },
+      ...(this.opts.logExec ? { log: this.opts.logExec } : {}),
+    }
+    if (c.connection === 'local') return new LocalConnection(host.name, connOpts)
+    const password = c.password ?? this.opts.password
+    return SshConnection.connect(
+      {
+        name: host.name,
+        address: c.address,
+        port: c.port,
+        user: c.user,
+        ...(c.privateKeyFile !== undefined ? { privateKeyFile: c.privateKeyFile } : {}),
+        ...(password !== undefined ? { password } : {}),
+        knownHostsFile: c.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts'),
+        hostKeyPolicy: this.opts.hostKeyPolicy ?? 'strict',
+        connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
+      },
+      connOpts,
+    )
+  }
+
+  async execCount(host: string): Promise<number> {
+    const p = this.#conns.get(host)
+    if (!p) return 0
+    try {
+      return (await p).execCount
+    } catch {
+      return 0
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.#conns.values()].map(async (p) => {
+      try {
+        await (await p).close()
+      } catch {
+        /* never opened */
+      }
+    }))
+  }
+}
+
+function emptyRecap(): HostRecap {
+  return { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, execs: 0 }
+}
+
+/**
+ * Run a playbook: plays in order; within a play, hosts in parallel (at most `forks`), each host's tasks in
+ * order. A failed task stops that host (its later tasks are skipped, it leaves later plays); other hosts go on.
+ * Returns the report; never throws for host failures. Throws for validation errors (before contacting hosts).
+ */
+export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<RunReport> {
+  const started = performance.now()
+  const built = buildPlaybook(pb, opts)
+  const check = opts.check ?? false
+  const report: RunReport = { playbook: pb.name, check, durationMs: 0, hosts: {}, tasks: [] }
+  const pool = new ConnectionPool(opts)
+  const dead = new Set<string>()
+  const limit = pLimit(Math.max(1, opts.forks ?? 10))
+  const ev = opts.events
+  try {
+    for (const bp of built) {
+      ev?.playStart?.(bp.def.name, bp.hosts.map((h) => h.host.name))
+      await Promise.all(bp.hosts.map(({ host, tasks }) => limit(async () => {
+        const recap = (report.hosts[host.name] ??= emptyRecap())
+        const record = (o: TaskOutcome): void => {
+          report.tasks.push({
+            play: bp.def.name,
+            host: host.name,
+            key: o.key,
+            status: o.status,
+            changes: o.changes.map((c) => ({
+              op: c.op,
+              summary: mask(c.summary),
+              ...(c.before !== undefined ? { before: maskDeep(c.before) } : {}),
+              ...(c.after !== undefined ? { after: maskDeep(c.after) } : {}),
+              ...(c.diff !== undefined ? { diff: mask(c.diff) } : {}),
+              commands: c.commands.map((x) => mask(describeCommand(x))),
+            })),
+            ...(o.error !== undefined ? { error: mask(o.error) } : {}),
+            ...(o.result !== undefined ? { result: o.result } : {}),
+          })
+          recap[o.status]++
+        }
+        if (dead.has(host.name)) {
+          for (const t of tasks) record({ key: t.key, kind: t.kind, status: 'skipped', changes: [], error: 'host failed in an earlier play' })
+          return
+        }
+        ev?.hostStart?.(bp.def.name, host.name)
+        let conn: Connection
+        try {
+          conn = await pool.get(host)
+        } catch (e) {
+          const msg = mask(e instanceof Error ? e.message : String(e))
+          dead.add(host.name)
+          recap.unreachable = 1
+          for (const t of tasks) record({ key: t.key, kind: t.kind, status: 'skipped', changes: [], error: msg })
+          ev?.hostDone?.(bp.def.name, host.name, { unreachable: msg })
+          return
+        }
+        const events: RunEvents = { taskDone: (h, o) => ev?.taskDone?.(bp.def.name, h, o) }
+        const runner = new HostPlayRunner(conn, tasks, { check, events })
+        let hostError: string | undefined
+        try {
+          await runner.run()
+        } catch (e) {
+          hostError = mask(e instanceof Error ? e.message : String(e))
+          if (e instanceof UnreachableError) recap.unreachable = 1
+        }
+        const outcomes = runner.outcomes()
+        if (hostError !== undefined) {
+          // the error interrupted the host: the first task not finished carries it
+          const firstOpen = outcomes.find((o) => o.status === 'skipped' && o.error === undefined)
+          if (firstOpen && !outcomes.some((o) => o.status === 'failed')) {
+            firstOpen.status = 'failed'
+            firstOpen.error = hostError
+          }
+        }
+        for (const o of outcomes) record(o)
+        if (hostError !== undefined || outcomes.some((o) => o.status === 'failed')) dead.add(host.name)
+        ev?.hostDone?.(bp.def.name, host.name, hostError !== undefined ? { error: hostError } : {})
+      })))
+      ev?.playDone?.(bp.def.name)
+    }
+  } finally {
+    for (const name of Object.keys(report.hosts)) report.hosts[name]!.execs = await pool.execCount(name)
+    await pool.closeAll()
+  }
+  report.durationMs = Math.round(performance.now() - started)
+  return report
+}
+
+/** Exit code for a finished run: 0 when every host succeeded, 1 when a host failed or was unreachable. */
+export function exitCodeOf(report: RunReport): number {
+  return Object.values(report.hosts).some((h) => h.failed > 0 || h.unreachable > 0) ? 1 : 0
+}

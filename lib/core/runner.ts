@@ -1,0 +1,298 @@
+import type { BatchPart, Connection, ExecResult } from '../connection/types.ts'
+import { BatchInterruptedError } from '../connection/base.ts'
+import { describeCommand } from './command.ts'
+import { ApplyError, ConvergenceError, FactError, UnreachableError, VxlabError } from './errors.ts'
+import { mask } from './secrets.ts'
+import type { AnyFact, AnyTask, Change, CheckResult, Fact, FactSnapshot } from './task.ts'
+
+/** Final status of one task on one host (as Ansible's recap counts them). */
+export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped'
+
+/** What happened to one task on one host. */
+export interface TaskOutcome {
+  readonly key: string
+  readonly kind: string
+  status: TaskStatus
+  /** The changes planned (check mode) or applied. */
+  changes: readonly Change[]
+  error?: string
+  result?: CheckResult
+}
+
+/** Live progress callbacks (the reporters implement them). */
+export interface RunEvents {
+  taskDone?(host: string, outcome: TaskOutcome): void
+}
+
+/** Options for one host's run of one play. */
+export interface HostPlayOptions {
+  readonly check: boolean
+  readonly events?: RunEvents
+}
+
+/** One fact value (or the error reading it produced), with the exec number it was read in. */
+interface FactValue {
+  readonly value?: unknown
+  readonly error?: Error
+  readonly epoch: number
+}
+
+const WILDCARD = '*'
+
+/** Number of exec calls in a no-op run of one play on one host: always 1 (the facts batch). */
+export const NOOP_EXECS_PER_PLAY = 1
+
+function factIdsOf(tasks: readonly AnyTask[]): Map<string, AnyFact> {
+  const m = new Map<string, AnyFact>()
+  for (const t of tasks) for (const f of t.facts) if (!m.has(f.id)) m.set(f.id, f)
+  return m
+}
+
+function errMessage(e: unknown): string {
+  return mask(e instanceof Error ? e.message : String(e))
+}
+
+/**
+ * Runs one play's tasks on one host: read every declared fact in ONE exec, plan every task from that
+ * snapshot, apply changes in as few execs as dependencies allow, then re-read once and re-plan every task
+ * to prove convergence. Check mode stops after planning: no command other than fact reads is ever sent.
+ *
+ * Dependencies: a change `touches` object keys; a later task that `watches` one of them is planned only
+ * after the pending commands are applied and its facts re-read (both in one exec).
+ */
+export class HostPlayRunner {
+  readonly #snapshot = new Map<string, FactValue>()
+  /** Object keys touched by changes: exec number at which they were applied (Infinity while pending). */
+  readonly #touched: Array<{ key: string; at: number }> = []
+  #exec = 0
+  #pending: Array<{ outcome: TaskOutcome; task: AnyTask; changes: readonly Change[] }> = []
+  readonly #outcomes = new Map<string, TaskOutcome>()
+  #stopped = false
+
+  constructor(
+    readonly conn: Connection,
+    readonly tasks: readonly AnyTask[],
+    readonly opts: HostPlayOptions,
+  ) {}
+
+  /** Run the play on this host. Never throws for task failures (they are in `outcomes`); throws UnreachableError. */
+  async run(): Promise<TaskOutcome[]> {
+    const all = factIdsOf(this.tasks)
+    await this.#execute([], [...all.values()])
+    for (const task of this.tasks) {
+      if (this.#stopped) {
+        this.#finish({ key: task.key, kind: task.kind, status: 'skipped', changes: [] })
+        continue
+      }
+      await this.#planTask(task)
+    }
+    if (!this.opts.check && !this.#stopped) await this.#flushAndConverge()
+    return this.outcomes()
+  }
+
+  /** Outcomes in task order (tasks not reached yet are reported skipped). */
+  outcomes(): TaskOutcome[] {
+    return this.tasks.map((t) => this.#outcomes.get(t.key) ?? { key: t.key, kind: t.kind, status: 'skipped', changes: [] })
+  }
+
+  #finish(o: TaskOutcome): void {
+    this.#outcomes.set(o.key, o)
+    this.opts.events?.taskDone?.(this.conn.host, o)
+  }
+
+  #snapshotFor(task: AnyTask): FactSnapshot {
+    const snap = this.#snapshot
+    const declared = new Set(task.facts.map((f) => f.id))
+    return {
+      get<T>(fact: Fact<T>): T {
+        if (!declared.has(fact.id)) throw new VxlabError(`${task.key}: reads fact ${fact.id} without declaring it`)
+        const v = snap.get(fact.id)
+        if (v === undefined) throw new VxlabError(`${task.key}: fact ${fact.id} was not read`)
+        if (v.error) throw v.error
+        return v.value as T
+      },
+    }
+  }
+
+  /** Whether the task's facts are still valid: no change touching what it watches was applied after they were read. */
+  #isFresh(task: AnyTask): boolean {
+    const watches = task.watches ?? [WILDCARD]
+    let epoch = Infinity
+    for (const f of task.facts) epoch = Math.min(epoch, this.#snapshot.get(f.id)?.epoch ?? -1)
+    if (task.facts.length === 0) return true
+    return !this.#touched.some((t) => t.at >= epoch && watches.some((w) => w === WILDCARD || t.key === WILDCARD || w === t.key))
+  }
+
+  async #planTask(task: AnyTask): Promise<void> {
+    if (!this.#isFresh(task)) {
+      // apply what is pending and re-read this task's facts (and those of every later task), in one exec
+      const idx = this.tasks.indexOf(task)
+      const later = factIdsOf(this.tasks.slice(idx))
+      await this.#execute(this.#takePending(), [...later.values()])
+      if (this.#stopped) {
+        this.#finish({ key: task.key, kind: task.kind, status: 'skipped', changes: [] })
+        return
+      }
+    }
+    const outcome: TaskOutcome = { key: task.key, kind: task.kind, status: 'ok', changes: [] }
+    let changes: Change[]
+    let current: unknown
+    try {
+      current = task.current(this.#snapshotFor(task))
+      changes = task.plan(current, task.spec)
+    } catch (e) {
+      outcome.status = 'failed'
+      outcome.error = errMessage(e)
+      this.#stopped = task.result === undefined
+      this.#finish(outcome)
+      return
+    }
+    if (task.result) {
+      const r = task.result(current)
+      outcome.result = r
+      if (!r.ok) {
+        outcome.status = 'failed'
+        outcome.error = mask(`${r.check}: ${r.detail}`)
+      }
+    }
+    outcome.changes = changes
+    if (changes.length === 0) {
+      this.#finish(outcome)
+      return
+    }
+    outcome.status = 'changed'
+    if (this.opts.check) {
+      this.#finish(outcome)
+      return
+    }
+    this.#pending.push({ outcome, task, changes })
+    for (const c of changes) for (const k of c.touches ?? [WILDCARD]) this.#touched.push({ key: k, at: Infinity })
+  }
+
+  #takePending(): Array<{ outcome: TaskOutcome; task: AnyTask; changes: readonly Change[] }> {
+    const p = this.#pending
+    this.#pending = []
+    return p
+  }
+
+  /**
+   * One exec: the pending tasks' commands (stop at the first failure), then the given fact reads.
+   * Marks applied tasks changed, the failed one failed and the rest skipped.
+   */
+  async #execute(pending: Array<{ outcome: TaskOutcome; task: AnyTask; changes: readonly Change[] }>, facts: readonly AnyFact[]): Promise<void> {
+    const parts: BatchPart[] = []
+    const owner: number[] = []
+    pending.forEach((p, i) => {
+      for (const c of p.changes) for (const command of c.commands) {
+        parts.push({ command, stopOnError: true })
+        owner.push(i)
+      }
+    })
+    const applyCount = parts.length
+    for (const f of facts) parts.push({ command: f.command })
+    this.#exec++
+    const execNo = this.#exec
+    let results: ExecResult[]
+    let interrupted: BatchInterruptedError | undefined
+    try {
+      results = await this.conn.runBatch(parts)
+    } catch (e) {
+      if (!(e instanceof BatchInterruptedError)) {
+        if (e instanceof UnreachableError && pending.length === 0 && this.#outcomes.size === 0) throw e
+        interrupted = new BatchInterruptedError(errMessage(e), [], 0, e)
+      } else interrupted = e
+      results = [...interrupted.completed]
+    }
+    // apply results
+    let failedAt = -1
+    for (let i = 0; i < applyCount; i++) {
+      const r = results[i]
+      if (r === undefined) {
+        failedAt = i
+        break
+      }
+      if (r.code !== 0) {
+        failedAt = i
+        break
+      }
+    }
+    for (const t of this.#touched) if (t.at === Infinity) t.at = execNo - 0.5
+    if (failedAt >= 0) {
+      const failIdx = failedAt >= 0 ? owner[failedAt]! : pending.length - 1
+      pending.forEach((p, i) => {
+        if (i < failIdx) this.#finish(p.outcome)
+        else if (i === failIdx) {
+          p.outcome.status = 'failed'
+          const r = results[failedAt]
+          const c = parts[failedAt]!.command
+          p.outcome.error = r !== undefined
+            ? mask(`command failed (exit ${String(r.code)}): ${describeCommand(c)}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}`)
+            : mask(interrupted?.message ?? 'apply interrupted')
+          this.#finish(p.outcome)
+        } else {
+          p.outcome.status = 'skipped'
+          p.outcome.error = 'not applied: an earlier task on this host failed'
+          this.#finish(p.outcome)
+        }
+      })
+      this.#stopped = true
+      if (interrupted) throw new ApplyError(interrupted.message)
+      return
+    }
+    for (const p of pending) this.#finish(p.outcome)
+    if (interrupted) {
+      // the fact read itself was cut short
+      this.#stopped = true
+      throw interrupted.cause2 instanceof UnreachableError ? interrupted.cause2 : new FactError(interrupted.message)
+    }
+    facts.forEach((f, j) => {
+      const r = results[applyCount + j]
+      if (r === undefined) return
+      const ok = f.okExitCodes ?? [0]
+      if (r.code === null || !ok.includes(r.code)) {
+        const why = r.stderr.trim() || r.stdout.trim().slice(0, 300)
+        this.#snapshot.set(f.id, { error: new FactError(mask(`reading ${f.id} failed: \`${describeCommand(f.command)}\` exited ${String(r.code)}${why ? `: ${why}` : ''}`)), epoch: execNo })
+        return
+      }
+      try {
+        this.#snapshot.set(f.id, { value: f.parse({ stdout: r.stdout, stderr: r.stderr, code: r.code }), epoch: execNo })
+      } catch (e) {
+        this.#snapshot.set(f.id, { error: new FactError(mask(`parsing ${f.id} failed: ${errMessage(e)}`)), epoch: execNo })
+      }
+    })
+  }
+
+  /** Apply what is pending, re-read every fact in the same exec, re-plan every task: a non-empty plan did not converge. */
+  async #flushAndConverge(): Promise<void> {
+    const anyChanged = [...this.#outcomes.values()].some((o) => o.status === 'changed') || this.#pending.length > 0
+    if (!anyChanged) return
+    const all = factIdsOf(this.tasks)
+    try {
+      await this.#execute(this.#takePending(), [...all.values()])
+    } catch (e) {
+      if (e instanceof ApplyError) return
+      throw e
+    }
+    if (this.#stopped) return
+    for (const task of this.tasks) {
+      if (task.converges === false || task.result !== undefined) continue
+      const o = this.#outcomes.get(task.key)
+      if (!o || o.status === 'failed' || o.status === 'skipped') continue
+      let second: Change[]
+      try {
+        second = task.plan(task.current(this.#snapshotFor(task)), task.spec)
+      } catch (e) {
+        o.status = 'failed'
+        o.error = `after apply: ${errMessage(e)}`
+        this.opts.events?.taskDone?.(this.conn.host, o)
+        continue
+      }
+      if (second.length > 0) {
+        o.status = 'failed'
+        const show = (cs: readonly Change[]): string => cs.map((c) => `${c.op} ${c.summary}`).join('; ') || '(none)'
+        o.error = mask(new ConvergenceError(`did not converge: first plan: ${show(o.changes)}; plan after apply: ${show(second)}`).message)
+        this.opts.events?.taskDone?.(this.conn.host, o)
+      }
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import type { Command } from './command.ts'
+
+/** The closed vocabulary of changes (as Pulumi's step kinds): what applying a change does to one object. */
+export type ChangeOp = 'create' | 'update' | 'delete' | 'replace'
+
+/**
+ * One planned change. `commands` are exactly what apply runs, in order; check mode shows them and runs none.
+ * `before` / `after` are the readable field values that differ (for `field: before -> after` output);
+ * `diff` is a unified diff for file content.
+ */
+export interface Change {
+  readonly op: ChangeOp
+  readonly summary: string
+  readonly before?: unknown
+  readonly after?: unknown
+  readonly diff?: string
+  readonly commands: readonly Command[]
+  /**
+   * Object keys this change affects (e.g. `ovs.port:vxlan1`, `link:net1`). Later tasks that watch one of them
+   * are re-read and re-planned after this change is applied. Default: every key (`*`).
+   */
+  readonly touches?: readonly string[]
+}
+
+/** What reading one fact produced: stdout untrimmed, stderr, exit code. */
+export interface FactOutput {
+  readonly stdout: string
+  readonly stderr: string
+  readonly code: number
+}
+
+/**
+ * A piece of host state read by one read-only command. Facts with the same `id` are read once per batch,
+ * so two tasks that need `ovs-vsctl --format=json list interface` share one read.
+ * `okExitCodes` (default [0]) are the exit codes `parse` accepts; any other code fails the read with stderr:
+ * a daemon that is down is an error, never "absent". A fact whose command signals absence by an exit code
+ * lists it and returns its own absent value from `parse`.
+ */
+export interface Fact<T> {
+  readonly id: string
+  readonly command: Command
+  readonly okExitCodes?: readonly number[]
+  parse(out: FactOutput): T
+}
+
+/** Any fact, for lists (the parse result type is erased). */
+export type AnyFact = Fact<unknown>
+
+/** The facts a task declared, read in one batch. */
+export interface FactSnapshot {
+  /** The parsed value of a declared fact. Throws if the task did not declare it. */
+  get<T>(fact: Fact<T>): T
+}
+
+/**
+ * A typed task: `kind` (e.g. `ovs.vxlanPort`), a `key` unique per host (e.g. `ovs.vxlanPort[vxlan1]`), its
+ * validated `spec`, the facts it reads, a pure `current(facts)` view of the host, and a pure `plan`.
+ * The runner applies exactly the planned commands (or calls `apply` when a task needs more than that).
+ */
+export interface Task<Spec = unknown, Current = unknown> {
+  readonly kind: string
+  readonly key: string
+  readonly spec: Spec
+  readonly facts: readonly AnyFact[]
+  /**
+   * Object keys whose change by an earlier task would change this task's plan (it is then re-read first).
+   * Default: every key (`*`), the safe choice for tasks that do not say.
+   */
+  readonly watches?: readonly string[]
+  current(facts: FactSnapshot): Current
+  plan(current: Current, spec: Spec): Change[]
+  /**
+   * false for tasks that change something on every run by design (a `command` without `creates` / `unless`):
+   * the end-of-play re-plan does not fail them as "did not converge".
+   */
+  readonly converges?: boolean
+  /** For read-only check tasks (verify plays): a result line for the results table. */
+  result?(current: Current): CheckResult
+}
+
+/** The outcome of a read-only check task (ping, probe), shown in the verification table. */
+export interface CheckResult {
+  readonly ok: boolean
+  readonly check: string
+  readonly detail: string
+}
+
+/** A task with its types erased, for lists of mixed tasks. */
+export type AnyTask = Task<unknown, unknown>
+
+/** Define a fact (identity helper for type inference). */
+export function defineFact<T>(f: Fact<T>): Fact<T> {
+  return f
+}
+
+/** Define a task (identity helper for type inference). */
+export function defineTask<S, C>(t: Task<S, C>): Task<S, C> {
+  return t
+}

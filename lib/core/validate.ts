@@ -1,0 +1,137 @@
+import ipaddr from 'ipaddr.js'
+import { ValidationError } from './errors.ts'
+
+/**
+ * Validators for the scalar fields of task specs. Each returns the canonical value or throws a
+ * {@link ValidationError} naming the field; task factories call them when a playbook is built,
+ * before any host is contacted.
+ */
+
+/** An IPv4 address in dotted-quad form (RFC 791); returns the canonical form (`010.0.0.1` is rejected). */
+export function ipv4(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !ipaddr.IPv4.isValidFourPartDecimal(value)) {
+    throw new ValidationError(field, `expected an IPv4 address, got ${JSON.stringify(value)}`)
+  }
+  return ipaddr.IPv4.parse(value).toString()
+}
+
+/** An IPv4 interface address with prefix length, `A.B.C.D/len` (len 0..32); returns the canonical form. */
+export function ipv4Interface(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !value.includes('/')) throw new ValidationError(field, `expected A.B.C.D/len, got ${JSON.stringify(value)}`)
+  const [addr, len] = value.split('/')
+  ipv4(field, addr)
+  if (!/^\d{1,2}$/.test(len ?? '') || Number(len) > 32) throw new ValidationError(field, `prefix length must be 0..32, got ${JSON.stringify(value)}`)
+  return `${ipaddr.IPv4.parse(addr!).toString()}/${Number(len)}`
+}
+
+/**
+ * An IPv4 network in CIDR notation (RFC 4632) with no host bits set: `10.0.1.0/24`.
+ * Returns the canonical form. `10.0.1.5/24` is rejected (that is an interface address, not a network).
+ */
+export function ipv4Cidr(field: string, value: unknown): string {
+  const canon = ipv4Interface(field, value)
+  const [addr, len] = ipaddr.IPv4.parseCIDR(canon)
+  const net = ipaddr.IPv4.networkAddressFromCIDR(canon).toString()
+  if (net !== addr.toString()) throw new ValidationError(field, `${JSON.stringify(value)} has host bits set; did you mean ${net}/${len}?`)
+  return `${net}/${len}`
+}
+
+/** Whether an IPv4 address lies inside a CIDR network. */
+export function ipv4InCidr(address: string, cidr: string): boolean {
+  return ipaddr.IPv4.parse(address).match(ipaddr.IPv4.parseCIDR(cidr))
+}
+
+/** An integer in [min, max]. */
+export function intRange(field: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new ValidationError(field, `expected an integer ${min}..${max}, got ${JSON.stringify(value)}`)
+  if (value < min || value > max) throw new ValidationError(field, `${value} is out of range ${min}..${max}`)
+  return value
+}
+
+/** A VXLAN network identifier (VNI, OVS `options:key`): 24 bits, 0..16777215 (RFC 7348 section 5). */
+export function vni(field: string, value: unknown): number {
+  return intRange(field, value, 0, 16_777_215)
+}
+
+/** An interface MTU in bytes: 68 (RFC 791 minimum) ..65535. */
+export function mtu(field: string, value: unknown): number {
+  return intRange(field, value, 68, 65_535)
+}
+
+/** A TCP/UDP port, 1..65535. */
+export function port(field: string, value: unknown): number {
+  return intRange(field, value, 1, 65_535)
+}
+
+/**
+ * A Linux network interface name (also OVS bridge and port names): 1..15 bytes (IFNAMSIZ 16 with the NUL),
+ * not `.` or `..`, no `/`, whitespace or `:`, and not starting with `-` (it would read as an option).
+ * vxlab also rejects shell metacharacters, so names are plain data everywhere.
+ */
+export function ifname(field: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw new ValidationError(field, `expected an interface name, got ${JSON.stringify(value)}`)
+  if (Buffer.byteLength(value) > 15) throw new ValidationError(field, `interface name ${JSON.stringify(value)} is longer than 15 characters`)
+  if (value.startsWith('-')) throw new ValidationError(field, `interface name ${JSON.stringify(value)} must not start with "-"`)
+  if (!/^[A-Za-z0-9_.@+-]+$/.test(value) || value === '.' || value === '..') {
+    throw new ValidationError(field, `interface name ${JSON.stringify(value)} may only contain letters, digits and _ . @ + -`)
+  }
+  return value
+}
+
+/** A Docker container or image name (no shell metacharacters): `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, images may add `/` and `:tag`. */
+export function dockerName(field: string, value: unknown, image = false): string {
+  const re = image ? /^[a-z0-9][a-z0-9_.\/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/ : /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
+  if (typeof value !== 'string' || !re.test(value) || value.length > 128) {
+    throw new ValidationError(field, `${JSON.stringify(value)} is not a valid ${image ? 'image' : 'container'} name (${re.source})`)
+  }
+  return value
+}
+
+/** A sysctl key with dots or slashes (`net.ipv4.ip_forward`), as sysctl(8) accepts. */
+export function sysctlKey(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !/^[a-zA-Z0-9_]+([./][a-zA-Z0-9_-]+)+$/.test(value)) {
+    throw new ValidationError(field, `expected a sysctl key like net.ipv4.ip_forward, got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+/** An absolute file path without NUL or newline. */
+export function absPath(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !value.startsWith('/') || /[\0\n]/.test(value)) {
+    throw new ValidationError(field, `expected an absolute path, got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+/** A non-empty string. */
+export function nonEmpty(field: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw new ValidationError(field, `expected a non-empty string, got ${JSON.stringify(value)}`)
+  return value
+}
+
+/** One of a fixed set of values. */
+export function oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new ValidationError(field, `expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${JSON.stringify(value)}`)
+  }
+  return value as T
+}
+
+/** A MAC address `aa:bb:cc:dd:ee:ff` (lower-cased). */
+export function mac(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(value)) throw new ValidationError(field, `expected a MAC address aa:bb:cc:dd:ee:ff, got ${JSON.stringify(value)}`)
+  return value.toLowerCase()
+}
+
+/**
+ * Run a spec's validators and rethrow the first error prefixed with the task key, e.g.
+ * `ovs.vxlanPort[vxlan1].key: 16777216 is out of range 0..16777215`.
+ */
+export function validateSpec<T>(taskKey: string, build: () => T): T {
+  try {
+    return build()
+  } catch (e) {
+    if (e instanceof ValidationError) throw new ValidationError(e.field, e.problem, taskKey)
+    throw e
+  }
+}

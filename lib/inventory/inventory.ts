@@ -1,0 +1,371 @@
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { isMap, isScalar, LineCounter, parseDocument, type Node } from 'yaml'
+import { InventoryError, ValidationError } from '../core/errors.ts'
+import { secret } from '../core/secrets.ts'
+import * as v from '../core/validate.ts'
+
+/** Where a value came from: the dotted path in the file and its line:column. */
+export interface VarSource {
+  readonly path: string
+  readonly line?: number
+  readonly col?: number
+}
+
+/** A group: its direct hosts, child groups and vars. */
+export interface InventoryGroup {
+  readonly name: string
+  readonly hosts: Set<string>
+  readonly children: Set<string>
+  readonly vars: Map<string, { value: unknown; source: VarSource }>
+  readonly parents: Set<string>
+}
+
+/** Connection settings of one host, from Ansible's connection vars. */
+export interface HostConnectionVars {
+  /** `ansible_host` (default: the inventory name). */
+  readonly address: string
+  /** `ansible_port` (default 22). */
+  readonly port: number
+  /** `ansible_user` (default $USER, or root). */
+  readonly user: string
+  /** `ansible_ssh_private_key_file`, resolved against the inventory file's folder. */
+  readonly privateKeyFile?: string
+  /** `ansible_password` / `ansible_ssh_pass` (masked everywhere). */
+  readonly password?: string
+  /** `ansible_become` (default false); booleans, or Ansible's yes/no/true/false strings. */
+  readonly become: boolean
+  /** `ansible_become_password` (masked everywhere). */
+  readonly becomePassword?: string
+  /** `ansible_connection`: `ssh` (also `smart`, `paramiko`) or `local`. */
+  readonly connection: 'ssh' | 'local'
+  /** `vxlab_known_hosts_file` (default ~/.ssh/known_hosts). */
+  readonly knownHostsFile?: string
+}
+
+/** Typed, path-precise access to a host's variables (group vars inherited, host vars override). */
+export class HostVars {
+  constructor(
+    readonly host: string,
+    readonly file: string,
+    private readonly values: ReadonlyMap<string, { value: unknown; source: VarSource }>,
+  ) {}
+
+  /** Whether the variable is defined for this host. */
+  has(name: string): boolean {
+    return this.values.has(name)
+  }
+
+  /** The raw value (undefined when not set). */
+  raw(name: string): unknown {
+    return this.values.get(name)?.value
+  }
+
+  /** All variables as a plain object. */
+  all(): Record<string, unknown> {
+    return Object.fromEntries([...this.values].map(([k, x]) => [k, x.value]))
+  }
+
+  #where(name: string): string {
+    const s = this.values.get(name)?.source
+    if (!s) return `${this.file}: host ${this.host}: variable ${name}`
+    return `${this.file}${s.line !== undefined ? `:${s.line}:${s.col ?? 1}` : ''}: ${s.path}`
+  }
+
+  #get<T>(name: string, check: (field: string, value: unknown) => T, fallback?: T): T {
+    const entry = this.values.get(name)
+    if (entry === undefined) {
+      if (fallback !== undefined) return fallback
+      throw new InventoryError(`${this.file}: host ${this.host}: variable ${name} is not set (needed by the playbook)`)
+    }
+    try {
+      return check(name, entry.value)
+    } catch (e) {
+      if (e instanceof ValidationError) throw new InventoryError(`${this.#where(name)}: ${e.problem}`)
+      throw e
+    }
+  }
+
+  /** A string variable; `fallback` when unset (an error when unset without fallback). */
+  string(name: string, fallback?: string): string {
+    return this.#get(name, v.nonEmpty, fallback)
+  }
+  /** An IPv4 address variable, canonical form. */
+  ipv4(name: string, fallback?: string): string {
+    return this.#get(name, v.ipv4, fallback)
+  }
+  /** An interface name variable (1..15 chars). */
+  ifname(name: string, fallback?: string): string {
+    return this.#get(name, v.ifname, fallback)
+  }
+  /** An integer variable within [min, max]. */
+  int(name: string, min: number, max: number, fallback?: number): number {
+    return this.#get(name, (f, x) => v.intRange(f, x, min, max), fallback)
+  }
+  /** A boolean variable (YAML true/false only). */
+  bool(name: string, fallback?: boolean): boolean {
+    return this.#get(name, (f, x) => {
+      if (typeof x !== 'boolean') throw new ValidationError(f, `expected true or false, got ${JSON.stringify(x)}`)
+      return x
+    }, fallback)
+  }
+  /** A list of strings (e.g. interface names). */
+  stringList(name: string, fallback?: string[]): string[] {
+    return this.#get(name, (f, x) => {
+      if (!Array.isArray(x) || !x.every((i) => typeof i === 'string')) throw new ValidationError(f, `expected a list of strings, got ${JSON.stringify(x)}`)
+      return x as string[]
+    }, fallback)
+  }
+  /** One of fixed values. */
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback?: T): T {
+    return this.#get(name, (f, x) => v.oneOf(f, x, allowed), fallback)
+  }
+}
+
+/** One host of the inventory. */
+export interface InventoryHost {
+  readonly name: string
+  /** Every group the host belongs to, directly or through children, plus `all`. */
+  readonly groups: readonly string[]
+  readonly vars: HostVars
+  readonly connection: HostConnectionVars
+}
+
+const ANSIBLE_BOOL: Record<string, boolean> = { yes: true, no: false, true: true, false: false, on: true, off: false, '1': true, '0': false }
+
+/**
+ * An Ansible YAML inventory (https://docs.ansible.com/ansible/latest/inventory_guide/intro_inventory.html):
+ * groups with `hosts`, `vars` and `children`, nested; `all` implicit; group vars inherited (parents first,
+ * deeper groups override), host vars override group vars. YAML 1.2 core schema: no `yes`->true coercion.
+ * Errors: {@link InventoryError} with `file:line:column` and the path in the file.
+ */
+export class Inventory {
+  readonly groups = new Map<string, InventoryGroup>()
+  readonly hostNames: string[] = []
+  readonly #hostVars = new Map<string, Map<string, { value: unknown; source: VarSource }>>()
+  readonly #hosts = new Map<string, InventoryHost>()
+
+  private constructor(readonly file: string) {}
+
+  /** Load and validate an inventory file. Throws {@link InventoryError}. */
+  static load(file: string): Inventory {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (e) {
+      throw new InventoryError(`${file}: cannot read inventory: ${e instanceof Error ? e.message : String(e)}`)
+    }
+    return Inventory.parse(text, file)
+  }
+
+  /** Parse inventory text (`file` is used in messages and to resolve relative key paths). */
+  static parse(text: string, file: string): Inventory {
+    const lc = new LineCounter()
+    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, schema: 'core' })
+    if (doc.errors.length > 0) {
+      const e = doc.errors[0]!
+      const pos = e.linePos?.[0]
+      throw new InventoryError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}`)
+    }
+    const inv = new Inventory(file)
+    const where = (node: Node | null | undefined, path: string): VarSource => {
+      const r = node?.range
+      if (!r) return { path }
+      const p = lc.linePos(r[0])
+      return { path, line: p.line, col: p.col }
+    }
+    const fail = (node: Node | null | undefined, path: string, msg: string): never => {
+      const s = where(node, path)
+      throw new InventoryError(`${file}${s.line !== undefined ? `:${s.line}:${s.col}` : ''}: ${path}: ${msg}`)
+    }
+    const root = doc.contents
+    if (root === null || (isScalar(root) && root.value === null)) throw new InventoryError(`${file}: inventory is empty`)
+    if (!isMap(root)) fail(root, '(top)', 'expected a mapping of group names')
+    const group = (name: string): InventoryGroup => {
+      let g = inv.groups.get(name)
+      if (!g) {
+        g = { name, hosts: new Set(), children: new Set(), vars: new Map(), parents: new Set() }
+        inv.groups.set(name, g)
+      }
+      return g
+    }
+    group('all')
+    const readVars = (node: unknown, path: string, into: Map<string, { value: unknown; source: VarSource }>): void => {
+      if (node === null || node === undefined || (isScalar(node) && node.value === null)) return
+      if (!isMap(node)) fail(node as Node, path, 'expected a mapping of variables')
+      for (const pair of (node as { items: Array<{ key: unknown; value: unknown }> }).items) {
+        const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
+        const valNode = pair.value as Node | null
+        const value = valNode === null ? null : (valNode as { toJSON(): unknown }).toJSON()
+        into.set(k, { value, source: where(valNode ?? (pair.key as Node), `${path}.${k}`) })
+      }
+    }
+    const expandRange = (name: string): string[] => {
+      const m = /^(.*)\[(\d+):(\d+)\](.*)$/.exec(name)
+      if (!m) return [name]
+      const [, pre, a, b, post] = m
+      const width = a!.length
+      const out: string[] = []
+      for (let i = Number(a); i <= Number(b); i++) out.push(`${pre}${String(i).padStart(width, '0')}${post}`)
+      return out
+    }
+    const walk = (name: string, node: unknown, path: string, depth: number): void => {
+      if (depth > 20) fail(node as Node, path, 'groups nested too deep (a cycle?)')
+      const g = group(name)
+      if (node === null || (isScalar(node) && node.value === null)) return
+      if (!isMap(node)) fail(node as Node, path, 'expected a group mapping with hosts, vars or children')
+      for (const pair of (node as { items: Array<{ key: unknown; value: unknown }> }).items) {
+        const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
+        const val = pair.value
+        if (k === 'hosts') {
+          if (val === null || (isScalar(val) && val.value === null)) continue
+          if (!isMap(val)) fail(val as Node, `${path}.hosts`, 'expected a mapping of host names')
+          for (const hp of (val as { items: Array<{ key: unknown; value: unknown }> }).items) {
+            const hn = isScalar(hp.key) ? String(hp.key.value) : String(hp.key)
+            for (const h of expandRange(hn)) {
+              g.hosts.add(h)
+              if (!inv.#hostVars.has(h)) {
+                inv.#hostVars.set(h, new Map())
+                inv.hostNames.push(h)
+              }
+              readVars(hp.value, `${path}.hosts.${h}`, inv.#hostVars.get(h)!)
+            }
+          }
+        } else if (k === 'vars') {
+          readVars(val, `${path}.vars`, g.vars)
+        } else if (k === 'children') {
+          if (val === null || (isScalar(val) && val.value === null)) continue
+          if (!isMap(val)) fail(val as Node, `${path}.children`, 'expected a mapping of group names')
+          for (const cp of (val as { items: Array<{ key: unknown; value: unknown }> }).items) {
+            const cn = isScalar(cp.key) ? String(cp.key.value) : String(cp.key)
+            g.children.add(cn)
+            group(cn).parents.add(name)
+            walk(cn, cp.value, cn, depth + 1)
+          }
+        } else {
+          fail(pair.key as Node, `${path}.${k}`, `unknown key "${k}" (a group has hosts, vars and children)`)
+        }
+      }
+    }
+    for (const pair of (root as { items: Array<{ key: unknown; value: unknown }> }).items) {
+      const name = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
+      walk(name, pair.value, name, 0)
+      if (name !== 'all') {
+        group('all').children.add(name)
+        group(name).parents.add('all')
+      }
+    }
+    for (const h of inv.hostNames) inv.#hosts.set(h, inv.#buildHost(h))
+    return inv
+  }
+
+  /** Groups of a host (direct and inherited), ordered parents-first by depth. */
+  #groupsOf(host: string): string[] {
+    const depth = new Map<string, number>()
+    const visit = (g: string, d: number): void => {
+      if ((depth.get(g) ?? -1) >= d) return
+      depth.set(g, d)
+      for (const p of this.groups.get(g)?.parents ?? []) visit(p, d - 1)
+    }
+    for (const g of this.groups.values()) if (g.hosts.has(host)) visit(g.name, 0)
+    depth.set('all', -Infinity)
+    return [...depth.entries()].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0])).map(([g]) => g)
+  }
+
+  #buildHost(name: string): InventoryHost {
+    const groups = this.#groupsOf(name)
+    const merged = new Map<string, { value: unknown; source: VarSource }>()
+    for (const g of groups) for (const [k, x] of this.groups.get(g)?.vars ?? []) merged.set(k, x)
+    for (const [k, x] of this.#hostVars.get(name) ?? []) merged.set(k, x)
+    const vars = new HostVars(name, this.file, merged)
+    const where = (k: string): string => {
+      const s = merged.get(k)?.source
+      return `${this.file}${s?.line !== undefined ? `:${s.line}:${s.col ?? 1}` : ''}: ${s?.path ?? k}`
+    }
+    const str = (k: string): string | undefined => {
+      const x = merged.get(k)?.value
+      if (x === undefined || x === null) return undefined
+      if (typeof x !== 'string' || x === '') throw new InventoryError(`${where(k)}: expected a non-empty string, got ${JSON.stringify(x)}`)
+      return x
+    }
+    const bool = (k: string): boolean | undefined => {
+      const x = merged.get(k)?.value
+      if (x === undefined || x === null) return undefined
+      if (typeof x === 'boolean') return x
+      if (typeof x === 'string' && x.toLowerCase() in ANSIBLE_BOOL) return ANSIBLE_BOOL[x.toLowerCase()]
+      throw new InventoryError(`${where(k)}: expected a boolean (true/false, or Ansible's yes/no), got ${JSON.stringify(x)}`)
+    }
+    const portVal = merged.get('ansible_port')?.value
+    let port = 22
+    if (portVal !== undefined && portVal !== null) {
+      if (typeof portVal !== 'number' || !Number.isInteger(portVal) || portVal < 1 || portVal > 65535) {
+        throw new InventoryError(`${where('ansible_port')}: expected a port number 1..65535, got ${JSON.stringify(portVal)}`)
+      }
+      port = portVal
+    }
+    const conn = str('ansible_connection') ?? 'ssh'
+    if (!['ssh', 'smart', 'paramiko', 'local'].includes(conn)) {
+      throw new InventoryError(`${where('ansible_connection')}: expected ssh or local, got ${JSON.stringify(conn)}`)
+    }
+    const base = dirname(resolve(this.file))
+    const keyFile = str('ansible_ssh_private_key_file') ?? str('ansible_private_key_file')
+    const khFile = str('vxlab_known_hosts_file')
+    const password = str('ansible_password') ?? str('ansible_ssh_pass')
+    const becomePassword = str('ansible_become_password') ?? str('ansible_become_pass')
+    if (password !== undefined) secret(password)
+    if (becomePassword !== undefined) secret(becomePassword)
+    const expandHome = (p: string): string => (p.startsWith('~/') ? `${process.env.HOME ?? '/root'}${p.slice(1)}` : resolve(base, p))
+    const connection: HostConnectionVars = {
+      address: str('ansible_host') ?? name,
+      port,
+      user: str('ansible_user') ?? process.env.USER ?? 'root',
+      become: bool('ansible_become') ?? false,
+      connection: conn === 'local' ? 'local' : 'ssh',
+      ...(keyFile !== undefined ? { privateKeyFile: expandHome(keyFile) } : {}),
+      ...(khFile !== undefined ? { knownHostsFile: expandHome(khFile) } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(becomePassword !== undefined ? { becomePassword } : {}),
+    }
+    return { name, groups, vars, connection }
+  }
+
+  /** A host by name. Throws {@link InventoryError} for an unknown host. */
+  host(name: string): InventoryHost {
+    const h = this.#hosts.get(name)
+    if (!h) throw new InventoryError(`${this.file}: no host named ${JSON.stringify(name)}`)
+    return h
+  }
+
+  /** Every host, in file order. */
+  hosts(): InventoryHost[] {
+    return this.hostNames.map((h) => this.#hosts.get(h)!)
+  }
+
+  /** Hosts of a group (directly or through children), in file order; empty for an unknown group. */
+  groupHosts(group: string): InventoryHost[] {
+    return this.hosts().filter((h) => h.groups.includes(group))
+  }
+
+  /**
+   * Hosts matching a pattern: comma- or colon-separated host or group names, shell globs (`host*`),
+   * `!name` to exclude, `all`. Returns names in inventory order. Unknown plain names are reported in `unknown`.
+   */
+  match(pattern: string): { hosts: string[]; unknown: string[] } {
+    const parts = pattern.split(/[,:]/).map((p) => p.trim()).filter((p) => p !== '')
+    const include = new Set<string>()
+    const exclude = new Set<string>()
+    const unknown: string[] = []
+    for (const raw of parts) {
+      const neg = raw.startsWith('!')
+      const p = neg ? raw.slice(1) : raw
+      const re = /[*?[]/.test(p) ? new RegExp(`^${p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`) : undefined
+      const hits = new Set<string>()
+      for (const h of this.hosts()) {
+        if (re ? re.test(h.name) || h.groups.some((g) => re.test(g)) : h.name === p || h.groups.includes(p)) hits.add(h.name)
+      }
+      if (hits.size === 0 && !this.groups.has(p)) unknown.push(raw)
+      for (const h of hits) (neg ? exclude : include).add(h)
+    }
+    return { hosts: this.hostNames.filter((h) => include.has(h) && !exclude.has(h)), unknown }
+  }
+}

@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { createTwoFilesPatch } from 'diff'
+import { script } from '../core/command.ts'
+import { ValidationError } from '../core/errors.ts'
+import type { Fact, Task } from '../core/task.ts'
+import { absPath, validateSpec } from '../core/validate.ts'
+
+/** The state of one file on a host: absent, or its content and octal mode. */
+export type FileState = { readonly exists: false } | { readonly exists: true; readonly content: string; readonly mode: string }
+
+/**
+ * Fact: a file's mode and content. Exit 3 = absent; any other failure (permission denied) is an error,
+ * never "absent". Output: mode on the first line, then the exact bytes of the file.
+ */
+export function fileFact(path: string): Fact<FileState> {
+  return {
+    id: `file:${path}`,
+    command: script('[ -e "$1" ] || exit 3; stat -c %a -- "$1" && cat -- "$1"', path),
+    okExitCodes: [0, 3],
+    parse: (o) => {
+      if (o.code === 3) return { exists: false }
+      const nl = o.stdout.indexOf('\n')
+      return { exists: true, mode: o.stdout.slice(0, nl).trim(), content: o.stdout.slice(nl + 1) }
+    },
+  }
+}
+
+/**
+ * Commands that write a file atomically: content on stdin to a temp file in the same folder, chmod,
+ * then rename over the destination (rename(2) is atomic within a filesystem).
+ */
+export function writeFileCommand(dest: string, content: string, mode: string) {
+  return {
+    ...script('set -e; d=$(dirname -- "$1"); mkdir -p -- "$d"; t=$(mktemp -- "$1.vxlab.XXXXXX"); cat > "$t"; chmod "$2" "$t"; mv -f -- "$t" "$1"', dest, mode),
+    stdin: content,
+  }
+}
+
+/** Unified diff of a file's old and new content (jsdiff), labelled with the path. */
+export function fileDiff(path: string, before: string, after: string): string {
+  return createTwoFilesPatch(path, path, before, after, 'current', 'planned')
+}
+
+/** Spec of {@link template}. */
+export interface TemplateSpec {
+  /** Absolute destination path on the host. */
+  readonly dest: string
+  /** Path of a Handlebars template on the controller, or `{inline: '...'}` for template text. */
+  readonly src: string | { readonly inline: string }
+  /** Template variables; a variable the template uses but `vars` lacks is an error (Handlebars `strict`). */
+  readonly vars?: Readonly<Record<string, unknown>>
+  /** Octal file mode (default '644'). */
+  readonly mode?: string
+}
+
+interface HandlebarsLike {
+  compile(src: string, opts: { noEscape: boolean; strict: boolean }): (ctx: unknown) => string
+}
+
+let handlebars: HandlebarsLike | undefined
+/** Handlebars, loaded on first use only (a run without templates never pays for it). */
+function hbs(): HandlebarsLike {
+  handlebars ??= createRequire(import.meta.url)('handlebars') as HandlebarsLike
+  return handlebars
+}
+
+/** Render a Handlebars template with `noEscape` and `strict` (missing variables are errors). */
+export function renderTemplate(source: string, vars: Readonly<Record<string, unknown>>): string {
+  return hbs().compile(source, { noEscape: true, strict: true })(vars)
+}
+
+/**
+ * Render a Handlebars template on the controller and write it to `dest` on the host when content or mode
+ * differ: create / update with a unified diff. Rendering happens when the playbook is built, so a missing
+ * variable or template file is a validation error before any host is contacted.
+ */
+export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
+  const key = `file.template[${spec.dest}]`
+  return validateSpec(key, () => {
+    const dest = absPath('dest', spec.dest)
+    const mode = spec.mode ?? '644'
+    if (!/^[0-7]{3,4}$/.test(mode)) throw new ValidationError('mode', `expected an octal mode like 644, got ${JSON.stringify(mode)}`)
+    let source: string
+    if (typeof spec.src === 'string') {
+      try {
+        source = readFileSync(spec.src, 'utf8')
+      } catch (e) {
+        throw new ValidationError('src', `cannot read template ${spec.src}: ${e instanceof Error ? e.message : String(e)}`)
+      }
+    } else source = spec.src.inline
+    let content: string
+    try {
+      content = renderTemplate(source, spec.vars ?? {})
+    } catch (e) {
+      throw new ValidationError('vars', `template ${typeof spec.src === 'string' ? spec.src : '(inline)'}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`)
+    }
+    const fact = fileFact(dest)
+    const wantMode = mode.replace(/^0(?=\d{3}$)/, '')
+    return {
+      kind: 'file.template',
+      key,
+      spec,
+      facts: [fact],
+      watches: [`file:${dest}`],
+      current: (f) => f.get(fact),
+      plan: (cur) => {
+        const touches = [`file:${dest}`]
+        if (!cur.exists) {
+          return [{ op: 'create', summary: `write ${dest} (${Buffer.byteLength(content)} bytes, mode ${wantMode})`, diff: fileDiff(dest, '', content), commands: [writeFileCommand(dest, content, wantMode)], touches }]
+        }
+        if (cur.content === content && cur.mode === wantMode) return []
+        return [{
+          op: 'update',
+          summary: `update ${dest}${cur.mode !== wantMode ? ` mode ${cur.mode} -> ${wantMode}` : ''}`,
+          before: { mode: cur.mode },
+          after: { mode: wantMode },
+          ...(cur.content !== content ? { diff: fileDiff(dest, cur.content, content) } : {}),
+          commands: [writeFileCommand(dest, content, wantMode)],
+          touches,
+        }]
+      },
+    }
+  })
+}
