@@ -9,13 +9,17 @@ export class LocalConnection extends BaseConnection {
 
   protected execRaw(commandLine: string, stdin: string | Uint8Array | undefined, timeoutMs: number): Promise<RawExecResult> {
     return new Promise((resolve, reject) => {
-      const child = spawn('/bin/sh', ['-c', commandLine], { stdio: ['pipe', 'pipe', 'pipe'] })
+      const child = spawn('/bin/sh', ['-c', commandLine], { stdio: ['pipe', 'pipe', 'pipe'], detached: true })
       const out: Buffer[] = []
       const err: Buffer[] = []
       let timedOut = false
       const timer = setTimeout(() => {
         timedOut = true
-        child.kill('SIGKILL')
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL') // the whole process group
+        } catch {
+          child.kill('SIGKILL')
+        }
       }, timeoutMs)
       child.stdout.on('data', (b: Buffer) => out.push(b))
       child.stderr.on('data', (b: Buffer) => err.push(b))

@@ -82,6 +82,8 @@ export interface RunOptions {
   readonly password?: string
   /** Become password for hosts without `ansible_become_password`. */
   readonly becomePassword?: string
+  /** Open the connection to a host yourself (custom transports, recording fakes in tests). Default: SSH or local per inventory. */
+  readonly connect?: (host: InventoryHost) => Promise<Connection>
 }
 
 /** Progress callbacks for reporters. */
@@ -197,6 +199,7 @@ class ConnectionPool {
   }
 
   async #open(host: InventoryHost): Promise<Connection> {
+    if (this.opts.connect) return this.opts.connect(host)
     const c = host.connection
     const becomePassword = c.becomePassword ?? this.opts.becomePassword
     const connOpts = {

@@ -164,7 +164,7 @@ export class Inventory {
     const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, schema: 'core' })
     if (doc.errors.length > 0) {
       const e = doc.errors[0]!
-      const pos = e.linePos?.[0]
+      const pos = e.linePos?.[0] ?? lc.linePos(Math.min(e.pos[0], text.length))
       throw new InventoryError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}`)
     }
     const inv = new Inventory(file)
@@ -263,7 +263,8 @@ export class Inventory {
   #groupsOf(host: string): string[] {
     const depth = new Map<string, number>()
     const visit = (g: string, d: number): void => {
-      if ((depth.get(g) ?? -1) >= d) return
+      const seen = depth.get(g)
+      if (seen !== undefined && seen >= d) return
       depth.set(g, d)
       for (const p of this.groups.get(g)?.parents ?? []) visit(p, d - 1)
     }

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest'
+import { InventoryError } from '../../lib/core/errors.ts'
+import { Inventory } from '../../lib/inventory/inventory.ts'
+
+const F = 'test/fixtures/inventory/ansible-lab.yml'
+
+describe('inventory', () => {
+  it('loads an unmodified Ansible YAML inventory with nested groups, inherited vars and host overrides', () => {
+    const inv = Inventory.load(F)
+    expect(inv.hostNames).toEqual(['gw', 'host1', 'host2', 'worker01', 'worker02', 'worker03'])
+    const h2 = inv.host('host2')
+    expect(h2.connection).toMatchObject({ address: '192.0.2.12', port: 2222, user: 'root', become: true, connection: 'ssh' })
+    expect(h2.vars.string('ovs_datapath_type')).toBe('netdev') // host var overrides group var
+    expect(inv.host('host1').vars.string('ovs_datapath_type')).toBe('system')
+    expect(inv.host('host1').vars.string('ntp_server')).toBe('ntp.example.org') // from all.vars
+    expect(h2.groups).toContain('workers') // docker_hosts is a child of workers
+    expect(inv.host('worker02').connection.connection).toBe('local')
+    expect(inv.host('gw').vars.stringList('underlay_ifaces')).toEqual(['eth1', 'eth2'])
+    expect(inv.host('gw').connection.become).toBe(false)
+  })
+  it('matches host patterns: groups, names, globs, exclusions; reports unknown names', () => {
+    const inv = Inventory.load(F)
+    expect(inv.match('docker_hosts').hosts).toEqual(['host1', 'host2'])
+    expect(inv.match('gw,host2').hosts).toEqual(['gw', 'host2'])
+    expect(inv.match('worker0*').hosts).toEqual(['worker01', 'worker02', 'worker03'])
+    expect(inv.match('all,!workers').hosts).toEqual(['gw'])
+    expect(inv.match('nosuch').unknown).toEqual(['nosuch'])
+  })
+  it('names file:line:column and the path for a wrongly typed value', () => {
+    const inv = Inventory.parse('docker_hosts:\n  hosts:\n    host2:\n      underlay_ip: 172.16.20\n', 'inv.yml')
+    expect(() => inv.host('host2').vars.ipv4('underlay_ip')).toThrow('inv.yml:4:20: docker_hosts.hosts.host2.underlay_ip: expected an IPv4 address, got "172.16.20"')
+  })
+  it('rejects a port given as a string (YAML 1.2 core: no silent coercion)', () => {
+    expect(() => Inventory.parse('all:\n  hosts:\n    a:\n      ansible_port: "22"\n', 'p.yml')).toThrow(/p\.yml:4:21: all\.hosts\.a\.ansible_port: expected a port number 1\.\.65535, got "22"/)
+  })
+  it('reports YAML syntax errors with file:line:column', () => {
+    expect(() => Inventory.parse('all:\n  hosts:\n    a: {ansible_host: [1,\n', 'bad.yml')).toThrow(/^bad\.yml:\d+:\d+: YAML syntax error/)
+  })
+  it('rejects unknown group keys, naming them', () => {
+    expect(() => Inventory.parse('all:\n  host:\n    a:\n', 'k.yml')).toThrow(/k\.yml:2:3: all\.host: unknown key "host"/)
+  })
+  it('rejects an empty file and a missing file with InventoryError', () => {
+    expect(() => Inventory.parse('', 'e.yml')).toThrow(InventoryError)
+    expect(() => Inventory.load('/nonexistent/inv.yml')).toThrow(/cannot read inventory/)
+  })
+  it('tells which variable is missing', () => {
+    const inv = Inventory.load(F)
+    expect(() => inv.host('gw').vars.ipv4('underlay_ip')).toThrow(/host gw: variable underlay_ip is not set/)
+  })
+})

@@ -1,0 +1,33 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { quote, renderArgv } from '../../lib/connection/quote.ts'
+
+const hostile = [
+  'plain', 'with space', "it's", '"double"', '$(touch /tmp/vxlab-pwned)', '`id`', 'a\nb\nc', '-n', '--flag=x', '',
+  'ünïcødé ✓', '\\backslash\\', '*', '?', '~', '$HOME', ';', '&&', '|', '>', "''", "'", "\t tab", '!bang', '#hash', '{a,b}',
+]
+const shells = ['/bin/sh', '/bin/dash', '/bin/bash'].filter((s) => existsSync(s))
+
+describe('quote', () => {
+  it('renders the empty string as two quotes so it never vanishes', () => {
+    expect(quote('')).toBe("''")
+  })
+  it('leaves plain words alone and quotes everything else', () => {
+    expect(quote('br1')).toBe('br1')
+    expect(quote('a b')).toBe("'a b'")
+    expect(quote("it's")).toBe(`'it'\\''s'`)
+  })
+  it('refuses NUL bytes', () => {
+    expect(() => quote('a\0b')).toThrow(/NUL/)
+  })
+  for (const shell of shells) {
+    it(`round-trips hostile strings through ${shell}`, () => {
+      // printf prints each argument NUL-terminated: we compare the exact bytes that arrived
+      const line = renderArgv(['printf', '%s\\0', ...hostile])
+      const out = execFileSync(shell, ['-c', line], { encoding: 'utf8' })
+      expect(out.split('\0').slice(0, -1)).toEqual(hostile)
+      expect(existsSync('/tmp/vxlab-pwned')).toBe(false)
+    })
+  }
+})

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest'
+import type { Change, Fact, Task } from '../../lib/core/task.ts'
+import { runPlaybook, exitCodeOf, playbook, type PlaybookDef } from '../../lib/core/playbook.ts'
+import { Inventory } from '../../lib/inventory/inventory.ts'
+import { FakeHost } from './fake-connection.ts'
+
+type Cur = string | undefined
+function kvFact(key: string): Fact<Cur> {
+  return { id: `kv:${key}`, command: { argv: ['kv-get', key] }, okExitCodes: [0, 1], parse: (o) => (o.code === 1 ? undefined : o.stdout) }
+}
+/** A toy task: key KEY must hold VALUE. `watches` lets a test declare a dependency. */
+function kv(key: string, value: string, watches?: string[]): Task<{ key: string; value: string }, Cur> {
+  const fact = kvFact(key)
+  return {
+    kind: 'kv', key: `kv[${key}]`, spec: { key, value }, facts: [fact],
+    ...(watches ? { watches } : { watches: [`kv:${key}`] }),
+    current: (f) => f.get(fact),
+    plan: (cur, spec): Change[] => cur === spec.value ? [] : [{
+      op: cur === undefined ? 'create' : 'update', summary: `${spec.key}=${spec.value}`, before: cur, after: spec.value,
+      commands: [{ argv: ['kv-set', spec.key, spec.value] }], touches: [`kv:${spec.key}`],
+    }],
+  }
+}
+
+const inventory = Inventory.parse('all:\n  hosts:\n    a: {}\n    b: {}\n    c: {}\n', 'fake.yml')
+
+async function run(pb: PlaybookDef, hosts: Record<string, FakeHost>, check = false) {
+  return runPlaybook(pb, { inventory, check, connect: async (h) => hosts[h.name]! })
+}
+
+const pb = (tasks: () => Task<any, any>[]): PlaybookDef => playbook({ name: 't', plays: [{ name: 'p', hosts: 'all', tasks: () => tasks() }] })
+
+describe('runner', () => {
+  it('check mode reads once per host and sends no mutating command, yet reports every change', async () => {
+    const hosts = { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }
+    const r = await run(pb(() => [kv('x', '1'), kv('y', '2')]), hosts, true)
+    for (const h of Object.values(hosts)) {
+      expect(h.mutating()).toEqual([])
+      expect(h.execCount).toBe(1)
+      expect(h.state.size).toBe(0)
+    }
+    expect(r.hosts.a).toMatchObject({ changed: 2, ok: 0, failed: 0, execs: 1 })
+    expect(r.tasks.filter((t) => t.host === 'a').map((t) => t.changes[0]?.commands)).toEqual([['kv-set x 1'], ['kv-set y 2']])
+  })
+  it('applies independent changes and re-reads in one exec, then a rerun is one exec with 0 changed', async () => {
+    const hosts = { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }
+    const book = pb(() => [kv('x', '1'), kv('y', '2'), kv('z', '3')])
+    const first = await run(book, hosts)
+    expect(hosts.a.execCount).toBe(2) // facts, then apply + re-read
+    expect(first.hosts.a).toMatchObject({ changed: 3, failed: 0 })
+    expect([...hosts.a.state]).toEqual([['x', '1'], ['y', '2'], ['z', '3']])
+    const second = await run(book, hosts)
+    expect(second.hosts.a).toMatchObject({ changed: 0, ok: 3, execs: 3 }) // cumulative on the same fake: 2 + 1
+    expect(exitCodeOf(second)).toBe(0)
+  })
+  it('re-reads before planning a task that watches what an earlier change touched', async () => {
+    const hosts = { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }
+    // second task writes y but watches x: it must be planned after x was applied
+    const book = pb(() => [kv('x', '1'), kv('y', '2', ['kv:x'])])
+    await run(book, hosts)
+    expect(hosts.a.execCount).toBe(3)
+    const firstSet = hosts.a.commands.findIndex((c) => c[0] === 'kv-set')
+    const secondRead = hosts.a.commands.findIndex((c, i) => i > firstSet && c[0] === 'kv-get' && c[1] === 'y')
+    expect(secondRead).toBeGreaterThan(firstSet)
+  })
+  it("one host's failure stops its later tasks and leaves the others converging", async () => {
+    const hosts = { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }
+    hosts.b.failing.add('y')
+    const r = await run(pb(() => [kv('x', '1'), kv('y', '2'), kv('z', '3', ['kv:y'])]), hosts)
+    expect(r.hosts.b).toMatchObject({ changed: 1, failed: 1, skipped: 1 })
+    expect(r.hosts.a).toMatchObject({ changed: 3, failed: 0 })
+    expect(r.hosts.c).toMatchObject({ changed: 3, failed: 0 })
+    expect(hosts.b.state.has('z')).toBe(false)
+    const failed = r.tasks.find((t) => t.host === 'b' && t.status === 'failed')!
+    expect(failed.key).toBe('kv[y]')
+    expect(failed.error).toMatch(/command failed \(exit 5\): kv-set y 2: cannot set y/)
+    expect(exitCodeOf(r)).toBe(1)
+  })
+  it('detects a task that did not converge, with both plans in the error', async () => {
+    const hosts = { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }
+    hosts.a.sticky.add('x')
+    const r = await run(pb(() => [kv('x', '1')]), hosts)
+    const t = r.tasks.find((x) => x.host === 'a')!
+    expect(t.status).toBe('failed')
+    expect(t.error).toMatch(/did not converge: first plan: create x=1; plan after apply: create x=1/)
+    expect(r.hosts.b!.failed).toBe(0)
+  })
+  it('a fact that fails to read (daemon down) fails the task, never reads as absent, and applies nothing', async () => {
+    const hosts = { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }
+    hosts.a.daemonDown = true
+    const r = await run(pb(() => [kv('x', '1')]), hosts)
+    expect(r.tasks.find((t) => t.host === 'a')!.error).toMatch(/reading kv:x failed: `kv-get x` exited 2: kv daemon is not running/)
+    expect(hosts.a.mutating()).toEqual([])
+  })
+  it('counts recap and JSON per host, and marks unreachable hosts', async () => {
+    const hosts = { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }
+    hosts.a.state.set('x', '1')
+    const r = await runPlaybook(pb(() => [kv('x', '1'), kv('y', '2')]), {
+      inventory,
+      connect: async (h) => {
+        if (h.name === 'c') throw new Error('c: unreachable: connection refused')
+        return hosts[h.name as 'a' | 'b']
+      },
+    })
+    expect(r.hosts).toEqual({
+      a: { ok: 1, changed: 1, failed: 0, skipped: 0, unreachable: 0, execs: 2 },
+      b: { ok: 0, changed: 2, failed: 0, skipped: 0, unreachable: 0, execs: 2 },
+      c: { ok: 0, changed: 0, failed: 0, skipped: 2, unreachable: 1, execs: 0 },
+    })
+    expect(JSON.parse(JSON.stringify(r)).tasks).toHaveLength(6)
+  })
+  it('rejects duplicate task keys and names playbook, host and key before contacting any host', async () => {
+    const hosts = { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }
+    await expect(run(pb(() => [kv('x', '1'), kv('x', '2')]), hosts)).rejects.toThrow(/t: a kv\[x\]: duplicate task key/)
+    expect(hosts.a.execCount).toBe(0)
+  })
+})
