@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import { NodeSSH, type Config } from 'node-ssh'
 import { HostKeyError, UnreachableError } from '../core/errors.ts'
@@ -28,7 +28,23 @@ export interface SshTarget {
   readonly connectTimeoutMs: number
 }
 
-const knownHostsCache = new Map<string, KnownHosts>()
+/** known_hosts files parsed once per content version (path, mtime, size): many hosts share one file. */
+const knownHostsCache = new Map<string, { stamp: string; kh: KnownHosts }>()
+
+function loadKnownHosts(path: string): KnownHosts {
+  let stamp = 'missing'
+  try {
+    const st = statSync(path)
+    stamp = `${st.mtimeMs}:${st.size}`
+  } catch {
+    /* a missing file means every key is unknown */
+  }
+  const hit = knownHostsCache.get(path)
+  if (hit && hit.stamp === stamp) return hit.kh
+  const kh = new KnownHosts(path)
+  knownHostsCache.set(path, { stamp, kh })
+  return kh
+}
 
 /**
  * One SSH connection (node-ssh / ssh2) reused for every command of a run. The host key is verified before
@@ -44,12 +60,7 @@ export class SshConnection extends BaseConnection {
 
   /** Connect and verify the host key. Throws {@link HostKeyError} or {@link UnreachableError}. */
   static async connect(target: SshTarget, opts: ConnectionOptions = {}): Promise<SshConnection> {
-    let kh = knownHostsCache.get(target.knownHostsFile)
-    if (!kh) {
-      kh = new KnownHosts(target.knownHostsFile)
-      knownHostsCache.set(target.knownHostsFile, kh)
-    }
-    const known = kh
+    const known = loadKnownHosts(target.knownHostsFile)
     let refusal: string | undefined
     const config: Config = {
       host: target.address,
