@@ -251,7 +251,8 @@ export class HostPlayRunner {
       const ok = f.okExitCodes ?? [0]
       if (r.code === null || !ok.includes(r.code)) {
         const why = r.stderr.trim() || r.stdout.trim().slice(0, 300)
-        this.#snapshot.set(f.id, { error: new FactError(mask(`reading ${f.id} failed: \`${describeCommand(f.command)}\` exited ${String(r.code)}${why ? `: ${why}` : ''}`)), epoch: execNo })
+        const svc = f.service !== undefined ? ` (${f.service} did not answer; is it running?)` : ''
+        this.#snapshot.set(f.id, { error: new FactError(mask(`reading ${f.id} failed${svc}: \`${describeCommand(f.command)}\` exited ${String(r.code)}${why ? `: ${why}` : ''}`)), epoch: execNo })
         return
       }
       try {

@@ -40,6 +40,8 @@ export interface Fact<T> {
   readonly id: string
   readonly command: Command
   readonly okExitCodes?: readonly number[]
+  /** The daemon that must answer for this read (`ovsdb-server`, `dockerd`): named in the error when the read fails. */
+  readonly service?: string
   parse(out: FactOutput): T
 }
 
