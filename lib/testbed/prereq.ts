@@ -1,6 +1,7 @@
 /**
  * Prerequisites of the testbed (root, Linux, programs) and `install-deps`.
  */
+import { spawn } from 'node:child_process'
 import { access, constants } from 'node:fs/promises'
 import path from 'node:path'
 import { cleanEnv, run } from './exec.ts'
@@ -140,14 +141,21 @@ export class PrerequisiteError extends Error {
   }
 }
 
-/** `install-deps`: apt-get update, then apt-get install -y of DEBIAN_PACKAGES; output streams to `log`. */
+/** `install-deps`: apt-get update, then apt-get install -y of DEBIAN_PACKAGES (output goes to our stdout/stderr). */
 export async function installDeps(log: (line: string) => void = console.log): Promise<void> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('install-deps needs root')
   const env = cleanEnv({ DEBIAN_FRONTEND: 'noninteractive' })
   for (const argv of [['apt-get', 'update'], ['apt-get', 'install', '-y', ...DEBIAN_PACKAGES]]) {
     log(`$ ${argv.join(' ')}`)
-    const r = await run(argv, { env, timeoutMs: 20 * 60_000 })
-    for (const line of (r.stdout + r.stderr).split('\n')) if (line.trim()) log(line)
-    if (r.code !== 0) throw new Error(`${argv.join(' ')} failed with exit code ${r.code}`)
+    const code = await new Promise<number>((resolve) => {
+      const [cmd, ...args] = argv as [string, ...string[]]
+      const child = spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'inherit'] })
+      child.on('error', (e) => {
+        log(`${cmd}: ${e.message}`)
+        resolve(127)
+      })
+      child.on('close', (c) => resolve(c ?? 1))
+    })
+    if (code !== 0) throw new Error(`${argv.join(' ')} failed with exit code ${code}`)
   }
 }
