@@ -1,0 +1,308 @@
+import type { Command } from '../core/command.ts'
+import { ValidationError } from '../core/errors.ts'
+import type { Change, Task } from '../core/task.ts'
+import { ifname, ipv4, oneOf, port, validateSpec, vni } from '../core/validate.ts'
+import { OVS_VSCTL, ovsStateFact, type OvsBridge, type OvsInterface, type OvsPort, type OvsState } from '../facts/ovs.ts'
+
+/**
+ * Open vSwitch tasks: bridges, ports (internal / system) and VXLAN tunnel ports, read from OVSDB as JSON
+ * and changed with ovs-vsctl(8) using its idempotent forms (`--may-exist add-br/add-port`,
+ * `--if-exists del-br/del-port`). Every change is one ovs-vsctl transaction.
+ */
+
+/** Whether a resource should exist. */
+export type Ensure = 'present' | 'absent'
+
+const vsctl = (...args: string[]): Command => ({ argv: [...OVS_VSCTL, ...args] })
+
+function ensureOf(field: string, v: unknown): Ensure {
+  return v === undefined ? 'present' : oneOf(field, v, ['present', 'absent'] as const)
+}
+
+function externalIdsOf(field: string, v: unknown): Record<string, string> | undefined {
+  if (v === undefined) return undefined
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ValidationError(field, 'expected a map of strings')
+  for (const [k, x] of Object.entries(v)) {
+    if (!/^[A-Za-z0-9_.:-]+$/.test(k)) throw new ValidationError(`${field}.${k}`, 'keys may only contain letters, digits and _ . : -')
+    if (typeof x !== 'string' || /[\0\n]/.test(x)) throw new ValidationError(`${field}.${k}`, `expected a string without newlines, got ${JSON.stringify(x)}`)
+  }
+  return v as Record<string, string>
+}
+
+/** ovs-vsctl column value for a map key: `external_ids:k="v"` (values quoted as OVSDB strings). */
+function mapArg(column: string, key: string, value: string): string {
+  return `${column}:${key}=${JSON.stringify(value)}`
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** Spec of {@link ovsBridge}. */
+export interface OvsBridgeSpec {
+  /** Bridge name (an interface name: 1..15 chars). */
+  readonly name: string
+  /** `system` (kernel datapath) or `netdev` (userspace, e.g. the testbed); unset = leave as is, `system` on create. */
+  readonly datapathType?: 'system' | 'netdev'
+  /** external_ids keys to set (other keys are left alone). */
+  readonly externalIds?: Readonly<Record<string, string>>
+  /** `standalone` or `secure` (ovs-vswitchd.conf.db(5) Bridge fail_mode); unset = leave as is. */
+  readonly failMode?: 'standalone' | 'secure'
+  /** Default `present`. */
+  readonly ensure?: Ensure
+}
+
+/**
+ * An OVS bridge. Created with `--may-exist add-br`; datapath_type, fail_mode and the given external_ids are
+ * compared on an existing bridge and updated in place (a bridge without fail_mode stays a no-op).
+ * Key: `ovs.bridge[NAME]`. Errors: ValidationError for a bad name or value.
+ */
+export function ovsBridge(spec: OvsBridgeSpec): Task<OvsBridgeSpec, OvsBridge | undefined> {
+  const key = `ovs.bridge[${String(spec.name)}]`
+  return validateSpec(key, () => {
+    const name = ifname('name', spec.name)
+    if (spec.datapathType !== undefined) oneOf('datapathType', spec.datapathType, ['system', 'netdev'] as const)
+    if (spec.failMode !== undefined) oneOf('failMode', spec.failMode, ['standalone', 'secure'] as const)
+    const ext = externalIdsOf('externalIds', spec.externalIds)
+    const ensure = ensureOf('ensure', spec.ensure)
+    const touches = [`ovs.bridge:${name}`, `link:${name}`]
+    return {
+      kind: 'ovs.bridge',
+      key,
+      spec,
+      facts: [ovsStateFact],
+      watches: [`ovs.bridge:${name}`],
+      current: (f) => f.get(ovsStateFact).bridges[name],
+      plan: (cur): Change[] => {
+        if (ensure === 'absent') {
+          return cur ? [{ op: 'delete', summary: `delete bridge ${name} (ports: ${cur.ports.filter((p) => p !== name).join(', ') || 'none'})`, commands: [vsctl('--if-exists', 'del-br', name)], touches: ['*'] }] : []
+        }
+        const sets: string[] = []
+        const before: Record<string, unknown> = {}
+        const after: Record<string, unknown> = {}
+        const dp = spec.datapathType
+        if (!cur) {
+          const setArgs = [`datapath_type=${dp === 'netdev' ? 'netdev' : 'system'}`]
+          if (spec.failMode !== undefined) setArgs.push(`fail_mode=${spec.failMode}`)
+          for (const [k, x] of Object.entries(ext ?? {})) setArgs.push(mapArg('external_ids', k, x))
+          return [{
+            op: 'create',
+            summary: `create bridge ${name} (datapath ${dp ?? 'system'})`,
+            after: { datapathType: dp ?? 'system', ...(spec.failMode ? { failMode: spec.failMode } : {}), ...(ext ? { externalIds: ext } : {}) },
+            commands: [vsctl('--may-exist', 'add-br', name, '--', 'set', 'bridge', name, ...setArgs)],
+            touches,
+          }]
+        }
+        if (dp !== undefined && cur.datapathType !== dp) {
+          sets.push(`datapath_type=${dp}`)
+          before.datapathType = cur.datapathType
+          after.datapathType = dp
+        }
+        if (spec.failMode !== undefined && cur.failMode !== spec.failMode) {
+          sets.push(`fail_mode=${spec.failMode}`)
+          before.failMode = cur.failMode ?? null
+          after.failMode = spec.failMode
+        }
+        for (const [k, x] of Object.entries(ext ?? {})) {
+          if (cur.externalIds[k] !== x) {
+            sets.push(mapArg('external_ids', k, x))
+            before[`external_ids:${k}`] = cur.externalIds[k] ?? null
+            after[`external_ids:${k}`] = x
+          }
+        }
+        if (sets.length === 0) return []
+        return [{ op: 'update', summary: `update bridge ${name}: ${Object.keys(after).join(', ')}`, before, after, commands: [vsctl('set', 'bridge', name, ...sets)], touches }]
+      },
+    }
+  })
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** The current state of a port as {@link ovsPort} and {@link vxlanPort} see it. */
+export interface PortCurrent {
+  readonly port?: OvsPort
+  readonly iface?: OvsInterface
+}
+
+function portCurrent(state: OvsState, name: string): PortCurrent {
+  const p = state.ports[name]
+  const i = state.interfaces[name]
+  return { ...(p ? { port: p } : {}), ...(i ? { iface: i } : {}) }
+}
+
+/** Spec of {@link ovsPort}. */
+export interface OvsPortSpec {
+  readonly bridge: string
+  /** Port (and interface) name. */
+  readonly name: string
+  /** `internal` (an OVS-made kernel link, the seed's net1) or `system` (an existing link added to the bridge). */
+  readonly type: 'internal' | 'system'
+  /** Interface MTU in bytes (68..65535) via `mtu_request` (OVS owns internal ports' MTU). */
+  readonly mtuRequest?: number
+  readonly ensure?: Ensure
+}
+
+/**
+ * A port with one interface on a bridge: `--may-exist add-port BR NAME -- set interface NAME type=internal`.
+ * A port found on another bridge is moved (replace, in one transaction); a changed type or mtu_request is
+ * updated in place. Key: `ovs.port[NAME]`.
+ */
+export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
+  const key = `ovs.port[${String(spec.name)}]`
+  return validateSpec(key, () => {
+    const bridge = ifname('bridge', spec.bridge)
+    const name = ifname('name', spec.name)
+    const type = oneOf('type', spec.type, ['internal', 'system'] as const)
+    if (spec.mtuRequest !== undefined) {
+      if (typeof spec.mtuRequest !== 'number' || !Number.isInteger(spec.mtuRequest) || spec.mtuRequest < 68 || spec.mtuRequest > 65535) {
+        throw new ValidationError('mtuRequest', `${JSON.stringify(spec.mtuRequest)} is out of range 68..65535`)
+      }
+    }
+    const ensure = ensureOf('ensure', spec.ensure)
+    const ovsType = type === 'internal' ? 'internal' : '""'
+    const ifaceSets = [`type=${ovsType}`, ...(spec.mtuRequest !== undefined ? [`mtu_request=${spec.mtuRequest}`] : [])]
+    const touches = [`ovs.port:${name}`, `link:${name}`]
+    return {
+      kind: 'ovs.port',
+      key,
+      spec,
+      facts: [ovsStateFact],
+      watches: [`ovs.port:${name}`],
+      current: (f) => portCurrent(f.get(ovsStateFact), name),
+      plan: (cur): Change[] => {
+        if (ensure === 'absent') {
+          return cur.port ? [{ op: 'delete', summary: `delete port ${name} from ${cur.port.bridge ?? '?'}`, commands: [vsctl('--if-exists', 'del-port', name)], touches }] : []
+        }
+        const add = ['--may-exist', 'add-port', bridge, name, '--', 'set', 'interface', name, ...ifaceSets]
+        if (!cur.port) {
+          return [{ op: 'create', summary: `create ${type} port ${name} on ${bridge}${spec.mtuRequest ? ` (mtu_request ${spec.mtuRequest})` : ''}`, after: { bridge, type, ...(spec.mtuRequest ? { mtuRequest: spec.mtuRequest } : {}) }, commands: [vsctl(...add)], touches }]
+        }
+        if (cur.port.bridge !== bridge) {
+          return [{
+            op: 'replace', summary: `move port ${name} from ${cur.port.bridge ?? '(no bridge)'} to ${bridge}`,
+            before: { bridge: cur.port.bridge ?? null }, after: { bridge },
+            commands: [vsctl('--if-exists', 'del-port', name, '--', ...add)], touches,
+          }]
+        }
+        const before: Record<string, unknown> = {}
+        const after: Record<string, unknown> = {}
+        const sets: string[] = []
+        const curType = cur.iface?.type === 'internal' ? 'internal' : 'system'
+        if (cur.iface && curType !== type) {
+          sets.push(`type=${ovsType}`)
+          before.type = curType
+          after.type = type
+        }
+        if (spec.mtuRequest !== undefined && cur.iface?.mtuRequest !== spec.mtuRequest) {
+          sets.push(`mtu_request=${spec.mtuRequest}`)
+          before.mtuRequest = cur.iface?.mtuRequest ?? null
+          after.mtuRequest = spec.mtuRequest
+        }
+        if (sets.length === 0) return []
+        return [{ op: 'update', summary: `update port ${name}: ${Object.keys(after).join(', ')}`, before, after, commands: [vsctl('set', 'interface', name, ...sets)], touches }]
+      },
+    }
+  })
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** Spec of {@link vxlanPort}. */
+export interface VxlanPortSpec {
+  readonly bridge: string
+  /** Port (and interface) name, e.g. `vxlan1`. */
+  readonly name: string
+  /** Underlay IPv4 address of the tunnel's other end (OVS `options:remote_ip`). */
+  readonly remoteIp: string
+  /** VXLAN network identifier (VNI, OVS `options:key`): 0..16777215 (RFC 7348). */
+  readonly key: number
+  /** UDP destination port (OVS `options:dst_port`), default 4789 (IANA, RFC 7348 section 5). */
+  readonly dstPort?: number
+  /** Local underlay address (OVS `options:local_ip`); unset = chosen by routing, and removed if set by hand. */
+  readonly localIp?: string
+  readonly ensure?: Ensure
+}
+
+/** The options vxlab manages on a VXLAN interface, decoded from OVSDB's map. */
+export interface VxlanOptions {
+  readonly remote_ip?: string
+  readonly key?: string
+  readonly dst_port?: string
+  readonly local_ip?: string
+}
+
+/**
+ * A VXLAN tunnel port (ovs-vswitchd.conf.db(5), Interface type `vxlan`), created in one transaction:
+ * `--may-exist add-port BR NAME -- set interface NAME type=vxlan options:remote_ip=IP options:key=VNI`.
+ * A changed remote_ip, key, dst_port or local_ip on an existing port is updated in place (unlike Ansible's
+ * openvswitch_port, which applies options only on create). A port of another type or on another bridge is
+ * replaced. Key: `ovs.vxlanPort[NAME]`. Errors: ValidationError, e.g. `ovs.vxlanPort[vxlan1].key: 16777216 is out of range 0..16777215`.
+ */
+export function vxlanPort(spec: VxlanPortSpec): Task<VxlanPortSpec, PortCurrent> {
+  const key = `ovs.vxlanPort[${String(spec.name)}]`
+  return validateSpec(key, () => {
+    const bridge = ifname('bridge', spec.bridge)
+    const name = ifname('name', spec.name)
+    const remoteIp = ipv4('remoteIp', spec.remoteIp)
+    const vniValue = vni('key', spec.key)
+    const dstPort = spec.dstPort === undefined ? 4789 : port('dstPort', spec.dstPort)
+    const localIp = spec.localIp === undefined ? undefined : ipv4('localIp', spec.localIp)
+    const ensure = ensureOf('ensure', spec.ensure)
+    const want: Required<Pick<VxlanOptions, 'remote_ip' | 'key' | 'dst_port'>> & { local_ip?: string } = {
+      remote_ip: remoteIp, key: String(vniValue), dst_port: String(dstPort), ...(localIp !== undefined ? { local_ip: localIp } : {}),
+    }
+    const optionArgs = [`options:remote_ip=${remoteIp}`, `options:key=${vniValue}`, ...(dstPort !== 4789 ? [`options:dst_port=${dstPort}`] : []), ...(localIp !== undefined ? [`options:local_ip=${localIp}`] : [])]
+    const touches = [`ovs.port:${name}`]
+    const add = ['--may-exist', 'add-port', bridge, name, '--', 'set', 'interface', name, 'type=vxlan', ...optionArgs]
+    return {
+      kind: 'ovs.vxlanPort',
+      key,
+      spec,
+      facts: [ovsStateFact],
+      watches: [`ovs.port:${name}`],
+      current: (f) => portCurrent(f.get(ovsStateFact), name),
+      plan: (cur): Change[] => {
+        if (ensure === 'absent') {
+          return cur.port ? [{ op: 'delete', summary: `delete VXLAN port ${name}`, commands: [vsctl('--if-exists', 'del-port', name)], touches }] : []
+        }
+        const desc = `${name} on ${bridge} -> ${remoteIp} key ${vniValue}${dstPort !== 4789 ? ` port ${dstPort}` : ''}`
+        if (!cur.port) return [{ op: 'create', summary: `create VXLAN port ${desc}`, after: want, commands: [vsctl(...add)], touches }]
+        if (cur.port.bridge !== bridge || cur.iface?.type !== 'vxlan') {
+          return [{
+            op: 'replace',
+            summary: `replace port ${name} (${cur.iface?.type || 'system'} on ${cur.port.bridge ?? '?'}) with VXLAN port ${desc}`,
+            before: { bridge: cur.port.bridge ?? null, type: cur.iface?.type ?? null }, after: { bridge, type: 'vxlan' },
+            commands: [vsctl('--if-exists', 'del-port', name, '--', ...add)], touches,
+          }]
+        }
+        const have: VxlanOptions = cur.iface.options
+        const haveNorm = {
+          remote_ip: have.remote_ip, key: have.key ?? '0', dst_port: have.dst_port ?? '4789', local_ip: have.local_ip,
+        }
+        const before: Record<string, unknown> = {}
+        const after: Record<string, unknown> = {}
+        const sets: string[] = []
+        for (const k of ['remote_ip', 'key', 'dst_port'] as const) {
+          if (haveNorm[k] !== want[k]) {
+            before[k] = haveNorm[k] ?? null
+            after[k] = want[k]
+            sets.push(`options:${k}=${want[k]}`)
+          }
+        }
+        const cmds: Command[] = []
+        if (want.local_ip !== undefined && haveNorm.local_ip !== want.local_ip) {
+          before.local_ip = haveNorm.local_ip ?? null
+          after.local_ip = want.local_ip
+          sets.push(`options:local_ip=${want.local_ip}`)
+        }
+        if (sets.length > 0) cmds.push(vsctl('set', 'interface', name, ...sets))
+        if (want.local_ip === undefined && haveNorm.local_ip !== undefined) {
+          before.local_ip = haveNorm.local_ip
+          after.local_ip = null
+          cmds.push(vsctl('remove', 'interface', name, 'options', 'local_ip'))
+        }
+        if (cmds.length === 0) return []
+        return [{ op: 'update', summary: `update VXLAN port ${name}: ${Object.keys(after).join(', ')}`, before, after, commands: cmds, touches }]
+      },
+    }
+  })
+}

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest'
+import { describeCommand } from '../../lib/core/command.ts'
+import type { Change } from '../../lib/core/task.ts'
+import type { OvsState } from '../../lib/facts/ovs.ts'
+import { ovsBridge, ovsPort, vxlanPort } from '../../lib/tasks/ovs.ts'
+
+const empty: OvsState = { bridges: {}, ports: {}, interfaces: {} }
+function state(): OvsState {
+  return {
+    bridges: { br1: { name: 'br1', uuid: 'b1', datapathType: 'netdev', externalIds: {}, ports: ['br1', 'net1', 'vxlan1'] } },
+    ports: {
+      br1: { name: 'br1', uuid: 'p0', bridge: 'br1', interfaces: ['br1'], externalIds: {} },
+      net1: { name: 'net1', uuid: 'p1', bridge: 'br1', interfaces: ['net1'], externalIds: {} },
+      vxlan1: { name: 'vxlan1', uuid: 'p2', bridge: 'br1', interfaces: ['vxlan1'], externalIds: {} },
+    },
+    interfaces: {
+      br1: { name: 'br1', uuid: 'i0', type: 'internal', options: {}, externalIds: {} },
+      net1: { name: 'net1', uuid: 'i1', type: 'internal', options: {}, externalIds: {}, mtuRequest: 1500 },
+      vxlan1: { name: 'vxlan1', uuid: 'i2', type: 'vxlan', options: { remote_ip: '172.16.20.100', key: '5000' }, externalIds: {} },
+    },
+  }
+}
+const snap = (s: OvsState) => ({ get: <T>() => s as unknown as T })
+const plan = (t: { current: (f: any) => unknown; plan: (c: any, s: any) => Change[]; spec: unknown }, s: OvsState): Change[] => t.plan(t.current(snap(s)), t.spec)
+const argv = (cs: Change[]) => cs.flatMap((c) => c.commands.map(describeCommand))
+
+describe('ovsBridge plans', () => {
+  it('absent -> create with --may-exist, datapath and external ids in one transaction', () => {
+    const cs = plan(ovsBridge({ name: 'br1', datapathType: 'netdev', externalIds: { owner: 'vxlab' } }), empty)
+    expect(cs.map((c) => c.op)).toEqual(['create'])
+    expect(cs[0]!.commands[0]!.argv).toEqual(['ovs-vsctl', '--timeout=10', '--may-exist', 'add-br', 'br1', '--', 'set', 'bridge', 'br1', 'datapath_type=netdev', 'external_ids:owner="vxlab"'])
+  })
+  it('in sync -> nothing, including a bridge without fail_mode when none is asked for', () => {
+    expect(plan(ovsBridge({ name: 'br1', datapathType: 'netdev' }), state())).toEqual([])
+    expect(plan(ovsBridge({ name: 'br1' }), state())).toEqual([])
+  })
+  it('drift -> update of exactly the drifted attribute', () => {
+    const cs = plan(ovsBridge({ name: 'br1', datapathType: 'system', failMode: 'secure' }), state())
+    expect(cs[0]).toMatchObject({ op: 'update', before: { datapathType: 'netdev', failMode: null }, after: { datapathType: 'system', failMode: 'secure' } })
+    expect(argv(cs)).toEqual(['ovs-vsctl --timeout=10 set bridge br1 datapath_type=system fail_mode=secure'])
+  })
+  it('absent wanted -> delete, or nothing', () => {
+    expect(argv(plan(ovsBridge({ name: 'br1', ensure: 'absent' }), state()))).toEqual(['ovs-vsctl --timeout=10 --if-exists del-br br1'])
+    expect(plan(ovsBridge({ name: 'br9', ensure: 'absent' }), state())).toEqual([])
+  })
+  it('rejects names that are too long, start with "-" or carry shell metacharacters', () => {
+    expect(() => ovsBridge({ name: 'a-very-long-bridge' })).toThrow('ovs.bridge[a-very-long-bridge].name: interface name "a-very-long-bridge" is longer than 15 characters')
+    expect(() => ovsBridge({ name: '-br' })).toThrow(/must not start with "-"/)
+    expect(() => ovsBridge({ name: 'br;rm' })).toThrow(/may only contain/)
+  })
+})
+
+describe('ovsPort plans', () => {
+  it('absent (even with its bridge absent) -> create, never an error about the missing parent', () => {
+    const cs = plan(ovsPort({ bridge: 'br2', name: 'net2', type: 'internal' }), empty)
+    expect(argv(cs)).toEqual(['ovs-vsctl --timeout=10 --may-exist add-port br2 net2 -- set interface net2 type=internal'])
+  })
+  it('in sync -> nothing; drifted mtu_request -> update', () => {
+    expect(plan(ovsPort({ bridge: 'br1', name: 'net1', type: 'internal', mtuRequest: 1500 }), state())).toEqual([])
+    const cs = plan(ovsPort({ bridge: 'br1', name: 'net1', type: 'internal', mtuRequest: 1450 }), state())
+    expect(cs[0]).toMatchObject({ op: 'update', before: { mtuRequest: 1500 }, after: { mtuRequest: 1450 } })
+  })
+  it('a port found on another bridge is moved in one transaction (replace)', () => {
+    const cs = plan(ovsPort({ bridge: 'br2', name: 'net1', type: 'internal' }), state())
+    expect(cs[0]!.op).toBe('replace')
+    expect(argv(cs)).toEqual(['ovs-vsctl --timeout=10 --if-exists del-port net1 -- --may-exist add-port br2 net1 -- set interface net1 type=internal'])
+  })
+  it('absent wanted -> delete', () => {
+    expect(argv(plan(ovsPort({ bridge: 'br1', name: 'net1', type: 'internal', ensure: 'absent' }), state()))).toEqual(['ovs-vsctl --timeout=10 --if-exists del-port net1'])
+  })
+})
+
+describe('vxlanPort plans', () => {
+  it('absent -> create in one transaction with remote_ip and key', () => {
+    const cs = plan(vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.20.100', key: 5000 }), empty)
+    expect(argv(cs)).toEqual(['ovs-vsctl --timeout=10 --may-exist add-port br1 vxlan1 -- set interface vxlan1 type=vxlan options:remote_ip=172.16.20.100 options:key=5000'])
+  })
+  it('in sync -> nothing (dst_port 4789 is the default and need not be stored)', () => {
+    expect(plan(vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.20.100', key: 5000, dstPort: 4789 }), state())).toEqual([])
+  })
+  it('changed remote_ip and key on an existing port -> update in place, both fields shown', () => {
+    const cs = plan(vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.30.100', key: 5001 }), state())
+    expect(cs[0]).toMatchObject({ op: 'update', before: { remote_ip: '172.16.20.100', key: '5000' }, after: { remote_ip: '172.16.30.100', key: '5001' } })
+    expect(argv(cs)).toEqual(['ovs-vsctl --timeout=10 set interface vxlan1 options:remote_ip=172.16.30.100 options:key=5001'])
+  })
+  it('a port of another type under the name -> replace', () => {
+    const cs = plan(vxlanPort({ bridge: 'br1', name: 'net1', remoteIp: '172.16.20.100', key: 5000 }), state())
+    expect(cs[0]!.op).toBe('replace')
+  })
+  it('a local_ip set by hand is removed when the spec has none', () => {
+    const s = state()
+    ;(s.interfaces.vxlan1!.options as Record<string, string>).local_ip = '172.16.10.100'
+    expect(argv(plan(vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.20.100', key: 5000 }), s))).toEqual(['ovs-vsctl --timeout=10 remove interface vxlan1 options local_ip'])
+  })
+  it('validates VNI, addresses and port with the task key and field', () => {
+    expect(() => vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.20.100', key: 16777216 })).toThrow('ovs.vxlanPort[vxlan1].key: 16777216 is out of range 0..16777215')
+    expect(() => vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.20', key: 1 })).toThrow('ovs.vxlanPort[vxlan1].remoteIp: expected an IPv4 address, got "172.16.20"')
+    expect(() => vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.20.1', key: 1, dstPort: 0 })).toThrow(/dstPort: 0 is out of range 1..65535/)
+    // @ts-expect-error the key is a number, not a string
+    expect(() => vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.20.1', key: '5000' })).toThrow(/key: expected an integer/)
+  })
+})
