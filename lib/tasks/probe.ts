@@ -1,0 +1,41 @@
+import type { Command } from '../core/command.ts'
+import type { CheckResult, FactOutput, Task } from '../core/task.ts'
+import { nonEmpty, validateSpec } from '../core/validate.ts'
+
+/** Spec of {@link probe}. */
+export interface ProbeSpec {
+  /** What is checked, for the results table: `ping doc1 -> doc3 (10.0.1.20)`. Also the task key: `verify[NAME]`. */
+  readonly name: string
+  /** A read-only command; it must be bounded in count and time (e.g. `ping -c 1 -W 1`, `timeout 15 ...`). */
+  readonly command: Command
+  /** Judge the output: pass/fail and a short detail (e.g. the measured throughput). */
+  judge(out: FactOutput): { ok: boolean; detail: string }
+}
+
+/**
+ * A read-only check (verify plays): runs its command with the host's fact reads (so a host's probes cost
+ * one exec), never changes anything, and reports PASS/FAIL with a detail in the results table. A failed
+ * probe fails its task without stopping the host's other probes.
+ */
+export function probe(spec: ProbeSpec): Task<ProbeSpec, CheckResult> {
+  const key = `verify[${spec.name}]`
+  return validateSpec(key, () => {
+    nonEmpty('name', spec.name)
+    const fact = {
+      id: `probe:${spec.name}`,
+      command: spec.command,
+      okExitCodes: Array.from({ length: 256 }, (_, i) => i),
+      parse: (o: FactOutput): CheckResult => ({ check: spec.name, ...spec.judge(o) }),
+    }
+    return {
+      kind: 'verify',
+      key,
+      spec,
+      facts: [fact],
+      watches: [],
+      current: (f) => f.get(fact),
+      plan: () => [],
+      result: (cur) => cur,
+    }
+  })
+}
