@@ -83,7 +83,9 @@ async function main(argv: string[]): Promise<number> {
       if (hosts !== undefined) opts.hosts = hosts
       if (values.light) opts.light = true
       const info = await up(opts)
-      log(`gw ${info.gateway.mgmtIp}; ${info.hostsList.map((h) => `${h.name} ${h.mgmtIp} (underlay ${h.underlayIp})`).join('; ')}; inet ${info.external.ip}`)
+      const shown = info.hostsList.length <= 4 ? info.hostsList : [info.hostsList[0], info.hostsList[1], undefined, info.hostsList.at(-1)]
+      const hostsText = shown.map((h) => (h ? `${h.name} ${h.mgmtIp} (underlay ${h.underlayIp})` : '...')).join('; ')
+      log(`gw ${info.gateway.mgmtIp}; ${hostsText}; inet ${info.external.ip}`)
       log(`ssh: ssh -o UserKnownHostsFile=${info.knownHosts} -i ${info.privateKey} root@${info.hostsList[0]?.mgmtIp ?? info.gateway.mgmtIp}`)
       return 0
     }

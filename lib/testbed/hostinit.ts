@@ -69,9 +69,10 @@ step() { echo "init $(date +%T.%N | cut -c1-12) ${name}: $*"; }
 step 'mount namespace'
 # The machine's mounts under /run (e.g. /run/netns/* bind mounts) were copied into this namespace and
 # would keep other namespaces alive: drop them, then give the host its own /run.
-awk '{ if (index($5, "/run/") == 1) print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
-  umount -l "$m" 2>/dev/null || true
-done
+# (Only the top-most mount points, each detached recursively: one umount per tree, not per netns.)
+awk '{ if (index($5, "/run/") == 1) m[$5] = 1 }
+  END { for (p in m) { top = 1; q = p; while (sub(/\\/[^\\/]*$/, "", q) && q != "/run") if (q in m) top = 0; if (top) print p } }' \\
+  /proc/self/mountinfo | while read -r m; do umount -R -l "$m" 2>/dev/null || true; done
 mount -t tmpfs -o mode=0755,size=64m vxlab-run /run
 mkdir -p /run/sshd /run/openvswitch /run/docker /run/netns /run/lock /run/.cgroup
 # pitfall 2: a fresh sysfs (so /sys/class/net shows this namespace's links) with the cgroups bound back

@@ -8,6 +8,7 @@ import { closeSync, openSync } from 'node:fs'
 import { chmod, copyFile, mkdir, open, readdir, readFile, readlink, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
+import { NodeSSH } from 'node-ssh'
 import pLimit from 'p-limit'
 import { cleanEnv, run, runOk, sleep, type RunResult } from './exec.ts'
 import { inventoryYaml, knownHostsText, writeAtomic } from './files.ts'
@@ -320,6 +321,51 @@ export function sshOptions(p: { knownHosts: string; privateKey: string } = paths
   ]
 }
 
+/** Host keys by address from a known_hosts file (plain `<ip> <type> <base64>` lines, as `up` writes). */
+async function knownHostKeys(file: string): Promise<Map<string, Buffer>> {
+  const m = new Map<string, Buffer>()
+  for (const line of (await readFile(file, 'utf8').catch(() => '')).split('\n')) {
+    const [host, , key] = line.trim().split(/\s+/)
+    if (host && key && !host.startsWith('#')) m.set(host, Buffer.from(key, 'base64'))
+  }
+  return m
+}
+
+/**
+ * One SSH login as root running `true`, in-process (node-ssh), with the host key checked against
+ * `.testbed/known_hosts` (a mismatch fails). Cheaper than spawning `ssh` when polling many hosts.
+ * Returns undefined on success, else the reason.
+ */
+export async function sshLoginProbe(
+  ip: string,
+  p: { knownHosts: string; privateKey: string } = paths(),
+  timeoutMs = 10_000,
+): Promise<string | undefined> {
+  const expected = (await knownHostKeys(p.knownHosts)).get(ip)
+  if (!expected) return `${ip} is not in ${p.knownHosts}`
+  const ssh = new NodeSSH()
+  let mismatch = false
+  try {
+    await ssh.connect({
+      host: ip,
+      port: 22,
+      username: 'root',
+      privateKeyPath: p.privateKey,
+      readyTimeout: timeoutMs,
+      hostVerifier: (key: Buffer) => {
+        mismatch = !key.equals(expected)
+        return !mismatch
+      },
+    })
+    const r = await ssh.execCommand('true')
+    return r.code === 0 ? undefined : `ssh ${ip} true: exit ${String(r.code)} ${r.stderr}`
+  } catch (e) {
+    return mismatch ? `host key of ${ip} does not match ${p.knownHosts}` : `ssh ${ip}: ${(e as Error).message}`
+  } finally {
+    ssh.dispose()
+  }
+}
+
 function tcpOpen(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const s = net.connect({ host, port })
@@ -478,9 +524,7 @@ async function waitReady(
   }
   const ip = rt.mgmtIp ?? ''
   await poll(rt, 'sshd', ['init.log', 'sshd.log'], deadline, () => tcpOpen(ip, 22, 2_000))
-  await poll(rt, 'sshd', ['init.log', 'sshd.log'], deadline, async () =>
-    resultError(await limits.ssh(() => run(['ssh', ...sshOptions(p), `root@${ip}`, 'true'], { timeoutMs: 20_000 }))),
-  )
+  await poll(rt, 'sshd', ['init.log', 'sshd.log'], deadline, () => limits.ssh(() => sshLoginProbe(ip, p)))
   if (rt.role !== 'docker') return
   await poll(rt, 'ovsdb', ['init.log', 'ovsdb-server.log', 'ovs-vswitchd.log'], deadline, async () =>
     resultError(await exec(['ovs-vsctl', '--timeout=5', 'show'])),
@@ -758,10 +802,10 @@ export async function status(): Promise<HostStatus[]> {
         if (svc === 'sshd') {
           const err = await tcpOpen(mgmtIp ?? '', 22, 2_000)
           if (err) return { name: svc, ok: false, detail: `port 22 on ${mgmtIp ?? '?'}: ${err}` }
-          const r = await sshLimit(() => run(['ssh', ...sshOptions(p), `root@${mgmtIp ?? ''}`, 'true'], { timeoutMs: 20_000 }))
-          return r.code === 0
+          const loginErr = await sshLimit(() => sshLoginProbe(mgmtIp ?? '', p))
+          return loginErr === undefined
             ? { name: svc, ok: true, detail: 'port open, login ok' }
-            : { name: svc, ok: false, detail: `port open, login failed: ${resultError(r) ?? ''}` }
+            : { name: svc, ok: false, detail: `port open, login failed: ${loginErr}` }
         }
         const argv =
           svc === 'ovsdb'
