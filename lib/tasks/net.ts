@@ -1,0 +1,331 @@
+import ipaddr from 'ipaddr.js'
+import { cmd, type Command } from '../core/command.ts'
+import { ValidationError } from '../core/errors.ts'
+import type { Change, Task } from '../core/task.ts'
+import { ifname, ipv4, ipv4Cidr, ipv4Interface, mtu as mtuValue, oneOf, validateSpec } from '../core/validate.ts'
+import { linksFact, routesFact, type Link, type Route } from '../facts/ip.ts'
+import { OVS_VSCTL, ovsStateFact, type OvsInterface } from '../facts/ovs.ts'
+
+/**
+ * Links, addresses, routes and MTU with iproute2 (ip-address(8), ip-route(8), ip-link(8)), reading the
+ * host with `ip -j` (JSON). Object keys used for `touches` / `watches`: `link:<dev>` (link state, MTU),
+ * `addr:<dev>` (its addresses), `route:<destination>` (a main-table route), `ovs.port:<dev>` (the OVSDB
+ * row of an OVS port / interface of that name).
+ */
+
+const ENSURE = ['present', 'absent'] as const
+
+function boolField(field: string, value: unknown, dflt: boolean): boolean {
+  if (value === undefined) return dflt
+  if (typeof value !== 'boolean') throw new ValidationError(field, `expected true or false, got ${JSON.stringify(value)}`)
+  return value
+}
+
+/** Canonical `A.B.C.D/len` of an address read from the host. */
+function canonInterface(cidr: string): string {
+  const [addr, len] = ipaddr.IPv4.parseCIDR(cidr)
+  return `${addr.toString()}/${len}`
+}
+
+/** The network (`A.B.C.D/len` with host bits cleared) an interface address belongs to. */
+function networkOf(cidr: string): string {
+  const [, len] = ipaddr.IPv4.parseCIDR(cidr)
+  return `${ipaddr.IPv4.networkAddressFromCIDR(cidr).toString()}/${len}`
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// net.ipAddress
+
+/** Spec of {@link ipAddress}. */
+export interface IpAddressSpec {
+  /** Link name (1..15 chars, not starting with `-`). */
+  readonly dev: string
+  /** IPv4 interface address with prefix length, `A.B.C.D/len` (e.g. the seed's gateway `10.0.1.1/24`). */
+  readonly address: string
+  /** Set the link administratively up (`ip link set dev DEV up`) when it is not. Default true; false leaves the link state alone. */
+  readonly up?: boolean
+  /** `present` (default) or `absent` (remove exactly this address/prefix; other addresses are never touched). */
+  readonly ensure?: 'present' | 'absent'
+}
+
+/** What {@link ipAddress} reads: the link, or undefined when no link of that name exists. */
+export interface IpAddressCurrent {
+  readonly link?: Link
+}
+
+type IpAddressNorm = Required<IpAddressSpec>
+
+/**
+ * Ensure an IPv4 address on a link, like the seed's `ifconfig net1 10.0.1.1 netmask 255.255.255.0 up`,
+ * without flushing the link's other addresses. Addresses are compared in canonical form.
+ *
+ * Plan (present): address missing -> create (`ip addr replace A/len dev DEV`, ip-address(8): add or update);
+ * the same address with another prefix length -> replace (delete the old one, add the new one: the prefix
+ * length is part of an address's identity in the kernel, so `replace` alone would add a second one);
+ * link down and `up` -> update (`ip link set dev DEV up`). A link that does not exist at plan time (an earlier
+ * task of the run creates it, e.g. an OVS internal port; or check mode) plans create with every command.
+ * Plan (absent): remove exactly `A/len` if present (`ip addr del`), nothing otherwise.
+ *
+ * Key: `net.ipAddress[DEV A/len]`. Touches `addr:DEV`, `route:NETWORK` (the connected route) and, for
+ * `up`, `link:DEV`; watches `link:DEV`, `addr:DEV`, `ovs.port:DEV`.
+ * Errors: {@link ValidationError} for a bad `dev` (empty, > 15 chars, leading `-`, metacharacters),
+ * a bad `address` (not `A.B.C.D/len`), a non-boolean `up`, or `ensure` not present/absent.
+ */
+export function ipAddress(spec: IpAddressSpec): Task<IpAddressNorm, IpAddressCurrent> {
+  const norm = validateSpec(`net.ipAddress[${String(spec.dev)} ${String(spec.address)}]`, (): IpAddressNorm => ({
+    dev: ifname('dev', spec.dev),
+    address: ipv4Interface('address', spec.address),
+    up: boolField('up', spec.up, true),
+    ensure: oneOf('ensure', spec.ensure ?? 'present', ENSURE),
+  }))
+  const { dev } = norm
+  return {
+    kind: 'net.ipAddress',
+    key: `net.ipAddress[${dev} ${norm.address}]`,
+    spec: norm,
+    facts: [linksFact],
+    watches: [`link:${dev}`, `addr:${dev}`, `ovs.port:${dev}`],
+    current: (f) => {
+      const link = f.get(linksFact)[dev]
+      return link !== undefined ? { link } : {}
+    },
+    plan: (cur, s) => planIpAddress(cur, s),
+  }
+}
+
+function planIpAddress(cur: IpAddressCurrent, s: IpAddressNorm): Change[] {
+  const { dev, address } = s
+  const [ip, lenText] = address.split('/') as [string, string]
+  const len = Number(lenText)
+  const addrTouches = [`addr:${dev}`, `route:${networkOf(address)}`]
+  const add: Command = cmd('ip', 'addr', 'replace', address, 'dev', dev)
+  const up: Command = cmd('ip', 'link', 'set', 'dev', dev, 'up')
+  const link = cur.link
+  const present = link?.ipv4.map((a) => canonInterface(a.cidr)) ?? []
+  if (s.ensure === 'absent') {
+    if (!present.includes(address)) return []
+    return [{
+      op: 'delete', summary: `remove ${address} from ${dev}`, before: { address }, after: { address: null },
+      commands: [cmd('ip', 'addr', 'del', address, 'dev', dev)], touches: addrTouches,
+    }]
+  }
+  if (link === undefined) {
+    return [{
+      op: 'create',
+      summary: `add ${address} to ${dev}${s.up ? ' and set it up' : ''} (link ${dev} does not exist yet: an earlier task must create it)`,
+      before: { address: null }, after: { address },
+      commands: s.up ? [add, up] : [add],
+      touches: s.up ? [...addrTouches, `link:${dev}`] : addrTouches,
+    }]
+  }
+  const changes: Change[] = []
+  if (!present.includes(address)) {
+    const sameIp = link.ipv4.filter((a) => a.address === ip && a.prefixlen !== len).map((a) => canonInterface(a.cidr))
+    if (sameIp.length > 0) {
+      changes.push({
+        op: 'replace', summary: `change prefix length of ${ip} on ${dev}: ${sameIp.join(', ')} -> ${address}`,
+        before: { address: sameIp.join(', ') }, after: { address },
+        commands: [...sameIp.map((a) => cmd('ip', 'addr', 'del', a, 'dev', dev)), add],
+        touches: [...addrTouches, ...sameIp.map((a) => `route:${networkOf(a)}`)],
+      })
+    } else {
+      changes.push({ op: 'create', summary: `add ${address} to ${dev}`, before: { address: null }, after: { address }, commands: [add], touches: addrTouches })
+    }
+  }
+  if (s.up && !link.up) {
+    changes.push({ op: 'update', summary: `set ${dev} up`, before: { up: false }, after: { up: true }, commands: [up], touches: [`link:${dev}`] })
+  }
+  return changes
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// net.route
+
+/** Spec of {@link route}. */
+export interface RouteSpec {
+  /** `default`, a network in CIDR form `A.B.C.D/len` (no host bits), or a host `A.B.C.D` (= `/32`). */
+  readonly destination: string
+  /** Next-hop gateway, IPv4. Required for `present` unless `dev` is given (a link route). With `absent`, only a route via it is removed. */
+  readonly via?: string
+  /** Output link (optional for gateway routes; compared only when given). */
+  readonly dev?: string
+  /** `present` (default) or `absent`. */
+  readonly ensure?: 'present' | 'absent'
+}
+
+/** What {@link route} reads: the main table's routes to the destination. */
+export interface RouteCurrent {
+  readonly routes: readonly Route[]
+}
+
+interface RouteNorm {
+  readonly destination: string
+  readonly via?: string
+  readonly dev?: string
+  readonly ensure: 'present' | 'absent'
+}
+
+/** Canonical route destination: `default`, or `A.B.C.D/len` as `ip -j route` prints it (host routes `/32`). */
+function routeDestination(field: string, value: unknown): string {
+  if (value === 'default' || value === '0.0.0.0/0') return 'default'
+  if (typeof value === 'string' && !value.includes('/')) return `${ipv4(field, value)}/32`
+  const c = ipv4Cidr(field, value)
+  return c === '0.0.0.0/0' ? 'default' : c
+}
+
+/**
+ * Ensure an IPv4 route in the main table (ip-route(8)).
+ * Plan (present): no route to the destination -> create; a route whose gateway (or, when `dev` is given, link)
+ * differs -> update; both with `ip route replace DEST [via GW] [dev DEV]` (add or change, never a duplicate).
+ * Plan (absent): one `ip route del DEST [via GW]` per matching route (all routes to DEST when `via` is not given).
+ * Key: `net.route[DEST]`. Touches and watches `route:DEST` (and watches `link:DEV`, `addr:DEV` when `dev` is given).
+ * Errors: {@link ValidationError} for a bad destination (host bits set: `10.0.1.5/24`), gateway or dev,
+ * neither `via` nor `dev` for present, or a bad `ensure`. The kernel rejects an unreachable gateway at apply
+ * ("Nexthop has invalid gateway").
+ */
+export function route(spec: RouteSpec): Task<RouteNorm, RouteCurrent> {
+  const norm = validateSpec(`net.route[${String(spec.destination)}]`, (): RouteNorm => {
+    const ensure = oneOf('ensure', spec.ensure ?? 'present', ENSURE)
+    const destination = routeDestination('destination', spec.destination)
+    const via = spec.via !== undefined ? ipv4('via', spec.via) : undefined
+    const dev = spec.dev !== undefined ? ifname('dev', spec.dev) : undefined
+    if (ensure === 'present' && via === undefined && dev === undefined) throw new ValidationError('via', 'give the gateway (via) or the link (dev) of the route')
+    return { destination, ensure, ...(via !== undefined ? { via } : {}), ...(dev !== undefined ? { dev } : {}) }
+  })
+  const { destination } = norm
+  return {
+    kind: 'net.route',
+    key: `net.route[${destination}]`,
+    spec: norm,
+    facts: [routesFact],
+    watches: [`route:${destination}`, ...(norm.dev !== undefined ? [`link:${norm.dev}`, `addr:${norm.dev}`] : [])],
+    current: (f) => ({ routes: f.get(routesFact).filter((r) => r.destination === destination) }),
+    plan: (cur, s) => planRoute(cur, s),
+  }
+}
+
+function describeRoute(r: { destination: string; via?: string | undefined; dev?: string | undefined }): string {
+  return `${r.destination}${r.via !== undefined ? ` via ${r.via}` : ''}${r.dev !== undefined ? ` dev ${r.dev}` : ''}`
+}
+
+function planRoute(cur: RouteCurrent, s: RouteNorm): Change[] {
+  const touches = [`route:${s.destination}`]
+  if (s.ensure === 'absent') {
+    const doomed = cur.routes.filter((r) => s.via === undefined || r.via === s.via)
+    return doomed.map((r) => ({
+      op: 'delete' as const, summary: `remove route ${describeRoute(r)}`,
+      before: { via: r.via ?? null, dev: r.dev ?? null }, after: { via: null, dev: null },
+      commands: [cmd('ip', 'route', 'del', s.destination, ...(r.via !== undefined ? ['via', r.via] : []), ...(r.dev !== undefined ? ['dev', r.dev] : []))],
+      touches,
+    }))
+  }
+  const matches = (r: Route): boolean => r.via === s.via && (s.dev === undefined || r.dev === s.dev)
+  if (cur.routes.some(matches)) return []
+  const replace = cmd('ip', 'route', 'replace', s.destination, ...(s.via !== undefined ? ['via', s.via] : []), ...(s.dev !== undefined ? ['dev', s.dev] : []))
+  const after = { via: s.via ?? null, ...(s.dev !== undefined ? { dev: s.dev } : {}) }
+  const old = cur.routes[0]
+  if (old === undefined) return [{ op: 'create', summary: `add route ${describeRoute(s)}`, before: { via: null, ...(s.dev !== undefined ? { dev: null } : {}) }, after, commands: [replace], touches }]
+  return [{
+    op: 'update', summary: `change route ${describeRoute(old)} -> ${describeRoute(s)}`,
+    before: { via: old.via ?? null, ...(s.dev !== undefined ? { dev: old.dev ?? null } : {}) }, after, commands: [replace], touches,
+  }]
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// net.setMtu
+
+/** Spec of {@link setMtu}. */
+export interface SetMtuSpec {
+  /** Link name (a kernel link, or an OVS internal port). */
+  readonly dev: string
+  /** MTU in bytes, 68 (RFC 791 minimum) ..65535. VXLAN over IPv4 adds 50 bytes (RFC 7348): the seed raises the underlay to 1554. */
+  readonly mtu: number
+  /**
+   * Whether the host runs Open vSwitch (default true): the task then reads OVSDB (shared with the OVS tasks)
+   * to tell OVS internal ports from kernel links, and fails if ovsdb-server does not answer. Set false on
+   * hosts without OVS (the gateway router): the MTU is then always set with `ip link`.
+   */
+  readonly ovs?: boolean
+}
+
+/** What {@link setMtu} reads: the kernel link and the OVS interface of that name (each may be missing). */
+export interface SetMtuCurrent {
+  readonly link?: Link
+  readonly ovsInterface?: OvsInterface
+}
+
+type SetMtuNorm = Required<SetMtuSpec>
+
+/** OVS interface types whose MTU is a kernel link's: vxlab sets them with `ip link` unless OVSDB holds an mtu_request. */
+const KERNEL_MTU_TYPES = ['', 'system', 'tap']
+
+/**
+ * Ensure a link's MTU (the seed's `ifconfig eth0 mtu 1554`).
+ * Kernel links: `ip link set dev DEV mtu N` when the MTU differs (ip-link(8)).
+ * OVS internal ports (OVSDB Interface type `internal`, or any interface with an `mtu_request`): OVS sets
+ * the device MTU from `mtu_request` and overrides one set with ip link (ovs-vswitchd.conf.db(5),
+ * Interface mtu_request), so `ovs-vsctl --timeout=10 set interface DEV mtu_request=N` when the request
+ * differs; when the request is right but the kernel MTU was changed by hand, `ip link set` repairs it (OVS
+ * does not re-apply an unchanged request).
+ * A link missing at plan time (created earlier in the run, or check mode) plans the ip-link command anyway.
+ * Key: `net.setMtu[DEV]`. Touches `link:DEV` (and `ovs.port:DEV` for an mtu_request); watches `link:DEV`, `ovs.port:DEV`.
+ * Errors: {@link ValidationError} for a bad dev or an MTU outside 68..65535
+ * (`net.setMtu[eth0].mtu: 70000 is out of range 68..65535`); at plan time, an OVS tunnel/patch
+ * interface (its MTU is not settable: set the underlay's).
+ */
+export function setMtu(spec: SetMtuSpec): Task<SetMtuNorm, SetMtuCurrent> {
+  const norm = validateSpec(`net.setMtu[${String(spec.dev)}]`, (): SetMtuNorm => ({
+    dev: ifname('dev', spec.dev),
+    mtu: mtuValue('mtu', spec.mtu),
+    ovs: boolField('ovs', spec.ovs, true),
+  }))
+  const { dev } = norm
+  return {
+    kind: 'net.setMtu',
+    key: `net.setMtu[${dev}]`,
+    spec: norm,
+    facts: norm.ovs ? [linksFact, ovsStateFact] : [linksFact],
+    watches: [`link:${dev}`, `ovs.port:${dev}`],
+    current: (f) => {
+      const link = f.get(linksFact)[dev]
+      const ovsInterface = norm.ovs ? f.get(ovsStateFact).interfaces[dev] : undefined
+      return { ...(link !== undefined ? { link } : {}), ...(ovsInterface !== undefined ? { ovsInterface } : {}) }
+    },
+    plan: (cur, s) => planMtu(cur, s),
+  }
+}
+
+function planMtu(cur: SetMtuCurrent, s: SetMtuNorm): Change[] {
+  const { dev, mtu } = s
+  const ipLink = cmd('ip', 'link', 'set', 'dev', dev, 'mtu', String(mtu))
+  const iface = cur.ovsInterface
+  const viaOvs = iface !== undefined && (iface.type === 'internal' || iface.mtuRequest !== undefined)
+  if (iface !== undefined && !viaOvs && !KERNEL_MTU_TYPES.includes(iface.type)) {
+    throw new Error(`${dev} is an OVS ${iface.type} interface, whose MTU cannot be set: set the MTU of the underlay link instead`)
+  }
+  const kernel = cur.link?.mtu ?? null
+  if (viaOvs) {
+    if (iface.mtuRequest !== mtu) {
+      return [{
+        op: 'update', summary: `set mtu_request of OVS ${iface.type || 'system'} interface ${dev} to ${mtu}`,
+        before: { mtu_request: iface.mtuRequest ?? null, mtu: kernel }, after: { mtu_request: mtu, mtu },
+        commands: [cmd(...OVS_VSCTL, 'set', 'interface', dev, `mtu_request=${mtu}`)], touches: [`link:${dev}`, `ovs.port:${dev}`],
+      }]
+    }
+    if (cur.link !== undefined && cur.link.mtu !== mtu) {
+      return [{
+        op: 'update', summary: `set MTU of ${dev} to ${mtu} (OVS mtu_request is ${mtu}; the kernel MTU was changed outside OVS)`,
+        before: { mtu: kernel }, after: { mtu }, commands: [ipLink], touches: [`link:${dev}`],
+      }]
+    }
+    return []
+  }
+  if (cur.link === undefined) {
+    return [{
+      op: 'update', summary: `set MTU of ${dev} to ${mtu} (link ${dev} does not exist yet: an earlier task must create it)`,
+      before: { mtu: null }, after: { mtu }, commands: [ipLink], touches: [`link:${dev}`],
+    }]
+  }
+  if (cur.link.mtu === mtu) return []
+  return [{ op: 'update', summary: `set MTU of ${dev} to ${mtu}`, before: { mtu: cur.link.mtu }, after: { mtu }, commands: [ipLink], touches: [`link:${dev}`] }]
+}

@@ -1,0 +1,211 @@
+import { describe, expect, it } from 'vitest'
+import type { Change, Task } from '../../lib/core/task.ts'
+import type { Link, Route } from '../../lib/facts/ip.ts'
+import type { OvsInterface } from '../../lib/facts/ovs.ts'
+import { linksFact, routesFact } from '../../lib/facts/ip.ts'
+import { ovsStateFact } from '../../lib/facts/ovs.ts'
+import { ipAddress, route, setMtu } from '../../lib/tasks/net.ts'
+
+/** Plan a task from a hand-made current state (plans are pure). */
+function plan<S, C>(t: Task<S, C>, cur: C): Change[] {
+  return t.plan(cur, t.spec)
+}
+const argvs = (cs: readonly Change[]): string[][] => cs.flatMap((c) => c.commands.map((x) => [...x.argv]))
+
+function link(name: string, o: { mtu?: number; up?: boolean; ipv4?: string[] } = {}): Link {
+  return {
+    name, ifindex: 7, mtu: o.mtu ?? 1500, up: o.up ?? true, operstate: o.up === false ? 'DOWN' : 'UP',
+    ipv4: (o.ipv4 ?? []).map((c) => ({ address: c.split('/')[0]!, prefixlen: Number(c.split('/')[1]), cidr: c })),
+  }
+}
+function ovsIface(name: string, type: string, mtuRequest?: number): OvsInterface {
+  return { name, uuid: 'u', type, options: {}, externalIds: {}, ...(mtuRequest !== undefined ? { mtuRequest } : {}) }
+}
+
+describe('net.ipAddress', () => {
+  const t = ipAddress({ dev: 'net1', address: '10.0.1.1/24' })
+  it('has a key with the canonical address, reads links, watches its link precisely', () => {
+    expect(t.kind).toBe('net.ipAddress')
+    expect(t.key).toBe('net.ipAddress[net1 10.0.1.1/24]')
+    expect(t.facts).toEqual([linksFact])
+    expect(t.watches).toEqual(['link:net1', 'addr:net1', 'ovs.port:net1'])
+    expect(ipAddress({ dev: 'net1', address: '10.0.1.1/08' }).key).toBe('net.ipAddress[net1 10.0.1.1/8]')
+  })
+  it('absent address -> create with ip addr replace (no flush)', () => {
+    const cs = plan(t, { link: link('net1', { ipv4: ['10.9.9.9/16'] }) })
+    expect(cs.map((c) => c.op)).toEqual(['create'])
+    expect(argvs(cs)).toEqual([['ip', 'addr', 'replace', '10.0.1.1/24', 'dev', 'net1']])
+    expect(cs[0]).toMatchObject({ before: { address: null }, after: { address: '10.0.1.1/24' } })
+    expect(cs[0]!.touches).toEqual(['addr:net1', 'route:10.0.1.0/24'])
+  })
+  it('in sync -> no change', () => {
+    expect(plan(t, { link: link('net1', { ipv4: ['10.9.9.9/16', '10.0.1.1/24'] }) })).toEqual([])
+  })
+  it('link down -> update that sets it up; up: false leaves it alone', () => {
+    const cs = plan(t, { link: link('net1', { up: false, ipv4: ['10.0.1.1/24'] }) })
+    expect(cs.map((c) => c.op)).toEqual(['update'])
+    expect(argvs(cs)).toEqual([['ip', 'link', 'set', 'dev', 'net1', 'up']])
+    expect(cs[0]).toMatchObject({ before: { up: false }, after: { up: true }, touches: ['link:net1'] })
+    const noUp = ipAddress({ dev: 'net1', address: '10.0.1.1/24', up: false })
+    expect(plan(noUp, { link: link('net1', { up: false, ipv4: ['10.0.1.1/24'] }) })).toEqual([])
+  })
+  it('same address with another prefix length (immutable) -> replace: delete the old, add the new', () => {
+    const cs = plan(t, { link: link('net1', { ipv4: ['10.0.1.1/16'] }) })
+    expect(cs.map((c) => c.op)).toEqual(['replace'])
+    expect(argvs(cs)).toEqual([
+      ['ip', 'addr', 'del', '10.0.1.1/16', 'dev', 'net1'],
+      ['ip', 'addr', 'replace', '10.0.1.1/24', 'dev', 'net1'],
+    ])
+    expect(cs[0]).toMatchObject({ before: { address: '10.0.1.1/16' }, after: { address: '10.0.1.1/24' } })
+  })
+  it('missing link at plan time (an earlier task creates it) -> create with every command, no failure', () => {
+    const cs = plan(t, {})
+    expect(cs.map((c) => c.op)).toEqual(['create'])
+    expect(cs[0]!.summary).toMatch(/does not exist yet/)
+    expect(argvs(cs)).toEqual([
+      ['ip', 'addr', 'replace', '10.0.1.1/24', 'dev', 'net1'],
+      ['ip', 'link', 'set', 'dev', 'net1', 'up'],
+    ])
+  })
+  it('absent wanted -> delete exactly that address, or nothing', () => {
+    const gone = ipAddress({ dev: 'net1', address: '10.0.1.1/24', ensure: 'absent' })
+    const cs = plan(gone, { link: link('net1', { ipv4: ['10.0.1.1/24', '10.0.2.1/24'] }) })
+    expect(cs.map((c) => c.op)).toEqual(['delete'])
+    expect(argvs(cs)).toEqual([['ip', 'addr', 'del', '10.0.1.1/24', 'dev', 'net1']])
+    expect(plan(gone, { link: link('net1', { ipv4: ['10.0.1.1/16'] }) })).toEqual([])
+    expect(plan(gone, {})).toEqual([])
+  })
+  it('reads its link from the links fact', () => {
+    const l = link('net1', { ipv4: ['10.0.1.1/24'] })
+    const snap = { get: <T>(f: { id: string }) => (f.id === linksFact.id ? { net1: l } : undefined) as T }
+    expect(t.current(snap)).toEqual({ link: l })
+    expect(ipAddress({ dev: 'other', address: '10.0.1.1/24' }).current(snap)).toEqual({})
+  })
+  it.each([
+    [{ dev: 'net1', address: '10.0.1.1' }, /^net\.ipAddress\[net1 10\.0\.1\.1\]\.address: expected A\.B\.C\.D\/len/],
+    [{ dev: 'net1', address: '10.0.1.256/24' }, /\.address: expected an IPv4 address/],
+    [{ dev: 'net1', address: '10.0.1.1/33' }, /\.address: prefix length must be 0\.\.32/],
+    [{ dev: 'averyveryverylongname', address: '10.0.1.1/24' }, /\.dev: interface name "averyveryverylongname" is longer than 15 characters/],
+    [{ dev: '-net1', address: '10.0.1.1/24' }, /\.dev: interface name "-net1" must not start with "-"/],
+    [{ dev: 'net1;reboot', address: '10.0.1.1/24' }, /\.dev: interface name .* may only contain/],
+    [{ dev: 'net1', address: '10.0.1.1/24', ensure: 'gone' }, /\.ensure: expected one of "present", "absent"/],
+    [{ dev: 'net1', address: '10.0.1.1/24', up: 'yes' }, /\.up: expected true or false/],
+  ])('rejects %j', (spec, re) => {
+    expect(() => ipAddress(spec as never)).toThrow(re)
+  })
+})
+
+describe('net.route', () => {
+  const r = (destination: string, via?: string, dev?: string): Route => ({ destination, ...(via ? { via } : {}), ...(dev ? { dev } : {}) })
+  const t = route({ destination: '10.99.5.0/24', via: '10.99.1.2' })
+  it('key, facts, watches', () => {
+    expect(t.key).toBe('net.route[10.99.5.0/24]')
+    expect(t.facts).toEqual([routesFact])
+    expect(t.watches).toEqual(['route:10.99.5.0/24'])
+    expect(route({ destination: '10.99.5.0/24', via: '10.99.1.2', dev: 'tnet0' }).watches).toEqual(['route:10.99.5.0/24', 'link:tnet0', 'addr:tnet0'])
+  })
+  it('keeps only routes to its destination from the routes fact', () => {
+    const routes = [r('default', '172.16.10.1', 'eth0'), r('10.99.5.0/24', '10.99.1.2', 'tnet0')]
+    const snap = { get: <T>() => routes as T }
+    expect(t.current(snap)).toEqual({ routes: [routes[1]] })
+  })
+  it('absent route -> create with ip route replace', () => {
+    const cs = plan(t, { routes: [] })
+    expect(cs.map((c) => c.op)).toEqual(['create'])
+    expect(argvs(cs)).toEqual([['ip', 'route', 'replace', '10.99.5.0/24', 'via', '10.99.1.2']])
+    expect(cs[0]).toMatchObject({ before: { via: null }, after: { via: '10.99.1.2' }, touches: ['route:10.99.5.0/24'] })
+  })
+  it('in sync -> no change (dev is not compared unless given)', () => {
+    expect(plan(t, { routes: [r('10.99.5.0/24', '10.99.1.2', 'tnet0')] })).toEqual([])
+  })
+  it('other gateway -> update with ip route replace', () => {
+    const cs = plan(t, { routes: [r('10.99.5.0/24', '10.99.1.3', 'tnet0')] })
+    expect(cs.map((c) => c.op)).toEqual(['update'])
+    expect(cs[0]).toMatchObject({ before: { via: '10.99.1.3' }, after: { via: '10.99.1.2' } })
+    expect(argvs(cs)).toEqual([['ip', 'route', 'replace', '10.99.5.0/24', 'via', '10.99.1.2']])
+  })
+  it('other dev, when dev is given -> update', () => {
+    const td = route({ destination: '10.99.5.0/24', via: '10.99.1.2', dev: 'tnet0' })
+    const cs = plan(td, { routes: [r('10.99.5.0/24', '10.99.1.2', 'eth0')] })
+    expect(cs[0]).toMatchObject({ op: 'update', before: { via: '10.99.1.2', dev: 'eth0' }, after: { via: '10.99.1.2', dev: 'tnet0' } })
+    expect(argvs(cs)).toEqual([['ip', 'route', 'replace', '10.99.5.0/24', 'via', '10.99.1.2', 'dev', 'tnet0']])
+  })
+  it('link routes (dev only), default and host destinations in canonical form', () => {
+    expect(argvs(plan(route({ destination: '10.99.6.0/24', dev: 'tnet0' }), { routes: [] }))).toEqual([['ip', 'route', 'replace', '10.99.6.0/24', 'dev', 'tnet0']])
+    expect(plan(route({ destination: '10.99.6.0/24', dev: 'tnet0' }), { routes: [r('10.99.6.0/24', undefined, 'tnet0')] })).toEqual([])
+    expect(route({ destination: '0.0.0.0/0', via: '10.99.1.2' }).key).toBe('net.route[default]')
+    expect(route({ destination: '10.99.7.7', via: '10.99.1.2' }).key).toBe('net.route[10.99.7.7/32]')
+  })
+  it('absent wanted -> ip route del per matching route, or nothing', () => {
+    const gone = route({ destination: '10.99.5.0/24', via: '10.99.1.2', ensure: 'absent' })
+    expect(argvs(plan(gone, { routes: [r('10.99.5.0/24', '10.99.1.2', 'tnet0')] }))).toEqual([['ip', 'route', 'del', '10.99.5.0/24', 'via', '10.99.1.2', 'dev', 'tnet0']])
+    expect(plan(gone, { routes: [r('10.99.5.0/24', '10.99.1.3', 'tnet0')] })).toEqual([])
+    expect(plan(gone, { routes: [] })).toEqual([])
+    const all = route({ destination: '10.99.5.0/24', ensure: 'absent' })
+    expect(plan(all, { routes: [r('10.99.5.0/24', '10.99.1.3', 'tnet0')] }).map((c) => c.op)).toEqual(['delete'])
+  })
+  it.each([
+    [{ destination: '10.99.5.1/24', via: '10.99.1.2' }, /^net\.route\[10\.99\.5\.1\/24\]\.destination: "10\.99\.5\.1\/24" has host bits set; did you mean 10\.99\.5\.0\/24\?/],
+    [{ destination: '10.99.5.0/24', via: '10.99.1' }, /\.via: expected an IPv4 address/],
+    [{ destination: '10.99.5.0/24' }, /\.via: give the gateway \(via\) or the link \(dev\)/],
+    [{ destination: '10.99.5.0/24', via: '10.99.1.2', dev: 'x'.repeat(16) }, /\.dev: .*longer than 15/],
+    [{ destination: 'nowhere', via: '10.99.1.2' }, /\.destination: expected an IPv4 address/],
+  ])('rejects %j', (spec, re) => {
+    expect(() => route(spec as never)).toThrow(re)
+  })
+})
+
+describe('net.setMtu', () => {
+  const t = setMtu({ dev: 'eth0', mtu: 1554 })
+  it('key, facts (links + OVS state, or links only with ovs: false), touches and watches', () => {
+    expect(t.key).toBe('net.setMtu[eth0]')
+    expect(t.facts).toEqual([linksFact, ovsStateFact])
+    expect(setMtu({ dev: 'eth0', mtu: 1554, ovs: false }).facts).toEqual([linksFact])
+    expect(t.watches).toEqual(['link:eth0', 'ovs.port:eth0'])
+  })
+  it('kernel link: different MTU -> update with ip link set', () => {
+    const cs = plan(t, { link: link('eth0', { mtu: 1500 }) })
+    expect(cs).toHaveLength(1)
+    expect(cs[0]).toMatchObject({ op: 'update', before: { mtu: 1500 }, after: { mtu: 1554 }, touches: ['link:eth0'] })
+    expect(argvs(cs)).toEqual([['ip', 'link', 'set', 'dev', 'eth0', 'mtu', '1554']])
+  })
+  it('kernel link in sync -> no change; an OVS system port is a kernel link', () => {
+    expect(plan(t, { link: link('eth0', { mtu: 1554 }) })).toEqual([])
+    expect(argvs(plan(t, { link: link('eth0'), ovsInterface: ovsIface('eth0', '') }))).toEqual([['ip', 'link', 'set', 'dev', 'eth0', 'mtu', '1554']])
+  })
+  it('OVS internal port -> ovs-vsctl set interface mtu_request (never ip link)', () => {
+    const n = setMtu({ dev: 'net1', mtu: 1450 })
+    const cs = plan(n, { link: link('net1', { mtu: 1500 }), ovsInterface: ovsIface('net1', 'internal') })
+    expect(cs).toHaveLength(1)
+    expect(cs[0]).toMatchObject({ op: 'update', before: { mtu_request: null, mtu: 1500 }, after: { mtu_request: 1450, mtu: 1450 } })
+    expect(argvs(cs)).toEqual([['ovs-vsctl', '--timeout=10', 'set', 'interface', 'net1', 'mtu_request=1450']])
+    expect(cs[0]!.touches).toEqual(['link:net1', 'ovs.port:net1'])
+    // also when the kernel link does not exist yet
+    expect(argvs(plan(n, { ovsInterface: ovsIface('net1', 'internal', 1500) }))).toEqual([['ovs-vsctl', '--timeout=10', 'set', 'interface', 'net1', 'mtu_request=1450']])
+  })
+  it('OVS internal port in sync -> no change; kernel MTU changed by hand under a right request -> ip link repair', () => {
+    const n = setMtu({ dev: 'net1', mtu: 1450 })
+    expect(plan(n, { link: link('net1', { mtu: 1450 }), ovsInterface: ovsIface('net1', 'internal', 1450) })).toEqual([])
+    const cs = plan(n, { link: link('net1', { mtu: 1400 }), ovsInterface: ovsIface('net1', 'internal', 1450) })
+    expect(argvs(cs)).toEqual([['ip', 'link', 'set', 'dev', 'net1', 'mtu', '1450']])
+    expect(cs[0]).toMatchObject({ before: { mtu: 1400 }, after: { mtu: 1450 } })
+  })
+  it('missing link at plan time -> update planned anyway', () => {
+    const cs = plan(t, {})
+    expect(cs[0]!.summary).toMatch(/does not exist yet/)
+    expect(argvs(cs)).toEqual([['ip', 'link', 'set', 'dev', 'eth0', 'mtu', '1554']])
+  })
+  it('an OVS tunnel interface fails the plan with a clear reason', () => {
+    expect(() => plan(setMtu({ dev: 'vxlan1', mtu: 1500 }), { ovsInterface: ovsIface('vxlan1', 'vxlan') })).toThrow(/vxlan1 is an OVS vxlan interface, whose MTU cannot be set/)
+  })
+  it.each([
+    [{ dev: 'eth0', mtu: 70000 }, 'net.setMtu[eth0].mtu: 70000 is out of range 68..65535'],
+    [{ dev: 'eth0', mtu: 67 }, 'net.setMtu[eth0].mtu: 67 is out of range 68..65535'],
+    [{ dev: 'eth0', mtu: 1500.5 }, 'net.setMtu[eth0].mtu: expected an integer 68..65535, got 1500.5'],
+    [{ dev: 'eth0', mtu: '1500' }, 'net.setMtu[eth0].mtu: expected an integer 68..65535, got "1500"'],
+    [{ dev: 'abcdefghijklmnop', mtu: 1500 }, 'net.setMtu[abcdefghijklmnop].dev: interface name "abcdefghijklmnop" is longer than 15 characters'],
+    [{ dev: '-eth0', mtu: 1500 }, 'net.setMtu[-eth0].dev: interface name "-eth0" must not start with "-"'],
+  ])('rejects %j', (spec, message) => {
+    expect(() => setMtu(spec as never)).toThrow(message)
+  })
+})
