@@ -18,6 +18,20 @@ export interface HostFiles {
   hostDir: string
   /** host log dir (run dir/logs/<name>) */
   logDir: string
+  /**
+   * Directories that must stay live (shared with the machine, not copy-on-write) at their own path even
+   * when they lie under /etc, /root or /tmp: the project checkout and `.testbed` (see `livePaths`).
+   */
+  live?: string[]
+}
+
+/**
+ * Which of the given directories lie under an overlaid dir (/etc, /root, /tmp) and so need a bind
+ * mount back inside hosts; nested ones are covered by their parent.
+ */
+export function livePaths(dirs: string[]): string[] {
+  const under = dirs.filter((d) => ['/etc/', '/root/', '/tmp/'].some((o) => d.startsWith(o)))
+  return [...new Set(under)].filter((d, _, all) => !all.some((o) => o !== d && d.startsWith(`${o}/`))).sort()
 }
 
 /** The sshd_config of a testbed host (own host key, key-only root login, SFTP, many sessions). */
@@ -85,14 +99,15 @@ hostname ${q(name)}
 ${
   overlays
     ? `# pitfall 11: copy-on-write /etc, /root and /tmp: what a playbook writes there stays on this host.
-# (/tmp stays an overlay of the machine's /tmp, so a checkout under /tmp is visible at the same path.)
-for d in etc root tmp; do
+${(f.live ?? []).map((d, i) => `mkdir -p /run/.live/${i}; mount --bind ${q(d)} /run/.live/${i}
+`).join('')}for d in etc root tmp; do
   mkdir -p "$H/$d-up" "$H/$d-wk"
   chmod --reference="/$d" "$H/$d-up"
   chown --reference="/$d" "$H/$d-up"
   mount -t overlay "vxlab-$d" -o "lowerdir=/$d,upperdir=$H/$d-up,workdir=$H/$d-wk" "/$d"
 done
-echo ${q(name)} > /etc/hostname
+${(f.live ?? []).map((d, i) => `mount --bind /run/.live/${i} ${q(d)}; umount /run/.live/${i} # checkout stays live, not copy-on-write
+`).join('')}echo ${q(name)} > /etc/hostname
 # sshd without PAM refuses a locked account ("!" in /etc/shadow, e.g. Ubuntu's root): unlock it here only
 if grep -q '^root:!' /etc/shadow; then usermod -p '*' root; fi
 `

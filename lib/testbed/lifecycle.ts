@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, openSync } from 'node:fs'
-import { chmod, copyFile, mkdir, open, readdir, readFile, readlink, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, open, readdir, readFile, readlink, realpath, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { NodeSSH } from 'node-ssh'
@@ -19,11 +19,12 @@ import {
   externalInit,
   gatewayInit,
   INET_INDEX_HTML,
+  livePaths,
   sshdConfig,
   WHOAMI_CGI,
 } from './hostinit.ts'
 import { ensureImageContext } from './image.ts'
-import { hostLogDir, hostRunDir, paths, type TestbedPaths } from './paths.ts'
+import { hostLogDir, hostRunDir, paths, projectRoot, type TestbedPaths } from './paths.ts'
 import {
   INET_IP,
   MGMT_BRIDGE,
@@ -624,6 +625,7 @@ async function upUnlocked(plan: TestbedPlan, log: (l: string) => void, t0: numbe
   image.catch(() => {}) // awaited below; avoid an unhandled rejection meanwhile
 
   const busybox = (await which('busybox')) ?? 'busybox'
+  const live = livePaths([await realpath(projectRoot()), await realpath(p.dir)])
   const mk = (name: string, role: Runtime['role'], ns: string, mgmtIp?: string): Runtime => {
     const hostDir = hostRunDir(name)
     const rt: Runtime = { name, role, ns, hostDir, logDir: hostLogDir(name), initPath: path.join(hostDir, 'init.sh'), pid: 0 }
@@ -638,7 +640,7 @@ async function upUnlocked(plan: TestbedPlan, log: (l: string) => void, t0: numbe
   // 1. files of every host (keys, configs, init scripts), in parallel
   const prep = pLimit(8)
   const filesOf = (rt: Runtime, h?: DockerHostPlan) => {
-    const f = { hostDir: rt.hostDir, logDir: rt.logDir }
+    const f = { hostDir: rt.hostDir, logDir: rt.logDir, live }
     if (rt.role === 'gateway') return { init: gatewayInit(plan, f), batch: batchFile(plan, 'gw'), sshd: sshdConfig(rt.name, f) }
     if (rt.role === 'external') return { init: externalInit(plan, f, busybox), batch: batchFile(plan, 'inet') }
     if (!h) throw new Error('docker host without plan')
