@@ -1,0 +1,181 @@
+import { cmd, script, type Command } from '../core/command.ts'
+import { ValidationError } from '../core/errors.ts'
+import type { Change, Task } from '../core/task.ts'
+import { absPath, oneOf, sysctlKey, validateSpec } from '../core/validate.ts'
+import { normalizeSysctlValue, sysctlFact, type SysctlValue } from '../facts/sysctl.ts'
+import { fileDiff, fileFact, writeFileCommand, type FileState } from './file.ts'
+
+/**
+ * Kernel parameters (sysctl(8)) at runtime and persisted in a sysctl.d(5) file, like the seed's
+ * `echo 'net.ipv4.ip_forward = 1' | sudo tee -a /etc/sysctl.conf; sudo sysctl -p` (without the append,
+ * which duplicates the line on every run).
+ */
+
+const ENSURE = ['present', 'absent'] as const
+const FILE_MODE = '644'
+
+/** Spec of {@link sysctl}. */
+export interface SysctlSpec {
+  /** Key with dots or slashes, as sysctl(8) takes it: `net.ipv4.ip_forward`, `net/ipv4/conf/eth0.100/rp_filter`. */
+  readonly key: string
+  /** Wanted value (required for present). Multi-value keys take space-separated fields: `'32768 60999'`. */
+  readonly value?: string | number
+  /** Also write the value to `file` so it survives a reboot (default true). */
+  readonly persist?: boolean
+  /** The sysctl.d file holding this key alone (default {@link defaultSysctlFile}: `/etc/sysctl.d/90-vxlab-<key>.conf`). */
+  readonly file?: string
+  /**
+   * `present` (default): runtime value and file as wanted. `absent`: delete the persisted file (a kernel
+   * parameter cannot be unset: the runtime value is left alone; needs `persist`).
+   */
+  readonly ensure?: 'present' | 'absent'
+}
+
+/** What {@link sysctl} reads: the runtime value, and the persisted file when `persist`. */
+export interface SysctlCurrent {
+  readonly runtime?: SysctlValue
+  readonly file?: FileState
+}
+
+interface SysctlNorm {
+  readonly key: string
+  /** Normalized (trimmed, blanks collapsed to one space); '' for absent. */
+  readonly value: string
+  readonly persist: boolean
+  readonly file: string
+  readonly ensure: 'present' | 'absent'
+}
+
+/** Default persisted file for a key: `/etc/sysctl.d/90-vxlab-<key with / as .>.conf` (applied after the distribution's 10-..50- files). */
+export function defaultSysctlFile(key: string): string {
+  return `/etc/sysctl.d/90-vxlab-${key.replace(/\//g, '.')}.conf`
+}
+
+/** Content of the persisted file: a header line and `key = value` (sysctl.d(5) syntax). */
+export function sysctlFileContent(key: string, value: string): string {
+  return `# Managed by vxlab (sysctl task): local edits are overwritten.\n${key} = ${value}\n`
+}
+
+/**
+ * The interface a per-interface key belongs to (`net.ipv4.conf.IF.forwarding`, `net.ipv6.neigh.IF.*`;
+ * with slashes, IF may contain dots): such a key exists only while the link does.
+ */
+export function sysctlKeyInterface(key: string): string | undefined {
+  const m = key.includes('/') ? /^net\/ipv[46]\/(?:conf|neigh)\/([^/]+)\/./.exec(key) : /^net\.ipv[46]\.(?:conf|neigh)\.([^.]+)\../.exec(key)
+  const dev = m?.[1]
+  return dev === undefined || dev === 'all' || dev === 'default' ? undefined : dev
+}
+
+/**
+ * Verify a runtime value after writing it: `sysctl -w` can exit 0 and still not hold the value (a
+ * value the kernel clamps or ignores), so this reads it back and exits 1 with a message when it differs.
+ */
+export function sysctlVerifyCommand(key: string, value: string): Command {
+  return script(
+    [
+      'k=$1 want=$2',
+      'got=$(sysctl -n "$k") || exit $?',
+      // normalize blanks as vxlab does (multi-value keys print tab-separated fields)
+      'set -f; set -- $got; got="$*"',
+      '[ "$got" = "$want" ] && exit 0',
+      'printf \'sysctl %s: wrote "%s" but it reads back "%s"\\n\' "$k" "$want" "$got" >&2',
+      'exit 1',
+    ].join('\n'),
+    key, value,
+  )
+}
+
+/**
+ * Ensure a kernel parameter. The runtime value (`sysctl -n`) and the persisted file are compared
+ * separately and only what drifted is changed:
+ * - runtime differs -> update: `sysctl -w KEY=VALUE`, then a read-back check ({@link sysctlVerifyCommand});
+ * - file missing -> create; file content or mode (644) differ -> update with a diff; both write the whole
+ *   file atomically (temp file + rename).
+ * A key that does not exist fails the task, except a per-interface key whose link does not exist yet (an
+ * earlier task creates it, or check mode): then the write is planned anyway and fails at apply if the link
+ * never appears. `ensure: 'absent'` deletes the persisted file (if any) and leaves the runtime value.
+ * Key: `sysctl[KEY]`. Touches `sysctl:KEY`, `file:FILE`; watches them and `link:IF` for per-interface keys.
+ * Errors: {@link ValidationError} for a bad key, a missing value for present, a value with a newline or
+ * NUL or nothing but blanks, a relative file path, `absent` without `persist`.
+ */
+export function sysctl(spec: SysctlSpec): Task<SysctlNorm, SysctlCurrent> {
+  const norm = validateSpec(`sysctl[${String(spec.key)}]`, (): SysctlNorm => {
+    const key = sysctlKey('key', spec.key)
+    const ensure = oneOf('ensure', spec.ensure ?? 'present', ENSURE)
+    let value = ''
+    if (spec.value !== undefined || ensure === 'present') {
+      if (typeof spec.value === 'number' && Number.isFinite(spec.value)) value = String(spec.value)
+      else if (typeof spec.value === 'string' && !/[\0\n\r]/.test(spec.value)) value = normalizeSysctlValue(spec.value)
+      else throw new ValidationError('value', `expected a string or number without newlines, got ${JSON.stringify(spec.value)}`)
+      if (value === '') throw new ValidationError('value', 'must not be empty')
+    }
+    const persist = spec.persist ?? true
+    if (typeof persist !== 'boolean') throw new ValidationError('persist', `expected true or false, got ${JSON.stringify(persist)}`)
+    const file = absPath('file', spec.file ?? defaultSysctlFile(key))
+    if (ensure === 'absent' && !persist) throw new ValidationError('ensure', "'absent' deletes the persisted file and needs persist: true (a runtime value cannot be unset)")
+    return { key, value, persist, file, ensure }
+  })
+  const { key, file } = norm
+  const runtimeFact = sysctlFact(key)
+  const persisted = fileFact(file)
+  const dev = sysctlKeyInterface(key)
+  return {
+    kind: 'sysctl',
+    key: `sysctl[${key}]`,
+    spec: norm,
+    facts: [...(norm.ensure === 'present' ? [runtimeFact] : []), ...(norm.persist ? [persisted] : [])],
+    watches: [`sysctl:${key}`, `file:${file}`, ...(dev !== undefined ? [`link:${dev}`] : [])],
+    current: (f) => ({
+      ...(norm.ensure === 'present' ? { runtime: f.get(runtimeFact) } : {}),
+      ...(norm.persist ? { file: f.get(persisted) } : {}),
+    }),
+    plan: (cur, s) => planSysctl(cur, s),
+  }
+}
+
+function planSysctl(cur: SysctlCurrent, s: SysctlNorm): Change[] {
+  const { key, value, file } = s
+  const fileTouches = [`file:${file}`]
+  if (s.ensure === 'absent') {
+    if (cur.file === undefined || !cur.file.exists) return []
+    return [{
+      op: 'delete', summary: `delete ${file} (the runtime value of ${key} is left as is)`,
+      before: { file: 'present' }, after: { file: 'absent' }, diff: fileDiff(file, cur.file.content, ''),
+      commands: [cmd('rm', '-f', '--', file)], touches: fileTouches,
+    }]
+  }
+  const changes: Change[] = []
+  const rt = cur.runtime
+  if (rt === undefined || !rt.exists) {
+    const dev = sysctlKeyInterface(key)
+    if (dev === undefined) throw new Error(`sysctl key ${key} does not exist on this host (no /proc/sys entry)`)
+    changes.push({
+      op: 'update', summary: `set ${key} = ${value} (key does not exist yet: link ${dev} must be created by an earlier task)`,
+      before: { runtime: null }, after: { runtime: value },
+      commands: [cmd('sysctl', '-w', `${key}=${value}`), sysctlVerifyCommand(key, value)], touches: [`sysctl:${key}`],
+    })
+  } else if (rt.value !== value) {
+    changes.push({
+      op: 'update', summary: `set ${key} = ${value} at runtime`, before: { runtime: rt.value }, after: { runtime: value },
+      commands: [cmd('sysctl', '-w', `${key}=${value}`), sysctlVerifyCommand(key, value)], touches: [`sysctl:${key}`],
+    })
+  }
+  if (s.persist) {
+    const want = sysctlFileContent(key, value)
+    const f = cur.file
+    if (f === undefined || !f.exists) {
+      changes.push({
+        op: 'create', summary: `persist ${key} = ${value} in ${file}`, before: { file: null }, after: { file: `${key} = ${value}` },
+        diff: fileDiff(file, '', want), commands: [writeFileCommand(file, want, FILE_MODE)], touches: fileTouches,
+      })
+    } else if (f.content !== want || f.mode !== FILE_MODE) {
+      changes.push({
+        op: 'update', summary: `rewrite ${file} (persisted ${key} drifted)`,
+        before: { mode: f.mode }, after: { mode: FILE_MODE },
+        ...(f.content !== want ? { diff: fileDiff(file, f.content, want) } : {}),
+        commands: [writeFileCommand(file, want, FILE_MODE)], touches: fileTouches,
+      })
+    }
+  }
+  return changes
+}

@@ -1,0 +1,148 @@
+import { spawnSync } from 'node:child_process'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { Command } from '../../lib/core/command.ts'
+import type { Change, Task } from '../../lib/core/task.ts'
+import { renderArgv } from '../../lib/connection/quote.ts'
+import { normalizeSysctlValue, sysctlFact } from '../../lib/facts/sysctl.ts'
+import { fileFact } from '../../lib/tasks/file.ts'
+import { defaultSysctlFile, sysctl, sysctlFileContent, sysctlKeyInterface, sysctlVerifyCommand } from '../../lib/tasks/sysctl.ts'
+
+function plan<S, C>(t: Task<S, C>, cur: C): Change[] {
+  return t.plan(cur, t.spec)
+}
+const argvs = (cs: readonly Change[]): string[][] => cs.flatMap((c) => c.commands.map((x) => [...x.argv]))
+
+const KEY = 'net.ipv4.ip_forward'
+const FILE = '/etc/sysctl.d/90-vxlab-net.ipv4.ip_forward.conf'
+const GOOD = sysctlFileContent(KEY, '1')
+const fileOk = { exists: true as const, content: GOOD, mode: '644' }
+
+describe('sysctl', () => {
+  const t = sysctl({ key: KEY, value: 1 })
+  it('key, default file, facts, watches', () => {
+    expect(t.kind).toBe('sysctl')
+    expect(t.key).toBe('sysctl[net.ipv4.ip_forward]')
+    expect(defaultSysctlFile(KEY)).toBe(FILE)
+    expect(defaultSysctlFile('net/ipv4/conf/eth0.100/rp_filter')).toBe('/etc/sysctl.d/90-vxlab-net.ipv4.conf.eth0.100.rp_filter.conf')
+    expect(t.facts.map((f) => f.id)).toEqual([`sysctl:${KEY}`, `file:${FILE}`])
+    expect(t.facts[0]!.command.argv).toEqual(['sysctl', '-n', KEY])
+    expect(t.watches).toEqual([`sysctl:${KEY}`, `file:${FILE}`])
+    expect(sysctl({ key: 'net.ipv4.conf.tnet0.rp_filter', value: 2 }).watches).toContain('link:tnet0')
+    expect(sysctl({ key: KEY, value: 1, persist: false }).facts.map((f) => f.id)).toEqual([`sysctl:${KEY}`])
+  })
+  it('file content is key = value with a header', () => {
+    expect(GOOD).toBe('# Managed by vxlab (sysctl task): local edits are overwritten.\nnet.ipv4.ip_forward = 1\n')
+  })
+  it('nothing set -> runtime update (set + read-back) and file create', () => {
+    const cs = plan(t, { runtime: { exists: true, value: '0' }, file: { exists: false } })
+    expect(cs.map((c) => c.op)).toEqual(['update', 'create'])
+    expect(cs[0]).toMatchObject({ before: { runtime: '0' }, after: { runtime: '1' }, touches: [`sysctl:${KEY}`] })
+    expect(cs[0]!.commands[0]!.argv).toEqual(['sysctl', '-w', 'net.ipv4.ip_forward=1'])
+    expect(cs[0]!.commands[1]).toEqual(sysctlVerifyCommand(KEY, '1'))
+    expect(cs[1]!.commands[0]!.stdin).toBe(GOOD)
+    expect(cs[1]!.commands[0]!.argv.slice(-2)).toEqual([FILE, '644'])
+    expect(cs[1]!.diff).toContain('+net.ipv4.ip_forward = 1')
+    expect(cs[1]!.touches).toEqual([`file:${FILE}`])
+  })
+  it('in sync -> no change', () => {
+    expect(plan(t, { runtime: { exists: true, value: '1' }, file: fileOk })).toEqual([])
+  })
+  it('runtime changed by hand, file right -> only the runtime is updated', () => {
+    const cs = plan(t, { runtime: { exists: true, value: '0' }, file: fileOk })
+    expect(cs).toHaveLength(1)
+    expect(argvs(cs)[0]).toEqual(['sysctl', '-w', 'net.ipv4.ip_forward=1'])
+  })
+  it('file edited by hand (content or mode), runtime right -> only the file is rewritten, with a diff', () => {
+    const cs = plan(t, { runtime: { exists: true, value: '1' }, file: { exists: true, content: 'net.ipv4.ip_forward = 0\n', mode: '644' } })
+    expect(cs.map((c) => c.op)).toEqual(['update'])
+    expect(cs[0]!.diff).toContain('-net.ipv4.ip_forward = 0')
+    expect(cs[0]!.commands[0]!.stdin).toBe(GOOD)
+    const mode = plan(t, { runtime: { exists: true, value: '1' }, file: { ...fileOk, mode: '600' } })
+    expect(mode[0]).toMatchObject({ op: 'update', before: { mode: '600' }, after: { mode: '644' } })
+    expect(mode[0]!.diff).toBeUndefined()
+  })
+  it('persist: false never looks at a file', () => {
+    expect(plan(sysctl({ key: KEY, value: 1, persist: false }), { runtime: { exists: true, value: '1' } })).toEqual([])
+  })
+  it('multi-value keys compare with blanks normalized', () => {
+    const r = sysctl({ key: 'net.ipv4.ip_local_port_range', value: '32768   60999' })
+    expect(normalizeSysctlValue('32768\t60999\n')).toBe('32768 60999')
+    expect(plan(r, { runtime: { exists: true, value: '32768 60999' }, file: { exists: true, mode: '644', content: sysctlFileContent('net.ipv4.ip_local_port_range', '32768 60999') } })).toEqual([])
+  })
+  it('a key that does not exist fails the plan; a per-interface key whose link is not there yet plans the write', () => {
+    expect(() => plan(t, { runtime: { exists: false }, file: fileOk })).toThrow(/sysctl key net\.ipv4\.ip_forward does not exist on this host/)
+    const i = sysctl({ key: 'net.ipv4.conf.net1.forwarding', value: 1, persist: false })
+    const cs = plan(i, { runtime: { exists: false } })
+    expect(cs[0]!.summary).toMatch(/link net1 must be created by an earlier task/)
+    expect(argvs(cs)[0]).toEqual(['sysctl', '-w', 'net.ipv4.conf.net1.forwarding=1'])
+    expect(sysctlKeyInterface('net.ipv4.conf.all.forwarding')).toBeUndefined()
+    expect(sysctlKeyInterface('net/ipv4/conf/eth0.100/rp_filter')).toBe('eth0.100')
+  })
+  it('absent -> delete the persisted file (runtime untouched), or nothing', () => {
+    const gone = sysctl({ key: KEY, ensure: 'absent' })
+    expect(gone.facts.map((f) => f.id)).toEqual([`file:${FILE}`])
+    const cs = plan(gone, { file: fileOk })
+    expect(cs.map((c) => c.op)).toEqual(['delete'])
+    expect(argvs(cs)).toEqual([['rm', '-f', '--', FILE]])
+    expect(plan(gone, { file: { exists: false } })).toEqual([])
+  })
+  it.each([
+    [{ key: 'net.ipv4.ip_forward;reboot', value: 1 }, /^sysctl\[net\.ipv4\.ip_forward;reboot\]\.key: expected a sysctl key/],
+    [{ key: KEY }, /^sysctl\[net\.ipv4\.ip_forward\]\.value: expected a string or number/],
+    [{ key: KEY, value: '1\nkernel.panic = 1' }, /\.value: expected a string or number without newlines/],
+    [{ key: KEY, value: '  ' }, /\.value: must not be empty/],
+    [{ key: KEY, value: 1, file: 'sysctl.conf' }, /\.file: expected an absolute path/],
+    [{ key: KEY, value: 1, persist: 'yes' }, /\.persist: expected true or false/],
+    [{ key: KEY, ensure: 'absent', persist: false }, /\.ensure: 'absent' deletes the persisted file and needs persist: true/],
+  ])('rejects %j', (spec, re) => {
+    expect(() => sysctl(spec as never)).toThrow(re)
+  })
+})
+
+describe('sysctl fact parsing of error shapes', () => {
+  const f = sysctlFact('net.nope')
+  it('exit 1 "cannot stat" is absent, exit 1 with another message is an error', () => {
+    expect(f.okExitCodes).toEqual([0, 1])
+    expect(f.parse({ code: 1, stdout: '', stderr: 'sysctl: cannot stat /proc/sys/net/nope: No such file or directory\n' })).toEqual({ exists: false })
+    expect(() => f.parse({ code: 1, stdout: '', stderr: 'sysctl: permission denied on key "net.nope"\n' })).toThrow(/permission denied/)
+  })
+})
+
+// The read-back check runs through real sh with a fake sysctl on PATH that prints what the "kernel" holds.
+describe('sysctl read-back command', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vxlab-sysctl-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  function runWithKernelValue(c: Command, printed: string): { code: number | null; stderr: string } {
+    const fake = join(dir, 'sysctl')
+    writeFileSync(fake, `#!/bin/sh\n[ "$1" = -n ] || exit 9\nprintf '${printed}\\n'\n`)
+    chmodSync(fake, 0o755)
+    const r = spawnSync('sh', ['-c', renderArgv(c.argv)], { env: { PATH: `${dir}:/usr/bin:/bin` }, encoding: 'utf8' })
+    return { code: r.status, stderr: r.stderr }
+  }
+  it('exits 0 when the value reads back (blanks normalized) and 1 with a message when it does not', () => {
+    expect(runWithKernelValue(sysctlVerifyCommand(KEY, '1'), '1').code).toBe(0)
+    expect(runWithKernelValue(sysctlVerifyCommand('net.ipv4.ip_local_port_range', '32768 60999'), '32768\\t60999').code).toBe(0)
+    const bad = runWithKernelValue(sysctlVerifyCommand(KEY, '1'), '0')
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toBe('sysctl net.ipv4.ip_forward: wrote "1" but it reads back "0"\n')
+    // values are data: a glob or $(...) in the wanted value is compared literally
+    expect(runWithKernelValue(sysctlVerifyCommand(KEY, '*'), '1').code).toBe(1)
+    expect(runWithKernelValue(sysctlVerifyCommand(KEY, '$(echo 1)'), '1').code).toBe(1)
+  }, 10_000)
+  it('fails when sysctl itself fails', () => {
+    const fake = join(dir, 'sysctl')
+    writeFileSync(fake, '#!/bin/sh\necho "sysctl: cannot stat" >&2; exit 1\n')
+    chmodSync(fake, 0o755)
+    const r = spawnSync('sh', ['-c', renderArgv(sysctlVerifyCommand(KEY, '1').argv)], { env: { PATH: `${dir}:/usr/bin:/bin` }, encoding: 'utf8' })
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain('cannot stat')
+  })
+})
+
+it('the file fact the task reads is the shared file fact', () => {
+  const f = sysctl({ key: KEY, value: 1 }).facts[1]!
+  expect([f.id, f.command, f.okExitCodes]).toEqual([fileFact(FILE).id, fileFact(FILE).command, fileFact(FILE).okExitCodes])
+})
