@@ -1,0 +1,217 @@
+import { cmd, script, type Command } from '../core/command.ts'
+import { ValidationError } from '../core/errors.ts'
+import type { Change, Task } from '../core/task.ts'
+import { ifname, ipv4Cidr, oneOf, validateSpec } from '../core/validate.ts'
+import { IPTABLES, iptablesRuleFact } from '../facts/iptables.ts'
+
+/**
+ * iptables rules (iptables(8), iptables-extensions(8)), one rule per fact, existence checked with
+ * `iptables -C` so a rerun never adds a duplicate. Object key for touches / watches: `iptables:TABLE/CHAIN`.
+ */
+
+const ENSURE = ['present', 'absent'] as const
+
+/** The tables of iptables(8). */
+export const IPTABLES_TABLES = ['filter', 'nat', 'mangle', 'raw', 'security'] as const
+export type IptablesTable = (typeof IPTABLES_TABLES)[number]
+
+/**
+ * Options that select an iptables command or table: a rule's argv must not contain them (they would turn
+ * `-C` / `-A` / `-D` into another command, or another table).
+ */
+const COMMAND_OPTIONS = new Set([
+  '-A', '--append', '-C', '--check', '-D', '--delete', '-I', '--insert', '-R', '--replace', '-L', '--list', '-S', '--list-rules',
+  '-F', '--flush', '-Z', '--zero', '-N', '--new-chain', '-X', '--delete-chain', '-P', '--policy', '-E', '--rename-chain', '-t', '--table',
+])
+
+/**
+ * A chain name: built-in (`FORWARD`) or user-defined (`DOCKER-USER`): 1..28 characters (iptables'
+ * XT_EXTENSION_MAXNAMELEN 29 with the NUL), letters, digits and `_ . : + -`, not starting with `-` or `!`.
+ */
+export function iptablesChain(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_.:+-]{0,27}$/.test(value)) {
+    throw new ValidationError(field, `expected an iptables chain name (1..28 of A-Z a-z 0-9 _ . : + -, not starting with - or !), got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+/** A rule's match/target argv: non-empty, each argument without NUL or newline, and no command or table option. */
+export function iptablesRuleArgs(field: string, value: unknown): readonly string[] {
+  if (!Array.isArray(value) || value.length === 0) throw new ValidationError(field, `expected a non-empty array of arguments like ['-i', 'net1', '-j', 'ACCEPT'], got ${JSON.stringify(value)}`)
+  value.forEach((a: unknown, i) => {
+    if (typeof a !== 'string') throw new ValidationError(`${field}[${i}]`, `expected a string, got ${JSON.stringify(a)}`)
+    if (/[\0\n\r]/.test(a)) throw new ValidationError(`${field}[${i}]`, `must not contain NUL or newline: ${JSON.stringify(a)}`)
+    if (COMMAND_OPTIONS.has(a)) throw new ValidationError(`${field}[${i}]`, `${a} selects an iptables command or table; give the table and chain as fields, the rule as matches and a target`)
+  })
+  return [...(value as string[])]
+}
+
+/** A rule as shown in summaries and keys: `TABLE/CHAIN -i net1 -j ACCEPT` (arguments with blanks JSON-quoted). */
+export function describeRule(table: string, chain: string, rule: readonly string[]): string {
+  return `${table}/${chain} ${rule.map((a) => (/^[\w@%+=:,./!-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')}`
+}
+
+/** One rule: where it lives and its argv. */
+export interface IptablesRuleRef {
+  readonly table: IptablesTable
+  readonly chain: string
+  readonly rule: readonly string[]
+}
+
+/**
+ * Delete every copy of a rule (duplicates made by hand, e.g. the seed's `--append` run twice): `-D` while
+ * `-C` finds one. `-C` exit 1 ends the loop; another exit code is an error, shown with iptables' message.
+ */
+export function deleteAllCopiesCommand(r: IptablesRuleRef): Command {
+  return script(
+    [
+      't=$1 c=$2; shift 2',
+      'while :; do',
+      `  err=$(${IPTABLES.join(' ')} -t "$t" -C "$c" "$@" 2>&1); rc=$?`,
+      '  case $rc in',
+      `    0) ${IPTABLES.join(' ')} -t "$t" -D "$c" "$@" || exit $? ;;`,
+      '    1) exit 0 ;;',
+      '    *) printf \'%s\\n\' "$err" >&2; exit "$rc" ;;',
+      '  esac',
+      'done',
+    ].join('\n'),
+    r.table, r.chain, ...r.rule,
+  )
+}
+
+/** The changes that make one rule present or absent, given whether it exists now. */
+function ruleChanges(r: IptablesRuleRef, exists: boolean, ensure: 'present' | 'absent', position: 'append' | 'insert'): Change[] {
+  const what = describeRule(r.table, r.chain, r.rule)
+  const touches = [`iptables:${r.table}/${r.chain}`]
+  if (ensure === 'present') {
+    if (exists) return []
+    const flag = position === 'insert' ? '-I' : '-A'
+    return [{
+      op: 'create', summary: `${position} ${what}`, before: { rule: 'absent' }, after: { rule: 'present' },
+      commands: [cmd(...IPTABLES, '-t', r.table, flag, r.chain, ...r.rule)], touches,
+    }]
+  }
+  if (!exists) return []
+  return [{
+    op: 'delete', summary: `delete ${what}`, before: { rule: 'present' }, after: { rule: 'absent' },
+    // the first -D shows in check mode what goes; the loop removes copies added by hand
+    commands: [cmd(...IPTABLES, '-t', r.table, '-D', r.chain, ...r.rule), deleteAllCopiesCommand(r)], touches,
+  }]
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// iptables.rule
+
+/** Spec of {@link iptablesRule}. */
+export interface IptablesRuleSpec {
+  /** Table (default `filter`): filter, nat, mangle, raw, security. */
+  readonly table?: IptablesTable
+  /** Chain, built-in or user-defined (it must exist: a missing chain fails the read). */
+  readonly chain: string
+  /** Matches and target as argv, exactly as after `iptables -A CHAIN`: `['-i', 'net1', '-j', 'ACCEPT']`. */
+  readonly rule: readonly string[]
+  /** Where a missing rule goes (default `append`): end of chain (`-A`) or first (`-I`). An existing rule is never moved. */
+  readonly position?: 'append' | 'insert'
+  /** `present` (default) or `absent` (delete every copy of exactly this rule). */
+  readonly ensure?: 'present' | 'absent'
+}
+
+interface IptablesRuleNorm {
+  readonly table: IptablesTable
+  readonly chain: string
+  readonly rule: readonly string[]
+  readonly position: 'append' | 'insert'
+  readonly ensure: 'present' | 'absent'
+}
+
+/** What the iptables tasks read: whether each of their rules exists, in order. */
+export interface IptablesCurrent {
+  readonly exists: readonly boolean[]
+}
+
+/**
+ * Ensure one iptables rule. Existence via `iptables -t TABLE -C CHAIN RULE...` ({@link iptablesRuleFact});
+ * present: missing -> create (`-A`, or `-I` with position insert); absent: present -> delete (`-D`, repeated
+ * until `-C` finds no copy). The rule's position is not compared (an existing rule anywhere in the chain counts).
+ * Key: `iptables.rule[TABLE/CHAIN RULE...]`. Touches and watches `iptables:TABLE/CHAIN`.
+ * Errors: {@link ValidationError} for an unknown table, a bad chain name, an empty rule, an argument with NUL
+ * or newline or that selects a command/table (`-A`, `-t`, ...); at read time, a missing chain or an unknown
+ * match/target (iptables' own message).
+ */
+export function iptablesRule(spec: IptablesRuleSpec): Task<IptablesRuleNorm, IptablesCurrent> {
+  const rawKey = `iptables.rule[${String(spec.table ?? 'filter')}/${String(spec.chain)} ${Array.isArray(spec.rule) ? spec.rule.join(' ') : String(spec.rule)}]`
+  const norm = validateSpec(rawKey, (): IptablesRuleNorm => ({
+    table: oneOf('table', spec.table ?? 'filter', IPTABLES_TABLES),
+    chain: iptablesChain('chain', spec.chain),
+    rule: iptablesRuleArgs('rule', spec.rule),
+    position: oneOf('position', spec.position ?? 'append', ['append', 'insert'] as const),
+    ensure: oneOf('ensure', spec.ensure ?? 'present', ENSURE),
+  }))
+  const fact = iptablesRuleFact(norm.table, norm.chain, norm.rule)
+  return {
+    kind: 'iptables.rule',
+    key: `iptables.rule[${describeRule(norm.table, norm.chain, norm.rule)}]`,
+    spec: norm,
+    facts: [fact],
+    watches: [`iptables:${norm.table}/${norm.chain}`],
+    current: (f) => ({ exists: [f.get(fact)] }),
+    plan: (cur, s) => ruleChanges(s, cur.exists[0] ?? false, s.ensure, s.position),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// iptables.masq
+
+/** Spec of {@link iptablesMasq}. */
+export interface IptablesMasqSpec {
+  /** The container network's gateway link (the seed's OVS internal port `net1`). */
+  readonly iface: string
+  /** The container network, CIDR with no host bits (`10.0.1.0/24`): masqueraded when it leaves the host. */
+  readonly source: string
+  /** `present` (default) or `absent` (delete the three rules, every copy). */
+  readonly ensure?: 'present' | 'absent'
+}
+
+interface IptablesMasqNorm {
+  readonly iface: string
+  readonly source: string
+  readonly ensure: 'present' | 'absent'
+}
+
+/** The seed's three rules for internet access from a container network, in order. */
+export function masqRules(iface: string, source: string): readonly IptablesRuleRef[] {
+  return [
+    { table: 'filter', chain: 'FORWARD', rule: ['-i', iface, '-j', 'ACCEPT'] },
+    { table: 'filter', chain: 'FORWARD', rule: ['-o', iface, '-j', 'ACCEPT'] },
+    { table: 'nat', chain: 'POSTROUTING', rule: ['-s', source, '-j', 'MASQUERADE'] },
+  ]
+}
+
+/**
+ * NAT for a container network, the seed's three rules (appended, as the seed does):
+ * `filter FORWARD -i IFACE -j ACCEPT`, `filter FORWARD -o IFACE -j ACCEPT`,
+ * `nat POSTROUTING -s SOURCE -j MASQUERADE` (iptables-extensions(8) MASQUERADE). One task, one change per
+ * rule that is missing (present) or present (absent); each rule is checked with `iptables -C`, so any
+ * number of reruns leaves exactly one of each. IP forwarding is a separate `sysctl` task
+ * (`net.ipv4.ip_forward = 1`).
+ * Key: `iptables.masq[IFACE]`. Touches and watches `iptables:filter/FORWARD`, `iptables:nat/POSTROUTING`.
+ * Errors: {@link ValidationError} for a bad iface, a source that is not a network (`10.0.1.5/24`), a bad ensure.
+ */
+export function iptablesMasq(spec: IptablesMasqSpec): Task<IptablesMasqNorm, IptablesCurrent> {
+  const norm = validateSpec(`iptables.masq[${String(spec.iface)}]`, (): IptablesMasqNorm => ({
+    iface: ifname('iface', spec.iface),
+    source: ipv4Cidr('source', spec.source),
+    ensure: oneOf('ensure', spec.ensure ?? 'present', ENSURE),
+  }))
+  const rules = masqRules(norm.iface, norm.source)
+  const facts = rules.map((r) => iptablesRuleFact(r.table, r.chain, r.rule))
+  return {
+    kind: 'iptables.masq',
+    key: `iptables.masq[${norm.iface}]`,
+    spec: norm,
+    facts,
+    watches: ['iptables:filter/FORWARD', 'iptables:nat/POSTROUTING'],
+    current: (f) => ({ exists: facts.map((fact) => f.get(fact)) }),
+    plan: (cur, s) => masqRules(s.iface, s.source).flatMap((r, i) => ruleChanges(r, cur.exists[i] ?? false, s.ensure, 'append')),
+  }
+}

@@ -1,0 +1,186 @@
+import { spawnSync } from 'node:child_process'
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeEach, describe, expect, it } from 'vitest'
+import type { Command } from '../../lib/core/command.ts'
+import type { Change, Task } from '../../lib/core/task.ts'
+import { renderArgv } from '../../lib/connection/quote.ts'
+import { iptablesRuleFact } from '../../lib/facts/iptables.ts'
+import { deleteAllCopiesCommand, iptablesMasq, iptablesRule } from '../../lib/tasks/iptables.ts'
+
+function plan<S, C>(t: Task<S, C>, cur: C): Change[] {
+  return t.plan(cur, t.spec)
+}
+const argvs = (cs: readonly Change[]): string[][] => cs.flatMap((c) => c.commands.map((x) => [...x.argv]))
+const IPT = ['iptables', '-w', '10']
+
+describe('iptables.rule', () => {
+  const t = iptablesRule({ chain: 'FORWARD', rule: ['-i', 'tnet1', '-j', 'ACCEPT'] })
+  it('key, fact, watches', () => {
+    expect(t.kind).toBe('iptables.rule')
+    expect(t.key).toBe('iptables.rule[filter/FORWARD -i tnet1 -j ACCEPT]')
+    expect(t.facts).toHaveLength(1)
+    expect(t.facts[0]!.id).toBe('iptables.rule:filter/FORWARD ["-i","tnet1","-j","ACCEPT"]')
+    expect(t.facts[0]!.command.argv.slice(3)).toEqual(['sh', 'filter', 'FORWARD', '-i', 'tnet1', '-j', 'ACCEPT'])
+    expect(t.watches).toEqual(['iptables:filter/FORWARD'])
+  })
+  it('absent rule -> create with -A (or -I with position insert)', () => {
+    const cs = plan(t, { exists: [false] })
+    expect(cs).toHaveLength(1)
+    expect(cs[0]).toMatchObject({ op: 'create', summary: 'append filter/FORWARD -i tnet1 -j ACCEPT', before: { rule: 'absent' }, after: { rule: 'present' }, touches: ['iptables:filter/FORWARD'] })
+    expect(argvs(cs)).toEqual([[...IPT, '-t', 'filter', '-A', 'FORWARD', '-i', 'tnet1', '-j', 'ACCEPT']])
+    const ins = iptablesRule({ table: 'nat', chain: 'PREROUTING', rule: ['-d', '10.99.0.1', '-j', 'RETURN'], position: 'insert' })
+    expect(argvs(plan(ins, { exists: [false] }))).toEqual([[...IPT, '-t', 'nat', '-I', 'PREROUTING', '-d', '10.99.0.1', '-j', 'RETURN']])
+  })
+  it('present -> no change (never a duplicate)', () => {
+    expect(plan(t, { exists: [true] })).toEqual([])
+  })
+  it('absent wanted -> delete with -D then the loop for copies; nothing when absent', () => {
+    const gone = iptablesRule({ chain: 'FORWARD', rule: ['-i', 'tnet1', '-j', 'ACCEPT'], ensure: 'absent' })
+    const cs = plan(gone, { exists: [true] })
+    expect(cs.map((c) => c.op)).toEqual(['delete'])
+    expect(cs[0]!.commands[0]!.argv).toEqual([...IPT, '-t', 'filter', '-D', 'FORWARD', '-i', 'tnet1', '-j', 'ACCEPT'])
+    expect(cs[0]!.commands[1]).toEqual(deleteAllCopiesCommand({ table: 'filter', chain: 'FORWARD', rule: ['-i', 'tnet1', '-j', 'ACCEPT'] }))
+    expect(plan(gone, { exists: [false] })).toEqual([])
+  })
+  it('quotes arguments with blanks in the key, passes them as one argv element', () => {
+    const c = iptablesRule({ chain: 'INPUT', rule: ['-m', 'comment', '--comment', 'vxlab test', '-j', 'ACCEPT'] })
+    expect(c.key).toBe('iptables.rule[filter/INPUT -m comment --comment "vxlab test" -j ACCEPT]')
+    expect(argvs(plan(c, { exists: [false] }))[0]).toContain('vxlab test')
+  })
+  it.each([
+    [{ table: 'filtr', chain: 'FORWARD', rule: ['-j', 'ACCEPT'] }, /^iptables\.rule\[filtr\/FORWARD -j ACCEPT\]\.table: expected one of "filter", "nat"/],
+    [{ chain: 'FOR WARD', rule: ['-j', 'ACCEPT'] }, /\.chain: expected an iptables chain name/],
+    [{ chain: '-FORWARD', rule: ['-j', 'ACCEPT'] }, /\.chain: expected an iptables chain name/],
+    [{ chain: 'C'.repeat(29), rule: ['-j', 'ACCEPT'] }, /\.chain: expected an iptables chain name/],
+    [{ chain: 'FORWARD', rule: [] }, /\.rule: expected a non-empty array/],
+    [{ chain: 'FORWARD', rule: ['-i', 'net1\n', '-j', 'ACCEPT'] }, /\.rule\[1\]: must not contain NUL or newline/],
+    [{ chain: 'FORWARD', rule: ['-i', 'a\0b'] }, /\.rule\[1\]: must not contain NUL or newline/],
+    [{ chain: 'FORWARD', rule: ['-t', 'nat', '-j', 'ACCEPT'] }, /\.rule\[0\]: -t selects an iptables command or table/],
+    [{ chain: 'FORWARD', rule: ['-j', 'ACCEPT', '-F'] }, /\.rule\[2\]: -F selects/],
+    [{ chain: 'FORWARD', rule: ['-j', 'ACCEPT'], position: 'middle' }, /\.position: expected one of "append", "insert"/],
+    [{ chain: 'FORWARD', rule: ['-j', 'ACCEPT'], ensure: 'maybe' }, /\.ensure: expected one of/],
+  ])('rejects %j', (spec, re) => {
+    expect(() => iptablesRule(spec as never)).toThrow(re)
+  })
+})
+
+describe('iptables.masq', () => {
+  const t = iptablesMasq({ iface: 'net1', source: '10.0.1.0/24' })
+  const all = [
+    [...IPT, '-t', 'filter', '-A', 'FORWARD', '-i', 'net1', '-j', 'ACCEPT'],
+    [...IPT, '-t', 'filter', '-A', 'FORWARD', '-o', 'net1', '-j', 'ACCEPT'],
+    [...IPT, '-t', 'nat', '-A', 'POSTROUTING', '-s', '10.0.1.0/24', '-j', 'MASQUERADE'],
+  ]
+  it('key, three facts, watches both chains', () => {
+    expect(t.kind).toBe('iptables.masq')
+    expect(t.key).toBe('iptables.masq[net1]')
+    expect(t.facts.map((f) => f.id)).toEqual([
+      'iptables.rule:filter/FORWARD ["-i","net1","-j","ACCEPT"]',
+      'iptables.rule:filter/FORWARD ["-o","net1","-j","ACCEPT"]',
+      'iptables.rule:nat/POSTROUTING ["-s","10.0.1.0/24","-j","MASQUERADE"]',
+    ])
+    expect(t.watches).toEqual(['iptables:filter/FORWARD', 'iptables:nat/POSTROUTING'])
+  })
+  it('nothing there -> three creates, the seed rules', () => {
+    const cs = plan(t, { exists: [false, false, false] })
+    expect(cs.map((c) => c.op)).toEqual(['create', 'create', 'create'])
+    expect(argvs(cs)).toEqual(all)
+    expect(cs[2]!.touches).toEqual(['iptables:nat/POSTROUTING'])
+  })
+  it('in sync -> []; one rule deleted by hand -> only that one', () => {
+    expect(plan(t, { exists: [true, true, true] })).toEqual([])
+    expect(argvs(plan(t, { exists: [true, false, true] }))).toEqual([all[1]])
+  })
+  it('absent -> delete exactly the present ones', () => {
+    const gone = iptablesMasq({ iface: 'net1', source: '10.0.1.0/24', ensure: 'absent' })
+    const cs = plan(gone, { exists: [true, false, true] })
+    expect(cs.map((c) => c.op)).toEqual(['delete', 'delete'])
+    expect(cs.map((c) => c.commands[0]!.argv)).toEqual([
+      [...IPT, '-t', 'filter', '-D', 'FORWARD', '-i', 'net1', '-j', 'ACCEPT'],
+      [...IPT, '-t', 'nat', '-D', 'POSTROUTING', '-s', '10.0.1.0/24', '-j', 'MASQUERADE'],
+    ])
+    expect(plan(gone, { exists: [false, false, false] })).toEqual([])
+  })
+  it.each([
+    [{ iface: 'net1', source: '10.0.1.1/24' }, 'iptables.masq[net1].source: "10.0.1.1/24" has host bits set; did you mean 10.0.1.0/24?'],
+    [{ iface: 'net1', source: '10.0.1.0' }, 'iptables.masq[net1].source: expected A.B.C.D/len, got "10.0.1.0"'],
+    [{ iface: 'thisnameistoolong', source: '10.0.1.0/24' }, 'iptables.masq[thisnameistoolong].iface: interface name "thisnameistoolong" is longer than 15 characters'],
+  ])('rejects %j', (spec, message) => {
+    expect(() => iptablesMasq(spec as never)).toThrow(message)
+  })
+})
+
+describe('iptables rule fact: error shapes', () => {
+  const f = iptablesRuleFact('filter', 'FORWARD', ['-i', 'x', '-j', 'ACCEPT'])
+  it('exit 1 with the no-match message is absent; exit 1 otherwise is an error; 2/3/4 are not accepted', () => {
+    expect(f.okExitCodes).toEqual([0, 1])
+    expect(f.parse({ code: 0, stdout: '', stderr: '' })).toBe(true)
+    expect(f.parse({ code: 1, stdout: '', stderr: 'iptables: Bad rule (does a matching rule exist in that chain?).\n' })).toBe(false)
+    expect(() => f.parse({ code: 1, stdout: '', stderr: 'iptables: Permission denied (you must be root).\n' })).toThrow(/Permission denied/)
+  })
+})
+
+// The fact's and the delete loop's sh scripts, run through real sh against a fake iptables (a rules file).
+describe('iptables scripts against a fake iptables', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vxlab-ipt-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  const fake = join(dir, 'iptables')
+  writeFileSync(fake, `#!/bin/sh
+[ "$1" = -w ] && shift 2
+[ "$1" = -t ] || exit 9
+t=$2 op=$3 c=$4; shift 4
+echo "$op" >> "$STATE/calls"
+if ! grep -qxF "$t/$c" "$STATE/chains"; then
+  [ "$op" = -S ] && { echo "iptables: No chain/target/match by that name." >&2; exit 1; }
+  echo "iptables: Bad rule (does a matching rule exist in that chain?)." >&2; exit 1
+fi
+line="$t/$c $*"
+case $op in
+  -S) exit 0 ;;
+  -C) grep -qxF "$line" "$STATE/rules" && exit 0; echo "iptables: Bad rule (does a matching rule exist in that chain?)." >&2; exit 1 ;;
+  -D) n=$(grep -nxF "$line" "$STATE/rules" | head -n 1 | cut -d: -f1); [ -n "$n" ] || { echo "iptables: Bad rule (does a matching rule exist in that chain?)." >&2; exit 1; }; sed -i "\${n}d" "$STATE/rules" ;;
+  *) exit 9 ;;
+esac
+`)
+  chmodSync(fake, 0o755)
+  beforeEach(() => {
+    writeFileSync(join(dir, 'chains'), 'filter/FORWARD\nnat/POSTROUTING\n')
+    writeFileSync(join(dir, 'calls'), '')
+  })
+  const run = (c: Command) => spawnSync('sh', ['-c', renderArgv(c.argv)], { env: { PATH: `${dir}:/usr/bin:/bin`, STATE: dir }, encoding: 'utf8' })
+  const rules = (lines: string[]) => writeFileSync(join(dir, 'rules'), lines.map((l) => `${l}\n`).join(''))
+  const rule = ['-i', 'tnet1', '-j', 'ACCEPT']
+
+  it('fact: present -> exit 0; missing rule -> exit 1 with the no-match message; missing chain -> exit 3 naming it', () => {
+    rules(['filter/FORWARD -i tnet1 -j ACCEPT'])
+    const f = iptablesRuleFact('filter', 'FORWARD', rule)
+    expect(run(f.command).status).toBe(0)
+    const absent = run(iptablesRuleFact('filter', 'FORWARD', ['-o', 'tnet1', '-j', 'ACCEPT']).command)
+    expect(absent.status).toBe(1)
+    expect(f.parse({ code: 1, stdout: absent.stdout, stderr: absent.stderr })).toBe(false)
+    const noChain = run(iptablesRuleFact('filter', 'NOCHAIN', rule).command)
+    expect(noChain.status).toBe(3)
+    expect(noChain.stderr).toContain('vxlab: cannot list chain NOCHAIN of table filter')
+  })
+  it('delete loop removes every copy and stops at exit 1', () => {
+    rules(['filter/FORWARD -i tnet1 -j ACCEPT', 'filter/FORWARD -i other -j ACCEPT', 'filter/FORWARD -i tnet1 -j ACCEPT', 'filter/FORWARD -i tnet1 -j ACCEPT'])
+    const r = run(deleteAllCopiesCommand({ table: 'filter', chain: 'FORWARD', rule }))
+    expect(r.status).toBe(0)
+    expect(readFileSync(join(dir, 'rules'), 'utf8')).toBe('filter/FORWARD -i other -j ACCEPT\n')
+    expect(readFileSync(join(dir, 'calls'), 'utf8').split('\n').filter(Boolean)).toEqual(['-C', '-D', '-C', '-D', '-C', '-D', '-C'])
+  })
+  it('delete loop fails with iptables\' message on another error (never "no more copies")', () => {
+    rules([])
+    const broken = mkdtempSync(join(tmpdir(), 'vxlab-ipt-broken-'))
+    writeFileSync(join(broken, 'iptables'), '#!/bin/sh\necho "Another app is currently holding the xtables lock." >&2\nexit 4\n')
+    chmodSync(join(broken, 'iptables'), 0o755)
+    const r = spawnSync('sh', ['-c', renderArgv(deleteAllCopiesCommand({ table: 'filter', chain: 'FORWARD', rule }).argv)], {
+      env: { PATH: `${broken}:/usr/bin:/bin` }, encoding: 'utf8',
+    })
+    rmSync(broken, { recursive: true, force: true })
+    expect(r.status).toBe(4)
+    expect(r.stderr).toContain('holding the xtables lock')
+})
+})
