@@ -23,6 +23,8 @@ export interface HostFiles {
    * when they lie under /etc, /root or /tmp: the project checkout and `.testbed` (see `livePaths`).
    */
   live?: string[]
+  /** absolute path of sshd (it re-executes itself per connection, so it needs one) */
+  sshd?: string
 }
 
 /**
@@ -88,13 +90,16 @@ awk '{ if (index($5, "/run/") == 1) m[$5] = 1 }
   END { for (p in m) { top = 1; q = p; while (sub(/\\/[^\\/]*$/, "", q) && q != "/run") if (q in m) top = 0; if (top) print p } }' \\
   /proc/self/mountinfo | while read -r m; do umount -R -l "$m" 2>/dev/null || true; done
 mount -t tmpfs -o mode=0755,size=64m vxlab-run /run
-mkdir -p /run/sshd /run/openvswitch /run/docker /run/netns /run/lock /run/.cgroup
+mkdir -p /run/sshd /run/openvswitch /run/docker /run/netns /run/lock /run/.cgroup /run/.security
 # pitfall 2: a fresh sysfs (so /sys/class/net shows this namespace's links) with the cgroups bound back
+# (and securityfs, where AppArmor hosts keep the profiles dockerd loads)
 mount --rbind /sys/fs/cgroup /run/.cgroup
+sec=0; if grep -q ' /sys/kernel/security ' /proc/self/mountinfo; then mount --rbind /sys/kernel/security /run/.security; sec=1; fi
 mount -t sysfs sysfs /sys
 mount --rbind /run/.cgroup /sys/fs/cgroup
+if [ "$sec" = 1 ]; then mount --rbind /run/.security /sys/kernel/security; umount -R -l /run/.security; fi
 umount -R -l /run/.cgroup
-rmdir /run/.cgroup
+rmdir /run/.cgroup /run/.security
 hostname ${q(name)}
 ${
   overlays
@@ -115,9 +120,9 @@ if grep -q '^root:!' /etc/shadow; then usermod -p '*' root; fi
 }`
 }
 
-function sshdExec(): string {
+function sshdExec(f: HostFiles): string {
   return `step 'sshd'
-exec /usr/sbin/sshd -D -f "$H/sshd_config" -E "$L/sshd.log"
+exec ${q(f.sshd ?? '/usr/sbin/sshd')} -D -f "$H/sshd_config" -E "$L/sshd.log"
 `
 }
 
@@ -157,7 +162,7 @@ ip link set ${UNDERLAY_BRIDGE} up
 ethtool -K ${UNDERLAY_BRIDGE} tx off >/dev/null
 ip route add default via ${q(h.underlayGateway)}
 
-${sshdExec()}`
+${sshdExec(f)}`
 }
 
 /** init script of the gateway router: underlay links, wan, forwarding off, sshd. */
@@ -171,7 +176,7 @@ for i in ${gw.underlayIfaces.map((u) => q(u.iface)).join(' ')}; do ethtool -K "$
 # routing between the underlays is the playbook's job (sysctl on the gateway): start with it off
 echo 0 > /proc/sys/net/ipv4/ip_forward
 
-${sshdExec()}`
+${sshdExec(f)}`
 }
 
 /** init script of the external host: 203.0.113.10 serving a page and /cgi-bin/whoami. */

@@ -625,6 +625,7 @@ async function upUnlocked(plan: TestbedPlan, log: (l: string) => void, t0: numbe
   image.catch(() => {}) // awaited below; avoid an unhandled rejection meanwhile
 
   const busybox = (await which('busybox')) ?? 'busybox'
+  const sshd = (await which('sshd')) ?? '/usr/sbin/sshd'
   const live = livePaths([await realpath(projectRoot()), await realpath(p.dir)])
   const mk = (name: string, role: Runtime['role'], ns: string, mgmtIp?: string): Runtime => {
     const hostDir = hostRunDir(name)
@@ -640,7 +641,7 @@ async function upUnlocked(plan: TestbedPlan, log: (l: string) => void, t0: numbe
   // 1. files of every host (keys, configs, init scripts), in parallel
   const prep = pLimit(8)
   const filesOf = (rt: Runtime, h?: DockerHostPlan) => {
-    const f = { hostDir: rt.hostDir, logDir: rt.logDir, live }
+    const f = { hostDir: rt.hostDir, logDir: rt.logDir, live, sshd }
     if (rt.role === 'gateway') return { init: gatewayInit(plan, f), batch: batchFile(plan, 'gw'), sshd: sshdConfig(rt.name, f) }
     if (rt.role === 'external') return { init: externalInit(plan, f, busybox), batch: batchFile(plan, 'inet') }
     if (!h) throw new Error('docker host without plan')
