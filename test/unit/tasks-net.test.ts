@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { Change, Task } from '../../lib/core/task.ts'
 import type { Link, Route } from '../../lib/facts/ip.ts'
@@ -5,6 +7,7 @@ import type { OvsInterface } from '../../lib/facts/ovs.ts'
 import { linksFact, routesFact } from '../../lib/facts/ip.ts'
 import { ovsStateFact } from '../../lib/facts/ovs.ts'
 import { ipAddress, route, setMtu } from '../../lib/tasks/net.ts'
+import type { FactFixture } from '../fixtures/recorder.ts'
 
 /** Plan a task from a hand-made current state (plans are pure). */
 function plan<S, C>(t: Task<S, C>, cur: C): Change[] {
@@ -207,5 +210,35 @@ describe('net.setMtu', () => {
     [{ dev: '-eth0', mtu: 1500 }, 'net.setMtu[-eth0].dev: interface name "-eth0" must not start with "-"'],
   ])('rejects %j', (spec, message) => {
     expect(() => setMtu(spec as never)).toThrow(message)
+  })
+})
+
+// Plans from facts recorded on the testbed (test/fixtures/record-net.ts): host1 with veth tnetrec0
+// (10.99.250.1/24 + 10.99.251.1/16, MTU 1450, up), a route 10.99.252.0/24 via 10.99.250.2, and an OVS
+// internal port tnrecint (userspace datapath: a tap device, kind "tun") with mtu_request 1400.
+describe('plans from recorded testbed facts', () => {
+  const load = (name: string): FactFixture => JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'facts', 'net', `${name}.json`), 'utf8')) as FactFixture
+  const recorded = new Map<string, unknown>([
+    [linksFact.id, linksFact.parse(load('links-veth-two-addresses'))],
+    [routesFact.id, routesFact.parse(load('routes-gateway-route'))],
+    [ovsStateFact.id, ovsStateFact.parse(load('ovs-internal-port-mtu-request'))],
+  ])
+  const snap = { get: <T>(f: { id: string }): T => recorded.get(f.id) as T }
+  const planned = <S, C>(t: Task<S, C>): Change[] => t.plan(t.current(snap), t.spec)
+  it('ipAddress: in sync, missing, other prefix', () => {
+    expect(planned(ipAddress({ dev: 'tnetrec0', address: '10.99.250.1/24' }))).toEqual([])
+    expect(planned(ipAddress({ dev: 'tnetrec0', address: '10.99.253.1/24' })).map((c) => c.op)).toEqual(['create'])
+    expect(planned(ipAddress({ dev: 'tnetrec0', address: '10.99.251.1/24' })).map((c) => c.op)).toEqual(['replace'])
+    expect(planned(ipAddress({ dev: 'tnetrec1', address: '10.99.250.2/24' })).map((c) => c.op)).toEqual(['create', 'update'])
+  })
+  it('route: in sync, other gateway', () => {
+    expect(planned(route({ destination: '10.99.252.0/24', via: '10.99.250.2' }))).toEqual([])
+    expect(planned(route({ destination: '10.99.252.0/24', via: '10.99.250.3' }))[0]).toMatchObject({ op: 'update', before: { via: '10.99.250.2' } })
+  })
+  it('setMtu: kernel veth via ip link; the tap-backed OVS internal port via mtu_request', () => {
+    expect(planned(setMtu({ dev: 'tnetrec0', mtu: 1450 }))).toEqual([])
+    expect(argvs(planned(setMtu({ dev: 'tnetrec0', mtu: 1500 })))).toEqual([['ip', 'link', 'set', 'dev', 'tnetrec0', 'mtu', '1500']])
+    expect(planned(setMtu({ dev: 'tnrecint', mtu: 1400 }))).toEqual([])
+    expect(argvs(planned(setMtu({ dev: 'tnrecint', mtu: 1450 })))).toEqual([['ovs-vsctl', '--timeout=10', 'set', 'interface', 'tnrecint', 'mtu_request=1450']])
   })
 })
