@@ -2,6 +2,7 @@
  * up / down / status / ensureTestbed / hostExec: the testbed's life cycle.
  * See lib/testbed/README.md for the layout and the pitfalls each step handles.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, openSync } from 'node:fs'
@@ -145,23 +146,17 @@ export interface UpOptions {
 // ---------------------------------------------------------------------------------------------
 // Lock: up/down/ensureTestbed of concurrent processes (test files, CLI) take turns.
 
-let lockDepth = 0
+/** Set inside a locked section: nested up/down/ensureTestbed calls of the same async flow re-enter. */
+const lockHeld = new AsyncLocalStorage<true>()
+/** In-process queue: concurrent calls of one process take turns before the file lock. */
+let lockQueue: Promise<unknown> = Promise.resolve()
 
 async function pidAlive(pid: number): Promise<boolean> {
   const s = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
   return s !== '' && s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3) !== 'Z'
 }
 
-async function withLock<T>(fn: () => Promise<T>, log: (l: string) => void = () => {}): Promise<T> {
-  if (lockDepth > 0) {
-    lockDepth++
-    try {
-      return await fn()
-    } finally {
-      lockDepth--
-    }
-  }
-  const p = paths()
+async function acquireFileLock(p: TestbedPaths, log: (l: string) => void): Promise<void> {
   await mkdir(p.run, { recursive: true })
   const deadline = Date.now() + 15 * 60_000
   let said = false
@@ -170,7 +165,7 @@ async function withLock<T>(fn: () => Promise<T>, log: (l: string) => void = () =
       const fh = await open(p.lock, 'wx')
       await fh.writeFile(`${process.pid}\n`)
       await fh.close()
-      break
+      return
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
       const holder = Number((await readFile(p.lock, 'utf8').catch(() => '')).trim())
@@ -186,13 +181,21 @@ async function withLock<T>(fn: () => Promise<T>, log: (l: string) => void = () =
       await sleep(250)
     }
   }
-  lockDepth = 1
-  try {
-    return await fn()
-  } finally {
-    lockDepth = 0
-    await unlink(p.lock).catch(() => {})
-  }
+}
+
+async function withLock<T>(fn: () => Promise<T>, log: (l: string) => void = () => {}): Promise<T> {
+  if (lockHeld.getStore()) return fn()
+  const turn = lockQueue.then(async () => {
+    const p = paths()
+    await acquireFileLock(p, log)
+    try {
+      return await lockHeld.run(true, fn)
+    } finally {
+      await unlink(p.lock).catch(() => {})
+    }
+  })
+  lockQueue = turn.catch(() => {})
+  return turn
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ function host(i: number) {
 }
 
 beforeAll(async () => {
-  tb = await ensureTestbed({ hosts: 2 })
+  // fresh: these tests assert the initial state (e.g. gw not forwarding), which earlier files may change
+  tb = await ensureTestbed({ hosts: 2, fresh: true })
 })
 
 describe('testbed files', () => {
