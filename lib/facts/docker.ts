@@ -1,0 +1,286 @@
+import { script } from '../core/command.ts'
+import type { Fact, FactOutput } from '../core/task.ts'
+import { parseLinks, parseRoutes, type Link, type Route } from './ip.ts'
+
+/**
+ * Reading Docker state as JSON (`docker inspect`, `docker image inspect`, docker-inspect(1)) and a
+ * container's network namespace (`nsenter -t <pid> -n ip -j ...`).
+ *
+ * The docker CLI exits 1 both for "No such object" and for "Cannot connect to the Docker daemon": the
+ * facts accept exit 1 and tell the two apart by stderr. Only "No such ..." is absence; anything else (daemon
+ * down, permission denied on the socket) throws {@link DockerDaemonError}, so a stopped dockerd is a failed
+ * read naming dockerd, never "absent".
+ */
+
+/** dockerd did not answer a read (daemon down, socket permission): never treated as "absent". */
+export class DockerDaemonError extends Error {
+  constructor(detail: string) {
+    super(`dockerd did not answer (is it running?): ${detail.trim() || 'docker exited 1 with no message'}`)
+    this.name = 'DockerDaemonError'
+  }
+}
+
+/** Whether a docker CLI error (stderr) says the object does not exist, as opposed to a daemon failure. */
+export function isNoSuchObject(stderr: string): boolean {
+  return /(^|\n)(Error: |Error response from daemon: )?No such (object|container|image)\b/i.test(stderr.trim())
+}
+
+function parseInspect<T>(o: FactOutput, what: string): T | undefined {
+  if (o.code === 1) {
+    if (isNoSuchObject(o.stderr)) return undefined
+    throw new DockerDaemonError(o.stderr)
+  }
+  const arr = JSON.parse(o.stdout) as T[]
+  if (!Array.isArray(arr) || arr.length !== 1) throw new Error(`docker inspect ${what}: expected one object, got ${Array.isArray(arr) ? arr.length : typeof arr}`)
+  return arr[0]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Images
+
+/** An image as `docker image inspect` shows it (the fields vxlab uses). */
+export type DockerImageState =
+  | { readonly exists: false }
+  | {
+    readonly exists: true
+    /** Content-addressed image ID, `sha256:<64 hex>`. */
+    readonly id: string
+    readonly repoTags: readonly string[]
+    /** `Config.Labels` (vxlab stores its build-input hash as `vxlab.hash`). */
+    readonly labels: Readonly<Record<string, string>>
+    /** RFC 3339 creation time. */
+    readonly created: string
+  }
+
+interface ImageInspectJson {
+  Id: string
+  RepoTags?: string[] | null
+  Created: string
+  Config?: { Labels?: Record<string, string> | null } | null
+}
+
+/**
+ * Fact: one image by name (`docker image inspect NAME`, JSON). Absent image → `{exists: false}`;
+ * dockerd down → error naming dockerd. Id `docker.image:<name>`, shared by dockerImage and dockerContainer.
+ */
+export function dockerImageFact(name: string): Fact<DockerImageState> {
+  return {
+    id: `docker.image:${name}`,
+    service: 'dockerd',
+    command: { argv: ['docker', 'image', 'inspect', name] },
+    okExitCodes: [0, 1],
+    parse: (o) => {
+      const j = parseInspect<ImageInspectJson>(o, name)
+      if (j === undefined) return { exists: false }
+      return { exists: true, id: j.Id, repoTags: j.RepoTags ?? [], labels: j.Config?.Labels ?? {}, created: j.Created }
+    },
+  }
+}
+
+/**
+ * The script of {@link dockerContextHashFact}: sha256 of the sorted `sha256sum` lines (hash and relative path)
+ * of every regular file under the folder. find's exit status reflects unreadable entries and failed
+ * sha256sum runs, so a partial listing is an error, not a different hash.
+ */
+export const CONTEXT_HASH_SCRIPT = [
+  'cd -- "$1" || exit 2',
+  'sums=$(find . -type f -exec sha256sum -- {} +) || { echo "vxlab: cannot hash every file under $1" >&2; exit 2; }',
+  'printf "%s\\n" "$sums" | LC_ALL=C sort | sha256sum',
+].join('\n')
+
+/**
+ * Fact: a content hash of a build context folder ON THE HOST (64 hex): file names and contents of every
+ * regular file under it (modes, owners and times are not part of it). Computed on the host, so it is right
+ * whether or not the controller can see the same folder. A missing or unreadable folder fails the read.
+ */
+export function dockerContextHashFact(dir: string): Fact<string> {
+  return {
+    id: `docker.contextHash:${dir}`,
+    command: script(CONTEXT_HASH_SCRIPT, dir),
+    parse: (o) => {
+      const m = /^([0-9a-f]{64})\b/.exec(o.stdout.trim())
+      if (!m) throw new Error(`unexpected sha256sum output ${JSON.stringify(o.stdout.slice(0, 100))}`)
+      return m[1]!
+    },
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Containers
+
+/** Docker's container states (`State.Status`). */
+export type DockerContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead'
+
+/** A container as `docker inspect --type container` shows it (the fields vxlab uses). */
+export type DockerContainerState =
+  | { readonly exists: false }
+  | {
+    readonly exists: true
+    /** Full container ID (64 hex). */
+    readonly id: string
+    readonly name: string
+    readonly status: DockerContainerStatus
+    /** PID of the container's init process in the host's PID namespace; 0 when not running. */
+    readonly pid: number
+    /** ID of the image the container was created from (`sha256:...`). */
+    readonly imageId: string
+    /** The image reference it was created with (`Config.Image`). */
+    readonly image: string
+    /** `HostConfig.NetworkMode`: `none`, `host`, `bridge`, a network name, `container:<id>`. */
+    readonly networkMode: string
+    /** `HostConfig.RestartPolicy.Name`; docker's empty default is reported as `no`. */
+    readonly restart: string
+    /** `Config.Labels`. */
+    readonly labels: Readonly<Record<string, string>>
+    /** `Config.Env` (`K=V`, including the image's own variables such as PATH). */
+    readonly env: readonly string[]
+    /** `Config.Cmd` (the image's CMD when none was given). */
+    readonly cmd: readonly string[]
+  }
+
+interface ContainerInspectJson {
+  Id: string
+  Name: string
+  Image: string
+  State: { Status: DockerContainerStatus; Pid: number }
+  Config: { Image: string; Labels?: Record<string, string> | null; Env?: string[] | null; Cmd?: string[] | null }
+  HostConfig: { NetworkMode: string; RestartPolicy?: { Name?: string } | null }
+}
+
+/**
+ * Fact: one container by exact name (`docker inspect --type container NAME`, JSON). Absent →
+ * `{exists: false}` (also when docker resolved NAME to another container by ID prefix); dockerd down →
+ * error naming dockerd. Id `docker.container:<name>`.
+ */
+export function dockerContainerFact(name: string): Fact<DockerContainerState> {
+  return {
+    id: `docker.container:${name}`,
+    service: 'dockerd',
+    command: { argv: ['docker', 'inspect', '--type', 'container', name] },
+    okExitCodes: [0, 1],
+    parse: (o) => {
+      const j = parseInspect<ContainerInspectJson>(o, name)
+      if (j === undefined || j.Name !== `/${name}`) return { exists: false }
+      const restart = j.HostConfig.RestartPolicy?.Name ?? ''
+      return {
+        exists: true, id: j.Id, name, status: j.State.Status, pid: j.State.Pid, imageId: j.Image, image: j.Config.Image,
+        networkMode: j.HostConfig.NetworkMode, restart: restart === '' ? 'no' : restart,
+        labels: j.Config.Labels ?? {}, env: j.Config.Env ?? [], cmd: j.Config.Cmd ?? [],
+      }
+    },
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A container's network namespace, seen from the host
+
+/** tx checksum offload of a link (`ethtool -k`, "tx-checksumming"): `absent` = no such link, `unknown` = no ethtool. */
+export type TxOffload = 'on' | 'off' | 'absent' | 'unknown'
+
+/** A link seen inside a container's namespace, with its veth peer's ifindex in the peer's namespace. */
+export interface NetnsLink extends Link {
+  /** For a veth whose peer is in another namespace: the peer's ifindex there (`ip -j` `link_index`). */
+  readonly peerIfindex?: number
+}
+
+/** A container's network namespace as the host sees it, plus the host end of its attachment. */
+export interface ContainerNetns {
+  /** `absent`: no such container; `stopped`: exists, no running process (any status but running/paused/restarting). */
+  readonly container: 'absent' | 'stopped' | 'running'
+  /** Docker status (`exited`, `created`, ...) when the container exists. */
+  readonly status?: string
+  readonly pid?: number
+  /** Links inside the container's namespace (running only). */
+  readonly links?: Readonly<Record<string, NetnsLink>>
+  /** IPv4 main routing table inside the container (running only). */
+  readonly routes?: readonly Route[]
+  /** tx checksum offload of the container interface (running only). */
+  readonly txOffload?: TxOffload
+  /** The host end (in the host's namespace), when it exists. */
+  readonly hostLink?: Link
+  /** tx checksum offload of the host end. */
+  readonly hostTxOffload: TxOffload
+}
+
+/**
+ * The script of {@link containerNetnsFact}. $1 container, $2 interface inside it, $3 host end name.
+ * Output: `container absent`, or `container <status> <pid>` then `@@` sections (raw JSON / ethtool text).
+ * docker inspect failing for another reason than "No such" exits 2 with docker's message (dockerd down).
+ */
+export const CONTAINER_NETNS_SCRIPT = `c=$1 i=$2 h=$3
+if out=$(docker inspect --type container -f '{{.Name}} {{.State.Status}} {{.State.Pid}}' "$c" 2>&1); then :; else
+  case $out in *"No such"*) echo "container absent" ;; *) printf '%s\\n' "$out" >&2; exit 2 ;; esac
+  out=
+fi
+tx() { if command -v ethtool >/dev/null 2>&1; then "$@" || exit 3; else echo unknown; fi; }
+if [ -n "$out" ]; then
+  set -- $out
+  if [ "$1" != "/$c" ]; then echo "container absent"
+  else
+    echo "container $2 $3"
+    if [ "$3" -gt 0 ]; then
+      echo @@addr; nsenter -t "$3" -n ip -j -d addr show || exit 3
+      echo; echo @@route; nsenter -t "$3" -n ip -j -4 route show || exit 3
+      echo; echo @@tx
+      if nsenter -t "$3" -n ip link show dev "$i" >/dev/null 2>&1; then tx nsenter -t "$3" -n ethtool -k "$i"; else echo absent; fi
+    fi
+  fi
+fi
+echo @@host
+if ip link show dev "$h" >/dev/null 2>&1; then ip -j -d addr show dev "$h" || exit 3; fi
+echo; echo @@hosttx
+if ip link show dev "$h" >/dev/null 2>&1; then tx ethtool -k "$h"; else echo absent; fi`
+
+function parseTx(text: string | undefined): TxOffload {
+  const t = (text ?? '').trim()
+  if (t === '' || t === 'absent') return 'absent'
+  if (t === 'unknown') return 'unknown'
+  const m = /^tx-checksumming:\s*(on|off)/m.exec(t)
+  if (!m) throw new Error(`unexpected ethtool -k output ${JSON.stringify(t.slice(0, 120))}`)
+  return m[1] as 'on' | 'off'
+}
+
+/** Parse the output of {@link CONTAINER_NETNS_SCRIPT}. */
+export function parseContainerNetns(stdout: string): ContainerNetns {
+  const [head, ...rest] = stdout.split(/^@@/m)
+  const sections = new Map<string, string>()
+  for (const s of rest) {
+    const nl = s.indexOf('\n')
+    sections.set(nl < 0 ? s.trim() : s.slice(0, nl).trim(), nl < 0 ? '' : s.slice(nl + 1))
+  }
+  const hostJson = sections.get('host') ?? ''
+  const hostLinks = parseLinks(hostJson)
+  const hostLink = Object.values(hostLinks)[0]
+  const host = { ...(hostLink !== undefined ? { hostLink } : {}), hostTxOffload: parseTx(sections.get('hosttx')) }
+  const m = /^container (\S+)(?: (\d+))?\s*$/m.exec(head ?? '')
+  if (!m) throw new Error(`unexpected output ${JSON.stringify((head ?? '').slice(0, 120))}`)
+  if (m[1] === 'absent') return { container: 'absent', ...host }
+  const status = m[1]!
+  const pid = Number(m[2] ?? 0)
+  if (pid <= 0 || !sections.has('addr')) return { container: 'stopped', status, pid, ...host }
+  const addrJson = sections.get('addr') ?? '[]'
+  const base = parseLinks(addrJson)
+  const raw = JSON.parse(addrJson.trim() === '' ? '[]' : addrJson) as Array<{ ifname: string; link_index?: number; link_netnsid?: number }>
+  const links: Record<string, NetnsLink> = {}
+  for (const r of raw) {
+    const l = base[r.ifname]!
+    links[r.ifname] = r.link_index !== undefined && r.link_netnsid !== undefined ? { ...l, peerIfindex: r.link_index } : l
+  }
+  return { container: 'running', status, pid, links, routes: parseRoutes(sections.get('route') ?? '[]'), txOffload: parseTx(sections.get('tx')), ...host }
+}
+
+/**
+ * Fact: what a container attachment looks like from the host, in one script: the container's state and PID
+ * (`docker inspect`), then, when it runs, `nsenter -t <pid> -n ip -j -d addr show` and `ip -j -4 route show`
+ * inside its namespace, `ethtool -k <iface>` there, and the host end `hostIface` (`ip -j -d addr show dev`,
+ * `ethtool -k`). Absent or stopped containers read as such; dockerd down fails the read.
+ * Id `docker.netns:<container>:<iface>`.
+ */
+export function containerNetnsFact(container: string, iface: string, hostIface: string): Fact<ContainerNetns> {
+  return {
+    id: `docker.netns:${container}:${iface}`,
+    service: 'dockerd',
+    command: script(CONTAINER_NETNS_SCRIPT, container, iface, hostIface),
+    parse: (o) => parseContainerNetns(o.stdout),
+  }
+}
