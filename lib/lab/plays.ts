@@ -1,0 +1,254 @@
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { script } from '../core/command.ts'
+import { UsageError } from '../core/errors.ts'
+import type { PlayDef, PlaybookDef, BuildContext } from '../core/playbook.ts'
+import type { AnyTask, FactOutput } from '../core/task.ts'
+import type { Inventory, InventoryHost } from '../inventory/inventory.ts'
+import { command } from '../tasks/command.ts'
+import { containerPort, dockerContainer, dockerImage } from '../tasks/docker.ts'
+import { iptablesMasq } from '../tasks/iptables.ts'
+import { ipAddress, route, setMtu } from '../tasks/net.ts'
+import { ovsBridge, ovsPort, vxlanPort } from '../tasks/ovs.ts'
+import { packages } from '../tasks/packages.ts'
+import { probe } from '../tasks/probe.ts'
+import { sysctl } from '../tasks/sysctl.ts'
+import { gatewayOf, prefixOf, tunnelsOf, validateLab, type LabSpec } from './spec.ts'
+
+/**
+ * The lab's plays, generated from a {@link LabSpec} and the inventory:
+ * 1. `gateway router`: IPv4 forwarding (persisted), underlay MTU, routes to each container network via
+ *    its gateway host (so the host network reaches containers directly, no port forwarding).
+ * 2. `docker hosts`: lab image, OVS bridges, internal ports with gateway addresses, VXLAN tunnels, containers
+ *    with `--net none`, their attachments, forwarding + NAT on gateway hosts, underlay MTU.
+ * 3. `verify` (with `--verify`): read-only probes, the seed's "Testing & Troubleshooting", as a table.
+ * With `--state absent` the same objects are removed in reverse order.
+ */
+
+/** Run-time options of the lab playbook (its CLI flags). */
+export interface LabFlags {
+  /** Run the verify plays. */
+  readonly verify: boolean
+  /** Leave the underlay MTU alone (reproduces the seed's MTU fault). */
+  readonly skipMtu: boolean
+  /** `present` (build) or `absent` (tear down). */
+  readonly state: 'present' | 'absent'
+}
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const SYSCTL_FILE = '/etc/sysctl.d/90-vxlab-ip-forward.conf'
+/** The testbed's outside web server (TEST-NET-3, inside the testbed only) answering with the caller's address. */
+export const DEFAULT_NAT_PROBE_URL = 'http://203.0.113.10/cgi-bin/whoami'
+
+function flagsOf(ctx: BuildContext): LabFlags {
+  const state = ctx.flags.state ?? 'present'
+  if (state !== 'present' && state !== 'absent') throw new UsageError(`--state must be present or absent, got ${JSON.stringify(state)}`)
+  return { verify: ctx.flags.verify === true, skipMtu: ctx.flags['skip-mtu'] === true, state }
+}
+
+function dockerHostNames(inv: Inventory): string[] {
+  return inv.groupHosts('docker_hosts').map((h) => h.name)
+}
+
+const ipForwardOff = (): AnyTask =>
+  command({ name: 'ip_forward off', argv: ['sysctl', '-qw', 'net.ipv4.ip_forward=0'], unless: ['sh', '-c', 'test "$(sysctl -n net.ipv4.ip_forward)" = 0'] })
+
+/** Tasks of the gateway router. */
+export function gatewayTasks(lab: LabSpec, host: InventoryHost, ctx: BuildContext): AnyTask[] {
+  const f = flagsOf(ctx)
+  validateLab(lab, ctx.inventory)
+  const underlay = host.vars.stringList('underlay_ifaces')
+  const hubIp = (name: string): string => ctx.inventory.host(name).vars.ipv4('underlay_ip')
+  if (f.state === 'absent') {
+    return [
+      ...lab.networks.map((n) => route({ destination: n.cidr, via: hubIp(n.gatewayHost), ensure: 'absent' })),
+      ...underlay.map((dev) => setMtu({ dev, mtu: 1500, ovs: false })),
+      sysctl({ key: 'net.ipv4.ip_forward', file: SYSCTL_FILE, ensure: 'absent' }),
+      ipForwardOff(),
+    ]
+  }
+  return [
+    sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: SYSCTL_FILE }),
+    ...(f.skipMtu ? [] : underlay.map((dev) => setMtu({ dev, mtu: lab.underlayMtu, ovs: false }))),
+    ...lab.networks.map((n) => route({ destination: n.cidr, via: hubIp(n.gatewayHost) })),
+  ]
+}
+
+function imageTask(lab: LabSpec, host: InventoryHost, absent: boolean): AnyTask {
+  const context = host.vars.has('lab_image_context') ? host.vars.string('lab_image_context') : undefined
+  const template = join(ROOT, 'templates', 'Dockerfile.hbs')
+  if (absent) return dockerImage({ name: lab.image, ensure: 'absent' })
+  if (context !== undefined) {
+    // testbed: the FROM-scratch rootfs is already on the host (lab_image_context); the Dockerfile is ours
+    return dockerImage({ name: lab.image, context, dockerfile: { template, vars: { scratch: true, baseImage: '' } } })
+  }
+  return dockerImage({
+    name: lab.image,
+    dockerfile: { template, vars: { scratch: false, baseImage: host.vars.string('lab_base_image', 'debian:bookworm-slim') } },
+    files: { 'index.html': `<!doctype html>\n<html><head><title>vxlab</title></head><body><h1>vxlab</h1><p>This container runs on the VXLAN-distributed network.</p></body></html>\n` },
+  })
+}
+
+/** Tasks of one Docker host. */
+export function dockerHostTasks(lab: LabSpec, host: InventoryHost, ctx: BuildContext): AnyTask[] {
+  const f = flagsOf(ctx)
+  validateLab(lab, ctx.inventory)
+  const inv = ctx.inventory
+  const dockerHosts = dockerHostNames(inv)
+  const datapathType = host.vars.oneOf('ovs_datapath_type', ['system', 'netdev'] as const, 'system')
+  const underlayIface = host.vars.ifname('underlay_iface')
+  host.vars.ipv4('underlay_ip')
+  const tunnels = tunnelsOf(lab, host.name, dockerHosts, (h) => inv.host(h).vars.ipv4('underlay_ip'))
+  const hubNets = lab.networks.filter((n) => n.gatewayHost === host.name)
+  const mine = lab.containers.filter((c) => c.host === host.name)
+  const netOf = (name: string) => lab.networks.find((n) => n.name === name)!
+  if (f.state === 'absent') {
+    return [
+      ...hubNets.map((n) => iptablesMasq({ iface: n.name, source: n.cidr, ensure: 'absent' })),
+      ...(hubNets.length > 0 ? [sysctl({ key: 'net.ipv4.ip_forward', file: SYSCTL_FILE, ensure: 'absent' }), ipForwardOff()] : []),
+      ...mine.map((c) => containerPort({ bridge: netOf(c.network).bridge, container: c.name, ensure: 'absent' })),
+      ...mine.map((c) => dockerContainer({ name: c.name, image: lab.image, network: 'none', state: 'absent' })),
+      ...tunnels.map((t) => vxlanPort({ bridge: t.network.bridge, name: t.port, remoteIp: t.remoteIp, key: t.network.vni, ensure: 'absent' })),
+      ...hubNets.map((n) => ovsPort({ bridge: n.bridge, name: n.name, type: 'internal', ensure: 'absent' })),
+      ...lab.networks.map((n) => ovsBridge({ name: n.bridge, ensure: 'absent' })),
+      imageTask(lab, host, true),
+      setMtu({ dev: underlayIface, mtu: 1500 }),
+    ]
+  }
+  const install = host.vars.has('lab_install_packages') && host.vars.bool('lab_install_packages')
+  return [
+    ...(install ? [packages({ names: ['openvswitch-switch', 'docker.io', 'iproute2', 'iptables', 'ethtool'] })] : []),
+    imageTask(lab, host, false),
+    ...lab.networks.map((n) => ovsBridge({ name: n.bridge, datapathType })),
+    ...hubNets.flatMap((n) => [
+      ovsPort({ bridge: n.bridge, name: n.name, type: 'internal' }),
+      ipAddress({ dev: n.name, address: `${gatewayOf(n)}/${prefixOf(n)}` }),
+    ]),
+    ...tunnels.map((t) => vxlanPort({ bridge: t.network.bridge, name: t.port, remoteIp: t.remoteIp, key: t.network.vni })),
+    ...mine.map((c) => dockerContainer({ name: c.name, image: lab.image, network: 'none', state: 'running' })),
+    ...mine.map((c) => {
+      const n = netOf(c.network)
+      return containerPort({ bridge: n.bridge, container: c.name, address: `${c.address}/${prefixOf(n)}`, gateway: gatewayOf(n) })
+    }),
+    ...(hubNets.length > 0 ? [sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: SYSCTL_FILE })] : []),
+    ...hubNets.map((n) => iptablesMasq({ iface: n.name, source: n.cidr })),
+    ...(f.skipMtu ? [] : [setMtu({ dev: underlayIface, mtu: lab.underlayMtu })]),
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// verify
+
+/** A bounded ping from inside a container: up to `tries` one-second attempts (the first packets through a new
+ * userspace tunnel can be lost while OVS resolves the next hop). Extra ping args e.g. `-M do -s 1472`. */
+function pingFrom(container: string, target: string, tries: number, extra: string[] = []) {
+  return script(
+    'n=0; max=$1; c=$2; t=$3; shift 3\n' +
+      'while [ "$n" -lt "$max" ]; do\n' +
+      '  if out=$(timeout 5 docker exec "$c" ping -c 1 -W 1 "$@" "$t" 2>&1); then echo "reply after $n lost"; exit 0; fi\n' +
+      '  n=$((n+1)); sleep 0.5\ndone\n' +
+      'echo "no reply in $max tries: $(printf %s "$out" | tail -n 2 | tr "\\n" " ")"; exit 1',
+    String(tries), container, target, ...extra,
+  )
+}
+
+const byExit = (o: FactOutput): { ok: boolean; detail: string } => ({ ok: o.code === 0, detail: (o.stdout + o.stderr).trim().split('\n').slice(-1)[0] ?? '' })
+
+/** Probes started before the others (iperf3 servers in the target containers). */
+export function verifyServerTasks(lab: LabSpec, host: InventoryHost): AnyTask[] {
+  const target = iperfPair(lab)?.to
+  if (!target || target.host !== host.name) return []
+  return [probe({
+    name: `iperf3 server in ${target.name}`,
+    command: script('docker exec -d "$1" iperf3 -s -1 && sleep 0.3 && echo started', target.name),
+    judge: byExit,
+  })]
+}
+
+function iperfPair(lab: LabSpec) {
+  for (const n of lab.networks) {
+    const from = lab.containers.find((c) => c.network === n.name && c.host === n.gatewayHost)
+    const to = lab.containers.find((c) => c.network === n.name && c.host !== n.gatewayHost)
+    if (from && to) return { from, to }
+  }
+  return undefined
+}
+
+/** The seed's checks, as read-only probes run on each host. */
+export function verifyTasks(lab: LabSpec, host: InventoryHost, ctx: BuildContext): AnyTask[] {
+  const inv = ctx.inventory
+  if (host.groups.includes('gateway')) {
+    // the container web page fetched from the gateway router by container IP: no port forwarding
+    return lab.containers.map((c) => probe({
+      name: `web ${c.name} (${c.address}) from ${host.name}`,
+      command: script('if command -v wget >/dev/null 2>&1; then timeout 8 wget -q -O - -T 3 "$1"; elif command -v curl >/dev/null 2>&1; then curl -fsS -m 3 "$1"; else timeout 8 busybox wget -q -O - -T 3 "$1"; fi', `http://${c.address}/`),
+      judge: (o) => ({ ok: o.code === 0 && /VXLAN/i.test(o.stdout), detail: o.code === 0 ? 'page served' : (o.stderr.trim().split('\n')[0] ?? `exit ${o.code}`) }),
+    }))
+  }
+  const out: AnyTask[] = []
+  const mine = lab.containers.filter((c) => c.host === host.name)
+  for (const c of mine) {
+    const net = lab.networks.find((n) => n.name === c.network)!
+    // across hosts on the same network
+    for (const d of lab.containers.filter((x) => x.network === c.network && x.host !== c.host)) {
+      out.push(probe({ name: `ping ${c.name} -> ${d.name} (${d.address}, ${net.name} VNI ${net.vni})`, command: pingFrom(c.name, d.address, 10), judge: byExit }))
+    }
+    // routed to the other networks through the gateway host
+    for (const d of lab.containers.filter((x) => x.network !== c.network && x.host !== c.host)) {
+      out.push(probe({ name: `routed ${c.name} -> ${d.name} (${d.address})`, command: pingFrom(c.name, d.address, 10), judge: byExit }))
+    }
+  }
+  // a full-size frame across the tunnel: 1472 bytes of ICMP payload + 28 = 1500, don't fragment
+  const pair = iperfPair(lab)
+  if (pair && pair.from.host === host.name) {
+    out.push(probe({ name: `full-size ping ${pair.from.name} -> ${pair.to.name} (1472 B, DF)`, command: pingFrom(pair.from.name, pair.to.address, 4, ['-M', 'do', '-s', '1472']), judge: byExit }))
+    out.push(probe({
+      name: `iperf3 ${pair.from.name} -> ${pair.to.name}`,
+      command: script('timeout 25 docker exec "$1" iperf3 -c "$2" -t 2 -J --connect-timeout 3000', pair.from.name, pair.to.address),
+      judge: (o) => {
+        try {
+          const j = JSON.parse(o.stdout) as { end?: { sum_received?: { bits_per_second?: number } }; error?: string }
+          const bps = j.end?.sum_received?.bits_per_second ?? 0
+          return { ok: bps > 1e6, detail: j.error ?? `${(bps / 1e6).toFixed(0)} Mbit/s` }
+        } catch {
+          return { ok: false, detail: o.code === 124 ? 'timed out (no data moved)' : (o.stderr.trim() || `exit ${o.code}`) }
+        }
+      },
+    }))
+  }
+  // NAT: a container reaches the outside; the outside sees the gateway host's underlay address
+  const url = host.vars.string('nat_probe_url', DEFAULT_NAT_PROBE_URL)
+  for (const net of lab.networks) {
+    const c = mine.find((x) => x.network === net.name)
+    if (!c || host.name !== net.gatewayHost) continue
+    const want = inv.host(net.gatewayHost).vars.ipv4('underlay_ip')
+    out.push(probe({
+      name: `NAT ${c.name} -> ${url}`,
+      command: script('timeout 10 docker exec "$1" wget -q -O - -T 3 "$2"', c.name, url),
+      judge: (o) => {
+        const seen = o.stdout.trim()
+        return { ok: o.code === 0 && seen === want, detail: o.code === 0 ? `outside sees ${seen} (want ${want})` : (o.stderr.trim() || `exit ${o.code}`) }
+      },
+    }))
+  }
+  return out
+}
+
+/** The lab playbook for a lab spec. Flags: `--verify`, `--skip-mtu`, `--state present|absent`. */
+export function labPlaybook(lab: LabSpec, name = 'lab'): PlaybookDef {
+  const plays: PlayDef[] = [
+    { name: 'gateway router', hosts: 'gateway', tasks: (h, ctx) => gatewayTasks(lab, h, ctx) },
+    { name: 'docker hosts', hosts: 'docker_hosts', tasks: (h, ctx) => dockerHostTasks(lab, h, ctx) },
+    { name: 'verify: servers', hosts: 'docker_hosts', when: (ctx) => flagsOf(ctx).verify && flagsOf(ctx).state === 'present', tasks: (h) => verifyServerTasks(lab, h) },
+    { name: 'verify', hosts: 'gateway,docker_hosts', when: (ctx) => flagsOf(ctx).verify && flagsOf(ctx).state === 'present', tasks: (h, ctx) => verifyTasks(lab, h, ctx) },
+  ]
+  return {
+    name,
+    plays,
+    flags: {
+      verify: { type: 'boolean', description: 'after converging, run the seed\'s checks (pings, full-size frame, NAT, web, iperf3) and print a table' },
+      'skip-mtu': { type: 'boolean', description: 'leave the underlay MTU alone (reproduces the seed\'s MTU fault)' },
+      state: { type: 'string', description: 'present (default) builds the lab; absent removes everything it created' },
+    },
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * `npm run lab [-- flags]`: the one command that builds the seed's lab on this machine and proves it works.
+ * As root on Debian/Ubuntu: installs the missing packages, brings the built-in testbed up when it is not
+ * (network namespaces: gateway router, two Docker hosts, an outside host), then runs playbooks/lab.ts
+ * against it with --verify (flags are passed through: `npm run lab -- --check --diff`).
+ */
+import { join } from 'node:path'
+import { runCli } from '../lib/cli.ts'
+import { checkPrerequisites, ensureTestbed, installDeps, testbedDir } from '../lib/testbed/index.ts'
+import { lab } from '../playbooks/lab.ts'
+
+const args = process.argv.slice(2)
+const say = (s: string): void => {
+  process.stderr.write(`${s}\n`)
+}
+let pre = await checkPrerequisites()
+if (!pre.ok && process.getuid?.() === 0 && process.platform === 'linux') {
+  say(`lab: installing missing packages (${pre.problems.join('; ')})`)
+  await installDeps(say)
+  pre = await checkPrerequisites()
+}
+if (!pre.ok) {
+  say(`lab: cannot build the testbed here:\n  ${pre.problems.join('\n  ')}`)
+  process.exit(2)
+}
+const t0 = Date.now()
+const tb = await ensureTestbed({ hosts: 2, log: (l) => say(`testbed: ${l}`) })
+say(`lab: testbed ready (${tb.hosts} docker hosts) in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+const check = args.includes('--check') || args.includes('-C')
+const absent = args.some((a, i) => a === '--state' && args[i + 1] === 'absent') || args.includes('--state=absent')
+const verify = !check && !absent && !args.includes('--no-verify') ? ['--verify'] : []
+const rest = args.filter((a) => a !== '--no-verify')
+process.exitCode = await runCli(lab, ['-i', join(testbedDir(), 'inventory.yml'), ...verify, ...rest])
