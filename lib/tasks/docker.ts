@@ -129,7 +129,12 @@ export function relPath(field: string, value: unknown): string {
 // ---------------------------------------------------------------------------------------------------------------------
 // dockerImage
 
-/** Spec of {@link dockerImage}. Give exactly one of `context` or `dockerfile` (unless `ensure: 'absent'`). */
+/**
+ * Spec of {@link dockerImage}. Give `context`, `dockerfile`, or both (unless `ensure: 'absent'`):
+ * - `context` alone: a folder on the host with its own Dockerfile;
+ * - `dockerfile` (+ `files`): everything from the controller, sent as a tar;
+ * - both: the folder on the host as the context, the Dockerfile rendered on the controller (`docker build -f -`).
+ */
 export interface DockerImageSpec {
   /** Image name, optionally with a tag (`con_img`, `vxlab-lab:1`); lower case, as docker requires. */
   readonly name: string
@@ -141,8 +146,9 @@ export interface DockerImageSpec {
   readonly context?: string
   /**
    * A Dockerfile rendered on the controller (Handlebars, noEscape + strict): `template` is a path on the
-   * controller or `{inline: '...'}`. The context (Dockerfile + `files`) is sent to `docker build -` as a tar
-   * on standard input.
+   * controller or `{inline: '...'}`. Without `context`, the build context (Dockerfile + `files`) is sent to
+   * `docker build -` as a tar on standard input; with `context`, the Dockerfile alone goes on standard input
+   * (`docker build -f - CONTEXT`) and the context's own Dockerfile is ignored.
    */
   readonly dockerfile?: { readonly template: string | { readonly inline: string }; readonly vars?: Readonly<Record<string, unknown>> }
   /** Extra context files for `dockerfile` builds: relative path -> content (text or bytes). */
@@ -162,9 +168,9 @@ export interface DockerImageCurrent {
   readonly contextHash?: string
 }
 
-/** The hash stored as `vxlab.hash` for a host-context build: context content + build args. */
-export function contextInputHash(contextHash: string, buildArgs: Readonly<Record<string, string>>): string {
-  return sha256(JSON.stringify({ v: 1, kind: 'context', context: contextHash, buildArgs: Object.entries(buildArgs).sort() }))
+/** The hash stored as `vxlab.hash` for a host-context build: context content (+ the rendered Dockerfile, if any) + build args. */
+export function contextInputHash(contextHash: string, buildArgs: Readonly<Record<string, string>>, dockerfile?: string): string {
+  return sha256(JSON.stringify({ v: 1, kind: 'context', context: contextHash, ...(dockerfile !== undefined ? { dockerfile: sha256(dockerfile) } : {}), buildArgs: Object.entries(buildArgs).sort() }))
 }
 
 /** The hash stored as `vxlab.hash` for a rendered-Dockerfile build: Dockerfile text, files (name + sha256), build args. */
@@ -180,9 +186,10 @@ export function dockerfileInputHash(dockerfile: string, files: Readonly<Record<s
  *   build = `docker build -q -t NAME --label vxlab.hash=H [--build-arg K=V]... CONTEXT`.
  * - `dockerfile` (+ `files`): rendered and hashed on the controller when the playbook is built; build =
  *   `docker build -q -t NAME --label vxlab.hash=H [--build-arg K=V]... -` with a tar context on stdin.
+ * - both: `docker build ... -f - CONTEXT` with the rendered Dockerfile on stdin; the hash covers both.
  * Plan: absent -> create (build); hash differs -> replace (rebuild; containers on the old image are then
  * replaced by dockerContainer, which watches `docker.image:NAME`); same -> nothing. Touches `docker.image:NAME`.
- * Key `docker.image[NAME]`. Errors: ValidationError (name, paths, neither/both sources, template variables);
+ * Key `docker.image[NAME]`. Errors: ValidationError (name, paths, no source, template variables);
  * a missing context folder or dockerd down fails the read.
  */
 export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, DockerImageCurrent> {
@@ -193,13 +200,14 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
     const buildArgs = stringMap('buildArgs', spec.buildArgs, ENV_KEY, 'build-arg names like HTTP_PROXY')
     const timeoutMs = spec.timeoutMs ?? BUILD_TIMEOUT_MS
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new ValidationError('timeoutMs', `expected a positive integer (ms), got ${JSON.stringify(spec.timeoutMs)}`)
-    if (ensure === 'present' && (spec.context === undefined) === (spec.dockerfile === undefined)) throw new ValidationError('context', 'give exactly one of context or dockerfile')
+    if (ensure === 'present' && spec.context === undefined && spec.dockerfile === undefined) throw new ValidationError('context', 'give context (a folder on the host), dockerfile, or both')
     if (spec.context !== undefined && spec.files !== undefined) throw new ValidationError('files', 'files are only used with dockerfile (a host context already holds its files)')
     const context = spec.context === undefined ? undefined : absPath('context', spec.context)
 
-    // rendered-Dockerfile builds: everything known now
-    let tar: Buffer | undefined
+    // rendered Dockerfile: known now
+    let stdin: Buffer | string | undefined
     let fixedHash: string | undefined
+    let dockerfile: string | undefined
     if (spec.dockerfile !== undefined && ensure === 'present') {
       const t = spec.dockerfile.template
       let source: string
@@ -211,7 +219,6 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
         }
       } else if (t !== null && typeof t === 'object' && typeof t.inline === 'string') source = t.inline
       else throw new ValidationError('dockerfile.template', 'expected a path or {inline: string}')
-      let dockerfile: string
       try {
         dockerfile = renderTemplate(source, spec.dockerfile.vars ?? {})
       } catch (e) {
@@ -224,8 +231,10 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
         if (p === 'Dockerfile') throw new ValidationError('files.Dockerfile', 'the Dockerfile comes from dockerfile.template')
         if (typeof c !== 'string' && !(c instanceof Uint8Array)) throw new ValidationError(`files.${p}`, 'expected a string or bytes')
       }
-      fixedHash = dockerfileInputHash(dockerfile, files, buildArgs)
-      tar = tarArchive([{ path: 'Dockerfile', content: dockerfile }, ...Object.entries(files).map(([path, content]) => ({ path, content }))])
+      if (context === undefined) {
+        fixedHash = dockerfileInputHash(dockerfile, files, buildArgs)
+        stdin = tarArchive([{ path: 'Dockerfile', content: dockerfile }, ...Object.entries(files).map(([path, content]) => ({ path, content }))])
+      } else stdin = dockerfile
     }
 
     const imageFact = dockerImageFact(name)
@@ -234,10 +243,13 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
     const buildArgv = (hash: string): string[] => [
       'docker', 'build', '-q', '-t', name, '--label', `${IMAGE_HASH_LABEL}=${hash}`,
       ...Object.entries(buildArgs).sort().flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
+      ...(context !== undefined && dockerfile !== undefined ? ['-f', '-'] : []),
       context ?? '-',
     ]
-    const buildCommand = (hash: string): Command => ({ argv: buildArgv(hash), ...(tar !== undefined ? { stdin: tar } : {}), timeoutMs })
-    const source = context !== undefined ? `context ${context}` : `rendered Dockerfile${tar ? ` (${Object.keys(spec.files ?? {}).length} extra files, ${tar.length} bytes tar)` : ''}`
+    const buildCommand = (hash: string): Command => ({ argv: buildArgv(hash), ...(stdin !== undefined ? { stdin } : {}), timeoutMs })
+    const source = context !== undefined
+      ? `context ${context}${dockerfile !== undefined ? ' with a rendered Dockerfile' : ''}`
+      : `a rendered Dockerfile (${Object.keys(spec.files ?? {}).length} extra files, ${stdin?.length ?? 0} bytes tar)`
 
     return {
       kind: 'docker.image',
@@ -250,7 +262,7 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
         if (ensure === 'absent') {
           return cur.image.exists ? [{ op: 'delete', summary: `remove image ${name} (${short(cur.image.id)})`, before: { id: cur.image.id }, commands: [cmd('docker', 'image', 'rm', name)], touches }] : []
         }
-        const want = fixedHash ?? contextInputHash(cur.contextHash!, buildArgs)
+        const want = fixedHash ?? contextInputHash(cur.contextHash!, buildArgs, dockerfile)
         if (!cur.image.exists) {
           return [{ op: 'create', summary: `build image ${name} from ${source}`, after: { [IMAGE_HASH_LABEL]: want }, commands: [buildCommand(want)], touches }]
         }

@@ -91,6 +91,15 @@ describe('dockerImage', () => {
     expect(label({ ...spec, dockerfile: { ...spec.dockerfile, vars: { base: 'busybox' } } })).not.toBe(c.argv[6])
     expect(planWith(t, { 'docker.image:vxlab-test-tpl': img({ 'vxlab.hash': c.argv[6]!.slice('vxlab.hash='.length) }) })).toEqual([])
   })
+  it('a host context with a Dockerfile rendered on the controller: -f - with the Dockerfile on stdin, both in the hash', () => {
+    const t = dockerImage({ name: 'vxlab-test-img', context: ctx, dockerfile: { template: { inline: 'FROM scratch\nADD rootfs.tar /\n' } } })
+    const f = { 'docker.image:vxlab-test-img': { exists: false }, [`docker.contextHash:${ctx}`]: hash }
+    const cs = planWith(t, f)
+    const h = contextInputHash(hash, {}, 'FROM scratch\nADD rootfs.tar /\n')
+    expect(h).not.toBe(want)
+    expect(cs[0]!.commands).toEqual([{ argv: ['docker', 'build', '-q', '-t', 'vxlab-test-img', '--label', `vxlab.hash=${h}`, '-f', '-', ctx], stdin: 'FROM scratch\nADD rootfs.tar /\n', timeoutMs: 300_000 }])
+    expect(planWith(t, { ...f, 'docker.image:vxlab-test-img': img({ 'vxlab.hash': h }) })).toEqual([])
+  })
   it('tar archives of long paths use the ustar prefix field', () => {
     const long = `${'d'.repeat(90)}/${'f'.repeat(90)}`
     const listing = execFileSync('tar', ['-tf', '-'], { input: tarArchive([{ path: long, content: 'x' }]) }).toString()
@@ -98,7 +107,8 @@ describe('dockerImage', () => {
   })
   it('validation names the field', () => {
     expect(() => dockerImage({ name: 'Bad;Name', context: ctx })).toThrow(/^docker\.image\[Bad;Name\]\.name: "Bad;Name" is not a valid image name/)
-    expect(() => dockerImage({ name: 'img' })).toThrow('docker.image[img].context: give exactly one of context or dockerfile')
+    expect(() => dockerImage({ name: 'img' })).toThrow('docker.image[img].context: give context (a folder on the host), dockerfile, or both')
+    expect(() => dockerImage({ name: 'img', context: ctx, files: { a: 'x' } })).toThrow(/docker\.image\[img\]\.files: files are only used with dockerfile/)
     expect(() => dockerImage({ name: 'img', context: 'relative/dir' })).toThrow(/docker\.image\[img\]\.context: expected an absolute path/)
     expect(() => dockerImage({ name: 'img', dockerfile: { template: { inline: 'FROM x' } }, files: { '../etc/passwd': 'x' } })).toThrow(/files\.\.\.\/etc\/passwd: path "\.\.\/etc\/passwd" must not contain/)
     expect(() => dockerImage({ name: 'img', dockerfile: { template: { inline: 'FROM {{base}}' } } })).toThrow(/docker\.image\[img\]\.dockerfile\.vars: .*base/)
