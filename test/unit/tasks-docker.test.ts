@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -7,7 +7,7 @@ import { describeCommand } from '../../lib/core/command.ts'
 import { secret } from '../../lib/core/secrets.ts'
 import type { AnyFact, Change, Task } from '../../lib/core/task.ts'
 import {
-  CONTAINER_NETNS_SCRIPT, CONTEXT_HASH_SCRIPT, DockerDaemonError, dockerContainerFact, dockerImageFact, parseContainerNetns,
+  CONTAINER_NETNS_SCRIPT, CONTEXT_HASH_SCRIPT, DockerDaemonError, containerNetnsFact, dockerContainerFact, dockerImageFact, parseContainerNetns,
   type ContainerNetns, type DockerContainerState, type DockerImageState, type NetnsLink,
 } from '../../lib/facts/docker.ts'
 import type { Link } from '../../lib/facts/ip.ts'
@@ -362,5 +362,51 @@ describe('docker facts and scripts', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------------------------
+describe('recorded from the testbed (test/fixtures/record-docker.ts)', () => {
+  const fixtures = join(import.meta.dirname, '..', 'fixtures')
+  const fact = (name: string) => JSON.parse(readFileSync(join(fixtures, 'facts', 'docker', `${name}.json`), 'utf8')) as { expected: unknown }
+  const spec = { bridge: 'tdbrfx', container: 'tdocfx', address: '10.98.0.10/24', gateway: '10.98.0.1', mtu: 1450 }
+
+  it('dockerd unreachable: the real CLI output fails every docker read, naming dockerd', () => {
+    const dir = join(fixtures, 'docker-daemon-down')
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json'))
+    expect(files.sort()).toEqual(['container.json', 'image.json', 'netns.json'])
+    const facts = { image: dockerImageFact('vxlab-test-fx'), container: dockerContainerFact('tdocfx'), netns: containerNetnsFact('tdocfx', 'eth0', vethNames('tdocfx', 'eth0').host) }
+    for (const f of files) {
+      const fx = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { case: keyof typeof facts; factId: string; stdout: string; stderr: string; code: number }
+      const real = facts[fx.case]
+      expect(real.id).toBe(fx.factId)
+      expect(fx.stderr).toMatch(/Cannot connect to the Docker daemon/)
+      if ((real.okExitCodes ?? [0]).includes(fx.code)) {
+        expect(() => real.parse(fx)).toThrow(/dockerd did not answer \(is it running\?\): Cannot connect to the Docker daemon/)
+      } else {
+        // not an accepted code: the runner fails the read and names the service
+        expect(real.service).toBe('dockerd')
+      }
+    }
+  })
+  it('an attached container as read on the testbed is in sync; after docker restart it is re-attached', () => {
+    const ovs = fact('ovs-state-stale-after-restart').expected as OvsState
+    const attached = fact('netns-attached').expected as ContainerNetns
+    const restarted = fact('netns-after-restart').expected as ContainerNetns
+    expect(planWith(containerPort(spec), { 'docker.netns:tdocfx:eth0': attached, 'ovs.state': ovs })).toEqual([])
+    const cs = planWith(containerPort(spec), { 'docker.netns:tdocfx:eth0': restarted, 'ovs.state': ovs })
+    expect(ops(cs)).toEqual(['replace'])
+    expect(cs[0]!.summary).toMatch(/host end vx[0-9a-f]{8}_l is missing; eth0 is missing in the container/)
+    // drift: another address -> update in place
+    expect(ops(planWith(containerPort({ ...spec, address: '10.98.0.11/24' }), { 'docker.netns:tdocfx:eth0': attached, 'ovs.state': ovs }))).toEqual(['update'])
+  })
+  it('a container as read on the testbed is in sync with its spec; another env value replaces it', () => {
+    const c = fact('container-running').expected as DockerContainerState
+    const i = fact('image-present').expected as DockerImageState
+    const t = (env: Record<string, string>) => dockerContainer({ name: 'tdocfx', image: 'vxlab-test-fx', network: 'none', env, restart: 'unless-stopped' })
+    expect(planWith(t({ GREETING: 'hi there' }), { 'docker.container:tdocfx': c, 'docker.image:vxlab-test-fx': i })).toEqual([])
+    expect(ops(planWith(t({ GREETING: 'bye' }), { 'docker.container:tdocfx': c, 'docker.image:vxlab-test-fx': i }))).toEqual(['replace'])
+    const stopped = fact('container-created-stopped').expected as DockerContainerState
+    expect(argv(planWith(dockerContainer({ name: 'tdocfx2', image: 'vxlab-test-fx', network: 'none' }), { 'docker.container:tdocfx2': stopped, 'docker.image:vxlab-test-fx': i }))).toEqual([['docker', 'start', 'tdocfx2']])
   })
 })
