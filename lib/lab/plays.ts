@@ -181,7 +181,8 @@ export function verifyTasks(lab: LabSpec, host: InventoryHost, ctx: BuildContext
     // the container web page fetched from the gateway router by container IP: no port forwarding
     return lab.containers.map((c) => probe({
       name: `web ${c.name} (${c.address}) from ${host.name}`,
-      command: script('if command -v wget >/dev/null 2>&1; then timeout 8 wget -q -O - -T 3 "$1"; elif command -v curl >/dev/null 2>&1; then curl -fsS -m 3 "$1"; else timeout 8 busybox wget -q -O - -T 3 "$1"; fi', `http://${c.address}/`),
+      // (busybox 1.35's `wget -T` crashes: the time limit comes from timeout(1) instead)
+      command: script('if command -v curl >/dev/null 2>&1; then curl -fsS -m 5 "$1"; elif command -v wget >/dev/null 2>&1; then timeout 8 wget -q -O - "$1"; else timeout 8 busybox wget -q -O - "$1"; fi', `http://${c.address}/`),
       judge: (o) => ({ ok: o.code === 0 && /VXLAN/i.test(o.stdout), detail: o.code === 0 ? 'page served' : (o.stderr.trim().split('\n')[0] ?? `exit ${o.code}`) }),
     }))
   }
@@ -224,7 +225,7 @@ export function verifyTasks(lab: LabSpec, host: InventoryHost, ctx: BuildContext
     const want = inv.host(net.gatewayHost).vars.ipv4('underlay_ip')
     out.push(probe({
       name: `NAT ${c.name} -> ${url}`,
-      command: script('timeout 10 docker exec "$1" wget -q -O - -T 3 "$2"', c.name, url),
+      command: script('timeout 10 docker exec "$1" timeout 8 wget -q -O - "$2"', c.name, url),
       judge: (o) => {
         const seen = o.stdout.trim()
         return { ok: o.code === 0 && seen === want, detail: o.code === 0 ? `outside sees ${seen} (want ${want})` : (o.stderr.trim() || `exit ${o.code}`) }
