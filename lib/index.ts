@@ -38,6 +38,37 @@ export { LocalConnection } from './connection/local.ts'
 export { quote, renderArgv } from './connection/quote.ts'
 export { KnownHosts, fingerprint } from './connection/known-hosts.ts'
 
+// tasks: Open vSwitch
+export { ovsBridge, ovsPort, vxlanPort } from './tasks/ovs.ts'
+export type { OvsBridgeSpec, OvsPortSpec, VxlanPortSpec, PortCurrent, Ensure } from './tasks/ovs.ts'
+// tasks: links, addresses, routes, MTU
+export { ipAddress, route, setMtu } from './tasks/net.ts'
+export type { IpAddressSpec, RouteSpec, SetMtuSpec } from './tasks/net.ts'
+// tasks: kernel parameters, packet filter, packages
+export { sysctl } from './tasks/sysctl.ts'
+export type { SysctlSpec } from './tasks/sysctl.ts'
+export { iptablesRule, iptablesMasq } from './tasks/iptables.ts'
+export type { IptablesRuleSpec, IptablesMasqSpec, IptablesTable } from './tasks/iptables.ts'
+export { packages } from './tasks/packages.ts'
+export type { PackagesSpec } from './tasks/packages.ts'
+// tasks: Docker
+export { dockerImage, dockerContainer, containerPort } from './tasks/docker.ts'
+export type { DockerImageSpec, DockerContainerSpec, ContainerPortSpec, RestartPolicy } from './tasks/docker.ts'
+// tasks: read-only checks
+export { probe } from './tasks/probe.ts'
+export type { ProbeSpec } from './tasks/probe.ts'
+
+// facts (machine-readable reads shared by tasks)
+export { ovsStateFact, decodeOvsdb } from './facts/ovs.ts'
+export type { OvsState, OvsBridge, OvsPort, OvsInterface } from './facts/ovs.ts'
+export { linksFact, routesFact } from './facts/ip.ts'
+export type { Link, Links, Route } from './facts/ip.ts'
+
+// the seed's lab as data
+export { SEED_LAB, validateLab, tunnelsOf, gatewayOf } from './lab/spec.ts'
+export type { LabSpec, LabNetwork, LabContainer, LabTunnel } from './lab/spec.ts'
+export { labPlaybook } from './lab/plays.ts'
+
 // generic tasks
 export { command } from './tasks/command.ts'
 export type { CommandSpec } from './tasks/command.ts'
