@@ -26,7 +26,7 @@ const HOSTS = ['host1', 'host2'] as const
 let context = ''
 let underlay: Record<string, string> = {}
 
-type Opts = { env?: Record<string, string>; absent?: boolean }
+type Opts = { env?: Record<string, string>; buildArgs?: Record<string, string>; absent?: boolean }
 
 function host1Tasks(o: Opts = {}): AnyTask[] {
   if (o.absent) {
@@ -40,7 +40,7 @@ function host1Tasks(o: Opts = {}): AnyTask[] {
     ]
   }
   return [
-    dockerImage({ name: IMAGE, context }),
+    dockerImage({ name: IMAGE, context, ...(o.buildArgs ? { buildArgs: o.buildArgs } : {}) }),
     ovsBridge({ name: BR, datapathType: 'netdev' }),
     vxlanPort({ bridge: BR, name: 'tdvx1', remoteIp: underlay.host2!, key: 4999 }),
     dockerContainer({ name: 'tdoc1', image: IMAGE, network: 'none', ...(o.env ? { env: o.env } : {}) }),
@@ -60,7 +60,7 @@ function host2Tasks(o: Opts = {}): AnyTask[] {
     ]
   }
   return [
-    dockerImage({ name: IMAGE, context }),
+    dockerImage({ name: IMAGE, context, ...(o.buildArgs ? { buildArgs: o.buildArgs } : {}) }),
     ovsBridge({ name: BR, datapathType: 'netdev' }),
     vxlanPort({ bridge: BR, name: 'tdvx1', remoteIp: underlay.host1!, key: 4999 }),
     dockerContainer({ name: 'tdoc3', image: IMAGE, network: 'none' }),
@@ -223,6 +223,40 @@ describe('docker tasks on the testbed', () => {
     expect(seen.stdout).toBe(env.GREETING)
     expect(await pingFrom('host1', 'tdoc1', `${NET}.12`)).toMatchObject({ ok: true })
     expect((await run({ env })).hosts.host1).toMatchObject({ changed: 0, execs: 1 })
+
+    // changed build inputs: the image is rebuilt, its containers replaced and re-attached, in one run
+    const before = await imageId('host1')
+    const b = await run({ env, buildArgs: { VXLAB_TEST_REV: '2' } })
+    expect(errors(b)).toBe('')
+    expect(changesOf(b, 'host1', `docker.image[${IMAGE}]`)).toEqual(['replace'])
+    expect(await imageId('host1')).not.toBe(before)
+    expect(changesOf(b, 'host1', 'docker.container[tdoc1]')).toEqual(['replace'])
+    expect(changesOf(b, 'host1', 'docker.container[tdoc2]')).toEqual(['replace'])
+    expect(changesOf(b, 'host2', 'docker.container[tdoc3]')).toEqual(['replace'])
+    expect(statuses(b, 'host1')['docker.containerPort[tdoc2:eth0]']).toBe('changed')
+    expect(await pingFrom('host1', 'tdoc2', `${NET}.11`)).toMatchObject({ ok: true })
+    expect((await run({ env, buildArgs: { VXLAB_TEST_REV: '2' } })).hosts.host1).toMatchObject({ changed: 0, execs: 1 })
+  })
+
+  it('builds from a tar sent over stdin and from a host context with a rendered Dockerfile, each once', async () => {
+    const tasks = (greeting: string): AnyTask[] => [
+      dockerImage({ name: 'vxlab-test-tar', dockerfile: { template: { inline: 'FROM scratch\nCOPY {{file}} sub/ /\n' }, vars: { file: 'hello.txt' } }, files: { 'hello.txt': `${greeting}\n`, 'sub/x.bin': new Uint8Array([0, 255, 10]) } }),
+      dockerImage({ name: 'vxlab-test-df', context, dockerfile: { template: { inline: 'FROM scratch\nADD rootfs.tar /\nLABEL greeting="{{greeting}}"\n' }, vars: { greeting } } }),
+    ]
+    try {
+      const r = await runTasks({ host1: tasks('hello') })
+      expect(errors(r)).toBe('')
+      expect(r.hosts.host1).toMatchObject({ changed: 2 })
+      expect((await runTasks({ host1: tasks('hello') })).hosts.host1).toMatchObject({ changed: 0, execs: 1 })
+      const ids = (await hostExec('host1', ['docker', 'image', 'inspect', '-f', '{{.Id}} {{index .Config.Labels "greeting"}}', 'vxlab-test-tar', 'vxlab-test-df'])).stdout
+      const c = await runTasks({ host1: tasks('bye') })
+      expect(c.tasks.map((t) => t.changes[0]?.op)).toEqual(['replace', 'replace'])
+      const after = (await hostExec('host1', ['docker', 'image', 'inspect', '-f', '{{.Id}} {{index .Config.Labels "greeting"}}', 'vxlab-test-tar', 'vxlab-test-df'])).stdout
+      expect(after.split('\n')[0]).not.toBe(ids.split('\n')[0])
+      expect(after.split('\n')[1]).toMatch(/ bye$/)
+    } finally {
+      await hostExec('host1', ['docker', 'image', 'rm', 'vxlab-test-tar', 'vxlab-test-df'])
+    }
   })
 
   it('absent removes ports, veths, containers, the image and the bridge; a rerun changes nothing', async () => {
