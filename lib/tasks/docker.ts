@@ -189,6 +189,9 @@ export function dockerfileInputHash(dockerfile: string, files: Readonly<Record<s
  * - both: `docker build ... -f - CONTEXT` with the rendered Dockerfile on stdin; the hash covers both.
  * Plan: absent -> create (build); hash differs -> replace (rebuild; containers on the old image are then
  * replaced by dockerContainer, which watches `docker.image:NAME`); same -> nothing. Touches `docker.image:NAME`.
+ * A host context is hashed when read: after any earlier change in the play it is read again (watches `*`),
+ * since an earlier task may have written into it; a context folder that does not exist fails the read (also
+ * in check mode). The image replaced by a rebuild stays as a dangling image (`docker image prune` removes it).
  * Key `docker.image[NAME]`. Errors: ValidationError (name, paths, no source, template variables);
  * a missing context folder or dockerd down fails the read.
  */
@@ -256,7 +259,9 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
       key,
       spec,
       facts: ctxFact ? [imageFact, ctxFact] : [imageFact],
-      watches: [`docker.image:${name}`],
+      // a host context may be written by an earlier task of the play (a template into the folder): re-read it
+      // after any earlier change, or the build would be planned from the old content and not converge
+      watches: ctxFact ? ['*'] : [`docker.image:${name}`],
       current: (f) => ({ image: f.get(imageFact), ...(ctxFact ? { contextHash: f.get(ctxFact) } : {}) }),
       plan: (cur): Change[] => {
         if (ensure === 'absent') {
@@ -324,6 +329,8 @@ const RUNNING_STATUSES = new Set(['running', 'restarting'])
  * replace (`docker rm -f` + run). Restart policy -> update in place (`docker update --restart`); state ->
  * `docker start` / `docker unpause` / `docker stop`. Env values are shown masked (secrets as `***`).
  * A missing image (built by an earlier task of the same run, e.g. in check mode) plans create, not an error.
+ * Check mode cannot know the ID an image rebuilt in the same run will get, so it shows only the rebuild; the
+ * replacement of its containers (and their re-attachment) appears in the apply run.
  * Watches `docker.container:NAME` and `docker.image:IMAGE`; touches `docker.container:NAME`.
  * Key `docker.container[NAME]`. Errors: ValidationError naming the field; dockerd down fails the read.
  */

@@ -40,6 +40,8 @@ describe('dockerImage', () => {
     const t = dockerImage({ name: 'vxlab-test-img', context: ctx })
     expect(t.facts.map((f) => f.id)).toEqual(['docker.image:vxlab-test-img', `docker.contextHash:${ctx}`])
     expect(t.facts[1]!.command.argv).toEqual(['sh', '-c', CONTEXT_HASH_SCRIPT, 'sh', ctx])
+    expect(t.watches).toEqual(['*']) // an earlier task of the play may write into the context
+    expect(dockerImage({ name: 'x', dockerfile: { template: { inline: 'FROM scratch' } } }).watches).toEqual(['docker.image:x'])
     const cs = planWith(t, { 'docker.image:vxlab-test-img': { exists: false }, [`docker.contextHash:${ctx}`]: hash })
     expect(ops(cs)).toEqual(['create'])
     expect(argv(cs)).toEqual([['docker', 'build', '-q', '-t', 'vxlab-test-img', '--label', `vxlab.hash=${want}`, ctx]])
