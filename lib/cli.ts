@@ -23,6 +23,7 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
   'host-key-policy': { type: 'string' },
   'connect-timeout': { type: 'string' },
   'command-timeout': { type: 'string' },
+  'lock-timeout': { type: 'string' },
   'ask-pass': { type: 'boolean', short: 'k' },
   'ask-become-pass': { type: 'boolean', short: 'K' },
 }
@@ -42,6 +43,7 @@ function usage(pb: PlaybookDef, argv0: string): string {
     '      --host-key-policy P     strict (default) or accept-new (record unknown keys on first contact)',
     '      --connect-timeout S     SSH connect timeout in seconds (default 10)',
     '      --command-timeout S     per-command timeout in seconds (default 120)',
+    '      --lock-timeout S        wait at most S seconds for another run\'s lock on a host (default 20)',
     '  -k, --ask-pass              prompt for the SSH password (or set VXLAB_SSH_PASSWORD)',
     '  -K, --ask-become-pass       prompt for the sudo password (or set VXLAB_BECOME_PASSWORD)',
     '  -h, --help                  this help',
@@ -124,6 +126,7 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     if (hostKeyPolicy !== 'strict' && hostKeyPolicy !== 'accept-new') throw new UsageError(`--host-key-policy: expected strict or accept-new, got ${JSON.stringify(hostKeyPolicy)}`)
     const connectTimeoutMs = positiveNumber('connect-timeout', values['connect-timeout'] as string | undefined, 10) * 1000
     const commandTimeoutMs = positiveNumber('command-timeout', values['command-timeout'] as string | undefined, 120) * 1000
+    const lockTimeoutMs = positiveNumber('lock-timeout', values['lock-timeout'] as string | undefined, 20) * 1000
     let password = process.env.VXLAB_SSH_PASSWORD
     let becomePassword = process.env.VXLAB_BECOME_PASSWORD
     if (values['ask-pass'] === true) password = await prompt('SSH password: ')
@@ -154,6 +157,7 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
       hostKeyPolicy,
       connectTimeoutMs,
       commandTimeoutMs,
+      lockTimeoutMs,
       ...(values.limit !== undefined ? { limit: values.limit as string } : {}),
       ...(logExec ? { logExec } : {}),
       ...(password !== undefined ? { password } : {}),

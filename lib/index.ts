@@ -13,7 +13,7 @@ export type { Change, ChangeOp, CheckResult, Fact, FactOutput, FactSnapshot, Tas
 export { defineFact, defineTask } from './core/task.ts'
 export {
   VxlabError, UsageError, ValidationError, PlaybookValidationError, InventoryError, UnreachableError, HostKeyError,
-  CommandTimeoutError, FactError, ApplyError, ConvergenceError,
+  CommandTimeoutError, FactError, ApplyError, ConvergenceError, LockError,
 } from './core/errors.ts'
 export { secret, mask } from './core/secrets.ts'
 export * as validate from './core/validate.ts'

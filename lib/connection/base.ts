@@ -29,6 +29,19 @@ export interface RawExecResult extends ExecResult {
   readonly timedOut: boolean
 }
 
+/** A long-running command started with {@link BaseConnection.hold}: its stdin stays open until `release()`. */
+export interface Held {
+  /** Close the command's stdin and wait for it to end. */
+  release(): Promise<void>
+}
+
+/** A raw streaming exec: lines of stdout as they come; stdin closed by `end()`. */
+export interface RawStream {
+  end(): void
+  /** Resolves with the exit code when the command ends. */
+  readonly exited: Promise<number | null>
+}
+
 /** Raised when a batch's exec failed part-way; `completed` holds the results of the parts that finished. */
 export class BatchInterruptedError extends VxlabError {
   constructor(message: string, readonly completed: readonly ExecResult[], readonly failedPart: number | undefined, readonly cause2: unknown) {
@@ -59,6 +72,37 @@ export abstract class BaseConnection implements Connection {
   }
 
   protected abstract execRaw(commandLine: string, stdin: string | Uint8Array | undefined, timeoutMs: number): Promise<RawExecResult>
+
+  /** Start a command with an open stdin, streaming its stdout. */
+  protected abstract streamRaw(commandLine: string, onStdout: (chunk: string) => void): Promise<RawStream>
+
+  /**
+   * Start `command` and keep it running with its stdin open (the run lock's holder). Resolves once its stdout
+   * contains `marker`; rejects with its output when it ends first or `timeoutMs` passes. Counts as one exec.
+   */
+  async hold(command: Command, marker: string, timeoutMs: number): Promise<Held> {
+    this.#execs++
+    this.log?.(this.host, mask(describeCommand(command)))
+    let out = ''
+    let resolveSeen!: () => void
+    const seen = new Promise<void>((r) => (resolveSeen = r))
+    const w = this.#wrap(renderCommand(command), undefined)
+    const stream = await this.streamRaw(w.line, (chunk) => {
+      out += chunk
+      if (out.includes(marker)) resolveSeen()
+    })
+    let timer: NodeJS.Timeout | undefined
+    const outcome = await Promise.race([
+      seen.then(() => 'held' as const),
+      stream.exited.then((code) => ({ code })),
+      new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs))),
+    ])
+    clearTimeout(timer)
+    if (outcome === 'held') return { release: async () => { stream.end(); await stream.exited } }
+    stream.end()
+    const why = out.trim() || (outcome === 'timeout' ? `no answer within ${timeoutMs} ms` : `exit ${String(outcome.code)}`)
+    throw new VxlabError(`${this.host}: ${mask(why)}`)
+  }
 
   abstract close(): Promise<void>
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { BaseConnection, type ConnectionOptions, type RawExecResult } from './base.ts'
+import { BaseConnection, type ConnectionOptions, type RawExecResult, type RawStream } from './base.ts'
 
 /** `ansible_connection: local`: runs commands on the controller with /bin/sh, no SSH. */
 export class LocalConnection extends BaseConnection {
@@ -34,6 +34,15 @@ export class LocalConnection extends BaseConnection {
       child.stdin.on('error', () => undefined)
       child.stdin.end(stdin === undefined ? undefined : Buffer.from(stdin))
     })
+  }
+
+  protected async streamRaw(commandLine: string, onStdout: (chunk: string) => void): Promise<RawStream> {
+    const child = spawn('/bin/sh', ['-c', commandLine], { stdio: ['pipe', 'pipe', 'pipe'] })
+    child.stdout.on('data', (b: Buffer) => onStdout(b.toString('utf8')))
+    child.stderr.on('data', (b: Buffer) => onStdout(b.toString('utf8')))
+    child.stdin.on('error', () => undefined)
+    const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)))
+    return { end: () => child.stdin.end(), exited }
   }
 
   async close(): Promise<void> {}

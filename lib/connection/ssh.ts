@@ -1,9 +1,9 @@
 import { existsSync, statSync } from 'node:fs'
-import { Readable } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
 import { NodeSSH, type Config } from 'node-ssh'
 import { HostKeyError, UnreachableError } from '../core/errors.ts'
 import { mask } from '../core/secrets.ts'
-import { BaseConnection, type ConnectionOptions, type RawExecResult } from './base.ts'
+import { BaseConnection, type ConnectionOptions, type RawExecResult, type RawStream } from './base.ts'
 import { KnownHosts } from './known-hosts.ts'
 
 /** How to reach one host over SSH (from the inventory's connection vars). */
@@ -135,6 +135,15 @@ export class SshConnection extends BaseConnection {
           reject(new UnreachableError(this.host, `connection lost: ${e instanceof Error ? e.message : String(e)}`))
         })
     })
+  }
+
+  protected async streamRaw(commandLine: string, onStdout: (chunk: string) => void): Promise<RawStream> {
+    const stdin = new PassThrough()
+    const exited = this.#ssh
+      .execCommand(commandLine, { stdin, noTrim: true, onStdout: (b) => onStdout(b.toString('utf8')), onStderr: (b) => onStdout(b.toString('utf8')) })
+      .then((r) => r.code)
+      .catch(() => null)
+    return { end: () => stdin.end(), exited }
   }
 
   async close(): Promise<void> {

@@ -22,5 +22,7 @@ export interface Connection {
    * or a connection error (with `completed` results attached) when the exec itself fails.
    */
   runBatch(parts: readonly BatchPart[]): Promise<ExecResult[]>
+  /** Start a command that keeps running with its stdin open until released (the run lock). Optional for fakes. */
+  hold?(command: Command, marker: string, timeoutMs: number): Promise<{ release(): Promise<void> }>
   close(): Promise<void>
 }

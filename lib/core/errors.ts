@@ -43,6 +43,13 @@ export class UnreachableError extends VxlabError {
 /** The host refused its host key check: unknown or changed key. The host is never sent a command. */
 export class HostKeyError extends UnreachableError {}
 
+/** Another run holds the host's run lock (or the lock could not be taken): nothing was read or changed. */
+export class LockError extends VxlabError {
+  constructor(readonly host: string, reason: string) {
+    super(`${host}: ${reason}`)
+  }
+}
+
 /** A command (or batch) did not finish within its time limit. */
 export class CommandTimeoutError extends VxlabError {
   constructor(readonly host: string, readonly limitMs: number, readonly what: string) {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { homedir } from 'node:os'
+import { homedir, hostname } from 'node:os'
 import { join } from 'node:path'
 import pLimit from 'p-limit'
 import type { ExecLogger } from '../connection/types.ts'
@@ -8,7 +8,7 @@ import { LocalConnection } from '../connection/local.ts'
 import { SshConnection } from '../connection/ssh.ts'
 import type { Inventory, InventoryHost } from '../inventory/inventory.ts'
 import { describeCommand } from './command.ts'
-import { PlaybookValidationError, UnreachableError, UsageError, VxlabError } from './errors.ts'
+import { LockError, PlaybookValidationError, UnreachableError, UsageError, VxlabError } from './errors.ts'
 import { HostPlayRunner, type RunEvents, type TaskOutcome, type TaskStatus } from './runner.ts'
 import { mask, maskDeep } from './secrets.ts'
 import type { AnyTask, ChangeOp, CheckResult } from './task.ts'
@@ -82,6 +82,13 @@ export interface RunOptions {
   readonly password?: string
   /** Become password for hosts without `ansible_become_password`. */
   readonly becomePassword?: string
+  /**
+   * Take the run lock on every host (default true): an exclusive lock for apply runs, a shared one for check
+   * mode, held for the whole run, so two runs never interleave on a host. Waits at most `lockTimeoutMs`
+   * (default 20000), then fails that host with "locked by ...".
+   */
+  readonly lock?: boolean
+  readonly lockTimeoutMs?: number
   /** Open the connection to a host yourself (custom transports, recording fakes in tests). Default: SSH or local per inventory. */
   readonly connect?: (host: InventoryHost) => Promise<Connection>
 }
@@ -184,18 +191,51 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
   return built
 }
 
-/** Open one connection per host, reused by every play of the run. */
+/** Where the run lock lives on a host: /run is a tmpfs, so a reboot never leaves a stale lock. */
+export const LOCK_FILE = '/run/vxlab.lock'
+const LOCK_MARKER = 'VXLAB_LOCK_HELD'
+const LOCK_SCRIPT = [
+  'l=$1; mode=$2; wait=$3; owner=$4',
+  'exec 9>>"$l" || { echo "cannot open the run lock $l"; exit 3; }',
+  'if ! flock "$mode" -w "$wait" 9; then echo "locked by $(cat "$l.owner" 2>/dev/null || echo "another run") (waited $wait s for $l)"; exit 75; fi',
+  'printf "%s\\n" "$owner" > "$l.owner" 2>/dev/null',
+  `echo ${LOCK_MARKER}`,
+  'cat >/dev/null',
+].join('\n')
+
+/** Open one connection per host, reused by every play of the run, each holding the run lock. */
 class ConnectionPool {
   readonly #conns = new Map<string, Promise<Connection>>()
-  constructor(readonly opts: RunOptions) {}
+  readonly #held: Array<{ release(): Promise<void> }> = []
+  readonly #owner: string
+  constructor(readonly opts: RunOptions, playbookName: string) {
+    this.#owner = `vxlab ${opts.check === true ? 'check' : 'apply'} run of playbook ${playbookName}, pid ${process.pid} on ${hostname()}, since ${new Date().toISOString()}`
+  }
 
   get(host: InventoryHost): Promise<Connection> {
     let p = this.#conns.get(host.name)
     if (!p) {
-      p = this.#open(host)
+      p = this.#open(host).then((c) => this.#lock(c))
       this.#conns.set(host.name, p)
     }
     return p
+  }
+
+  async #lock(conn: Connection): Promise<Connection> {
+    if (this.opts.lock === false || !conn.hold) return conn
+    const waitMs = this.opts.lockTimeoutMs ?? 20_000
+    const mode = this.opts.check === true ? '-s' : '-x'
+    try {
+      this.#held.push(await conn.hold(
+        { argv: ['sh', '-c', LOCK_SCRIPT, 'sh', LOCK_FILE, mode, String(Math.ceil(waitMs / 1000)), this.#owner] },
+        LOCK_MARKER,
+        waitMs + 10_000,
+      ))
+    } catch (e) {
+      await conn.close()
+      throw new LockError(conn.host, `run lock not taken: ${e instanceof Error ? e.message.replace(`${conn.host}: `, '') : String(e)}`)
+    }
+    return conn
   }
 
   async #open(host: InventoryHost): Promise<Connection> {
@@ -236,6 +276,7 @@ class ConnectionPool {
   }
 
   async closeAll(): Promise<void> {
+    await Promise.all(this.#held.map((h) => h.release().catch(() => undefined)))
     await Promise.all([...this.#conns.values()].map(async (p) => {
       try {
         await (await p).close()
@@ -260,7 +301,7 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
   const built = buildPlaybook(pb, opts)
   const check = opts.check ?? false
   const report: RunReport = { playbook: pb.name, check, durationMs: 0, hosts: {}, tasks: [] }
-  const pool = new ConnectionPool(opts)
+  const pool = new ConnectionPool(opts, pb.name)
   const dead = new Set<string>()
   const limit = pLimit(Math.max(1, opts.forks ?? 10))
   const ev = opts.events
@@ -299,6 +340,12 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
         } catch (e) {
           const msg = mask(e instanceof Error ? e.message : String(e))
           dead.add(host.name)
+          if (e instanceof LockError) {
+            recap.failed = 1
+            for (const t of tasks) record({ key: t.key, kind: t.kind, status: 'skipped', changes: [], error: msg })
+            ev?.hostDone?.(bp.def.name, host.name, { error: msg })
+            return
+          }
           recap.unreachable = 1
           for (const t of tasks) record({ key: t.key, kind: t.kind, status: 'skipped', changes: [], error: msg })
           ev?.hostDone?.(bp.def.name, host.name, { unreachable: msg })

@@ -62,6 +62,7 @@ export function plainReporter(o: TextOptions, write: (s: string) => void): Playb
     },
     hostDone: (_play, host, r) => {
       if (r.unreachable !== undefined) write(`${host.padEnd(10)} ${paint(o.color, '31', 'UNREACHABLE'.padEnd(12))} ${r.unreachable}\n`)
+      else if (r.error !== undefined) write(`${host.padEnd(10)} ${paint(o.color, '31', 'FAILED'.padEnd(12))} ${r.error}\n`)
     },
   }
 }
