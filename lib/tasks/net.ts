@@ -143,7 +143,7 @@ function planIpAddress(cur: IpAddressCurrent, s: IpAddressNorm): Change[] {
 
 /** Spec of {@link route}. */
 export interface RouteSpec {
-  /** `default`, a network in CIDR form `A.B.C.D/len` (no host bits), or a host `A.B.C.D` (= `/32`). */
+  /** `default`, or a network in CIDR form `A.B.C.D/len` with no host bits (a host route is `A.B.C.D/32`). */
   readonly destination: string
   /** Next-hop gateway, IPv4. Required for `present` unless `dev` is given (a link route). With `absent`, only a route via it is removed. */
   readonly via?: string
@@ -165,10 +165,12 @@ interface RouteNorm {
   readonly ensure: 'present' | 'absent'
 }
 
-/** Canonical route destination: `default`, or `A.B.C.D/len` as `ip -j route` prints it (host routes `/32`). */
+/**
+ * Canonical route destination: `default`, or `A.B.C.D/len` as `ip -j route` prints it. A bare address is
+ * rejected rather than read as `/32` (ip-route(8) would), since `10.0.1.0` usually means a forgotten `/24`.
+ */
 function routeDestination(field: string, value: unknown): string {
   if (value === 'default' || value === '0.0.0.0/0') return 'default'
-  if (typeof value === 'string' && !value.includes('/')) return `${ipv4(field, value)}/32`
   const c = ipv4Cidr(field, value)
   return c === '0.0.0.0/0' ? 'default' : c
 }

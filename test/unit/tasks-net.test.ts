@@ -137,7 +137,7 @@ describe('net.route', () => {
     expect(argvs(plan(route({ destination: '10.99.6.0/24', dev: 'tnet0' }), { routes: [] }))).toEqual([['ip', 'route', 'replace', '10.99.6.0/24', 'dev', 'tnet0']])
     expect(plan(route({ destination: '10.99.6.0/24', dev: 'tnet0' }), { routes: [r('10.99.6.0/24', undefined, 'tnet0')] })).toEqual([])
     expect(route({ destination: '0.0.0.0/0', via: '10.99.1.2' }).key).toBe('net.route[default]')
-    expect(route({ destination: '10.99.7.7', via: '10.99.1.2' }).key).toBe('net.route[10.99.7.7/32]')
+    expect(route({ destination: '10.99.7.7/32', via: '10.99.1.2' }).key).toBe('net.route[10.99.7.7/32]')
   })
   it('absent wanted -> ip route del per matching route, or nothing', () => {
     const gone = route({ destination: '10.99.5.0/24', via: '10.99.1.2', ensure: 'absent' })
@@ -152,7 +152,8 @@ describe('net.route', () => {
     [{ destination: '10.99.5.0/24', via: '10.99.1' }, /\.via: expected an IPv4 address/],
     [{ destination: '10.99.5.0/24' }, /\.via: give the gateway \(via\) or the link \(dev\)/],
     [{ destination: '10.99.5.0/24', via: '10.99.1.2', dev: 'x'.repeat(16) }, /\.dev: .*longer than 15/],
-    [{ destination: 'nowhere', via: '10.99.1.2' }, /\.destination: expected an IPv4 address/],
+    [{ destination: 'nowhere', via: '10.99.1.2' }, /\.destination: expected A\.B\.C\.D\/len, got "nowhere"/],
+    [{ destination: '10.0.1.0', via: '10.99.1.2' }, /^net\.route\[10\.0\.1\.0\]\.destination: expected A\.B\.C\.D\/len, got "10\.0\.1\.0"/],
   ])('rejects %j', (spec, re) => {
     expect(() => route(spec as never)).toThrow(re)
   })
