@@ -42,6 +42,14 @@ export interface RawStream {
   readonly exited: Promise<number | null>
 }
 
+/**
+ * The become wrapper used with a password (see `#wrap`): "$1" is the command line. The first stdin line is the
+ * password; `read` takes exactly that line off a pipe, so the command gets the rest of stdin untouched.
+ */
+const BECOME_WITH_PASSWORD =
+  'IFS= read -r p || exit 1; if sudo -n true 2>/dev/null; then exec sudo -n -- sh -c "$1"; fi; ' +
+  '{ printf \'%s\\n\' "$p"; exec cat; } | sudo -S -p \'\' -- sh -c "$1"'
+
 /** Raised when a batch's exec failed part-way; `completed` holds the results of the parts that finished. */
 export class BatchInterruptedError extends VxlabError {
   constructor(message: string, readonly completed: readonly ExecResult[], readonly failedPart: number | undefined, readonly cause2: unknown) {
@@ -73,8 +81,8 @@ export abstract class BaseConnection implements Connection {
 
   protected abstract execRaw(commandLine: string, stdin: string | Uint8Array | undefined, timeoutMs: number): Promise<RawExecResult>
 
-  /** Start a command with an open stdin, streaming its stdout. */
-  protected abstract streamRaw(commandLine: string, onStdout: (chunk: string) => void): Promise<RawStream>
+  /** Start a command with an open stdin (`stdin` written first, e.g. a become password), streaming its stdout. */
+  protected abstract streamRaw(commandLine: string, onStdout: (chunk: string) => void, stdin?: string | Uint8Array): Promise<RawStream>
 
   /**
    * Start `command` and keep it running with its stdin open (the run lock's holder). Resolves once its stdout
@@ -90,7 +98,7 @@ export abstract class BaseConnection implements Connection {
     const stream = await this.streamRaw(w.line, (chunk) => {
       out += chunk
       if (out.includes(marker)) resolveSeen()
-    })
+    }, w.stdin)
     let timer: NodeJS.Timeout | undefined
     const outcome = await Promise.race([
       seen.then(() => 'held' as const),
@@ -106,13 +114,19 @@ export abstract class BaseConnection implements Connection {
 
   abstract close(): Promise<void>
 
-  /** Wrap a command line for become, and put the become password (if any) in front of stdin. */
+  /**
+   * Wrap a command line for become, and put the become password (if any) in front of stdin. sudo reads a
+   * password only when it needs one (NOPASSWD rules, root and cached credentials read nothing), so the
+   * password line is taken off stdin by a wrapper first and handed to `sudo -S` only when `sudo -n` cannot
+   * run: it never reaches the command's stdin (or a shell reading a batch script from it). It lives in
+   * that wrapper's memory only (printf is a shell builtin): never in an argv that `ps` could show.
+   */
   #wrap(line: string, stdin: string | Uint8Array | undefined): { line: string; stdin: string | Uint8Array | undefined } {
     if (!this.become?.enabled) return { line, stdin }
     if (this.become.password === undefined) return { line: `sudo -n -- sh -c ${quote(line)}`, stdin }
     const pw = `${this.become.password}\n`
     const rest = stdin === undefined ? Buffer.alloc(0) : Buffer.from(stdin)
-    return { line: `sudo -S -p '' -- sh -c ${quote(line)}`, stdin: Buffer.concat([Buffer.from(pw), rest]) }
+    return { line: `sh -c ${quote(BECOME_WITH_PASSWORD)} sh ${quote(line)}`, stdin: Buffer.concat([Buffer.from(pw), rest]) }
   }
 
   async #exec(line: string, stdin: string | Uint8Array | undefined, timeoutMs: number, shown: string): Promise<RawExecResult> {

@@ -1,4 +1,5 @@
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { PassThrough, Readable } from 'node:stream'
 import { NodeSSH, type Config } from 'node-ssh'
 import { HostKeyError, UnreachableError } from '../core/errors.ts'
@@ -137,8 +138,9 @@ export class SshConnection extends BaseConnection {
     })
   }
 
-  protected async streamRaw(commandLine: string, onStdout: (chunk: string) => void): Promise<RawStream> {
+  protected async streamRaw(commandLine: string, onStdout: (chunk: string) => void, first?: string | Uint8Array): Promise<RawStream> {
     const stdin = new PassThrough()
+    if (first !== undefined) stdin.write(Buffer.from(first))
     const exited = this.#ssh
       .execCommand(commandLine, { stdin, noTrim: true, onStdout: (b) => onStdout(b.toString('utf8')), onStderr: (b) => onStdout(b.toString('utf8')) })
       .then((r) => r.code)
@@ -154,4 +156,26 @@ export class SshConnection extends BaseConnection {
 /** Whether a private key file exists (checked before any host is contacted). */
 export function privateKeyExists(path: string): boolean {
   return existsSync(path)
+}
+
+type KeyParser = (data: Buffer) => unknown
+let parseKey: KeyParser | undefined
+
+/**
+ * Why a private key file cannot be used (missing, unreadable, not a key ssh2 understands, encrypted:
+ * vxlab takes no key passphrase, use ssh-agent), or undefined when it parses. Checked before any host is
+ * contacted, so a bad key is a usage error instead of every host "unreachable". Uses the ssh2 that
+ * node-ssh itself loads.
+ */
+export function privateKeyProblem(path: string): string | undefined {
+  let data: Buffer
+  try {
+    data = readFileSync(path)
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(e as Error).message}`
+  }
+  parseKey ??= (createRequire(createRequire(import.meta.url).resolve('node-ssh'))('ssh2') as { utils: { parseKey: KeyParser } }).utils.parseKey
+  const k = parseKey(data)
+  if (k instanceof Error) return `is not a usable private key: ${k.message}`
+  return undefined
 }
