@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs'
 import { homedir, hostname } from 'node:os'
 import { join } from 'node:path'
 import pLimit from 'p-limit'
 import type { ExecLogger } from '../connection/types.ts'
 import type { Connection } from '../connection/types.ts'
 import { LocalConnection } from '../connection/local.ts'
-import { SshConnection } from '../connection/ssh.ts'
+import { privateKeyProblem, SshConnection } from '../connection/ssh.ts'
 import type { Inventory, InventoryHost } from '../inventory/inventory.ts'
 import { describeCommand } from './command.ts'
 import { LockError, PlaybookValidationError, UnreachableError, UsageError, VxlabError } from './errors.ts'
@@ -183,9 +182,8 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
   }
   for (const name of contacted) {
     const c = inv.host(name).connection
-    if (c.connection === 'ssh' && c.privateKeyFile !== undefined && !existsSync(c.privateKeyFile)) {
-      problems.push(`${pb.name}: ${name}: private key file ${c.privateKeyFile} (ansible_ssh_private_key_file) does not exist`)
-    }
+    const keyProblem = c.connection === 'ssh' && c.privateKeyFile !== undefined ? privateKeyProblem(c.privateKeyFile) : undefined
+    if (keyProblem !== undefined) problems.push(`${pb.name}: ${name}: private key file ${c.privateKeyFile} (ansible_ssh_private_key_file) ${keyProblem}`)
   }
   if (problems.length > 0) throw new PlaybookValidationError([...new Set(problems)])
   return built

@@ -1,0 +1,203 @@
+/**
+ * Issue #7, bad input: every mistake below is a clear error (exit 2) raised before any host is contacted.
+ * "Not contacted" is proven with a TCP listener standing in for every host's sshd: it counts connections.
+ * A control run (valid input, same inventory) must reach it, so the proof can fail.
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer, type Server, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../../lib/cli.ts'
+import { playbook, type PlaybookDef } from '../../lib/core/playbook.ts'
+import type { AnyTask } from '../../lib/core/task.ts'
+import { labPlaybook } from '../../lib/lab/plays.ts'
+import { SEED_LAB, type LabSpec } from '../../lib/lab/spec.ts'
+import { command } from '../../lib/tasks/command.ts'
+import { dockerContainer } from '../../lib/tasks/docker.ts'
+import { ipAddress, route, setMtu } from '../../lib/tasks/net.ts'
+import { ovsBridge, ovsPort, vxlanPort } from '../../lib/tasks/ovs.ts'
+
+let server: Server
+let port = 0
+let contacts = 0
+const sockets = new Set<Socket>()
+const dir = mkdtempSync(join(tmpdir(), 'vxlab-hostile-input-'))
+const key = join(dir, 'id_ed25519')
+execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key])
+
+/** A testbed-shaped inventory whose every host is the counting listener on 127.0.0.1. */
+function inventory(edit: (text: string) => string = (t) => t, keyFile = key): string {
+  const file = join(dir, `inv-${Math.random().toString(36).slice(2)}.yml`)
+  writeFileSync(file, edit([
+    'all:',
+    '  vars:',
+    '    ansible_user: root',
+    '    ansible_host: 127.0.0.1',
+    `    ansible_port: ${port}`,
+    `    ansible_ssh_private_key_file: ${keyFile}`,
+    `    vxlab_known_hosts_file: ${join(dir, 'known_hosts')}`,
+    '  children:',
+    '    gateway:',
+    '      hosts:',
+    '        gw: {underlay_ifaces: [gw-h1, gw-h2]}',
+    '    docker_hosts:',
+    '      vars: {ovs_datapath_type: netdev}',
+    '      hosts:',
+    '        host1: {underlay_ip: 172.16.10.100, underlay_iface: eth0}',
+    '        host2: {underlay_ip: 172.16.20.100, underlay_iface: eth0}',
+    '',
+  ].join('\n')))
+  return file
+}
+
+async function cli(pb: PlaybookDef, args: string[]): Promise<{ code: number; out: string; contacted: number }> {
+  const before = contacts
+  let out = ''
+  const code = await runCli(pb, ['--connect-timeout', '1', ...args], { out: (s) => (out += s), err: (s) => (out += s) })
+  // a connection attempt may still be in flight on a failure path: give it a moment to arrive
+  await new Promise((r) => setTimeout(r, 50))
+  return { code, out, contacted: contacts - before }
+}
+
+/** A one-play playbook on docker_hosts whose tasks are built per host (so factories throw at build time). */
+function book(tasks: () => AnyTask[]): PlaybookDef {
+  return playbook({ name: 'bad', plays: [{ name: 'p', hosts: 'docker_hosts', tasks: () => tasks() }] })
+}
+
+beforeAll(async () => {
+  server = createServer((s) => {
+    contacts++
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+    s.on('error', () => undefined)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  port = (server.address() as { port: number }).port
+})
+afterAll(async () => {
+  for (const s of sockets) s.destroy()
+  await new Promise((r) => server.close(r))
+})
+
+describe('bad input: exit 2, a clear error, no host contacted', () => {
+  it('control: valid input does contact the hosts (the listener sees it; they are unreachable, exit 1)', async () => {
+    const r = await cli(book(() => [ovsBridge({ name: 'br1' })]), ['-i', inventory()])
+    expect(r.code).toBe(1)
+    expect(r.contacted).toBeGreaterThanOrEqual(2)
+    expect(r.out).toMatch(/host1: unreachable: root@127\.0\.0\.1:\d+: connect timed out after 1000 ms/)
+  })
+
+  const cases: Array<[string, () => AnyTask[], RegExp]> = [
+    ['invalid IPv4 address', () => [vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.20.1000', key: 5000 })], /bad: host1 ovs\.vxlanPort\[vxlan1\]\.remoteIp: expected an IPv4 address, got "172\.16\.20\.1000"/],
+    ['IPv4 with a leading zero (ambiguous octal)', () => [vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.016.20.1', key: 5000 })], /remoteIp: expected an IPv4 address, got "172\.016\.20\.1"/],
+    ['invalid interface address (prefix)', () => [ipAddress({ dev: 'net1', address: '10.0.1.1/33' })], /net\.ipAddress\[net1 10\.0\.1\.1\/33\]\.address: prefix length must be 0\.\.32|address: .*10\.0\.1\.1\/33/],
+    ['CIDR with host bits set', () => [route({ destination: '10.0.1.5/24', via: '172.16.10.100' })], /destination: "10\.0\.1\.5\/24" has host bits set; did you mean 10\.0\.1\.0\/24\?/],
+    ['CIDR that is no CIDR', () => [route({ destination: '10.0.1.0/24x', via: '172.16.10.100' })], /destination: prefix length must be 0\.\.32, got "10\.0\.1\.0\/24x"/],
+    ['VNI above 16777215', () => [vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.20.100', key: 16_777_216 })], /ovs\.vxlanPort\[vxlan1\]\.key: 16777216 is out of range 0\.\.16777215/],
+    ['negative VNI', () => [vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.20.100', key: -1 })], /\.key: -1 is out of range 0\.\.16777215/],
+    ['MTU below 68', () => [setMtu({ dev: 'eth0', mtu: 67 })], /\.mtu: 67 is out of range 68\.\.65535/],
+    ['MTU above 65535', () => [setMtu({ dev: 'eth0', mtu: 65_536 })], /\.mtu: 65536 is out of range 68\.\.65535/],
+    ['interface name of 16 characters', () => [ovsPort({ bridge: 'br1', name: 'abcdefghijklmnop', type: 'internal' })], /interface name "abcdefghijklmnop" is longer than 15 characters/],
+    ['interface name starting with -', () => [ovsBridge({ name: '-br1' })], /interface name "-br1" must not start with "-"/],
+    ['bridge name with shell metacharacters', () => [ovsBridge({ name: 'br1;reboot' })], /interface name "br1;reboot" may only contain letters, digits and _ \. @ \+ -/],
+    ['bridge name with $(...)', () => [ovsBridge({ name: 'b$(id)' })], /interface name "b\$\(id\)" may only contain/],
+    ['container name with shell metacharacters', () => [dockerContainer({ name: 'doc1`id`', image: 'con_img', network: 'none' })], /docker\.container\[doc1`id`\]\.name: "doc1`id`" is not a valid container name/],
+    ['container name with a space and ;', () => [dockerContainer({ name: 'a; rm -rf /', image: 'con_img', network: 'none' })], /\.name: "a; rm -rf \/" is not a valid container name/],
+    ['image name with shell metacharacters', () => [dockerContainer({ name: 'doc1', image: 'con_img|sh', network: 'none' })], /\.image: "con_img\|sh" is not a valid image name/],
+    ['duplicate task keys on one host', () => [ovsBridge({ name: 'br1' }), ovsBridge({ name: 'br1', datapathType: 'netdev' })], /bad: host1 ovs\.bridge\[br1\]: duplicate task key in play "p" \(keys must be unique per host\)/],
+    ['command without argv or script', () => [command({ name: 'x' })], /command\[x\]\.argv: give exactly one of argv or script/],
+  ]
+  for (const [name, tasks, message] of cases) {
+    it(name, async () => {
+      const r = await cli(book(tasks), ['-i', inventory()])
+      expect(r.out).toMatch(message)
+      expect(r.out).toMatch(/^error: /m)
+      expect(r.code).toBe(2)
+      expect(r.contacted).toBe(0)
+    })
+  }
+
+  const labCases: Array<[string, (l: LabSpec) => LabSpec, RegExp]> = [
+    ['lab: VNI out of range', (l) => ({ ...l, networks: l.networks.map((n, i) => (i === 0 ? { ...n, vni: 16_777_216 } : n)) }), /lab: gw lab\.networks\[net1\]\.vni: 16777216 is out of range 0\.\.16777215/],
+    ['lab: MTU out of range', (l) => ({ ...l, underlayMtu: 70_000 }), /lab\.underlayMtu: 70000 is out of range 68\.\.65535/],
+    ['lab: invalid CIDR', (l) => ({ ...l, networks: l.networks.map((n, i) => (i === 1 ? { ...n, cidr: '10.0.2.0/33' } : n)) }), /lab\.networks\[net2\]\.cidr: prefix length must be 0\.\.32/],
+    ['lab: container address not an IPv4 address', (l) => ({ ...l, containers: l.containers.map((c, i) => (i === 0 ? { ...c, address: '10.0.1.256' } : c)) }), /lab\.containers\[doc1\]\.address: expected an IPv4 address, got "10\.0\.1\.256"/],
+    ['lab: bridge name too long', (l) => ({ ...l, networks: l.networks.map((n, i) => (i === 0 ? { ...n, bridge: 'bridge-for-net-one' } : n)) }), /lab\.networks\[net1\]\.bridge: interface name "bridge-for-net-one" is longer than 15 characters/],
+    ['lab: container name with shell metacharacters', (l) => ({ ...l, containers: l.containers.map((c, i) => (i === 0 ? { ...c, name: 'doc1$(touch /tmp/x)' } : c)) }), /lab\.containers\[doc1\$\(touch \/tmp\/x\)\]\.name: .* is not a valid container name/],
+  ]
+  for (const [name, edit, message] of labCases) {
+    it(name, async () => {
+      const r = await cli(labPlaybook(edit(SEED_LAB)), ['-i', inventory()])
+      expect(r.out).toMatch(message)
+      expect(r.code).toBe(2)
+      expect(r.contacted).toBe(0)
+    })
+  }
+
+  it('a --limit that matches no host (unknown name, and an exclusion that leaves nothing)', async () => {
+    const a = await cli(labPlaybook(SEED_LAB), ['-i', inventory(), '--limit', 'host9'])
+    expect(a.out).toMatch(/--limit "host9": no host or group named "host9" in \S+inv-\w+\.yml/)
+    expect(a.code).toBe(2)
+    const b = await cli(labPlaybook(SEED_LAB), ['-i', inventory(), '--limit', 'docker_hosts,!host*'])
+    expect(b.out).toMatch(/--limit "docker_hosts,!host\*" matches no host/)
+    expect(b.code).toBe(2)
+    expect(a.contacted + b.contacted).toBe(0)
+  })
+
+  it('inventory YAML syntax error: file:line:column', async () => {
+    const file = join(dir, 'syntax.yml')
+    writeFileSync(file, `all:\n  hosts:\n    host1: {ansible_host: 127.0.0.1, ansible_port: ${port}\n    host2:\n`)
+    const r = await cli(labPlaybook(SEED_LAB), ['-i', file])
+    expect(r.out).toMatch(new RegExp(`^error: ${file.replace(/[.]/g, '\\.')}:\\d+:\\d+: YAML syntax error: `, 'm'))
+    expect(r.code).toBe(2)
+    expect(r.contacted).toBe(0)
+  })
+
+  it('inventory value of the wrong type: file:line:column and the path', async () => {
+    const a = await cli(labPlaybook(SEED_LAB), ['-i', inventory((t) => t.replace('underlay_ip: 172.16.10.100', 'underlay_ip: 17216'))])
+    expect(a.out).toMatch(/inv-\w+\.yml:15:\d+: docker_hosts\.hosts\.host1\.underlay_ip: expected an IPv4 address, got 17216/)
+    expect(a.code).toBe(2)
+    const b = await cli(labPlaybook(SEED_LAB), ['-i', inventory((t) => t.replace(`ansible_port: ${port}`, 'ansible_port: twenty-two'))])
+    expect(b.out).toMatch(/inv-\w+\.yml:5:\d+: all\.vars\.ansible_port: expected a port number 1\.\.65535, got "twenty-two"/)
+    expect(b.code).toBe(2)
+    const c = await cli(labPlaybook(SEED_LAB), ['-i', inventory((t) => t.replace('underlay_ifaces: [gw-h1, gw-h2]', 'underlay_ifaces: gw-h1'))])
+    expect(c.out).toMatch(/inv-\w+\.yml:11:\d+: gateway\.hosts\.gw\.underlay_ifaces: expected a list of strings, got "gw-h1"/)
+    expect(c.code).toBe(2)
+    const d = await cli(labPlaybook(SEED_LAB), ['-i', inventory((t) => t.replace('ovs_datapath_type: netdev', 'ovs_datapath_type: [netdev]'))])
+    expect(d.out).toMatch(/inv-\w+\.yml:13:\d+: docker_hosts\.vars\.ovs_datapath_type: expected one of "system", "netdev", got \["netdev"\]/)
+    expect(d.code).toBe(2)
+    expect(a.contacted + b.contacted + c.contacted + d.contacted).toBe(0)
+  })
+
+  it('a missing private key file, named with the variable', async () => {
+    const r = await cli(labPlaybook(SEED_LAB), ['-i', inventory(undefined, join(dir, 'no-such-key'))])
+    expect(r.out).toMatch(/host1: private key file \S+no-such-key \(ansible_ssh_private_key_file\) does not exist/)
+    expect(r.code).toBe(2)
+    expect(r.contacted).toBe(0)
+  })
+
+  it('a private key file that is no key (or needs a passphrase): a usage error, not every host "unreachable"', async () => {
+    const junk = join(dir, 'junk_key')
+    writeFileSync(junk, 'this is not a key\n', { mode: 0o600 })
+    const r = await cli(labPlaybook(SEED_LAB), ['-i', inventory(undefined, junk)])
+    expect(r.out).toMatch(/host1: private key file \S+junk_key \(ansible_ssh_private_key_file\) is not a usable private key: Unsupported key format/)
+    expect(r.code).toBe(2)
+    const enc = join(dir, 'enc_key')
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'passphrase', '-f', enc])
+    const e = await cli(labPlaybook(SEED_LAB), ['-i', inventory(undefined, enc)])
+    expect(e.out).toMatch(/enc_key \(ansible_ssh_private_key_file\) is not a usable private key: Encrypted private OpenSSH key detected, but no passphrase given/)
+    expect(e.code).toBe(2)
+    expect(r.contacted + e.contacted).toBe(0)
+  })
+
+  it('a missing inventory file, and bad flag values', async () => {
+    expect((await cli(labPlaybook(SEED_LAB), ['-i', join(dir, 'nope.yml')])).out).toMatch(/inventory \S+nope\.yml not found/)
+    for (const args of [['--forks', '0'], ['--connect-timeout', 'soon'], ['--command-timeout', '-1'], ['--host-key-policy', 'yolo'], ['--state', 'gone']]) {
+      const r = await cli(labPlaybook(SEED_LAB), ['-i', inventory(), ...args])
+      expect(r.code, `${args.join(' ')}: ${r.out}`).toBe(2)
+      expect(r.contacted).toBe(0)
+    }
+  })
+})
