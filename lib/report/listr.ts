@@ -1,7 +1,7 @@
 import { Listr, type ListrTaskWrapper } from 'listr2'
 import type { PlaybookEvents } from '../core/playbook.ts'
 import type { TaskOutcome } from '../core/runner.ts'
-import { changeLines, type TextOptions } from './text.ts'
+import { changeLines, HostBlocks, type TextOptions } from './text.ts'
 
 interface HostView {
   resolve(): void
@@ -14,10 +14,13 @@ interface HostView {
 
 /**
  * Live progress on a terminal with listr2: one line per host per play, updated as tasks finish.
- * Only imported when stdout is a TTY (keeps start-up lean without one).
+ * Only imported when stdout is a TTY (keeps start-up lean without one). In check mode, `finish` then
+ * prints each host's whole plan as one block (the live view shows only its last lines) through `write`.
  */
-export function listrReporter(o: TextOptions): { events: PlaybookEvents; finish: () => Promise<void> } {
+export function listrReporter(o: TextOptions, write: (s: string) => void = (s) => process.stdout.write(s)): { events: PlaybookEvents; finish: () => Promise<void> } {
   let views = new Map<string, HostView>()
+  const blocks = new HostBlocks(o)
+  const plans = new Map<string, string[]>()
   let running: Promise<unknown> = Promise.resolve()
   const title = (host: string, v: HostView): string =>
     `${host}: ok=${v.counts.ok} ${o.check ? 'would change' : 'changed'}=${v.counts.changed}${v.counts.failed ? ` failed=${v.counts.failed}` : ''}${v.counts.skipped ? ` skipped=${v.counts.skipped}` : ''}`
@@ -53,7 +56,8 @@ export function listrReporter(o: TextOptions): { events: PlaybookEvents; finish:
       )
       running = running.then(() => list.run()).catch(() => undefined)
     },
-    taskDone: (_play, host, t: TaskOutcome) => {
+    taskDone: (play, host, t: TaskOutcome) => {
+      blocks.add(play, host, t)
       const v = views.get(host)
       if (!v) return
       v.counts[t.status]++
@@ -63,7 +67,9 @@ export function listrReporter(o: TextOptions): { events: PlaybookEvents; finish:
         if (v.task) v.task.output = v.lines.slice(-8).join('\n')
       }
     },
-    hostDone: (_play, host, r) => {
+    hostDone: (play, host, r) => {
+      const block = blocks.take(play, host, r)
+      if (o.check && block.length > 1) plans.set(play, [...(plans.get(play) ?? []), block.join('\n')])
       const v = views.get(host)
       if (!v) return
       if (r.unreachable !== undefined) v.reject(new Error(`UNREACHABLE: ${r.unreachable}`))
@@ -72,5 +78,11 @@ export function listrReporter(o: TextOptions): { events: PlaybookEvents; finish:
     },
     playDone: () => undefined,
   }
-  return { events, finish: async () => { await running } }
+  return {
+    events,
+    finish: async () => {
+      await running
+      for (const [play, list] of plans) write(`\nPLAN [${play}]\n${list.join('\n')}\n`)
+    },
+  }
 }
