@@ -1,11 +1,13 @@
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { UsageError, VxlabError } from './core/errors.ts'
 import { exitCodeOf, runPlaybook, type FlagValues, type PlaybookDef, type PlaybookEvents, type RunReport } from './core/playbook.ts'
-import { mask, maskDeep, secret } from './core/secrets.ts'
+import { mask, secret } from './core/secrets.ts'
+import { graphFormatOf, graphPlaybook, graphSummary, writeTopology } from './graph/index.ts'
 import { Inventory } from './inventory/inventory.ts'
+import { readJsonReport, writeJsonReport } from './report/json.ts'
 import { plainReporter, recapText, resultsTable } from './report/text.ts'
 
 /** Exit codes: 0 success; 1 a host failed or was unreachable; 2 usage, inventory or validation error (no host contacted). */
@@ -18,6 +20,9 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
   limit: { type: 'string', short: 'l' },
   forks: { type: 'string', short: 'f' },
   json: { type: 'string' },
+  graph: { type: 'string' },
+  'graph-report': { type: 'string' },
+  'graph-after': { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
   'host-key-policy': { type: 'string' },
@@ -39,6 +44,9 @@ function usage(pb: PlaybookDef, argv0: string): string {
     '  -l, --limit PATTERN         only these hosts or groups (comma-separated, globs, !exclude)',
     '  -f, --forks N               hosts in parallel (default 10)',
     '      --json FILE             write the run report as JSON',
+    '      --graph FILE            draw the planned topology (.svg or .mmd Mermaid) and stop: no host is contacted',
+    '      --graph-report JSON     with --graph: colour the picture from a saved --json report (verified green, failed red)',
+    '      --graph-after FILE      run, then draw the topology coloured with the run\'s verify results and failures',
     '  -v, --verbose               print every command as it runs, with exec counts',
     '      --host-key-policy P     strict (default) or accept-new (record unknown keys on first contact)',
     '      --connect-timeout S     SSH connect timeout in seconds (default 10)',
@@ -129,19 +137,34 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     const lockTimeoutMs = positiveNumber('lock-timeout', values['lock-timeout'] as string | undefined, 20) * 1000
     let password = process.env.VXLAB_SSH_PASSWORD
     let becomePassword = process.env.VXLAB_BECOME_PASSWORD
+    const flags: Record<string, string | boolean | undefined> = {}
+    for (const k of Object.keys(pb.flags ?? {})) flags[k] = values[k]
+    const limit = values.limit !== undefined ? { limit: values.limit as string } : {}
+    const graphFile = values.graph as string | undefined
+    const graphAfter = values['graph-after'] as string | undefined
+    const graphReport = values['graph-report'] as string | undefined
+    if (graphReport !== undefined && graphFile === undefined) throw new UsageError('--graph-report needs --graph FILE (the picture to colour)')
+    if (graphFile !== undefined && graphAfter !== undefined) throw new UsageError('--graph draws without running and --graph-after draws after a run: give one of them')
+    for (const f of [graphFile, graphAfter]) if (f !== undefined) graphFormatOf(f)
+    if (graphFile !== undefined) {
+      // the picture only: built and validated like a run, no host contacted, no password asked
+      const topo = graphPlaybook(pb, { inventory, flags, check, ...limit })
+      const drawn = writeTopology(graphFile, topo, graphReport !== undefined ? readJsonReport(graphReport).tasks : undefined)
+      io.out(`${graphSummary(graphFile, drawn)}; no host was contacted${graphReport === undefined ? ' (colours from a run: --graph-report REPORT.json, or --graph-after FILE)' : ''}\n`)
+      return EXIT.ok
+    }
+    const planned = graphAfter !== undefined ? graphPlaybook(pb, { inventory, flags, check, ...limit }) : undefined
     if (values['ask-pass'] === true) password = await prompt('SSH password: ')
     if (values['ask-become-pass'] === true) becomePassword = await prompt('BECOME password: ')
     if (password !== undefined) secret(password)
     if (becomePassword !== undefined) secret(becomePassword)
-    const flags: Record<string, string | boolean | undefined> = {}
-    for (const k of Object.keys(pb.flags ?? {})) flags[k] = values[k]
     const color = process.stdout.isTTY === true && process.env.NO_COLOR === undefined
     const textOpts = { check, diff, verbose, color }
     let events: PlaybookEvents
     let finish: () => Promise<void> = async () => undefined
     if (process.stdout.isTTY === true && process.env.CI === undefined && !verbose) {
       const { listrReporter } = await import('./report/listr.ts')
-      const r = listrReporter(textOpts)
+      const r = listrReporter(textOpts, io.out)
       events = r.events
       finish = r.finish
     } else {
@@ -158,7 +181,7 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
       connectTimeoutMs,
       commandTimeoutMs,
       lockTimeoutMs,
-      ...(values.limit !== undefined ? { limit: values.limit as string } : {}),
+      ...limit,
       ...(logExec ? { logExec } : {}),
       ...(password !== undefined ? { password } : {}),
       ...(becomePassword !== undefined ? { becomePassword } : {}),
@@ -166,6 +189,7 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     await finish()
     io.out(resultsTable(report.tasks))
     io.out(recapText(report, color))
+    if (graphAfter !== undefined && planned !== undefined) io.out(`${graphSummary(graphAfter, writeTopology(graphAfter, planned, report.tasks))}, coloured from this run\n`)
   } catch (e) {
     if (e instanceof VxlabError) {
       io.err(`error: ${mask(e.message)}\n`)
@@ -174,7 +198,7 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     io.err(`internal error: ${mask(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`)
     return EXIT.hostFailed
   }
-  if (values.json !== undefined) writeFileSync(values.json as string, `${JSON.stringify(maskDeep(report), null, 2)}\n`)
+  if (values.json !== undefined) writeJsonReport(values.json as string, report)
   return exitCodeOf(report)
 }
 
