@@ -32,6 +32,20 @@ export function script(body: string, ...args: string[]): Command {
   return { argv: ['sh', '-c', body, 'sh', ...args] }
 }
 
+/**
+ * Short human-readable form for messages: like {@link describeCommand}, but a multi-line `sh -c` script is
+ * shown as its first line and its line count (`sh -c "c=$1 i=$2…" (14-line script) sh doc1 eth0`).
+ */
+export function summarizeCommand(c: Command): string {
+  const [a0, a1, body, ...rest] = c.argv
+  if (a0 === 'sh' && a1 === '-c' && body !== undefined && body.includes('\n')) {
+    const lines = body.split('\n')
+    const args = rest.length > 0 ? ` ${describeCommand({ argv: rest })}` : ''
+    return `sh -c ${JSON.stringify(`${lines[0]} …`)} (${lines.length}-line script)${args}`
+  }
+  return describeCommand(c)
+}
+
 /** Human-readable one-line form of a command (for logs and plans; not for execution). */
 export function describeCommand(c: Command): string {
   const show = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))

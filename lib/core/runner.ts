@@ -1,6 +1,6 @@
 import type { BatchPart, Connection, ExecResult } from '../connection/types.ts'
 import { BatchInterruptedError } from '../connection/base.ts'
-import { describeCommand } from './command.ts'
+import { summarizeCommand } from './command.ts'
 import { ApplyError, ConvergenceError, FactError, UnreachableError, VxlabError } from './errors.ts'
 import { mask } from './secrets.ts'
 import type { AnyFact, AnyTask, Change, CheckResult, Fact, FactSnapshot } from './task.ts'
@@ -226,7 +226,7 @@ export class HostPlayRunner {
           const r = results[failedAt]
           const c = parts[failedAt]!.command
           p.outcome.error = r !== undefined
-            ? mask(`command failed (exit ${String(r.code)}): ${describeCommand(c)}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}`)
+            ? mask(`command failed (exit ${String(r.code)}): ${summarizeCommand(c)}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}`)
             : mask(interrupted?.message ?? 'apply interrupted')
           this.#finish(p.outcome)
         } else {
@@ -252,7 +252,7 @@ export class HostPlayRunner {
       if (r.code === null || !ok.includes(r.code)) {
         const why = r.stderr.trim() || r.stdout.trim().slice(0, 300)
         const svc = f.service !== undefined ? ` (${f.service} did not answer; is it running?)` : ''
-        this.#snapshot.set(f.id, { error: new FactError(mask(`reading ${f.id} failed${svc}: \`${describeCommand(f.command)}\` exited ${String(r.code)}${why ? `: ${why}` : ''}`)), epoch: execNo })
+        this.#snapshot.set(f.id, { error: new FactError(mask(`reading ${f.id} failed${svc}: \`${summarizeCommand(f.command)}\` exited ${String(r.code)}${why ? `: ${why}` : ''}`)), epoch: execNo })
         return
       }
       try {
