@@ -8,7 +8,7 @@
 
 // model
 export type { Command } from './core/command.ts'
-export { cmd, cmdStdin, script, describeCommand } from './core/command.ts'
+export { cmd, cmdStdin, script, describeCommand, summarizeCommand } from './core/command.ts'
 export type { Change, ChangeOp, CheckResult, Fact, FactOutput, FactSnapshot, Task, AnyTask, AnyFact } from './core/task.ts'
 export { defineFact, defineTask } from './core/task.ts'
 export {
@@ -45,15 +45,15 @@ export type { OvsBridgeSpec, OvsPortSpec, VxlanPortSpec, PortCurrent, Ensure } f
 export { ipAddress, route, setMtu } from './tasks/net.ts'
 export type { IpAddressSpec, RouteSpec, SetMtuSpec } from './tasks/net.ts'
 // tasks: kernel parameters, packet filter, packages
-export { sysctl } from './tasks/sysctl.ts'
+export { sysctl, defaultSysctlFile } from './tasks/sysctl.ts'
 export type { SysctlSpec } from './tasks/sysctl.ts'
-export { iptablesRule, iptablesMasq } from './tasks/iptables.ts'
+export { iptablesRule, iptablesMasq, masqRules, IPTABLES_TABLES } from './tasks/iptables.ts'
 export type { IptablesRuleSpec, IptablesMasqSpec, IptablesTable } from './tasks/iptables.ts'
 export { packages } from './tasks/packages.ts'
 export type { PackagesSpec } from './tasks/packages.ts'
 // tasks: Docker
-export { dockerImage, dockerContainer, containerPort } from './tasks/docker.ts'
-export type { DockerImageSpec, DockerContainerSpec, ContainerPortSpec, RestartPolicy } from './tasks/docker.ts'
+export { dockerImage, dockerContainer, containerPort, vethNames, IMAGE_HASH_LABEL, CONTAINER_SPEC_LABEL } from './tasks/docker.ts'
+export type { DockerImageSpec, DockerContainerSpec, ContainerPortSpec, RestartPolicy, DockerImageCurrent, DockerContainerCurrent, ContainerPortCurrent } from './tasks/docker.ts'
 // tasks: read-only checks
 export { probe } from './tasks/probe.ts'
 export type { ProbeSpec } from './tasks/probe.ts'
@@ -63,6 +63,11 @@ export { ovsStateFact, decodeOvsdb } from './facts/ovs.ts'
 export type { OvsState, OvsBridge, OvsPort, OvsInterface } from './facts/ovs.ts'
 export { linksFact, routesFact } from './facts/ip.ts'
 export type { Link, Links, Route } from './facts/ip.ts'
+export { sysctlFact } from './facts/sysctl.ts'
+export { iptablesRuleFact } from './facts/iptables.ts'
+export { packageStatesFact } from './facts/packages.ts'
+export { dockerImageFact, dockerContainerFact, dockerContextHashFact, containerNetnsFact, DockerDaemonError } from './facts/docker.ts'
+export type { DockerImageState, DockerContainerState, ContainerNetns } from './facts/docker.ts'
 
 // the seed's lab as data
 export { SEED_LAB, validateLab, tunnelsOf, gatewayOf } from './lab/spec.ts'
