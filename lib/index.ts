@@ -70,7 +70,7 @@ export { dockerImageFact, dockerContainerFact, dockerContextHashFact, containerN
 export type { DockerImageState, DockerContainerState, ContainerNetns } from './facts/docker.ts'
 
 // the seed's lab as data
-export { validateLab, tunnelsOf, gatewayOf } from './lab/spec.ts'
+export { SEED_LAB, validateLab, tunnelsOf, gatewayOf } from './lab/spec.ts'
 export type { LabSpec, LabNetwork, LabContainer, LabTunnel } from './lab/spec.ts'
 export { labPlaybook } from './lab/plays.ts'
 
