@@ -9,6 +9,8 @@ import { Inventory } from '../../lib/inventory/inventory.ts'
 import { labPlaybook } from '../../lib/lab/plays.ts'
 import { containerPort, dockerContainer, ipAddress, ovsBridge, ovsPort, vxlanPort } from '../../lib/index.ts'
 import { LAB, lab } from '../../playbooks/lab.ts'
+import { net3 } from '../../examples/net3.ts'
+import { extraContainer } from '../../examples/extra-container.ts'
 
 const FIX = join(import.meta.dirname, '..', 'fixtures', 'inventory')
 const INV2 = join(FIX, 'graph-2hosts.yml')
@@ -271,6 +273,18 @@ describe('any playbook, not only the lab', () => {
     expect(mmd).toContain('br-ext · OVS bridge (existing)')
     expect(mmd).toContain('lonely (no bridge) [busybox]')
     expect(mmd).toMatch(/bridge_host1_br_ext ==>\|"VXLAN key 42<br\/>host1 vx-far → 198\.51\.100\.7"\| remote_198_51_100_7/)
+  })
+
+  it('the examples draw without contacting hosts: net3 on br3 with key 7000, doc5 on host2 br1', () => {
+    const inventory = Inventory.load(INV2)
+    const n3 = graphPlaybook(net3, { inventory, flags: {} })
+    expect(n3.tunnels.map((t) => [t.id, t.key])).toEqual([['host1/vxlan3~host2/vxlan3', 7000]])
+    expect(n3.hosts[0]!.bridges[0]).toMatchObject({ name: 'br3', datapathType: 'netdev', ports: [{ name: 'net3', addresses: ['10.0.3.1/24'] }] })
+    expect(graphPlaybook(net3, { inventory, flags: { state: 'absent' } }).tunnels).toEqual([])
+    const ex = graphPlaybook(extraContainer, { inventory, flags: {} })
+    expect(ex.hosts.map((h) => h.name)).toEqual(['host2'])
+    expect(ex.hosts[0]!.bridges[0]).toMatchObject({ name: 'br1', declared: false, attachments: [{ container: 'doc5', address: '10.0.1.30/24', gateway: '10.0.1.1' }] })
+    expect(toMermaid(ex)).toContain('doc5 eth0 10.0.1.30/24 gw 10.0.1.1 [con_img]')
   })
 
   it('the absent lab draws hosts without objects', () => {
