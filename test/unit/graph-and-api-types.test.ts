@@ -1,0 +1,71 @@
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+
+/**
+ * The type-level tests in test/types/api.ts, seen failing: a copy WITHOUT its `@ts-expect-error` lines is
+ * compiled with the project's tsconfig (strict) and must fail with exactly one error on each line that
+ * followed a directive, with the expected message. (`npm run typecheck` checks the file with the
+ * directives: there, every directive must still meet an error.)
+ */
+
+const ROOT = resolve(import.meta.dirname, '..', '..')
+const SOURCE = join(ROOT, 'test', 'types', 'api.ts')
+const TSC = join(ROOT, 'node_modules', '.bin', 'tsc')
+
+/** The expected error for each marked line, by the start of the line's code. */
+const EXPECTED: Array<[code: string, message: RegExp]> = [
+  ["key: '5000',", /TS2322: Type 'string' is not assignable to type 'number'/],
+  ["vxlanPort({ bridge: 'br1', name: 'vxlan1', key: 5000 })", /TS2741: Property 'remoteIp' is missing .* 'VxlanPortSpec'/],
+  ['vni: 5000,', /TS2353: Object literal may only specify known properties, and 'vni' does not exist in type 'VxlanPortSpec'/],
+  ["datapathType: 'kernel',", /TS2322: Type '"kernel"' is not assignable to type '"netdev" \| "system"'/],
+  ["type: 'vxlan',", /TS2322: Type '"vxlan"' is not assignable to type '"internal" \| "system"'/],
+  ["up: 'yes',", /TS2322: Type 'string' is not assignable to type 'boolean'/],
+  ["state: 'paused',", /TS2322: Type '"paused"' is not assignable to type '"absent" \| "running" \| "stopped"'/],
+  ["mtu: '1500',", /TS2322: Type 'string' is not assignable to type 'number'/],
+  ["ensure: 'gone',", /TS2322: Type '"gone"' is not assignable to type '"absent" \| "present"'/],
+  ['source: 10,', /TS2322: Type 'number' is not assignable to type 'string'/],
+  ['value: true,', /TS2322: Type 'boolean' is not assignable to type 'string \| number'/],
+  ["tasks: () => ['ovs-vsctl add-br br1'],", /TS2322: Type 'string' is not assignable to type 'AnyTask'/],
+  ["flags: { count: { type: 'number'", /TS2322: Type '"number"' is not assignable to type '"boolean" \| "string"'/],
+  ['const key: string = vxlanPort(', /TS2322: Type 'number' is not assignable to type 'string'/],
+  ["void runCli(pb, '--check')", /TS2345: Argument of type 'string' is not assignable to parameter of type 'readonly string\[\]'/],
+  ["topo.hosts[0]!.name = 'renamed'", /TS2540: Cannot assign to 'name' because it is a read-only property/],
+]
+
+describe('typed API: wrong field types do not compile', () => {
+  it('test/types/api.ts without its @ts-expect-error lines fails tsc with the expected message on each marked line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vxlab-types-'))
+    const marked: Array<{ line: number; code: string }> = []
+    const kept: string[] = []
+    const lines = readFileSync(SOURCE, 'utf8').split('\n')
+    lines.forEach((l, i) => {
+      if (l.trim().startsWith('// @ts-expect-error')) marked.push({ line: kept.length + 1, code: (lines[i + 1] ?? '').trim() })
+      else kept.push(l.replace(/'\.\.\/\.\.\/lib\//g, `'${ROOT}/lib/`))
+    })
+    expect(marked.length).toBe(EXPECTED.length)
+    writeFileSync(join(dir, 'api.ts'), kept.join('\n'))
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+      extends: join(ROOT, 'tsconfig.json'),
+      compilerOptions: { typeRoots: [join(ROOT, 'node_modules', '@types')] },
+      include: [],
+      files: ['./api.ts'],
+    }))
+    const r = await promisify(execFile)(TSC, ['--noEmit', '--pretty', 'false', '-p', join(dir, 'tsconfig.json')], { cwd: dir }).then(
+      (ok) => ({ code: 0, out: ok.stdout + ok.stderr }),
+      (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` }),
+    )
+    expect(r.code, r.out).not.toBe(0)
+    const errors = [...r.out.matchAll(/^api\.ts\((\d+),\d+\): error (TS\d+: .*)$/gm)].map((m) => ({ line: Number(m[1]), message: m[2]! }))
+    // one error per marked line, and none elsewhere (the valid usage compiles)
+    expect(errors.map((e) => e.line)).toEqual(marked.map((m) => m.line))
+    for (const m of marked) {
+      const want = EXPECTED.find(([code]) => m.code.startsWith(code))
+      expect(want, `no expected message for marked line ${JSON.stringify(m.code)}`).toBeDefined()
+      expect(errors.find((e) => e.line === m.line)!.message).toMatch(want![1])
+    }
+  })
+})
