@@ -1,5 +1,5 @@
 import type { Command } from '../core/command.ts'
-import { describeCommand } from '../core/command.ts'
+import { describeCommand, summarizeCommand } from '../core/command.ts'
 import type { HostRecap, PlaybookEvents, RunReport, TaskReport } from '../core/playbook.ts'
 import type { TaskOutcome } from '../core/runner.ts'
 import { mask } from '../core/secrets.ts'
@@ -32,24 +32,13 @@ function fmt(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined'
 }
 
-const SHELLS = new Set(['sh', 'bash', 'dash', '/bin/sh', '/bin/bash', '/bin/dash', '/usr/bin/sh'])
-
 /**
- * One line for a command in a text report. A multi-line `sh -c` script is shown as its first line and
- * `(N-line script)`, followed by its arguments, unless `full` (`-v`): the JSON report always keeps it whole.
- * Secrets are masked.
+ * One line for a command in a text report: a multi-line `sh -c` script is shown as its first line and
+ * `(N-line script)`, followed by its arguments ({@link summarizeCommand}, the form errors use too), unless
+ * `full` (`-v`). The JSON report always keeps commands whole. Secrets are masked.
  */
 export function commandText(c: Command, full: boolean): string {
-  const [shell, flag, body] = c.argv
-  if (!full && shell !== undefined && SHELLS.has(shell) && flag === '-c' && body !== undefined && body.includes('\n')) {
-    const lines = body.split('\n')
-    const n = lines.filter((l) => l.trim() !== '').length
-    const first = (lines.find((l) => l.trim() !== '') ?? '').trim()
-    const rest = c.argv.slice(3)
-    const tail = rest.length > 0 ? ` ${describeCommand({ argv: rest, ...(c.stdin !== undefined ? { stdin: c.stdin } : {}) })}` : c.stdin !== undefined ? ` <<stdin(${c.stdin.length} bytes)` : ''
-    return mask(`${shell} -c ${JSON.stringify(`${first} ...`)} (${n}-line script)${tail}`)
-  }
-  return mask(describeCommand(c))
+  return mask(full ? describeCommand(c) : summarizeCommand(c))
 }
 
 /**
