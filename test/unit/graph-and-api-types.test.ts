@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
+import { collectApiDocs, renderHtml } from '../../scripts/docs.ts'
 
 /**
  * The type-level tests in test/types/api.ts, seen failing: a copy WITHOUT its `@ts-expect-error` lines is
@@ -67,5 +68,29 @@ describe('typed API: wrong field types do not compile', () => {
       expect(want, `no expected message for marked line ${JSON.stringify(m.code)}`).toBeDefined()
       expect(errors.find((e) => e.line === m.line)!.message).toMatch(want![1])
     }
+  })
+})
+
+describe('npm run docs: the API reference from the docstrings', () => {
+  it('documents every export of lib/index.ts and lib/graph/index.ts with its signature, docstring and members', () => {
+    const docs = collectApiDocs()
+    const [main, graph] = docs.modules
+    const source = readFileSync(join(ROOT, 'lib', 'index.ts'), 'utf8')
+    // every name in lib/index.ts's export lists is documented
+    const exported = [...source.matchAll(/^export (?:type )?\{([^}]*)\}/gm)].flatMap((m) => m[1]!.split(',').map((x) => x.trim()).filter(Boolean))
+    const names = new Set(main!.entries.map((e) => e.name))
+    for (const n of exported) expect(names, n).toContain(n)
+    const vx = main!.entries.find((e) => e.name === 'vxlanPort')!
+    expect(vx).toMatchObject({ kind: 'function', source: 'lib/tasks/ovs.ts', signature: 'function vxlanPort(spec: VxlanPortSpec): Task<VxlanPortSpec, PortCurrent>' })
+    expect(vx.doc).toContain('A VXLAN tunnel port')
+    const spec = main!.entries.find((e) => e.name === 'VxlanPortSpec')!
+    expect(spec.members.find((m) => m.name === 'key')).toMatchObject({ type: 'number', optional: false, doc: expect.stringContaining('0..16777215') })
+    expect(spec.members.find((m) => m.name === 'dstPort')).toMatchObject({ optional: true })
+    expect(main!.entries.find((e) => e.name === 'validate')!.members.map((m) => m.name)).toContain('ipv4Cidr')
+    expect(main!.entries.find((e) => e.name === 'Inventory')!.members.find((m) => m.name === 'load')).toMatchObject({ static: true })
+    expect(graph!.entries.find((e) => e.name === 'topologyOf')!.tags.map((t) => t.name)).toEqual(['param', 'param', 'param'])
+    const html = renderHtml(docs)
+    expect(html).toContain('<pre class="sig"><code>function vxlanPort(spec: VxlanPortSpec): Task&lt;VxlanPortSpec, PortCurrent&gt;</code></pre>')
+    expect(html).toContain('Spec of <a href="#lib-index-ts--vxlanPort">vxlanPort</a>.')
   })
 })
