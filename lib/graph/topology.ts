@@ -447,7 +447,14 @@ function tokenAt(text: string, token: string): number {
   return m ? m.index + m[1]!.length : -1
 }
 
-const ipOfIface = (cidr: string): string => cidr.split('/')[0] ?? cidr
+/** The address part of `A.B.C.D/len` (undefined when it is not one). */
+function ipOfIface(cidr: string): string | undefined {
+  try {
+    return ipaddr.IPv4.parseCIDR(cidr)[0].toString()
+  } catch {
+    return undefined
+  }
+}
 function inNetwork(ip: string, cidr: string): boolean {
   try {
     const [net, len] = ipaddr.IPv4.parseCIDR(cidr)
@@ -546,8 +553,9 @@ export function markTopology(topo: Topology, tasks: readonly TaskReport[]): Topo
       if (!gw) continue
       const first = tunnelPath(topo, { host: src.host, bridge: a.bridge }, gw)
       for (const b of dst.attachments) {
-        if (b.address === undefined) continue
-        const exit = bridgeHolding(gw.host, ipOfIface(b.address), false)
+        const ip = b.address !== undefined ? ipOfIface(b.address) : undefined
+        if (ip === undefined) continue
+        const exit = bridgeHolding(gw.host, ip, false)
         const second = exit ? tunnelPath(topo, exit, { host: dst.host, bridge: b.bridge }) : undefined
         if (first && second) return [...first, ...second]
       }
@@ -561,7 +569,10 @@ export function markTopology(topo: Topology, tasks: readonly TaskReport[]): Topo
       const text = t.result.check
       const named = containers
         .map((p) => {
-          const positions = [tokenAt(text, p.name), ...p.attachments.map((a) => (a.address !== undefined ? tokenAt(text, ipOfIface(a.address)) : -1))].filter((i) => i >= 0)
+          const positions = [tokenAt(text, p.name), ...p.attachments.map((a) => {
+            const ip = a.address !== undefined ? ipOfIface(a.address) : undefined
+            return ip !== undefined ? tokenAt(text, ip) : -1
+          })].filter((i) => i >= 0)
           return { p, at: positions.length > 0 ? Math.min(...positions) : -1 }
         })
         .filter((x) => x.at >= 0)
@@ -576,8 +587,8 @@ export function markTopology(topo: Topology, tasks: readonly TaskReport[]): Topo
         const runHost = hostOf.get(t.host)
         if (named.length === 1 && runHost && runHost.name !== src.host) {
           for (const a of src.attachments) {
-            if (a.address === undefined) continue
-            const ip = ipOfIface(a.address)
+            const ip = a.address !== undefined ? ipOfIface(a.address) : undefined
+            if (ip === undefined) continue
             const r = runHost.routes.find((x) => x.viaHost !== undefined && x.destination !== 'default' && inNetwork(ip, x.destination))
             const entry = r?.viaHost !== undefined ? bridgeHolding(r.viaHost, ip, false) : undefined
             for (const id of entry ? (tunnelPath(topo, entry, { host: src.host, bridge: a.bridge }) ?? []) : []) targets.add(`tunnel:${id}`)
@@ -586,10 +597,14 @@ export function markTopology(topo: Topology, tasks: readonly TaskReport[]): Topo
         if (/\bNAT\b/.test(text)) {
           for (const h of topo.hosts) {
             for (const n of h.nat) {
-              if (!src.attachments.some((a) => a.address !== undefined && inNetwork(ipOfIface(a.address), n.source))) continue
-              targets.add(`nat:${h.name}/${n.iface}`)
-              const exit = bridgeHolding(h.name, ipOfIface(src.attachments[0]?.address ?? ''), false)
-              for (const a of src.attachments) for (const id of exit ? (tunnelPath(topo, { host: src.host, bridge: a.bridge }, exit) ?? []) : []) targets.add(`tunnel:${id}`)
+              for (const a of src.attachments) {
+                const ip = a.address !== undefined ? ipOfIface(a.address) : undefined
+                if (ip === undefined || !inNetwork(ip, n.source)) continue
+                targets.add(`nat:${h.name}/${n.iface}`)
+                // the way out: from the container's bridge to the NAT host's bridge for that network
+                const exit = bridgeHolding(h.name, ip, false)
+                for (const id of exit ? (tunnelPath(topo, { host: src.host, bridge: a.bridge }, exit) ?? []) : []) targets.add(`tunnel:${id}`)
+              }
             }
           }
         }
