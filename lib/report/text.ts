@@ -136,10 +136,13 @@ export function hostBlock(host: string, outcomes: readonly TaskOutcome[], o: Tex
     ...(n.skipped > 0 ? [`${n.skipped} skipped`] : []),
   ]
   const bad = n.failed > 0 || end.unreachable !== undefined || end.error !== undefined
+  if (end.unreachable !== undefined) parts.push('UNREACHABLE')
+  else if (end.error !== undefined) parts.push('FAILED')
   const lines = [`${paint(o.color, bad ? '31;1' : n.changed > 0 ? '33;1' : '32;1', host)}: ${parts.join(', ')}`]
   for (const t of outcomes) lines.push(...taskLines(t, o))
-  if (end.unreachable !== undefined) lines.push(`  ${paint(o.color, '31', `UNREACHABLE: ${mask(end.unreachable)}`)}`)
-  else if (end.error !== undefined && !outcomes.some((t) => t.status === 'failed' && t.error === end.error)) lines.push(`  ${paint(o.color, '31', `FAILED: ${mask(end.error)}`)}`)
+  // the messages name the host and what happened (`host2: unreachable: ...`, `host1: run lock not taken: ...`)
+  if (end.unreachable !== undefined) lines.push(`  ${paint(o.color, '31', mask(end.unreachable))}`)
+  else if (end.error !== undefined && !outcomes.some((t) => t.status === 'failed' && t.error === end.error)) lines.push(`  ${paint(o.color, '31', mask(end.error))}`)
   return lines
 }
 

@@ -101,8 +101,10 @@ describe('host blocks', () => {
     ], APPLY)
     expect(block).toEqual(['host1: 1 changed, 1 ok, 1 failed, 1 skipped', '  + ovs.bridge[br2]: create bridge br2', '  ! kv[y] failed: boom'])
     expect(hostBlock('host2', [outcome('a', 'changed', [change({ op: 'create', summary: 's' })])], CHECK)[0]).toBe('host2: 1 would change, 0 ok')
-    expect(hostBlock('gw', [], APPLY, { unreachable: 'connect ECONNREFUSED' })).toEqual(['gw: 0 ok', '  UNREACHABLE: connect ECONNREFUSED'])
-    expect(hostBlock('gw', [], APPLY, { error: 'run lock not taken' })).toEqual(['gw: 0 ok', '  FAILED: run lock not taken'])
+    expect(hostBlock('gw', [], APPLY, { unreachable: 'gw: unreachable: connect ECONNREFUSED' })).toEqual(['gw: 0 ok, UNREACHABLE', '  gw: unreachable: connect ECONNREFUSED'])
+    expect(hostBlock('gw', [], APPLY, { error: 'gw: run lock not taken' })).toEqual(['gw: 0 ok, FAILED', '  gw: run lock not taken'])
+    // an error that is already a failed task's error is not repeated
+    expect(hostBlock('h', [outcome('command[sleep]', 'failed', [], { error: 'h: command timed out' })], APPLY, { error: 'h: command timed out' })).toEqual(['h: 0 ok, 1 failed, FAILED', '  ! command[sleep] failed: h: command timed out'])
   })
 
   it('hosts finishing in parallel print whole blocks, never interleaved lines', () => {
