@@ -65,9 +65,14 @@ describe('examples/ on the testbed', () => {
   })
 
   it('extra-container: doc5 on host2 net1 pings doc1 across the tunnel and the gateway; rerun changes nothing', async () => {
-    const r = await run(extraContainer, '--verify')
+    const picture = join(work, 'doc5.svg')
+    const r = await run(extraContainer, '--verify', '--graph-after', picture)
     expect(failures(r.report), r.out).toEqual([])
     expect(r.code).toBe(0)
+    // the picture after the run: doc5 verified (green), both checks placed
+    const svg = readFileSync(picture, 'utf8')
+    expect(svg).toMatch(/fill="#d7f5dd" stroke="#2e7d32"\/>\s*<text[^>]*>▣ doc5 eth0 10\.0\.1\.30\/24/)
+    expect(svg).toContain('verify: 2 passed, 0 failed')
     const results = Object.fromEntries(r.report.tasks.filter((t) => t.result).map((t) => [t.result!.check, t.result!.ok]))
     expect(results).toEqual({ 'ping doc5 -> doc1 (10.0.1.10)': true, 'ping doc5 -> net1 gateway (10.0.1.1)': true })
     const again = await run(extraContainer)
