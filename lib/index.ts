@@ -69,6 +69,10 @@ export { packageStatesFact } from './facts/packages.ts'
 export { dockerImageFact, dockerContainerFact, dockerContextHashFact, containerNetnsFact, DockerDaemonError } from './facts/docker.ts'
 export type { DockerImageState, DockerContainerState, ContainerNetns } from './facts/docker.ts'
 
+// topology pictures (Mermaid and SVG) of a built playbook
+export { graphPlaybook, topologyOf, markTopology, toMermaid, toSvg, renderTopology, writeTopology } from './graph/index.ts'
+export type { Topology, GraphFormat, TopoHost, TopoBridge, TopoPort, TopoVxlanPort, TopoAttachment, TopoContainer, TopoNat, TopoRoute, TopoTunnel, Verdict } from './graph/index.ts'
+
 // the seed's lab as data
 export { SEED_LAB, validateLab, tunnelsOf, gatewayOf } from './lab/spec.ts'
 export type { LabSpec, LabNetwork, LabContainer, LabTunnel } from './lab/spec.ts'

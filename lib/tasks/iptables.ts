@@ -13,6 +13,7 @@ const ENSURE = ['present', 'absent'] as const
 
 /** The tables of iptables(8). */
 export const IPTABLES_TABLES = ['filter', 'nat', 'mangle', 'raw', 'security'] as const
+/** An iptables table name (iptables(8) `-t`): `filter` (default), `nat`, `mangle`, `raw`, `security`. */
 export type IptablesTable = (typeof IPTABLES_TABLES)[number]
 
 /**
