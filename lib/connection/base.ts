@@ -163,8 +163,15 @@ export abstract class BaseConnection implements Connection {
     const last = parsed.results[n - 1]
     const complete = n === commands.length || (last !== undefined && last.code !== 0 && parts[n - 1]?.stopOnError === true)
     if (!complete || parsed.partial !== undefined) {
-      const detail = r.stderr.trim() || `exit code ${String(r.code)}`
-      throw new BatchInterruptedError(`${this.host}: exec ended early (${mask(detail)})`, parsed.results, parsed.partial ?? n, undefined)
+      const at = commands[parsed.partial ?? n]
+      const where = parsed.partial !== undefined && at !== undefined
+        ? ` while running \`${mask(describeCommand(at))}\` (it may have run partly)`
+        : ` after ${n} of ${commands.length} commands`
+      const stderr = r.stderr.trim() ? `: ${mask(r.stderr.trim())}` : ''
+      const detail = r.code === null
+        ? `connection lost${where}: the exec ended without an exit status (its session or sshd was killed, or the host went down)${stderr}`
+        : `the exec ended early${where}: its shell exited ${r.code}${stderr}`
+      throw new BatchInterruptedError(`${this.host}: ${detail}`, parsed.results, parsed.partial ?? n, undefined)
     }
     return parsed.results
   }

@@ -68,6 +68,8 @@ export class HostPlayRunner {
   #pending: Array<{ outcome: TaskOutcome; task: AnyTask; changes: readonly Change[] }> = []
   readonly #outcomes = new Map<string, TaskOutcome>()
   #stopped = false
+  /** The task whose failure stopped this host: later tasks say so instead of being skipped silently. */
+  #failedKey: string | undefined
 
   constructor(
     readonly conn: Connection,
@@ -81,7 +83,7 @@ export class HostPlayRunner {
     await this.#execute([], [...all.values()])
     for (const task of this.tasks) {
       if (this.#stopped) {
-        this.#finish({ key: task.key, kind: task.kind, status: 'skipped', changes: [] })
+        this.#finish({ key: task.key, kind: task.kind, status: 'skipped', changes: [], ...this.#skipReason() })
         continue
       }
       await this.#planTask(task)
@@ -92,7 +94,11 @@ export class HostPlayRunner {
 
   /** Outcomes in task order (tasks not reached yet are reported skipped). */
   outcomes(): TaskOutcome[] {
-    return this.tasks.map((t) => this.#outcomes.get(t.key) ?? { key: t.key, kind: t.kind, status: 'skipped', changes: [] })
+    return this.tasks.map((t) => this.#outcomes.get(t.key) ?? { key: t.key, kind: t.kind, status: 'skipped', changes: [], ...this.#skipReason() })
+  }
+
+  #skipReason(): { error?: string } {
+    return this.#failedKey !== undefined ? { error: `not run: ${this.#failedKey} failed on this host` } : {}
   }
 
   #finish(o: TaskOutcome): void {
@@ -130,7 +136,7 @@ export class HostPlayRunner {
       const later = factIdsOf(this.tasks.slice(idx))
       await this.#execute(this.#takePending(), [...later.values()])
       if (this.#stopped) {
-        this.#finish({ key: task.key, kind: task.kind, status: 'skipped', changes: [] })
+        this.#finish({ key: task.key, kind: task.kind, status: 'skipped', changes: [], ...this.#skipReason() })
         return
       }
     }
@@ -144,6 +150,7 @@ export class HostPlayRunner {
       outcome.status = 'failed'
       outcome.error = errMessage(e)
       this.#stopped = task.result === undefined
+      if (this.#stopped) this.#failedKey = task.key
       this.#finish(outcome)
       return
     }
@@ -223,6 +230,7 @@ export class HostPlayRunner {
         if (i < failIdx) this.#finish(p.outcome)
         else if (i === failIdx) {
           p.outcome.status = 'failed'
+          this.#failedKey = p.task.key
           const r = results[failedAt]
           const c = parts[failedAt]!.command
           p.outcome.error = r !== undefined
