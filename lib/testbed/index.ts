@@ -18,6 +18,7 @@ export {
   hostExec,
   hostPid,
   readState,
+  withTestbedLock,
   sshOptions,
   TestbedStartError,
   type TestbedInfo,
@@ -29,6 +30,7 @@ export {
   type HostExecOptions,
 } from './lifecycle.ts'
 export { testbedDir, runDir, paths, type TestbedPaths } from './paths.ts'
+export { withFault, stopService, startService, serviceAnswers, type Fault, type FaultInfo, type FaultService } from './faults.ts'
 export {
   checkPrerequisites,
   installDeps,

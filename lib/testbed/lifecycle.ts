@@ -198,6 +198,14 @@ async function withLock<T>(fn: () => Promise<T>, log: (l: string) => void = () =
   return turn
 }
 
+/**
+ * Run `fn` holding the testbed lock: `up`/`down`/`ensureTestbed` of other processes wait until it ends
+ * (fault injection uses it, so nobody rebuilds a testbed whose host is broken on purpose). Re-entrant in `fn`.
+ */
+export function withTestbedLock<T>(fn: () => Promise<T>): Promise<T> {
+  return withLock(fn)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Host pids and hostExec
 
