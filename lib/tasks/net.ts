@@ -110,13 +110,15 @@ function planIpAddress(cur: IpAddressCurrent, s: IpAddressNorm): Change[] {
     }]
   }
   if (link === undefined) {
-    return [{
-      op: 'create',
-      summary: `add ${address} to ${dev}${s.up ? ' and set it up' : ''} (link ${dev} does not exist yet: an earlier task must create it)`,
-      before: { address: null }, after: { address },
-      commands: s.up ? [add, up] : [add],
-      touches: s.up ? [...addrTouches, `link:${dev}`] : addrTouches,
-    }]
+    // the same changes as for the link once it exists (a new link starts down): check mode lists what apply does
+    return [
+      {
+        op: 'create',
+        summary: `add ${address} to ${dev} (link ${dev} does not exist yet: an earlier task must create it)`,
+        before: { address: null }, after: { address }, commands: [add], touches: addrTouches,
+      },
+      ...(s.up ? [{ op: 'update' as const, summary: `set ${dev} up`, before: { up: false }, after: { up: true }, commands: [up], touches: [`link:${dev}`] }] : []),
+    ]
   }
   const changes: Change[] = []
   if (!present.includes(address)) {

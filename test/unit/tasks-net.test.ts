@@ -61,9 +61,9 @@ describe('net.ipAddress', () => {
     ])
     expect(cs[0]).toMatchObject({ before: { address: '10.0.1.1/16' }, after: { address: '10.0.1.1/24' } })
   })
-  it('missing link at plan time (an earlier task creates it) -> create with every command, no failure', () => {
+  it('missing link at plan time (an earlier task creates it) -> create and set up, as for a new (down) link, no failure', () => {
     const cs = plan(t, {})
-    expect(cs.map((c) => c.op)).toEqual(['create'])
+    expect(cs.map((c) => c.op)).toEqual(['create', 'update'])
     expect(cs[0]!.summary).toMatch(/does not exist yet/)
     expect(argvs(cs)).toEqual([
       ['ip', 'addr', 'replace', '10.0.1.1/24', 'dev', 'net1'],
