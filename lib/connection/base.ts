@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder'
 import pLimit, { type LimitFunction } from 'p-limit'
 import type { Command } from '../core/command.ts'
 import { describeCommand } from '../core/command.ts'
@@ -21,6 +22,11 @@ export interface ConnectionOptions {
   readonly become?: Become
   /** At most this many exec channels at once on the connection (default 10, OpenSSH's MaxSessions). */
   readonly maxChannels?: number
+  /**
+   * Read parts of a batch (fact commands) run in up to this many parallel lanes on the host (default
+   * {@link DEFAULT_READ_LANES}); 1 runs them one at a time. Output and results are the same either way.
+   */
+  readonly readLanes?: number
   readonly log?: ExecLogger
 }
 
@@ -50,6 +56,16 @@ const BECOME_WITH_PASSWORD =
   'IFS= read -r p || exit 1; if sudo -n true 2>/dev/null; then exec sudo -n -- sh -c "$1"; fi; ' +
   '{ printf \'%s\\n\' "$p"; exec cat; } | sudo -S -p \'\' -- sh -c "$1"'
 
+/**
+ * Default number of parallel lanes for a batch's read parts: a host's facts are independent reads, and most of
+ * their time is process start-up and daemon round trips (docker CLI, ovs-vsctl), so a few at once finish
+ * sooner; more than a few only contend for the host's cores (bench/RESULTS.md).
+ */
+export const DEFAULT_READ_LANES = 4
+
+/** The holder of {@link BaseConnection.holdThenBatch} ended or timed out before it printed its marker (its output says why). */
+export class HoldRefusedError extends VxlabError {}
+
 /** Raised when a batch's exec failed part-way; `completed` holds the results of the parts that finished. */
 export class BatchInterruptedError extends VxlabError {
   constructor(message: string, readonly completed: readonly ExecResult[], readonly failedPart: number | undefined, readonly cause2: unknown) {
@@ -67,12 +83,14 @@ export abstract class BaseConnection implements Connection {
   protected readonly commandTimeoutMs: number
   protected readonly become: Become | undefined
   protected readonly log: ExecLogger | undefined
+  readonly #lanes: number
 
   constructor(readonly host: string, opts: ConnectionOptions) {
     this.#limit = pLimit(opts.maxChannels ?? 10)
     this.commandTimeoutMs = opts.commandTimeoutMs ?? 120_000
     this.become = opts.become
     this.log = opts.log
+    this.#lanes = opts.readLanes ?? DEFAULT_READ_LANES
   }
 
   get execCount(): number {
@@ -81,8 +99,8 @@ export abstract class BaseConnection implements Connection {
 
   protected abstract execRaw(commandLine: string, stdin: string | Uint8Array | undefined, timeoutMs: number): Promise<RawExecResult>
 
-  /** Start a command with an open stdin (`stdin` written first, e.g. a become password), streaming its stdout. */
-  protected abstract streamRaw(commandLine: string, onStdout: (chunk: string) => void, stdin?: string | Uint8Array): Promise<RawStream>
+  /** Start a command with an open stdin (`stdin` written first, e.g. a become password), streaming its stdout and stderr (raw bytes, as they come). */
+  protected abstract streamRaw(commandLine: string, onOutput: (chunk: Buffer) => void, stdin?: string | Uint8Array): Promise<RawStream>
 
   /**
    * Start `command` and keep it running with its stdin open (the run lock's holder). Resolves once its stdout
@@ -95,8 +113,9 @@ export abstract class BaseConnection implements Connection {
     let resolveSeen!: () => void
     const seen = new Promise<void>((r) => (resolveSeen = r))
     const w = this.#wrap(renderCommand(command), undefined)
+    const utf8 = new StringDecoder('utf8')
     const stream = await this.streamRaw(w.line, (chunk) => {
-      out += chunk
+      out += utf8.write(chunk)
       if (out.includes(marker)) resolveSeen()
     }, w.stdin)
     let timer: NodeJS.Timeout | undefined
@@ -110,6 +129,90 @@ export abstract class BaseConnection implements Connection {
     stream.end()
     const why = out.trim() || (outcome === 'timeout' ? `no answer within ${timeoutMs} ms` : `exit ${String(outcome.code)}`)
     throw new VxlabError(`${this.host}: ${mask(why)}`)
+  }
+
+  /**
+   * Start `command` (the run lock's holder) with its stdin open and, once its stdout shows `marker` on a line
+   * of its own, run `parts` as a batch IN THE SAME SESSION: one exec for the lock and the batch, so taking the
+   * lock costs no round trip of its own. `command` must end by running a shell on the rest of its stdin
+   * (`exec sh -s`): it gets the batch script in a subshell with fd 9 closed (the holder's lock descriptor never
+   * leaks into a command, which could keep the lock after the run), then `exec cat >/dev/null`, which holds
+   * the session (and the lock) until `release()` closes stdin.
+   * Rejects with {@link HoldRefusedError} (the holder's output, e.g. "locked by ...") when the holder ends or
+   * `holdTimeoutMs` passes before the marker; a batch cut short rejects as {@link runBatch} does
+   * ({@link BatchInterruptedError} with the results of the parts that finished).
+   */
+  async holdThenBatch(command: Command, marker: string, holdTimeoutMs: number, parts: readonly BatchPart[]): Promise<{ held: Held; results: ExecResult[] }> {
+    this.#execs++
+    const commands = parts.map((p) => p.command)
+    const { script, token } = buildBatchScript(parts, { lanes: this.#lanes })
+    const end = `${token}:end`
+    const batchTimeoutMs = commands.reduce((t, c) => t + (c.timeoutMs ?? this.commandTimeoutMs), 0)
+    const shown = commands.length === 0 ? 'nothing'
+      : commands.length === 1 ? describeCommand(commands[0]!) : `batch of ${commands.length}: ${commands.map(describeCommand).join(' ; ')}`
+    this.log?.(this.host, mask(`${describeCommand(command)}; then in the same session: ${shown}`))
+    const input = commands.length === 0
+      ? 'exec cat >/dev/null\n'
+      : `(\nexec 9>&-\n${script})\nprintf '%s\\n' '${end}'\nexec cat >/dev/null\n`
+    const heldLine = `${marker}\n`
+    let out = ''
+    let wake: () => void = () => undefined
+    const w = this.#wrap(renderCommand(command), input)
+    const utf8 = new StringDecoder('utf8') // a character split between two chunks stays whole
+    const stream = await this.streamRaw(w.line, (chunk) => {
+      out += utf8.write(chunk)
+      wake()
+    }, w.stdin)
+    let exitCode: number | null | undefined
+    void stream.exited.then((c) => {
+      exitCode = c
+      wake()
+    })
+    /** Wait until `ready()` (true), the holder exits, or `ms` pass (false for both). */
+    const until = async (ready: () => boolean, ms: number): Promise<boolean> => {
+      const deadline = Date.now() + ms
+      while (!ready()) {
+        if (exitCode !== undefined || Date.now() >= deadline) return ready()
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, Math.max(1, deadline - Date.now()))
+          wake = () => {
+            clearTimeout(t)
+            r()
+          }
+        })
+      }
+      return true
+    }
+    const held = await until(() => out.includes(heldLine), holdTimeoutMs)
+    if (!held) {
+      stream.end()
+      const why = out.trim() || (exitCode === undefined ? `no answer within ${holdTimeoutMs} ms` : `exit ${String(exitCode)}`)
+      throw new HoldRefusedError(`${this.host}: ${mask(why)}`)
+    }
+    const release = async (): Promise<void> => {
+      stream.end()
+      await stream.exited
+    }
+    if (commands.length === 0) return { held: { release }, results: [] }
+    const endLine = `\n${end}\n`
+    const done = await until(() => out.includes(endLine, out.indexOf(heldLine)), batchTimeoutMs)
+    const at = out.indexOf(heldLine) + heldLine.length
+    const region = done ? out.slice(at, out.indexOf(endLine, at) + 1) : out.slice(at)
+    const parsed = parseBatchOutput(region, token, commands.length)
+    const n = parsed.results.length
+    const last = parsed.results[n - 1]
+    const complete = n === commands.length || (last !== undefined && last.code !== 0 && parts[n - 1]?.stopOnError === true)
+    if (!done || !complete || parsed.partial !== undefined) {
+      stream.end()
+      if (!done && exitCode === undefined) {
+        const i = parsed.partial ?? n
+        const what = commands[i] !== undefined ? describeCommand(commands[i]) : 'batch'
+        throw new BatchInterruptedError(new CommandTimeoutError(this.host, batchTimeoutMs, mask(what)).message, parsed.results, i, undefined)
+      }
+      // the holder's stdout and stderr are one stream: what follows the last complete part is its stderr
+      throw this.#endedEarly(parsed, commands, exitCode ?? null, '')
+    }
+    return { held: { release }, results: parsed.results }
   }
 
   abstract close(): Promise<void>
@@ -148,7 +251,7 @@ export abstract class BaseConnection implements Connection {
   async runBatch(parts: readonly BatchPart[]): Promise<ExecResult[]> {
     if (parts.length === 0) return []
     const commands = parts.map((p) => p.command)
-    const { script, token } = buildBatchScript(parts)
+    const { script, token } = buildBatchScript(parts, { lanes: this.#lanes })
     const timeoutMs = commands.reduce((t, c) => t + (c.timeoutMs ?? this.commandTimeoutMs), 0)
     const shown = commands.length === 1 ? describeCommand(commands[0]!) : `batch of ${commands.length}: ${commands.map(describeCommand).join(' ; ')}`
     const r = await this.#exec('sh -s', script, timeoutMs, shown)
@@ -162,17 +265,21 @@ export abstract class BaseConnection implements Connection {
     const n = parsed.results.length
     const last = parsed.results[n - 1]
     const complete = n === commands.length || (last !== undefined && last.code !== 0 && parts[n - 1]?.stopOnError === true)
-    if (!complete || parsed.partial !== undefined) {
-      const at = commands[parsed.partial ?? n]
-      const where = parsed.partial !== undefined && at !== undefined
-        ? ` while running \`${mask(describeCommand(at))}\` (it may have run partly)`
-        : ` after ${n} of ${commands.length} commands`
-      const stderr = r.stderr.trim() ? `: ${mask(r.stderr.trim())}` : ''
-      const detail = r.code === null
-        ? `connection lost${where}: the exec ended without an exit status (its session or sshd was killed, or the host went down)${stderr}`
-        : `the exec ended early${where}: its shell exited ${r.code}${stderr}`
-      throw new BatchInterruptedError(`${this.host}: ${detail}`, parsed.results, parsed.partial ?? n, undefined)
-    }
+    if (!complete || parsed.partial !== undefined) throw this.#endedEarly(parsed, commands, r.code, r.stderr)
     return parsed.results
+  }
+
+  /** The error for a batch whose exec ended before every part ran (connection lost, shell killed). */
+  #endedEarly(parsed: { results: ExecResult[]; partial?: number }, commands: readonly Command[], code: number | null, stderrText: string): BatchInterruptedError {
+    const n = parsed.results.length
+    const at = commands[parsed.partial ?? n]
+    const where = parsed.partial !== undefined && at !== undefined
+      ? ` while running \`${mask(describeCommand(at))}\` (it may have run partly)`
+      : ` after ${n} of ${commands.length} commands`
+    const stderr = stderrText.trim() ? `: ${mask(stderrText.trim())}` : ''
+    const detail = code === null
+      ? `connection lost${where}: the exec ended without an exit status (its session or sshd was killed, or the host went down)${stderr}`
+      : `the exec ended early${where}: its shell exited ${code}${stderr}`
+    return new BatchInterruptedError(`${this.host}: ${detail}`, parsed.results, parsed.partial ?? n, undefined)
   }
 }

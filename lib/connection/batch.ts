@@ -15,30 +15,90 @@ export interface BatchPart {
   readonly stopOnError?: boolean
 }
 
+/** Options of {@link buildBatchScript}. */
+export interface BatchScriptOptions {
+  /**
+   * Run each stretch of consecutive read parts (parts without `stopOnError`) in up to this many parallel
+   * lanes (background subshells, each running its share of the parts in order), then print every part's
+   * output in part order. Default 1: every part in order, one at a time.
+   */
+  readonly lanes?: number
+}
+
+/** How a part runs: its command reading /dev/null, or its own stdin from a base64 here-document. */
+function runLine(c: BatchPart['command'], token: string): string {
+  const rendered = renderCommand(c)
+  if (c.stdin === undefined) return `${rendered} </dev/null`
+  const b64 = Buffer.from(c.stdin).toString('base64').replace(/.{1,76}/g, '$&\n')
+  return `base64 -d <<'${token}_IN' | ${rendered}\n${b64}${token}_IN`
+}
+
+/** One part run in order: stdout straight to fd 3 (the real stdout), stderr captured, then the markers. */
+function sequentialPart(c: BatchPart['command'], i: number, token: string): string[] {
+  return [
+    `printf '%s\\n' '${token}:${i}:out'`,
+    `__e=$( { ${runLine(c, token)}\n} 2>&1 1>&3 ); __c=$?`,
+    `printf '\\n%s:%d\\n%s\\n%s\\n' '${token}:${i}:err' "$__c" "$__e" '${token}:${i}:done'`,
+  ]
+}
+
+/**
+ * Read parts `idx` in `lanes` background subshells writing each part's stdout, stderr and exit code to files
+ * in a temp folder; after `wait`, print them in part order exactly as {@link sequentialPart} does. Without a
+ * temp folder (mktemp fails) the parts run in order instead.
+ */
+function parallelParts(parts: readonly BatchPart[], idx: readonly number[], lanes: number, token: string): string[] {
+  const lines: string[] = ['if __d=$(mktemp -d 2>/dev/null); then']
+  for (let l = 0; l < lanes; l++) {
+    const mine = idx.filter((_, k) => k % lanes === l)
+    if (mine.length === 0) continue
+    const body = mine.map((i) => `{ ${runLine(parts[i]!.command, token)}\n} >"$__d/${i}.o" 2>"$__d/${i}.e"; echo $? >"$__d/${i}.c"`)
+    lines.push(`(\n${body.join('\n')}\n) &`)
+  }
+  lines.push(
+    'wait',
+    `for __i in ${idx.join(' ')}; do`,
+    `  printf '%s:%s:out\\n' '${token}' "$__i"; cat "$__d/$__i.o" 2>/dev/null`,
+    '  __c=$(cat "$__d/$__i.c" 2>/dev/null); __e=$(cat "$__d/$__i.e" 2>/dev/null)',
+    '  [ -n "$__c" ] || { __c=255; __e="vxlab: part $__i did not finish${__e:+: $__e}"; }',
+    `  printf '\\n%s:%s:err:%d\\n%s\\n%s:%s:done\\n' '${token}' "$__i" "$__c" "$__e" '${token}' "$__i"`,
+    'done',
+    'rm -rf "$__d"',
+    'else',
+    ...idx.flatMap((i) => sequentialPart(parts[i]!.command, i, token)),
+    'fi',
+  )
+  return lines
+}
+
 /**
  * Several commands in one SSH exec: a POSIX sh script, fed on stdin to `sh -s`, that prints every part's
  * stdout, exit code and stderr between markers made with a random token, so no output can forge one.
  * Every part reads /dev/null (or its own stdin, decoded from a base64 here-document), so no part can
- * swallow the rest of the script.
+ * swallow the rest of the script. Parts with `stopOnError` (apply) run one at a time, in order; with
+ * `lanes` > 1, each stretch of read parts between them runs in parallel lanes (reads are independent),
+ * and the output is the same as in order.
  */
-export function buildBatchScript(parts: readonly BatchPart[]): { script: string; token: string } {
+export function buildBatchScript(parts: readonly BatchPart[], opts: BatchScriptOptions = {}): { script: string; token: string } {
   const token = `VXB${randomBytes(8).toString('hex')}`
+  const lanes = Math.max(1, Math.floor(opts.lanes ?? 1))
   const lines: string[] = ['exec 3>&1']
+  let reads: number[] = []
+  const flushReads = (): void => {
+    if (lanes > 1 && reads.length > 1) lines.push(...parallelParts(parts, reads, Math.min(lanes, reads.length), token))
+    else for (const i of reads) lines.push(...sequentialPart(parts[i]!.command, i, token))
+    reads = []
+  }
   parts.forEach(({ command: c, stopOnError }, i) => {
-    const rendered = renderCommand(c)
-    let run: string
-    if (c.stdin !== undefined) {
-      const b64 = Buffer.from(c.stdin).toString('base64').replace(/.{1,76}/g, '$&\n')
-      run = `base64 -d <<'${token}_IN' | ${rendered}\n${b64}${token}_IN`
-    } else {
-      run = `${rendered} </dev/null`
+    if (stopOnError !== true) {
+      reads.push(i)
+      return
     }
-    lines.push(`printf '%s\\n' '${token}:${i}:out'`)
-    // stderr is captured in a variable; stdout goes straight to fd 3 (the real stdout)
-    lines.push(`__e=$( { ${run}\n} 2>&1 1>&3 ); __c=$?`)
-    lines.push(`printf '\\n%s:%d\\n%s\\n%s\\n' '${token}:${i}:err' "$__c" "$__e" '${token}:${i}:done'`)
-    if (stopOnError === true) lines.push(`[ "$__c" -eq 0 ] || exit 0`)
+    flushReads()
+    lines.push(...sequentialPart(c, i, token))
+    lines.push(`[ "$__c" -eq 0 ] || exit 0`)
   })
+  flushReads()
   return { script: lines.join('\n') + '\n', token }
 }
 

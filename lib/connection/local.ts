@@ -36,10 +36,10 @@ export class LocalConnection extends BaseConnection {
     })
   }
 
-  protected async streamRaw(commandLine: string, onStdout: (chunk: string) => void, stdin?: string | Uint8Array): Promise<RawStream> {
+  protected async streamRaw(commandLine: string, onOutput: (chunk: Buffer) => void, stdin?: string | Uint8Array): Promise<RawStream> {
     const child = spawn('/bin/sh', ['-c', commandLine], { stdio: ['pipe', 'pipe', 'pipe'] })
-    child.stdout.on('data', (b: Buffer) => onStdout(b.toString('utf8')))
-    child.stderr.on('data', (b: Buffer) => onStdout(b.toString('utf8')))
+    child.stdout.on('data', onOutput)
+    child.stderr.on('data', onOutput)
     child.stdin.on('error', () => undefined)
     if (stdin !== undefined) child.stdin.write(Buffer.from(stdin))
     const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)))

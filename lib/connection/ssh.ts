@@ -138,11 +138,11 @@ export class SshConnection extends BaseConnection {
     })
   }
 
-  protected async streamRaw(commandLine: string, onStdout: (chunk: string) => void, first?: string | Uint8Array): Promise<RawStream> {
+  protected async streamRaw(commandLine: string, onOutput: (chunk: Buffer) => void, first?: string | Uint8Array): Promise<RawStream> {
     const stdin = new PassThrough()
     if (first !== undefined) stdin.write(Buffer.from(first))
     const exited = this.#ssh
-      .execCommand(commandLine, { stdin, noTrim: true, onStdout: (b) => onStdout(b.toString('utf8')), onStderr: (b) => onStdout(b.toString('utf8')) })
+      .execCommand(commandLine, { stdin, noTrim: true, onStdout: onOutput, onStderr: onOutput })
       .then((r) => r.code)
       .catch(() => null)
     return { end: () => stdin.end(), exited }

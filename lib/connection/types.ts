@@ -24,5 +24,10 @@ export interface Connection {
   runBatch(parts: readonly BatchPart[]): Promise<ExecResult[]>
   /** Start a command that keeps running with its stdin open until released (the run lock). Optional for fakes. */
   hold?(command: Command, marker: string, timeoutMs: number): Promise<{ release(): Promise<void> }>
+  /**
+   * Start a holder (the run lock) and, once it prints `marker`, run `parts` in the same session (one exec for
+   * both); the holder keeps running until released. Optional: without it the lock costs an exec of its own.
+   */
+  holdThenBatch?(command: Command, marker: string, holdTimeoutMs: number, parts: readonly BatchPart[]): Promise<{ held: { release(): Promise<void> }; results: ExecResult[] }>
   close(): Promise<void>
 }

@@ -8,6 +8,7 @@ import { privateKeyProblem, SshConnection } from '../connection/ssh.ts'
 import type { Inventory, InventoryHost } from '../inventory/inventory.ts'
 import { describeCommand } from './command.ts'
 import { LockError, PlaybookValidationError, UnreachableError, UsageError, VxlabError } from './errors.ts'
+import { LOCK_FILE, LOCK_MARKER, lockCommand, RunLockedConnection } from './lock.ts'
 import { HostPlayRunner, type RunEvents, type TaskOutcome, type TaskStatus } from './runner.ts'
 import { mask, maskDeep } from './secrets.ts'
 import type { AnyTask, ChangeOp, CheckResult } from './task.ts'
@@ -84,10 +85,13 @@ export interface RunOptions {
   /**
    * Take the run lock on every host (default true): an exclusive lock for apply runs, a shared one for check
    * mode, held for the whole run, so two runs never interleave on a host. Waits at most `lockTimeoutMs`
-   * (default 20000), then fails that host with "locked by ...".
+   * (default 20000), then fails that host with "locked by ...". The lock is taken by the host's first exec,
+   * whose facts are read in the same session once it is held: it costs no round trip of its own.
    */
   readonly lock?: boolean
   readonly lockTimeoutMs?: number
+  /** The lock file on every host (default {@link LOCK_FILE}, /run/vxlab.lock). */
+  readonly lockFile?: string
   /** Open the connection to a host yourself (custom transports, recording fakes in tests). Default: SSH or local per inventory. */
   readonly connect?: (host: InventoryHost) => Promise<Connection>
 }
@@ -189,19 +193,13 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
   return built
 }
 
-/** Where the run lock lives on a host: /run is a tmpfs, so a reboot never leaves a stale lock. */
-export const LOCK_FILE = '/run/vxlab.lock'
-const LOCK_MARKER = 'VXLAB_LOCK_HELD'
-const LOCK_SCRIPT = [
-  'l=$1; mode=$2; wait=$3; owner=$4',
-  'exec 9>>"$l" || { echo "cannot open the run lock $l"; exit 3; }',
-  'if ! flock "$mode" -w "$wait" 9; then echo "locked by $(cat "$l.owner" 2>/dev/null || echo "another run") (waited $wait s for $l)"; exit 75; fi',
-  'printf "%s\\n" "$owner" > "$l.owner" 2>/dev/null',
-  `echo ${LOCK_MARKER}`,
-  'cat >/dev/null',
-].join('\n')
+export { LOCK_FILE }
 
-/** Open one connection per host, reused by every play of the run, each holding the run lock. */
+/**
+ * Open one connection per host, reused by every play of the run, each holding the run lock: taken by the
+ * host's first exec (the facts read runs in the lock holder's session, see lib/core/lock.ts), or, for a
+ * connection that cannot do that, by a holder exec of its own before anything else.
+ */
 class ConnectionPool {
   readonly #conns = new Map<string, Promise<Connection>>()
   readonly #held: Array<{ release(): Promise<void> }> = []
@@ -220,15 +218,13 @@ class ConnectionPool {
   }
 
   async #lock(conn: Connection): Promise<Connection> {
-    if (this.opts.lock === false || !conn.hold) return conn
+    if (this.opts.lock === false) return conn
     const waitMs = this.opts.lockTimeoutMs ?? 20_000
-    const mode = this.opts.check === true ? '-s' : '-x'
+    const holder = lockCommand({ check: this.opts.check === true, waitMs, owner: this.#owner, ...(this.opts.lockFile !== undefined ? { file: this.opts.lockFile } : {}) })
+    if (conn.holdThenBatch) return new RunLockedConnection(conn as Connection & Required<Pick<Connection, 'holdThenBatch'>>, holder, waitMs + 10_000)
+    if (!conn.hold) return conn
     try {
-      this.#held.push(await conn.hold(
-        { argv: ['sh', '-c', LOCK_SCRIPT, 'sh', LOCK_FILE, mode, String(Math.ceil(waitMs / 1000)), this.#owner] },
-        LOCK_MARKER,
-        waitMs + 10_000,
-      ))
+      this.#held.push(await conn.hold(holder, LOCK_MARKER, waitMs + 10_000))
     } catch (e) {
       await conn.close()
       throw new LockError(conn.host, `run lock not taken: ${e instanceof Error ? e.message.replace(`${conn.host}: `, '') : String(e)}`)
@@ -332,18 +328,24 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
           return
         }
         ev?.hostStart?.(bp.def.name, host.name)
+        /** The run lock was refused: nothing was read or changed on the host; its tasks are skipped, the host failed. */
+        const lockRefused = (e: LockError): void => {
+          const msg = mask(e.message)
+          dead.add(host.name)
+          recap.failed = 1
+          for (const t of tasks) record({ key: t.key, kind: t.kind, status: 'skipped', changes: [], error: msg })
+          ev?.hostDone?.(bp.def.name, host.name, { error: msg })
+        }
         let conn: Connection
         try {
           conn = await pool.get(host)
         } catch (e) {
-          const msg = mask(e instanceof Error ? e.message : String(e))
-          dead.add(host.name)
           if (e instanceof LockError) {
-            recap.failed = 1
-            for (const t of tasks) record({ key: t.key, kind: t.kind, status: 'skipped', changes: [], error: msg })
-            ev?.hostDone?.(bp.def.name, host.name, { error: msg })
+            lockRefused(e)
             return
           }
+          const msg = mask(e instanceof Error ? e.message : String(e))
+          dead.add(host.name)
           recap.unreachable = 1
           for (const t of tasks) record({ key: t.key, kind: t.kind, status: 'skipped', changes: [], error: msg })
           ev?.hostDone?.(bp.def.name, host.name, { unreachable: msg })
@@ -355,6 +357,11 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
         try {
           await runner.run()
         } catch (e) {
+          if (e instanceof LockError) {
+            // the lock is taken by the host's first exec (lib/core/lock.ts): refused before any fact was read
+            lockRefused(e)
+            return
+          }
           hostError = mask(e instanceof Error ? e.message : String(e))
           if (e instanceof UnreachableError) recap.unreachable = 1
         }

@@ -1,7 +1,7 @@
 import type { BatchPart, Connection, ExecResult } from '../connection/types.ts'
 import { BatchInterruptedError } from '../connection/base.ts'
 import { summarizeCommand } from './command.ts'
-import { ApplyError, ConvergenceError, FactError, UnreachableError, VxlabError } from './errors.ts'
+import { ApplyError, ConvergenceError, FactError, LockError, UnreachableError, VxlabError } from './errors.ts'
 import { mask } from './secrets.ts'
 import type { AnyFact, AnyTask, Change, CheckResult, Fact, FactSnapshot } from './task.ts'
 
@@ -205,7 +205,8 @@ export class HostPlayRunner {
       results = await this.conn.runBatch(parts)
     } catch (e) {
       if (!(e instanceof BatchInterruptedError)) {
-        if (e instanceof UnreachableError && pending.length === 0 && this.#outcomes.size === 0) throw e
+        // nothing ran yet: the host is unreachable, or its run lock (taken in this first exec) was refused
+        if ((e instanceof UnreachableError || e instanceof LockError) && pending.length === 0 && this.#outcomes.size === 0) throw e
         interrupted = new BatchInterruptedError(errMessage(e), [], 0, e)
       } else interrupted = e
       results = [...interrupted.completed]

@@ -1,0 +1,107 @@
+import type { Command } from './command.ts'
+import type { BatchPart, Connection, ExecResult } from '../connection/types.ts'
+import { HoldRefusedError } from '../connection/base.ts'
+import { LockError } from './errors.ts'
+
+/**
+ * The run lock: one `flock` per host (exclusive for apply runs, shared for check mode), held for the whole
+ * run by a session that stays open, so two runs never interleave on a host. Waiting is bounded ("locked by
+ * ..."). The holder's session also reads the host's first facts batch once it holds the lock, so the lock
+ * costs no round trip and no SSH session of its own (see {@link RunLockedConnection}).
+ */
+
+/** Where the run lock lives on a host: /run is a tmpfs, so a reboot never leaves a stale lock. */
+export const LOCK_FILE = '/run/vxlab.lock'
+/** What the holder prints, on a line of its own, once it holds the lock. */
+export const LOCK_MARKER = 'VXLAB_LOCK_HELD'
+
+/**
+ * The holder: $1 lock file, $2 `-x` or `-s`, $3 wait in seconds, $4 owner text (for "locked by ..."). Once it
+ * holds the lock it becomes a shell reading the rest of its stdin (the first batch, then `exec cat`), with
+ * the lock on fd 9 until that shell ends.
+ */
+export const LOCK_SCRIPT = [
+  'l=$1; mode=$2; wait=$3; owner=$4',
+  'exec 9>>"$l" || { echo "cannot open the run lock $l"; exit 3; }',
+  'if ! flock "$mode" -w "$wait" 9; then echo "locked by $(cat "$l.owner" 2>/dev/null || echo "another run") (waited $wait s for $l)"; exit 75; fi',
+  'printf "%s\\n" "$owner" > "$l.owner" 2>/dev/null',
+  `echo ${LOCK_MARKER}`,
+  'exec sh -s',
+].join('\n')
+
+/** The holder command for a run: shared lock for check mode, exclusive otherwise; `file` default {@link LOCK_FILE}. */
+export function lockCommand(opts: { check: boolean; waitMs: number; owner: string; file?: string }): Command {
+  return { argv: ['sh', '-c', LOCK_SCRIPT, 'sh', opts.file ?? LOCK_FILE, opts.check ? '-s' : '-x', String(Math.ceil(opts.waitMs / 1000)), opts.owner] }
+}
+
+type HoldingConnection = Connection & Required<Pick<Connection, 'holdThenBatch'>>
+
+/**
+ * A connection that takes the run lock with its first exec: the first batch (the facts read) runs in the lock
+ * holder's session once the lock is held, so the lock adds no round trip; later execs are ordinary ones.
+ * A refused lock (another run held it for the whole wait) is a {@link LockError} from that first exec, before
+ * any fact was read. A host with nothing to run never takes the lock. `close()` releases the lock.
+ */
+export class RunLockedConnection implements Connection {
+  #first: Promise<void> | undefined
+  #held: { release(): Promise<void> } | undefined
+  #refused: LockError | undefined
+
+  constructor(readonly inner: HoldingConnection, readonly holder: Command, readonly holdTimeoutMs: number) {}
+
+  get host(): string {
+    return this.inner.host
+  }
+
+  get execCount(): number {
+    return this.inner.execCount
+  }
+
+  async #take(parts: readonly BatchPart[]): Promise<ExecResult[]> {
+    try {
+      const { held, results } = await this.inner.holdThenBatch(this.holder, LOCK_MARKER, this.holdTimeoutMs, parts)
+      this.#held = held
+      return results
+    } catch (e) {
+      if (e instanceof HoldRefusedError) {
+        this.#refused = new LockError(this.host, `run lock not taken: ${e.message.replace(`${this.host}: `, '')}`)
+        throw this.#refused
+      }
+      throw e
+    }
+  }
+
+  async #afterFirst(): Promise<void> {
+    if (this.#first === undefined) {
+      const p = this.#take([])
+      this.#first = p.then(() => undefined, () => undefined)
+    }
+    await this.#first
+    if (this.#refused) throw this.#refused
+    // the first exec failed after (or while) taking the lock: its session is gone, and the lock with it
+    if (this.#held === undefined) throw new LockError(this.host, 'run lock lost: the session holding it ended')
+  }
+
+  async runBatch(parts: readonly BatchPart[]): Promise<ExecResult[]> {
+    if (this.#first === undefined) {
+      if (parts.length === 0) return []
+      const p = this.#take(parts)
+      this.#first = p.then(() => undefined, () => undefined)
+      return p
+    }
+    await this.#afterFirst()
+    return this.inner.runBatch(parts)
+  }
+
+  async run(command: Command): Promise<ExecResult> {
+    await this.#afterFirst()
+    return this.inner.run(command)
+  }
+
+  async close(): Promise<void> {
+    const h = this.#held
+    this.#held = undefined
+    await h?.release().catch(() => undefined)
+    await this.inner.close()
+  }
+}

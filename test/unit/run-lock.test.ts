@@ -1,0 +1,157 @@
+/**
+ * Issue #6: the run lock costs no round trip. The lock holder's session reads the host's first facts batch once
+ * it holds the lock (one exec for both), and the batch's read parts run in parallel lanes with the same output
+ * as in order. Local connections, with a lock file of the test's own (never the controller's /run/vxlab.lock).
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { LocalConnection } from '../../lib/connection/local.ts'
+import { buildBatchScript } from '../../lib/connection/batch.ts'
+import { cmd, script } from '../../lib/core/command.ts'
+import { LOCK_MARKER, lockCommand } from '../../lib/core/lock.ts'
+import { playbook, runPlaybook } from '../../lib/core/playbook.ts'
+import { Inventory } from '../../lib/inventory/inventory.ts'
+import { command } from '../../lib/tasks/command.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'vxlab-runlock-'))
+const lockFile = join(dir, 'vxlab.lock')
+const holder = (owner: string, check = false, waitMs = 1000) => lockCommand({ check, waitMs, owner, file: lockFile })
+
+const PARTS = [
+  { command: cmd('printf', 'no newline') },
+  { command: script('echo out; echo err >&2; exit 3') },
+  { command: cmd('printf', '\n\nlines\n\n') },
+  { command: cmd('sh', '-c', 'cat') },
+  { command: { argv: ['cat'], stdin: 'h\u00e9llo \u2713\n' } },
+  { command: script('sleep 0.3; echo slow1') },
+  { command: script('sleep 0.3; echo slow2') },
+  { command: script('sleep 0.3; echo slow3') },
+]
+
+describe('parallel read lanes', () => {
+  it('give exactly the results of running the parts in order, sooner', async () => {
+    const inOrder = new LocalConnection('seq', { readLanes: 1 })
+    const lanes = new LocalConnection('par', { readLanes: 4 })
+    let t = performance.now()
+    const a = await inOrder.runBatch(PARTS)
+    const seqMs = performance.now() - t
+    t = performance.now()
+    const b = await lanes.runBatch(PARTS)
+    const parMs = performance.now() - t
+    expect(b).toEqual(a)
+    expect(a[1]).toEqual({ code: 3, stdout: 'out\n', stderr: 'err' })
+    expect(a[4]!.stdout).toBe('h\u00e9llo \u2713\n')
+    expect(seqMs).toBeGreaterThan(850) // three 0.3 s sleeps one after another
+    expect(parMs).toBeLessThan(seqMs - 300)
+  })
+  it('apply parts (stopOnError) stay in order and stop the batch; reads after them are not run', async () => {
+    const c = new LocalConnection('l', { readLanes: 4 })
+    const f = join(dir, 'order')
+    const r = await c.runBatch([
+      { command: script('echo 1 >> "$1"', f), stopOnError: true },
+      { command: script('echo 2 >> "$1"', f), stopOnError: true },
+      { command: cmd('false'), stopOnError: true },
+      { command: script('echo never >> "$1"', f) },
+      { command: script('echo never >> "$1"', f) },
+    ])
+    expect(r.map((x) => x.code)).toEqual([0, 0, 1])
+    expect((await c.run(cmd('cat', f))).stdout).toBe('1\n2\n')
+  })
+  it('a script without a temp folder falls back to running the reads in order', async () => {
+    const { script: s } = buildBatchScript([{ command: cmd('echo', 'a') }, { command: cmd('echo', 'b') }], { lanes: 4 })
+    const c = new LocalConnection('l', { readLanes: 1 })
+    const r = await c.run({ argv: ['sh', '-c', 'TMPDIR=/nonexistent/vxlab exec sh -s'], stdin: s })
+    expect(r.stdout).toMatch(/:0:out\na\n\n\S+:0:err:0\n\n\S+:0:done\n\S+:1:out\nb\n/)
+  })
+})
+
+describe('the run lock holder reads the first batch in its own session', () => {
+  it('one exec for the lock and the facts; same results as a plain batch', async () => {
+    const c = new LocalConnection('l', { readLanes: 4 })
+    const { held, results } = await c.holdThenBatch(holder('run A'), LOCK_MARKER, 5000, PARTS)
+    try {
+      expect(c.execCount).toBe(1)
+      expect(results).toEqual(await new LocalConnection('x', { readLanes: 1 }).runBatch(PARTS))
+    } finally {
+      await held.release()
+    }
+  })
+  it('a second run is refused with "locked by <owner>" and none of its commands runs', async () => {
+    const a = new LocalConnection('a')
+    const { held } = await a.holdThenBatch(holder('run A, pid 1'), LOCK_MARKER, 5000, [{ command: cmd('true') }])
+    const marker = join(dir, 'ran-while-locked')
+    try {
+      const b = new LocalConnection('b')
+      const t = performance.now()
+      await expect(b.holdThenBatch(holder('run B'), LOCK_MARKER, 5000, [{ command: script(': > "$1"', marker) }]))
+        .rejects.toThrow(/^b: locked by run A, pid 1 \(waited 1 s for .*vxlab\.lock\)$/)
+      expect(performance.now() - t).toBeGreaterThan(900) // it waited (bounded) for the lock
+      // check mode (a shared lock) cannot start either while an apply run holds it exclusively
+      await expect(b.holdThenBatch(holder('check run', true), LOCK_MARKER, 5000, [{ command: script(': > "$1"', marker) }])).rejects.toThrow(/locked by run A/)
+      expect(existsSync(marker)).toBe(false)
+    } finally {
+      await held.release()
+    }
+    const again = await new LocalConnection('b').holdThenBatch(holder('run B'), LOCK_MARKER, 5000, [{ command: cmd('echo', 'now') }])
+    expect(again.results[0]!.stdout).toBe('now\n')
+    await again.held.release()
+  })
+  it('the lock stays held after the first batch (also when an apply part failed), until release; commands never get its fd', async () => {
+    const a = new LocalConnection('a')
+    const { held, results } = await a.holdThenBatch(holder('run A'), LOCK_MARKER, 5000, [
+      { command: script('if [ -e /proc/self/fd/9 ]; then echo leaked; else echo clean; fi') },
+      { command: cmd('false'), stopOnError: true },
+      { command: cmd('echo', 'never') },
+    ])
+    expect(results.map((r) => r.stdout)).toEqual(['clean\n', ''])
+    expect(results[1]!.code).toBe(1)
+    // later execs of the run are ordinary ones, the lock still held by the first session
+    expect((await a.runBatch([{ command: cmd('echo', 'later') }]))[0]!.stdout).toBe('later\n')
+    await expect(new LocalConnection('b').holdThenBatch(holder('B', false, 500), LOCK_MARKER, 5000, [])).rejects.toThrow(/locked by run A/)
+    await held.release()
+    const b = await new LocalConnection('b').holdThenBatch(holder('B'), LOCK_MARKER, 5000, [])
+    await b.held.release()
+  })
+  it('two check runs share the lock', async () => {
+    const one = await new LocalConnection('a').holdThenBatch(holder('check 1', true), LOCK_MARKER, 5000, [{ command: cmd('true') }])
+    const two = await new LocalConnection('b').holdThenBatch(holder('check 2', true), LOCK_MARKER, 5000, [{ command: cmd('true') }])
+    await one.held.release()
+    await two.held.release()
+  })
+})
+
+describe('runPlaybook with the run lock', () => {
+  const inv = join(dir, 'inv.yml')
+  // one local host: every local "host" is this machine, so two of them would share (and queue on) one lock file
+  writeFileSync(inv, 'all:\n  hosts:\n    l1: {ansible_connection: local}\n')
+  const file = (h: string) => join(dir, `made-${h}`)
+  const book = playbook({
+    name: 'lockbook',
+    plays: [{ name: 'p', hosts: 'all', tasks: (h) => [command({ name: 'make', argv: ['touch', file(h.name)], creates: file(h.name) })] }],
+  })
+  const opts = { inventory: Inventory.load(inv), lockFile, lockTimeoutMs: 1000 }
+
+  it('a no-op rerun is ONE exec per host: the facts are read in the lock holder\'s session', async () => {
+    const first = await runPlaybook(book, opts)
+    expect(first.hosts.l1).toMatchObject({ changed: 1, execs: 2 }) // lock + facts, then apply + re-read
+    const again = await runPlaybook(book, opts)
+    expect(again.hosts.l1).toMatchObject({ ok: 1, changed: 0, execs: 1 })
+  })
+  it('while another run holds the lock, the host fails "locked by ..." with its tasks skipped and nothing run', async () => {
+    const other = await new LocalConnection('l1').holdThenBatch(lockCommand({ check: false, waitMs: 1000, owner: 'the other run', file: lockFile }), LOCK_MARKER, 5000, [])
+    try {
+      rmSync(file('l1'))
+      const r = await runPlaybook(book, opts)
+      expect(r.hosts.l1).toMatchObject({ failed: 1, skipped: 1, changed: 0, unreachable: 0, execs: 1 })
+      expect(r.tasks.map((t) => t.error)).toEqual([expect.stringMatching(/^l1: run lock not taken: locked by the other run \(waited 1 s for /)])
+      expect(existsSync(file('l1'))).toBe(false)
+    } finally {
+      await other.held.release()
+    }
+    const after = await runPlaybook(book, { ...opts, check: true })
+    expect(after.hosts.l1).toMatchObject({ changed: 1, failed: 0, execs: 1 })
+    expect(existsSync(file('l1'))).toBe(false)
+  })
+})
