@@ -80,11 +80,22 @@ export function dockerImageFact(name: string): Fact<DockerImageState> {
 /**
  * The script of {@link dockerContextHashFact}: sha256 of the sorted `sha256sum` lines (hash and relative path)
  * of every regular file under the folder. find's exit status reflects unreadable entries and failed
- * sha256sum runs, so a partial listing is an error, not a different hash.
+ * hash runs, so a partial listing is an error, not a different hash.
+ * The file hashes come from `openssl dgst -sha256 -r` when the host has it (SHA extensions: a 12 MB rootfs
+ * in ~10 ms instead of ~70 ms with coreutils' sha256sum), rewritten to sha256sum's `HASH  ./path` lines, so
+ * the result is the same hash either way; names with a backslash or a newline (which sha256sum escapes)
+ * always go through sha256sum.
  */
 export const CONTEXT_HASH_SCRIPT = [
   'cd -- "$1" || exit 2',
-  'sums=$(find . -type f -exec sha256sum -- {} +) || { echo "vxlab: cannot hash every file under $1" >&2; exit 2; }',
+  "nl='",
+  "'",
+  'if command -v openssl >/dev/null 2>&1 && [ -z "$(find . -type f \\( -name \'*\\\\*\' -o -name "*$nl*" \\) -print)" ]; then',
+  '  sums=$(find . -type f -exec openssl dgst -sha256 -r {} +) || { echo "vxlab: cannot hash every file under $1" >&2; exit 2; }',
+  '  sums=$(printf "%s\\n" "$sums" | sed \'s/^\\([0-9a-f]\\{64\\}\\) \\*/\\1  /\')',
+  'else',
+  '  sums=$(find . -type f -exec sha256sum -- {} +) || { echo "vxlab: cannot hash every file under $1" >&2; exit 2; }',
+  'fi',
   'printf "%s\\n" "$sums" | LC_ALL=C sort | sha256sum',
 ].join('\n')
 
