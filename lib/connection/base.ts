@@ -66,6 +66,61 @@ export const DEFAULT_READ_LANES = 4
 /** The holder of {@link BaseConnection.holdThenBatch} ended or timed out before it printed its marker (its output says why). */
 export class HoldRefusedError extends VxlabError {}
 
+/** What {@link BaseConnection.execRaw} reports while a batch runs, and how a batch is ended early. */
+export interface ExecWatch {
+  onStdout(chunk: Buffer): void
+  readonly signal: AbortSignal
+}
+
+/**
+ * Each part of a batch within its own time limit: follows the part markers in the batch's stdout as it comes,
+ * arms a timer for the part that started, and aborts the exec when one overruns (`expired` is its index).
+ * Parts whose markers only come after they ran (parallel reads) are bounded by the exec's total limit.
+ */
+class PartWatchdog implements ExecWatch {
+  readonly #ac = new AbortController()
+  readonly signal = this.#ac.signal
+  readonly #utf8 = new StringDecoder('utf8')
+  #buf = ''
+  #part = 0
+  #running = false
+  #timer: NodeJS.Timeout | undefined
+  expired: number | undefined
+
+  constructor(readonly token: string, readonly limits: readonly number[]) {}
+
+  onStdout(chunk: Buffer): void {
+    this.#buf += this.#utf8.write(chunk)
+    for (;;) {
+      if (this.#part >= this.limits.length) return
+      const mark = this.#running ? `\n${this.token}:${this.#part}:done\n` : `${this.token}:${this.#part}:out\n`
+      const at = this.#buf.indexOf(mark)
+      if (at < 0) {
+        // keep only a tail that may hold the start of a marker
+        if (this.#buf.length > 4096) this.#buf = this.#buf.slice(-256)
+        return
+      }
+      this.#buf = this.#buf.slice(at + mark.length)
+      clearTimeout(this.#timer)
+      if (this.#running) {
+        this.#running = false
+        this.#part++
+      } else {
+        this.#running = true
+        const i = this.#part
+        this.#timer = setTimeout(() => {
+          this.expired = i
+          this.#ac.abort()
+        }, this.limits[i])
+      }
+    }
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer)
+  }
+}
+
 /** Raised when a batch's exec failed part-way; `completed` holds the results of the parts that finished. */
 export class BatchInterruptedError extends VxlabError {
   constructor(message: string, readonly completed: readonly ExecResult[], readonly failedPart: number | undefined, readonly cause2: unknown) {
@@ -97,7 +152,11 @@ export abstract class BaseConnection implements Connection {
     return this.#execs
   }
 
-  protected abstract execRaw(commandLine: string, stdin: string | Uint8Array | undefined, timeoutMs: number): Promise<RawExecResult>
+  /**
+   * Run one command line. `watch` (batches): every stdout chunk as it comes, and a signal that, when aborted,
+   * ends the exec as a timeout (`timedOut: true`), as `timeoutMs` passing does.
+   */
+  protected abstract execRaw(commandLine: string, stdin: string | Uint8Array | undefined, timeoutMs: number, watch?: ExecWatch): Promise<RawExecResult>
 
   /** Start a command with an open stdin (`stdin` written first, e.g. a become password), streaming its stdout and stderr (raw bytes, as they come). */
   protected abstract streamRaw(commandLine: string, onOutput: (chunk: Buffer) => void, stdin?: string | Uint8Array): Promise<RawStream>
@@ -232,12 +291,12 @@ export abstract class BaseConnection implements Connection {
     return { line: `sh -c ${quote(BECOME_WITH_PASSWORD)} sh ${quote(line)}`, stdin: Buffer.concat([Buffer.from(pw), rest]) }
   }
 
-  async #exec(line: string, stdin: string | Uint8Array | undefined, timeoutMs: number, shown: string): Promise<RawExecResult> {
+  async #exec(line: string, stdin: string | Uint8Array | undefined, timeoutMs: number, shown: string, watch?: ExecWatch): Promise<RawExecResult> {
     return this.#limit(async () => {
       this.#execs++
       this.log?.(this.host, mask(shown))
       const w = this.#wrap(line, stdin)
-      return this.execRaw(w.line, w.stdin, timeoutMs)
+      return this.execRaw(w.line, w.stdin, timeoutMs, watch)
     })
   }
 
@@ -251,16 +310,19 @@ export abstract class BaseConnection implements Connection {
   async runBatch(parts: readonly BatchPart[]): Promise<ExecResult[]> {
     if (parts.length === 0) return []
     const commands = parts.map((p) => p.command)
-    const { script, token } = buildBatchScript(parts, { lanes: this.#lanes })
-    const timeoutMs = commands.reduce((t, c) => t + (c.timeoutMs ?? this.commandTimeoutMs), 0)
+    const limits = commands.map((c) => c.timeoutMs ?? this.commandTimeoutMs)
+    const { script, token } = buildBatchScript(parts, { lanes: this.#lanes, limitsMs: limits })
+    const timeoutMs = limits.reduce((t, l) => t + l, 0)
     const shown = commands.length === 1 ? describeCommand(commands[0]!) : `batch of ${commands.length}: ${commands.map(describeCommand).join(' ; ')}`
-    const r = await this.#exec('sh -s', script, timeoutMs, shown)
+    const watchdog = new PartWatchdog(token, limits)
+    const r = await this.#exec('sh -s', script, timeoutMs, shown, watchdog).finally(() => watchdog.stop())
     const parsed = parseBatchOutput(r.stdout, token, commands.length)
     if (r.timedOut) {
-      const i = parsed.partial ?? parsed.results.length
+      // the part that overran its own limit (or, when the whole exec ran out of time, the one running then)
+      const i = watchdog.expired ?? parsed.partial ?? parsed.results.length
       const what = commands[i] !== undefined ? describeCommand(commands[i]) : 'batch'
       throw new BatchInterruptedError(
-        new CommandTimeoutError(this.host, timeoutMs, mask(what)).message, parsed.results, i, undefined)
+        new CommandTimeoutError(this.host, watchdog.expired !== undefined ? limits[i]! : timeoutMs, mask(what)).message, parsed.results, i, undefined)
     }
     const n = parsed.results.length
     const last = parsed.results[n - 1]

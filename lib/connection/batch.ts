@@ -23,21 +23,35 @@ export interface BatchScriptOptions {
    * output in part order. Default 1: every part in order, one at a time.
    */
   readonly lanes?: number
+  /**
+   * Each part's time limit in ms. On the host, a part still running a few seconds after its limit is killed
+   * with its process group (`timeout -s KILL`, when the host has timeout(1)): a command the controller gave up
+   * on does not live on behind its back (it would race the next run, whose lock it no longer holds).
+   */
+  readonly limitsMs?: readonly number[]
+}
+
+/** Seconds a part may overrun its limit on the host before it is killed: the controller reports the timeout first. */
+export const HOST_KILL_GRACE_S = 2
+
+/** The shell prefix that runs a part under timeout(1) on the host (nothing when the host has no timeout(1)). */
+function killPrefix(limitMs: number | undefined): string {
+  return limitMs === undefined ? '' : `\${__t:+timeout -s KILL ${Math.ceil(limitMs / 1000) + HOST_KILL_GRACE_S}} `
 }
 
 /** How a part runs: its command reading /dev/null, or its own stdin from a base64 here-document. */
-function runLine(c: BatchPart['command'], token: string): string {
-  const rendered = renderCommand(c)
+function runLine(c: BatchPart['command'], token: string, limitMs?: number): string {
+  const rendered = killPrefix(limitMs) + renderCommand(c)
   if (c.stdin === undefined) return `${rendered} </dev/null`
   const b64 = Buffer.from(c.stdin).toString('base64').replace(/.{1,76}/g, '$&\n')
   return `base64 -d <<'${token}_IN' | ${rendered}\n${b64}${token}_IN`
 }
 
 /** One part run in order: stdout straight to fd 3 (the real stdout), stderr captured, then the markers. */
-function sequentialPart(c: BatchPart['command'], i: number, token: string): string[] {
+function sequentialPart(c: BatchPart['command'], i: number, token: string, limitMs?: number): string[] {
   return [
     `printf '%s\\n' '${token}:${i}:out'`,
-    `__e=$( { ${runLine(c, token)}\n} 2>&1 1>&3 ); __c=$?`,
+    `__e=$( { ${runLine(c, token, limitMs)}\n} 2>&1 1>&3 ); __c=$?`,
     `printf '\\n%s:%d\\n%s\\n%s\\n' '${token}:${i}:err' "$__c" "$__e" '${token}:${i}:done'`,
   ]
 }
@@ -47,12 +61,12 @@ function sequentialPart(c: BatchPart['command'], i: number, token: string): stri
  * in a temp folder; after `wait`, print them in part order exactly as {@link sequentialPart} does. Without a
  * temp folder (mktemp fails) the parts run in order instead.
  */
-function parallelParts(parts: readonly BatchPart[], idx: readonly number[], lanes: number, token: string): string[] {
+function parallelParts(parts: readonly BatchPart[], idx: readonly number[], lanes: number, token: string, limitsMs?: readonly number[]): string[] {
   const lines: string[] = ['if __d=$(mktemp -d 2>/dev/null); then']
   for (let l = 0; l < lanes; l++) {
     const mine = idx.filter((_, k) => k % lanes === l)
     if (mine.length === 0) continue
-    const body = mine.map((i) => `{ ${runLine(parts[i]!.command, token)}\n} >"$__d/${i}.o" 2>"$__d/${i}.e"; echo $? >"$__d/${i}.c"`)
+    const body = mine.map((i) => `{ ${runLine(parts[i]!.command, token, limitsMs?.[i])}\n} >"$__d/${i}.o" 2>"$__d/${i}.e"; echo $? >"$__d/${i}.c"`)
     lines.push(`(\n${body.join('\n')}\n) &`)
   }
   lines.push(
@@ -65,7 +79,7 @@ function parallelParts(parts: readonly BatchPart[], idx: readonly number[], lane
     'done',
     'rm -rf "$__d"',
     'else',
-    ...idx.flatMap((i) => sequentialPart(parts[i]!.command, i, token)),
+    ...idx.flatMap((i) => sequentialPart(parts[i]!.command, i, token, limitsMs?.[i])),
     'fi',
   )
   return lines
@@ -82,11 +96,12 @@ function parallelParts(parts: readonly BatchPart[], idx: readonly number[], lane
 export function buildBatchScript(parts: readonly BatchPart[], opts: BatchScriptOptions = {}): { script: string; token: string } {
   const token = `VXB${randomBytes(8).toString('hex')}`
   const lanes = Math.max(1, Math.floor(opts.lanes ?? 1))
-  const lines: string[] = ['exec 3>&1']
+  const limits = opts.limitsMs
+  const lines: string[] = ['exec 3>&1', ...(limits !== undefined ? ['__t=; command -v timeout >/dev/null 2>&1 && __t=1'] : [])]
   let reads: number[] = []
   const flushReads = (): void => {
-    if (lanes > 1 && reads.length > 1) lines.push(...parallelParts(parts, reads, Math.min(lanes, reads.length), token))
-    else for (const i of reads) lines.push(...sequentialPart(parts[i]!.command, i, token))
+    if (lanes > 1 && reads.length > 1) lines.push(...parallelParts(parts, reads, Math.min(lanes, reads.length), token, limits))
+    else for (const i of reads) lines.push(...sequentialPart(parts[i]!.command, i, token, limits?.[i]))
     reads = []
   }
   parts.forEach(({ command: c, stopOnError }, i) => {
@@ -95,7 +110,7 @@ export function buildBatchScript(parts: readonly BatchPart[], opts: BatchScriptO
       return
     }
     flushReads()
-    lines.push(...sequentialPart(c, i, token))
+    lines.push(...sequentialPart(c, i, token, limits?.[i]))
     lines.push(`[ "$__c" -eq 0 ] || exit 0`)
   })
   flushReads()

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { BaseConnection, type ConnectionOptions, type RawExecResult, type RawStream } from './base.ts'
+import { BaseConnection, type ConnectionOptions, type ExecWatch, type RawExecResult, type RawStream } from './base.ts'
 
 /** `ansible_connection: local`: runs commands on the controller with /bin/sh, no SSH. */
 export class LocalConnection extends BaseConnection {
@@ -7,21 +7,30 @@ export class LocalConnection extends BaseConnection {
     super(host, opts)
   }
 
-  protected execRaw(commandLine: string, stdin: string | Uint8Array | undefined, timeoutMs: number): Promise<RawExecResult> {
+  protected execRaw(commandLine: string, stdin: string | Uint8Array | undefined, timeoutMs: number, watch?: ExecWatch): Promise<RawExecResult> {
     return new Promise((resolve, reject) => {
       const child = spawn('/bin/sh', ['-c', commandLine], { stdio: ['pipe', 'pipe', 'pipe'], detached: true })
       const out: Buffer[] = []
       const err: Buffer[] = []
       let timedOut = false
-      const timer = setTimeout(() => {
+      const expire = (): void => {
+        if (timedOut) return
         timedOut = true
+        clearTimeout(timer)
         try {
           if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL') // the whole process group
         } catch {
           child.kill('SIGKILL')
         }
-      }, timeoutMs)
-      child.stdout.on('data', (b: Buffer) => out.push(b))
+        // at once, as over SSH: a part in a process group of its own (timeout(1)) may keep the pipes open a while
+        resolve({ code: null, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut: true })
+      }
+      const timer = setTimeout(expire, timeoutMs)
+      watch?.signal.addEventListener('abort', expire, { once: true })
+      child.stdout.on('data', (b: Buffer) => {
+        out.push(b)
+        watch?.onStdout(b)
+      })
       child.stderr.on('data', (b: Buffer) => err.push(b))
       child.on('error', (e) => {
         clearTimeout(timer)
@@ -29,7 +38,7 @@ export class LocalConnection extends BaseConnection {
       })
       child.on('close', (code) => {
         clearTimeout(timer)
-        resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut })
+        if (!timedOut) resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut: false })
       })
       child.stdin.on('error', () => undefined)
       child.stdin.end(stdin === undefined ? undefined : Buffer.from(stdin))

@@ -4,7 +4,7 @@ import { PassThrough, Readable } from 'node:stream'
 import { NodeSSH, type Config } from 'node-ssh'
 import { HostKeyError, UnreachableError } from '../core/errors.ts'
 import { mask } from '../core/secrets.ts'
-import { BaseConnection, type ConnectionOptions, type RawExecResult, type RawStream } from './base.ts'
+import { BaseConnection, type ConnectionOptions, type ExecWatch, type RawExecResult, type RawStream } from './base.ts'
 import { KnownHosts } from './known-hosts.ts'
 
 /** How to reach one host over SSH (from the inventory's connection vars). */
@@ -98,13 +98,15 @@ export class SshConnection extends BaseConnection {
     return new SshConnection(target, ssh, opts)
   }
 
-  protected execRaw(commandLine: string, stdin: string | Uint8Array | undefined, timeoutMs: number): Promise<RawExecResult> {
+  protected execRaw(commandLine: string, stdin: string | Uint8Array | undefined, timeoutMs: number, watch?: ExecWatch): Promise<RawExecResult> {
     return new Promise((resolve, reject) => {
       let timedOut = false
       let channel: { close(): void; signal?(s: string): void } | undefined
       const out: Buffer[] = []
       const err: Buffer[] = []
-      const timer = setTimeout(() => {
+      const expire = (): void => {
+        if (timedOut) return
+        clearTimeout(timer)
         timedOut = true
         try {
           channel?.signal?.('KILL')
@@ -113,7 +115,9 @@ export class SshConnection extends BaseConnection {
           /* channel already gone */
         }
         resolve({ code: null, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut: true })
-      }, timeoutMs)
+      }
+      const timer = setTimeout(expire, timeoutMs)
+      watch?.signal.addEventListener('abort', expire, { once: true })
       const input = stdin === undefined ? undefined : typeof stdin === 'string' ? stdin : Readable.from([Buffer.from(stdin)])
       this.#ssh
         .execCommand(commandLine, {
@@ -122,7 +126,10 @@ export class SshConnection extends BaseConnection {
           onChannel: (c) => {
             channel = c
           },
-          onStdout: (b) => out.push(b),
+          onStdout: (b) => {
+            out.push(b)
+            watch?.onStdout(b)
+          },
           onStderr: (b) => err.push(b),
         })
         .then((r) => {

@@ -1,0 +1,62 @@
+/**
+ * Issue #7, command timeouts: every part of a batch is held to its own limit (not to the sum of the batch's
+ * limits), the error names the command and that limit, and on the host a part that overran is killed with its
+ * process group (timeout(1)) a little later, so it cannot live on behind the controller's back.
+ */
+import { execFileSync } from 'node:child_process'
+import { describe, expect, it } from 'vitest'
+import { BatchInterruptedError } from '../../lib/connection/base.ts'
+import { buildBatchScript, HOST_KILL_GRACE_S } from '../../lib/connection/batch.ts'
+import { LocalConnection } from '../../lib/connection/local.ts'
+import { cmd } from '../../lib/core/command.ts'
+
+describe('command timeouts in a batch', () => {
+  it('a part that overruns its limit fails at that limit, however many parts the batch has', async () => {
+    const conn = new LocalConnection('local', { commandTimeoutMs: 600 })
+    const parts = [
+      ...Array.from({ length: 8 }, (_, i) => ({ command: cmd('echo', `read ${i}`) })),
+      { command: cmd('sleep', '4.5'), stopOnError: true },
+      { command: cmd('echo', 'never'), stopOnError: true },
+    ]
+    const t0 = Date.now()
+    const e = await conn.runBatch(parts).then(() => undefined, (x: unknown) => x)
+    const ms = Date.now() - t0
+    expect(e).toBeInstanceOf(BatchInterruptedError)
+    expect((e as Error).message).toBe('local: command timed out after 600 ms: sleep 4.5')
+    expect((e as BatchInterruptedError).failedPart).toBe(8)
+    expect((e as BatchInterruptedError).completed.map((r) => r.stdout)).toEqual(Array.from({ length: 8 }, (_, i) => `read ${i}\n`))
+    // (the sum of the limits would be 6 s)
+    expect(ms).toBeLessThan(2_000)
+  })
+
+  it('a part\'s own timeoutMs wins over the connection default', async () => {
+    const conn = new LocalConnection('local', { commandTimeoutMs: 60_000 })
+    const e = await conn.runBatch([{ command: { argv: ['sleep', '3.5'], timeoutMs: 300 } }]).then(() => undefined, (x: unknown) => x)
+    expect((e as Error).message).toBe('local: command timed out after 300 ms: sleep 3.5')
+  })
+
+  it('parts that finish in time are not cut short by the parts before them', async () => {
+    const conn = new LocalConnection('local', { commandTimeoutMs: 400 })
+    // each part takes 0.25 s: together well over one part's limit, each within it
+    const r = await conn.runBatch(Array.from({ length: 4 }, () => ({ command: cmd('sleep', '0.25'), stopOnError: true })))
+    expect(r.map((x) => x.code)).toEqual([0, 0, 0, 0])
+  })
+
+  it('on the host, each part runs under timeout(1) with its limit plus a grace, when timeout(1) exists', () => {
+    const { script } = buildBatchScript([{ command: cmd('sleep', '100') }, { command: { argv: ['cat'], stdin: 'x', timeoutMs: 2500 } }], { limitsMs: [1000, 2500] })
+    expect(script).toContain('command -v timeout >/dev/null 2>&1 && __t=1')
+    expect(script).toContain(`\${__t:+timeout -s KILL ${1 + HOST_KILL_GRACE_S}} sleep 100 </dev/null`)
+    expect(script).toContain(`| \${__t:+timeout -s KILL ${3 + HOST_KILL_GRACE_S}} cat`)
+    // without timeout(1) on PATH the parts run as they are
+    const out = execFileSync('/bin/sh', ['-c', 'PATH=/nonexistent; __t=; command -v timeout >/dev/null 2>&1 && __t=1; ${__t:+timeout -s KILL 3} /bin/echo plain'], { encoding: 'utf8' })
+    expect(out).toBe('plain\n')
+  })
+
+  it('the host-side kill ends a part (and its children) that outlives its limit', () => {
+    const t0 = Date.now()
+    const { script, token } = buildBatchScript([{ command: cmd('sh', '-c', 'sleep 30 & wait') }], { limitsMs: [10] })
+    const out = execFileSync('/bin/sh', ['-s'], { input: script, encoding: 'utf8' })
+    expect(out).toMatch(new RegExp(`${token}:0:err:137`))
+    expect(Date.now() - t0).toBeLessThan((1 + HOST_KILL_GRACE_S + 2) * 1000)
+  })
+})
