@@ -11,10 +11,16 @@ export function quote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`
 }
 
-/** Render an argv array to one shell command line, each element quoted once. */
+/**
+ * Words a shell gives a meaning of their own in command position when they are unquoted: reserved words
+ * (POSIX and bash) and assignments (`A=b cmd` sets a variable). argv[0] is always a program name.
+ */
+const COMMAND_WORD_SPECIAL = /^(!|\{|\}|\[\[|\]\]|if|then|else|elif|fi|do|done|case|esac|while|until|for|in|function|select|time|coproc)$|=/
+
+/** Render an argv array to one shell command line, each element quoted once (argv[0] always as a program name). */
 export function renderArgv(argv: readonly string[]): string {
   if (argv.length === 0) throw new Error('empty argv')
-  return argv.map(quote).join(' ')
+  return argv.map((a, i) => (i === 0 && COMMAND_WORD_SPECIAL.test(a) ? `'${a.replace(/'/g, `'\\''`)}'` : quote(a))).join(' ')
 }
 
 /** Render a {@link Command} (without its stdin) to a shell command line. */

@@ -22,6 +22,13 @@ describe('quote', () => {
     expect(() => quote('a\0b')).toThrow(/NUL/)
   })
   for (const shell of shells) {
+    it(`runs argv[0] as a program, never as a keyword or an assignment, in ${shell}`, () => {
+      for (const word of ['!', 'if', '{', 'done', 'X=1', 'PATH=/nonexistent']) {
+        // a literal program name that does not exist: "not found" (127), not a negation, syntax error or assignment
+        const out = execFileSync(shell, ['-c', `${renderArgv([word, 'true'])} 2>/dev/null; echo "rc=$?"`], { encoding: 'utf8' })
+        expect(out.trim(), word).toBe('rc=127')
+      }
+    })
     it(`round-trips hostile strings through ${shell}`, () => {
       // printf prints each argument NUL-terminated: we compare the exact bytes that arrived
       const line = renderArgv(['printf', '%s\\0', ...hostile])
