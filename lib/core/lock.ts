@@ -46,6 +46,7 @@ export class RunLockedConnection implements Connection {
   #first: Promise<void> | undefined
   #held: { release(): Promise<void> } | undefined
   #refused: LockError | undefined
+  #prefetched: { parts: readonly BatchPart[]; results: Promise<ExecResult[]>; valid: () => boolean } | undefined
 
   constructor(readonly inner: HoldingConnection, readonly holder: Command, readonly holdTimeoutMs: number) {}
 
@@ -82,7 +83,29 @@ export class RunLockedConnection implements Connection {
     if (this.#held === undefined) throw new LockError(this.host, 'run lock lost: the session holding it ended')
   }
 
+  /**
+   * Take the lock and read `parts` now, ahead of the play that needs them (the host's first play, while
+   * earlier plays run on other hosts). That play's first batch gets these results when it asks for exactly
+   * these parts and `valid()` still holds (the caller's promise: nothing was changed anywhere since this
+   * read began); otherwise it is read again. A failed read (unreachable, lock refused) is that batch's error.
+   */
+  prefetch(parts: readonly BatchPart[], valid: () => boolean): Promise<void> {
+    if (this.#first !== undefined || parts.length === 0) return Promise.resolve()
+    const results = this.#take(parts)
+    this.#first = results.then(() => undefined, () => undefined)
+    this.#prefetched = { parts, results, valid }
+    return this.#first
+  }
+
   async runBatch(parts: readonly BatchPart[]): Promise<ExecResult[]> {
+    const pre = this.#prefetched
+    if (pre !== undefined) {
+      this.#prefetched = undefined
+      const same = pre.parts.length === parts.length && pre.parts.every((p, i) => p.command === parts[i]!.command && p.stopOnError === parts[i]!.stopOnError)
+      // a failed first read (unreachable, lock refused) is this batch's failure, whatever it asks for
+      const results = await pre.results
+      if (same && pre.valid()) return results
+    }
     if (this.#first === undefined) {
       if (parts.length === 0) return []
       const p = this.#take(parts)

@@ -1,7 +1,7 @@
 import { homedir, hostname } from 'node:os'
 import { join } from 'node:path'
 import pLimit from 'p-limit'
-import type { ExecLogger } from '../connection/types.ts'
+import type { BatchPart, ExecLogger } from '../connection/types.ts'
 import type { Connection } from '../connection/types.ts'
 import { LocalConnection } from '../connection/local.ts'
 import { privateKeyProblem, SshConnection } from '../connection/ssh.ts'
@@ -9,7 +9,7 @@ import type { Inventory, InventoryHost } from '../inventory/inventory.ts'
 import { describeCommand } from './command.ts'
 import { LockError, PlaybookValidationError, UnreachableError, UsageError, VxlabError } from './errors.ts'
 import { LOCK_FILE, LOCK_MARKER, lockCommand, RunLockedConnection } from './lock.ts'
-import { HostPlayRunner, type RunEvents, type TaskOutcome, type TaskStatus } from './runner.ts'
+import { firstReadParts, HostPlayRunner, type RunEvents, type TaskOutcome, type TaskStatus } from './runner.ts'
 import { mask, maskDeep } from './secrets.ts'
 import type { AnyTask, ChangeOp, CheckResult } from './task.ts'
 
@@ -259,6 +259,16 @@ class ConnectionPool {
     )
   }
 
+  /** Connect to the host, take its run lock and read `parts` ahead of its play (see {@link RunLockedConnection.prefetch}). */
+  async prefetch(host: InventoryHost, parts: readonly BatchPart[], valid: () => boolean): Promise<void> {
+    try {
+      const conn = await this.get(host)
+      if (conn instanceof RunLockedConnection) await conn.prefetch(parts, valid)
+    } catch {
+      /* unreachable or refused: the host's play reports it when it gets there */
+    }
+  }
+
   async execCount(host: string): Promise<number> {
     const p = this.#conns.get(host)
     if (!p) return 0
@@ -299,10 +309,30 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
   const dead = new Set<string>()
   const limit = pLimit(Math.max(1, opts.forks ?? 10))
   const ev = opts.events
+  /** Tasks that changed a host, or failed (perhaps part-applied), in an apply run so far. */
+  let applied = 0
+  /**
+   * Hosts that first appear in a later play: connect, take the run lock and read that play's facts at the start,
+   * in parallel with the earlier plays (queued behind their hosts in the forks limit). The read is used when
+   * nothing was applied anywhere before that play starts (always in check mode, where nothing is), so a
+   * no-op run overlaps the plays' reads; otherwise the play reads again. Not for plays with check tasks
+   * (probes), whose reads may depend on an earlier play having run (a server started by a probe).
+   */
+  const prefetchLaterHosts = (): void => {
+    const seen = new Set(built[0]?.hosts.map((h) => h.host.name))
+    for (const bp of built.slice(1)) {
+      for (const { host, tasks } of bp.hosts) {
+        if (seen.has(host.name)) continue
+        seen.add(host.name)
+        if (tasks.length === 0 || tasks.some((t) => t.result !== undefined)) continue
+        void limit(() => pool.prefetch(host, firstReadParts(tasks), () => check || applied === 0))
+      }
+    }
+  }
   try {
-    for (const bp of built) {
+    for (const [playIndex, bp] of built.entries()) {
       ev?.playStart?.(bp.def.name, bp.hosts.map((h) => h.host.name))
-      await Promise.all(bp.hosts.map(({ host, tasks }) => limit(async () => {
+      const playDone = Promise.all(bp.hosts.map(({ host, tasks }) => limit(async () => {
         const recap = (report.hosts[host.name] ??= emptyRecap())
         const record = (o: TaskOutcome): void => {
           report.tasks.push({
@@ -322,6 +352,7 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
             ...(o.result !== undefined ? { result: o.result } : {}),
           })
           recap[o.status]++
+          if (!check && (o.status === 'changed' || o.status === 'failed')) applied++
         }
         if (dead.has(host.name)) {
           for (const t of tasks) record({ key: t.key, kind: t.kind, status: 'skipped', changes: [], error: 'host failed in an earlier play' })
@@ -378,6 +409,8 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
         if (hostError !== undefined || outcomes.some((o) => o.status === 'failed')) dead.add(host.name)
         ev?.hostDone?.(bp.def.name, host.name, hostError !== undefined ? { error: hostError } : {})
       })))
+      if (playIndex === 0) prefetchLaterHosts()
+      await playDone
       ev?.playDone?.(bp.def.name)
     }
   } finally {

@@ -48,6 +48,11 @@ function factIdsOf(tasks: readonly AnyTask[]): Map<string, AnyFact> {
   return m
 }
 
+/** The batch a {@link HostPlayRunner} starts with: every fact its tasks declare, once each, in task order. */
+export function firstReadParts(tasks: readonly AnyTask[]): BatchPart[] {
+  return [...factIdsOf(tasks).values()].map((f) => ({ command: f.command }))
+}
+
 function errMessage(e: unknown): string {
   return mask(e instanceof Error ? e.message : String(e))
 }

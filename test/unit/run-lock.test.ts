@@ -14,6 +14,9 @@ import { LOCK_MARKER, lockCommand } from '../../lib/core/lock.ts'
 import { playbook, runPlaybook } from '../../lib/core/playbook.ts'
 import { Inventory } from '../../lib/inventory/inventory.ts'
 import { command } from '../../lib/tasks/command.ts'
+import type { BatchPart, ExecResult } from '../../lib/connection/types.ts'
+import type { Change, Fact, Task } from '../../lib/core/task.ts'
+import { FakeHost } from './fake-connection.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'vxlab-runlock-'))
 const lockFile = join(dir, 'vxlab.lock')
@@ -153,5 +156,85 @@ describe('runPlaybook with the run lock', () => {
     const after = await runPlaybook(book, { ...opts, check: true })
     expect(after.hosts.l1).toMatchObject({ changed: 1, failed: 0, execs: 1 })
     expect(existsSync(file('l1'))).toBe(false)
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Later plays' hosts read ahead (connect, lock and facts in parallel with the earlier plays)
+
+/** A fake host whose lock holder reads its first batch in the same "session" (one exec), with slow reads. */
+class LockingFake extends FakeHost {
+  constructor(host: string, readonly log: string[], readonly delayMs = 0) {
+    super(host)
+  }
+
+  override async runBatch(parts: readonly BatchPart[]): Promise<ExecResult[]> {
+    this.log.push(`${this.host} read start`)
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs))
+    const r = await super.runBatch(parts)
+    this.log.push(`${this.host} read end`)
+    return r
+  }
+
+  async holdThenBatch(_c: unknown, _m: string, _t: number, parts: readonly BatchPart[]) {
+    this.log.push(`${this.host} lock`)
+    return { held: { release: async () => undefined }, results: await this.runBatch(parts) }
+  }
+}
+
+type Cur = string | undefined
+function kv(key: string, value: string): Task<{ key: string; value: string }, Cur> {
+  const fact: Fact<Cur> = { id: `kv:${key}`, command: { argv: ['kv-get', key] }, okExitCodes: [0, 1], parse: (o) => (o.code === 1 ? undefined : o.stdout) }
+  return {
+    kind: 'kv', key: `kv[${key}]`, spec: { key, value }, facts: [fact], watches: [`kv:${key}`],
+    current: (f) => f.get(fact),
+    plan: (cur, spec): Change[] => cur === spec.value ? [] : [{ op: 'create', summary: `${key}=${value}`, commands: [{ argv: ['kv-set', key, value] }], touches: [`kv:${key}`] }],
+  }
+}
+
+describe('hosts of later plays read ahead', () => {
+  const inventory = Inventory.parse('all:\n  hosts:\n    a: {}\n    b: {}\n', 'fake.yml')
+  const twoPlays = (probeInB = false) => playbook({
+    name: 'ahead',
+    plays: [
+      { name: 'first', hosts: 'a', tasks: () => [kv('x', '1')] },
+      { name: 'second', hosts: 'b', tasks: () => (probeInB ? [{ ...kv('y', '2'), result: () => ({ ok: true, check: 'y', detail: '' }) }] : [kv('y', '2')]) },
+    ],
+  })
+  const setup = (aState: string | undefined) => {
+    const log: string[] = []
+    const hosts = { a: new LockingFake('a', log, 60), b: new LockingFake('b', log) }
+    if (aState !== undefined) hosts.a.state.set('x', aState)
+    hosts.b.state.set('y', '2')
+    return { log, hosts, run: (check = false) => runPlaybook(twoPlays(), { inventory, check, connect: async (h) => hosts[h.name as 'a' | 'b'] }) }
+  }
+
+  it('a no-op run reads b during the first play, in b\'s one exec, and uses that read', async () => {
+    const { log, hosts, run } = setup('1')
+    const r = await run()
+    expect(r.hosts.b).toMatchObject({ ok: 1, changed: 0, execs: 1 })
+    expect(log.indexOf('b read end')).toBeLessThan(log.indexOf('a read end')) // b was read while a's play ran
+    expect(hosts.b.commands).toEqual([['kv-get', 'y']])
+  })
+  it('after a change in an earlier play the read-ahead is discarded and b is read again', async () => {
+    const { hosts, run } = setup(undefined)
+    const r = await run()
+    expect(r.hosts.a).toMatchObject({ changed: 1 })
+    expect(r.hosts.b).toMatchObject({ ok: 1, changed: 0, execs: 2 })
+    expect(hosts.b.commands).toEqual([['kv-get', 'y'], ['kv-get', 'y']])
+  })
+  it('check mode changes nothing, so the read-ahead is always used', async () => {
+    const { hosts, run } = setup(undefined)
+    const r = await run(true)
+    expect(r.hosts.a).toMatchObject({ changed: 1, execs: 1 })
+    expect(r.hosts.b).toMatchObject({ execs: 1 })
+    expect(hosts.a.mutating()).toEqual([])
+  })
+  it('plays with check tasks (probes) are not read ahead: they may need an earlier play to have run', async () => {
+    const log: string[] = []
+    const hosts = { a: new LockingFake('a', log, 60), b: new LockingFake('b', log) }
+    hosts.a.state.set('x', '1')
+    await runPlaybook(twoPlays(true), { inventory, connect: async (h) => hosts[h.name as 'a' | 'b'] })
+    expect(log.indexOf('b lock')).toBeGreaterThan(log.indexOf('a read end'))
   })
 })
