@@ -4,7 +4,7 @@
  * iptables rule, a file) under names the lab does not use, a CLI runner that keeps output and JSON report,
  * and counts of what exists on a host, read directly (not through vxlab).
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -22,6 +22,7 @@ import { hostExec, testbedDir } from '../../lib/testbed/index.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const work = mkdtempSync(join(tmpdir(), 'vxlab-hostile-'))
+process.on('exit', () => rmSync(work, { recursive: true, force: true }))
 
 /** Where the kill task leaves its mark (in the host's own /run), so a rerun does not kill again. */
 export const KILLED_MARK = '/run/vxlab-hostile-killed'

@@ -5,7 +5,7 @@
  * The password must reach sudo and nothing else: never the command's stdin, never a shell, never a log line,
  * report or error message.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -51,6 +51,7 @@ afterEach(() => {
 })
 afterAll(() => {
   process.env.PATH = savedPath
+  rmSync(dir, { recursive: true, force: true })
 })
 
 function conn(mode: 'nopasswd' | 'password', password: string | undefined, log?: string[]): LocalConnection {

@@ -4,7 +4,7 @@
  * A control run (valid input, same inventory) must reach it, so the proof can fail.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -79,6 +79,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const s of sockets) s.destroy()
   await new Promise((r) => server.close(r))
+  rmSync(dir, { recursive: true, force: true })
 })
 
 describe('bad input: exit 2, a clear error, no host contacted', () => {
