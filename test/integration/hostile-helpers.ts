@@ -4,10 +4,11 @@
  * iptables rule, a file) under names the lab does not use, a CLI runner that keeps output and JSON report,
  * and counts of what exists on a host, read directly (not through vxlab).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { afterAll } from 'vitest'
 import { runCli } from '../../lib/cli.ts'
 import { playbook, type PlaybookDef, type RunReport } from '../../lib/core/playbook.ts'
 import type { AnyTask } from '../../lib/core/task.ts'
@@ -22,7 +23,7 @@ import { hostExec, testbedDir } from '../../lib/testbed/index.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const work = mkdtempSync(join(tmpdir(), 'vxlab-hostile-'))
-process.on('exit', () => rmSync(work, { recursive: true, force: true }))
+afterAll(() => rmSync(work, { recursive: true, force: true })) // (registered for the importing test file)
 
 /** Where the kill task leaves its mark (in the host's own /run), so a rerun does not kill again. */
 export const KILLED_MARK = '/run/vxlab-hostile-killed'
@@ -107,6 +108,7 @@ let runs = 0
 /** Run a playbook through the CLI against the testbed inventory (or `-i` in args), with a JSON report. */
 export async function cli(pb: PlaybookDef, args: readonly string[] = [], opts: { inventory?: string } = {}): Promise<CliRun> {
   let out = ''
+  mkdirSync(work, { recursive: true })
   const json = join(work, `report-${runs++}.json`)
   const t0 = Date.now()
   const code = await runCli(pb, ['-i', opts.inventory ?? join(testbedDir(), 'inventory.yml'), '--json', json, ...args], { out: (s) => (out += s), err: (s) => (out += s) })
