@@ -113,6 +113,11 @@ ${(f.live ?? []).map((d, i) => `mkdir -p /run/.live/${i}; mount --bind ${q(d)} /
 done
 ${(f.live ?? []).map((d, i) => `mount --bind /run/.live/${i} ${q(d)}; umount /run/.live/${i} # checkout stays live, not copy-on-write
 `).join('')}echo ${q(name)} > /etc/hostname
+# a fresh host's root: Debian's stock shell start-up files, not the controller's (a personal ~/.bashrc that runs
+# pyenv or cargo init on every SSH session would add ~150 ms to every exec and is not what a real host has)
+for f in bashrc profile; do
+  if [ -f "/usr/share/base-files/dot.$f" ]; then cp "/usr/share/base-files/dot.$f" "/root/.$f"; else : > "/root/.$f"; fi
+done
 # sshd without PAM refuses a locked account ("!" in /etc/shadow, e.g. Ubuntu's root): unlock it here only
 if grep -q '^root:!' /etc/shadow; then usermod -p '*' root; fi
 `
