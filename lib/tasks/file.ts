@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { createTwoFilesPatch } from 'diff'
 import { script } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import type { Fact, Task } from '../core/task.ts'
@@ -37,8 +36,15 @@ export function writeFileCommand(dest: string, content: string, mode: string) {
   }
 }
 
-/** Unified diff of a file's old and new content (jsdiff), labelled with the path. */
+type CreateTwoFilesPatch = (oldName: string, newName: string, oldStr: string, newStr: string, oldHeader: string, newHeader: string) => string
+let createTwoFilesPatch: CreateTwoFilesPatch | undefined
+
+/**
+ * Unified diff of a file's old and new content (jsdiff), labelled with the path. jsdiff is loaded on first use
+ * (its CommonJS build, synchronously: plans are pure functions): a run that plans no file change never loads it.
+ */
 export function fileDiff(path: string, before: string, after: string): string {
+  createTwoFilesPatch ??= (createRequire(import.meta.url)('diff') as { createTwoFilesPatch: CreateTwoFilesPatch }).createTwoFilesPatch
   return createTwoFilesPatch(path, path, before, after, 'current', 'planned')
 }
 
@@ -59,15 +65,28 @@ interface HandlebarsLike {
 }
 
 let handlebars: HandlebarsLike | undefined
-/** Handlebars, loaded on first use only (a run without templates never pays for it). */
+/**
+ * Handlebars, loaded on first use only (a run without templates never pays for it), from its one-file build
+ * (compiler and runtime, the same code as the package's main): the main entry also loads the precompiler and
+ * source-map, ~40 more modules, which made the first render cost ~80 ms. vxlab's own instance: helpers
+ * registered on the `handlebars` package do not apply to vxlab templates.
+ */
 function hbs(): HandlebarsLike {
-  handlebars ??= createRequire(import.meta.url)('handlebars') as HandlebarsLike
+  handlebars ??= createRequire(import.meta.url)('handlebars/dist/handlebars.min.js') as HandlebarsLike
   return handlebars
 }
 
+/** Compiled templates by source: a playbook renders the same template for many hosts (compiling is the costly part). */
+const compiled = new Map<string, (ctx: unknown) => string>()
+
 /** Render a Handlebars template with `noEscape` and `strict` (missing variables are errors). */
 export function renderTemplate(source: string, vars: Readonly<Record<string, unknown>>): string {
-  return hbs().compile(source, { noEscape: true, strict: true })(vars)
+  let render = compiled.get(source)
+  if (render === undefined) {
+    render = hbs().compile(source, { noEscape: true, strict: true })
+    compiled.set(source, render)
+  }
+  return render(vars)
 }
 
 /**
