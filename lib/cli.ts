@@ -5,7 +5,6 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { UsageError, VxlabError } from './core/errors.ts'
 import { exitCodeOf, runPlaybook, type FlagValues, type PlaybookDef, type PlaybookEvents, type RunReport } from './core/playbook.ts'
 import { mask, secret } from './core/secrets.ts'
-import { graphFormatOf, graphPlaybook, graphSummary, writeTopology } from './graph/index.ts'
 import { Inventory } from './inventory/inventory.ts'
 import { readJsonReport, writeJsonReport } from './report/json.ts'
 import { plainReporter, recapText, resultsTable } from './report/text.ts'
@@ -145,15 +144,17 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     const graphReport = values['graph-report'] as string | undefined
     if (graphReport !== undefined && graphFile === undefined) throw new UsageError('--graph-report needs --graph FILE (the picture to colour)')
     if (graphFile !== undefined && graphAfter !== undefined) throw new UsageError('--graph draws without running and --graph-after draws after a run: give one of them')
-    for (const f of [graphFile, graphAfter]) if (f !== undefined) graphFormatOf(f)
-    if (graphFile !== undefined) {
+    // the topology module is loaded only when a picture is asked for: a plain run does not pay for it
+    const graph = graphFile !== undefined || graphAfter !== undefined ? await import('./graph/index.ts') : undefined
+    for (const f of [graphFile, graphAfter]) if (f !== undefined && graph !== undefined) graph.graphFormatOf(f)
+    if (graphFile !== undefined && graph !== undefined) {
       // the picture only: built and validated like a run, no host contacted, no password asked
-      const topo = graphPlaybook(pb, { inventory, flags, check, ...limit })
-      const drawn = writeTopology(graphFile, topo, graphReport !== undefined ? readJsonReport(graphReport).tasks : undefined)
-      io.out(`${graphSummary(graphFile, drawn)}; no host was contacted${graphReport === undefined ? ' (colours from a run: --graph-report REPORT.json, or --graph-after FILE)' : ''}\n`)
+      const topo = graph.graphPlaybook(pb, { inventory, flags, check, ...limit })
+      const drawn = graph.writeTopology(graphFile, topo, graphReport !== undefined ? readJsonReport(graphReport).tasks : undefined)
+      io.out(`${graph.graphSummary(graphFile, drawn)}; no host was contacted${graphReport === undefined ? ' (colours from a run: --graph-report REPORT.json, or --graph-after FILE)' : ''}\n`)
       return EXIT.ok
     }
-    const planned = graphAfter !== undefined ? graphPlaybook(pb, { inventory, flags, check, ...limit }) : undefined
+    const planned = graphAfter !== undefined && graph !== undefined ? graph.graphPlaybook(pb, { inventory, flags, check, ...limit }) : undefined
     if (values['ask-pass'] === true) password = await prompt('SSH password: ')
     if (values['ask-become-pass'] === true) becomePassword = await prompt('BECOME password: ')
     if (password !== undefined) secret(password)
@@ -189,7 +190,7 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     await finish()
     io.out(resultsTable(report.tasks))
     io.out(recapText(report, color))
-    if (graphAfter !== undefined && planned !== undefined) io.out(`${graphSummary(graphAfter, writeTopology(graphAfter, planned, report.tasks))}, coloured from this run\n`)
+    if (graphAfter !== undefined && planned !== undefined && graph !== undefined) io.out(`${graph.graphSummary(graphAfter, graph.writeTopology(graphAfter, planned, report.tasks))}, coloured from this run\n`)
   } catch (e) {
     if (e instanceof VxlabError) {
       io.err(`error: ${mask(e.message)}\n`)
