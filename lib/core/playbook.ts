@@ -9,7 +9,7 @@ import type { Inventory, InventoryHost } from '../inventory/inventory.ts'
 import { describeCommand } from './command.ts'
 import { LockError, PlaybookValidationError, UnreachableError, UsageError, VxlabError } from './errors.ts'
 import { LOCK_FILE, LOCK_MARKER, lockCommand, RunLockedConnection } from './lock.ts'
-import { firstReadParts, HostPlayRunner, type RunEvents, type TaskOutcome, type TaskStatus } from './runner.ts'
+import { firstReadPlan, HostPlayRunner, type ReadPlan, type RunEvents, type TaskOutcome, type TaskStatus } from './runner.ts'
 import { mask, maskDeep } from './secrets.ts'
 import type { AnyTask, ChangeOp, CheckResult } from './task.ts'
 
@@ -311,6 +311,8 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
   const ev = opts.events
   /** Tasks that changed a host, or failed (perhaps part-applied), in an apply run so far. */
   let applied = 0
+  /** The first read planned (and started) ahead, by host: its runner must use exactly these parts. */
+  const readAhead = new Map<string, ReadPlan>()
   /**
    * Hosts that first appear in a later play: connect, take the run lock and read that play's facts at the start,
    * in parallel with the earlier plays (queued behind their hosts in the forks limit). The read is used when
@@ -325,7 +327,9 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
         if (seen.has(host.name)) continue
         seen.add(host.name)
         if (tasks.length === 0 || tasks.some((t) => t.result !== undefined)) continue
-        void limit(() => pool.prefetch(host, firstReadParts(tasks), () => check || applied === 0))
+        const plan = firstReadPlan(tasks)
+        readAhead.set(host.name, plan)
+        void limit(() => pool.prefetch(host, plan.parts, () => check || applied === 0))
       }
     }
   }
@@ -383,7 +387,9 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
           return
         }
         const events: RunEvents = { taskDone: (h, o) => ev?.taskDone?.(bp.def.name, h, o) }
-        const runner = new HostPlayRunner(conn, tasks, { check, events })
+        const firstRead = readAhead.get(host.name)
+        readAhead.delete(host.name)
+        const runner = new HostPlayRunner(conn, tasks, { check, events, ...(firstRead !== undefined ? { firstRead } : {}) })
         let hostError: string | undefined
         try {
           await runner.run()

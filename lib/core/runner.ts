@@ -3,7 +3,7 @@ import { BatchInterruptedError } from '../connection/base.ts'
 import { summarizeCommand } from './command.ts'
 import { ApplyError, ConvergenceError, FactError, LockError, UnreachableError, VxlabError } from './errors.ts'
 import { mask } from './secrets.ts'
-import type { AnyFact, AnyTask, Change, CheckResult, Fact, FactSnapshot } from './task.ts'
+import type { AnyFact, AnyTask, Change, CheckResult, Fact, FactOutput, FactSnapshot } from './task.ts'
 
 /** Final status of one task on one host (as Ansible's recap counts them). */
 export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped'
@@ -28,6 +28,8 @@ export interface RunEvents {
 export interface HostPlayOptions {
   readonly check: boolean
   readonly events?: RunEvents
+  /** The first read, when it was planned (and perhaps run ahead) already: {@link firstReadPlan} of these tasks. */
+  readonly firstRead?: ReadPlan
 }
 
 /** One fact value (or the error reading it produced), with the exec number it was read in. */
@@ -48,9 +50,75 @@ function factIdsOf(tasks: readonly AnyTask[]): Map<string, AnyFact> {
   return m
 }
 
-/** The batch a {@link HostPlayRunner} starts with: every fact its tasks declare, once each, in task order. */
-export function firstReadParts(tasks: readonly AnyTask[]): BatchPart[] {
-  return [...factIdsOf(tasks).values()].map((f) => ({ command: f.command }))
+/** How one batch reads a list of facts: its parts, and each fact's output from their results. */
+export interface ReadPlan {
+  readonly facts: readonly AnyFact[]
+  readonly parts: readonly BatchPart[]
+  /** Each fact's output from the results of `parts` (undefined when its part did not run). */
+  outputs(results: readonly (ExecResult | undefined)[]): Array<ExecResult | undefined>
+}
+
+/**
+ * The parts that read `facts`: one per fact, except that the facts of a {@link FactGroup} with two or more
+ * members in the list share one part (the group's command, placed where its first member is), split per member.
+ */
+export function readPlan(facts: readonly AnyFact[]): ReadPlan {
+  const membersOf = new Map<string, number[]>()
+  facts.forEach((f, i) => {
+    if (f.group) membersOf.set(f.group.key, [...(membersOf.get(f.group.key) ?? []), i])
+  })
+  const parts: BatchPart[] = []
+  const splits: Array<((out: FactOutput) => FactOutput[]) | undefined> = []
+  const source: Array<{ part: number; member?: number }> = []
+  const placed = new Map<string, number>()
+  facts.forEach((f, i) => {
+    const members = f.group ? membersOf.get(f.group.key)! : []
+    if (!f.group || members.length < 2) {
+      source.push({ part: parts.length })
+      parts.push({ command: f.command })
+      splits.push(undefined)
+      return
+    }
+    let part = placed.get(f.group.key)
+    if (part === undefined) {
+      const read = f.group.read(members.map((j) => facts[j]!.group!.args))
+      part = parts.length
+      parts.push({ command: read.command })
+      splits.push((out) => read.split(out))
+      placed.set(f.group.key, part)
+    }
+    source.push({ part, member: members.indexOf(i) })
+  })
+  return {
+    facts,
+    parts,
+    outputs(results) {
+      const split = new Map<number, FactOutput[] | Error>()
+      return facts.map((_, i) => {
+        const { part, member } = source[i]!
+        const r = results[part]
+        if (r === undefined || member === undefined || r.code === null) return r
+        let outs = split.get(part)
+        if (outs === undefined) {
+          try {
+            outs = splits[part]!({ stdout: r.stdout, stderr: r.stderr, code: r.code })
+          } catch (e) {
+            outs = e instanceof Error ? e : new Error(String(e))
+          }
+          split.set(part, outs)
+        }
+        const mine = outs instanceof Error ? undefined : outs[member]
+        if (mine !== undefined) return mine
+        const why = outs instanceof Error ? outs.message : 'no output for this fact'
+        return { code: null, stdout: '', stderr: `the grouped read (${summarizeCommand(parts[part]!.command)}, exit ${r.code}) failed: ${why}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}` }
+      })
+    },
+  }
+}
+
+/** The read a {@link HostPlayRunner} starts with: every fact its tasks declare, once each, in task order. */
+export function firstReadPlan(tasks: readonly AnyTask[]): ReadPlan {
+  return readPlan([...factIdsOf(tasks).values()])
 }
 
 function errMessage(e: unknown): string {
@@ -84,8 +152,8 @@ export class HostPlayRunner {
 
   /** Run the play on this host. Never throws for task failures (they are in `outcomes`); throws UnreachableError. */
   async run(): Promise<TaskOutcome[]> {
-    const all = factIdsOf(this.tasks)
-    await this.#execute([], [...all.values()])
+    const first = this.opts.firstRead ?? firstReadPlan(this.tasks)
+    await this.#execute([], first.facts, first)
     for (const task of this.tasks) {
       if (this.#stopped) {
         this.#finish({ key: task.key, kind: task.kind, status: 'skipped', changes: [], ...this.#skipReason() })
@@ -191,7 +259,7 @@ export class HostPlayRunner {
    * One exec: the pending tasks' commands (stop at the first failure), then the given fact reads.
    * Marks applied tasks changed, the failed one failed and the rest skipped.
    */
-  async #execute(pending: Array<{ outcome: TaskOutcome; task: AnyTask; changes: readonly Change[] }>, facts: readonly AnyFact[]): Promise<void> {
+  async #execute(pending: Array<{ outcome: TaskOutcome; task: AnyTask; changes: readonly Change[] }>, facts: readonly AnyFact[], plan: ReadPlan = readPlan(facts)): Promise<void> {
     const parts: BatchPart[] = []
     const owner: number[] = []
     pending.forEach((p, i) => {
@@ -201,7 +269,7 @@ export class HostPlayRunner {
       }
     })
     const applyCount = parts.length
-    for (const f of facts) parts.push({ command: f.command })
+    parts.push(...plan.parts)
     this.#exec++
     const execNo = this.#exec
     let results: ExecResult[]
@@ -259,8 +327,9 @@ export class HostPlayRunner {
       this.#stopped = true
       throw interrupted.cause2 instanceof UnreachableError ? interrupted.cause2 : new FactError(interrupted.message)
     }
+    const outputs = plan.outputs(results.slice(applyCount))
     facts.forEach((f, j) => {
-      const r = results[applyCount + j]
+      const r = outputs[j]
       if (r === undefined) return
       const ok = f.okExitCodes ?? [0]
       if (r.code === null || !ok.includes(r.code)) {

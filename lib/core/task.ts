@@ -42,7 +42,23 @@ export interface Fact<T> {
   readonly okExitCodes?: readonly number[]
   /** The daemon that must answer for this read (`ovsdb-server`, `dockerd`): named in the error when the read fails. */
   readonly service?: string
+  /** Facts that one command reads together (see {@link FactGroup}). */
+  readonly group?: FactGroup
   parse(out: FactOutput): T
+}
+
+/**
+ * Facts that one command can read together (one `docker inspect A B` instead of one per container): in one
+ * batch, the facts with the same `key` are read by ONE command made by `read` from the members' `args`, and
+ * `split` gives every member the output its own `command` would have given (same exit codes, same stdout
+ * shape), which its `okExitCodes` and `parse` then judge as usual. A group of one runs the fact's own command.
+ */
+export interface FactGroup {
+  readonly key: string
+  /** This fact's arguments for the group's command. */
+  readonly args: readonly string[]
+  /** The command reading every member (`members[i]` = member i's `args`) and how to split its output per member. */
+  read(members: readonly (readonly string[])[]): { readonly command: Command; split(out: FactOutput): FactOutput[] }
 }
 
 /** Any fact, for lists (the parse result type is erased). */

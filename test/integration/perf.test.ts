@@ -1,0 +1,87 @@
+/**
+ * Issue #6 on the testbed: the grouped docker read (one `docker inspect` for every container fact of a host)
+ * gives each fact exactly what its own command gives (running, stopped and absent containers, attachments,
+ * dockerd unreachable), and the converged lab's runs read each host in one exec.
+ */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../../lib/cli.ts'
+import type { Connection } from '../../lib/connection/types.ts'
+import { readPlan } from '../../lib/core/runner.ts'
+import type { AnyFact, FactOutput } from '../../lib/core/task.ts'
+import { containerNetnsFact, dockerContainerFact } from '../../lib/facts/docker.ts'
+import { vethNames } from '../../lib/tasks/docker.ts'
+import { ensureTestbed, hostExec, testbedDir } from '../../lib/testbed/index.ts'
+import { testbedConnection } from '../fixtures/recorder.ts'
+import { lab } from '../../playbooks/lab.ts'
+
+const STOPPED = 'vxperf-stopped'
+let conn: Connection
+const work = mkdtempSync(join(tmpdir(), 'vxlab-perf-'))
+
+beforeAll(async () => {
+  await ensureTestbed({ hosts: 2 })
+  const code = await runCli(lab, ['-i', join(testbedDir(), 'inventory.yml'), '--json', join(work, 'converge.json')], { out: () => undefined, err: () => undefined })
+  expect(code).toBe(0)
+  await hostExec('host1', ['docker', 'rm', '-f', STOPPED])
+  const made = await hostExec('host1', ['docker', 'create', '--name', STOPPED, '--network', 'none', 'con_img'])
+  expect(made.code, made.stderr).toBe(0)
+  conn = await testbedConnection('host1')
+})
+afterAll(async () => {
+  await conn?.close()
+  await hostExec('host1', ['docker', 'rm', '-f', STOPPED])
+})
+
+function judge(f: AnyFact, o: { code: number | null; stdout: string; stderr: string } | undefined): unknown {
+  if (o === undefined || o.code === null || !(f.okExitCodes ?? [0]).includes(o.code)) return { failed: o?.code, stderr: o?.stderr.trim() }
+  try {
+    return JSON.parse(JSON.stringify(f.parse(o as FactOutput)))
+  } catch (e) {
+    return { parseError: String(e) }
+  }
+}
+
+describe('grouped docker reads on the testbed', () => {
+  const facts: AnyFact[] = []
+  for (const [c, iface] of [['doc1', 'eth0'], ['doc2', 'eth0'], [STOPPED, 'eth0'], ['vxperf-nosuch', 'eth0'], ['doc1', 'eth7']] as const) {
+    facts.push(dockerContainerFact(c), containerNetnsFact(c, iface, vethNames(c, iface).host))
+  }
+  const unique = [...new Map(facts.map((f) => [f.id, f])).values()]
+
+  for (const down of [false, true]) {
+    it(`one docker call, the same facts as one command each${down ? ', dockerd unreachable: every read fails' : ''}`, async () => {
+      const env = down ? ['env', 'DOCKER_HOST=unix:///nonexistent/vxlab-docker.sock'] : []
+      const wrap = (argv: readonly string[]) => ({ argv: [...env, ...argv] })
+      const plan = readPlan(unique)
+      expect(plan.parts).toHaveLength(1)
+      const grouped = plan.outputs(await conn.runBatch(plan.parts.map((p) => ({ command: wrap(p.command.argv) }))))
+      const own = await conn.runBatch(unique.map((f) => ({ command: wrap(f.command.argv) })))
+      const a = unique.map((f, i) => judge(f, grouped[i]))
+      expect(a).toEqual(unique.map((f, i) => judge(f, own[i])))
+      if (!down) {
+        const byId = Object.fromEntries(unique.map((f, i) => [f.id, a[i]]))
+        expect(byId['docker.container:doc1']).toMatchObject({ exists: true, status: 'running' })
+        expect(byId['docker.netns:doc1:eth0']).toMatchObject({ container: 'running', links: { eth0: { ipv4: [{ cidr: '10.0.1.10/24' }] } } })
+        expect(byId[`docker.container:${STOPPED}`]).toMatchObject({ exists: true, status: 'created' })
+        expect(byId[`docker.netns:${STOPPED}:eth0`]).toMatchObject({ container: 'stopped' })
+        expect(byId['docker.container:vxperf-nosuch']).toEqual({ exists: false })
+        expect(byId['docker.netns:vxperf-nosuch:eth0']).toMatchObject({ container: 'absent' })
+      } else {
+        for (const x of a) expect(JSON.stringify(x)).toMatch(/Cannot connect to the Docker daemon/)
+      }
+    })
+  }
+
+  it('the converged lab: a no-op run and a check run read every host in one exec, with 0 changes', async () => {
+    for (const args of [[], ['--check']]) {
+      const json = join(work, `r${args.length}.json`)
+      const code = await runCli(lab, ['-i', join(testbedDir(), 'inventory.yml'), '--json', json, ...args], { out: () => undefined, err: () => undefined })
+      expect(code).toBe(0)
+      const r = JSON.parse((await import('node:fs')).readFileSync(json, 'utf8')) as { hosts: Record<string, { changed: number; execs: number }> }
+      for (const h of ['gw', 'host1', 'host2']) expect(r.hosts[h], `${args.join(' ')} ${h}`).toMatchObject({ changed: 0, execs: 1 })
+    }
+  })
+})

@@ -1,0 +1,186 @@
+/**
+ * Issue #6: facts read together. In one batch, the facts of a FactGroup share one command (one `docker inspect`
+ * for every container of a host), and each gets exactly the output its own command would have given.
+ * The docker group runs here against a stand-in `docker` (first on PATH) and is compared, fact by fact,
+ * with each fact's own command; test/integration/perf.test.ts does the same against the testbed's dockerd.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { LocalConnection } from '../../lib/connection/local.ts'
+import { script } from '../../lib/core/command.ts'
+import { playbook, runPlaybook } from '../../lib/core/playbook.ts'
+import { readPlan } from '../../lib/core/runner.ts'
+import type { AnyFact, Fact, FactGroup, Task } from '../../lib/core/task.ts'
+import { containerNetnsFact, dockerContainerFact, splitContainersGroup } from '../../lib/facts/docker.ts'
+import { Inventory } from '../../lib/inventory/inventory.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'vxlab-factgroup-'))
+
+// ---------------------------------------------------------------------------------------------------------------------
+// a toy group: files read by one `cat`-like script
+
+const FILES_SCRIPT = `t=$1; shift; k=0
+for f in "$@"; do
+  ( cat -- "$f" ) >"$TMPDIR_/o" 2>"$TMPDIR_/e"; c=$?
+  printf '%s %d %d\\n' "$t" "$k" "$c"; cat "$TMPDIR_/o"; printf '\\n%s %d err\\n' "$t" "$k"; cat "$TMPDIR_/e"; printf '\\n%s %d end\\n' "$t" "$k"
+  k=$((k+1))
+done`
+let reads = 0
+const filesGroup = (path: string): FactGroup => ({
+  key: 'files',
+  args: [path],
+  read(members) {
+    reads++
+    const token = `TOK${reads}x`
+    return {
+      command: script(`TMPDIR_=$(mktemp -d); ${FILES_SCRIPT}; rm -rf "$TMPDIR_"`, token, ...members.map((m) => m[0]!)),
+      split: (out) => splitContainersGroup(out.stdout, token, members.length),
+    }
+  },
+})
+const fileFact = (path: string, grouped = true): Fact<string | undefined> => ({
+  id: `f:${path}`,
+  command: script('cat -- "$1"', path),
+  ...(grouped ? { group: filesGroup(path) } : {}),
+  okExitCodes: [0, 1],
+  parse: (o) => (o.code === 1 ? undefined : o.stdout),
+})
+
+describe('readPlan', () => {
+  const a = join(dir, 'a')
+  const b = join(dir, 'b')
+  beforeAll(() => {
+    writeFileSync(a, 'alpha\n')
+    writeFileSync(b, 'no newline')
+  })
+  it('reads a group\'s facts with one part, placed where its first member is, and gives each its own output', async () => {
+    const facts: AnyFact[] = [fileFact(a), fileFact('/etc/hostname', false), fileFact(b), fileFact(join(dir, 'missing'))]
+    const plan = readPlan(facts)
+    expect(plan.parts).toHaveLength(2)
+    expect(plan.parts[1]!.command).toBe(facts[1]!.command)
+    const conn = new LocalConnection('l')
+    const outs = plan.outputs(await conn.runBatch(plan.parts))
+    const own = await conn.runBatch(facts.map((f) => ({ command: f.command })))
+    expect(outs.map((o) => o && { code: o.code, stdout: o.stdout })).toEqual(own.map((o) => ({ code: o.code, stdout: o.stdout })))
+    expect(outs[0]!.stdout).toBe('alpha\n')
+    expect(outs[2]!.stdout).toBe('no newline')
+    expect(outs[3]!.code).toBe(1)
+    expect(outs[3]!.stderr).toMatch(/No such file/)
+  })
+  it('a group of one runs the fact\'s own command', () => {
+    const f = fileFact(a)
+    expect(readPlan([f]).parts.map((p) => p.command)).toEqual([f.command])
+  })
+  it('a grouped command that fails without output fails every member, saying so', async () => {
+    const broken: FactGroup = { key: 'broken', args: [], read: () => ({ command: script('echo boom >&2; exit 2'), split: () => [] }) }
+    const facts = [{ ...fileFact(a), id: 'x1', group: broken }, { ...fileFact(b), id: 'x2', group: broken }]
+    const plan = readPlan(facts)
+    const outs = plan.outputs(await new LocalConnection('l').runBatch(plan.parts))
+    for (const o of outs) {
+      expect(o!.code).toBeNull()
+      expect(o!.stderr).toMatch(/the grouped read .*exit 2\) failed: no output for this fact: boom/)
+    }
+  })
+  it('the runner reads grouped facts in its one exec and plans from each fact\'s own value', async () => {
+    const seen: Record<string, unknown> = {}
+    const t = (f: Fact<string | undefined>): Task<null, string | undefined> => ({
+      kind: 't', key: `t[${f.id}]`, spec: null, facts: [f], current: (s) => s.get(f),
+      plan: (cur) => {
+        seen[f.id] = cur
+        return []
+      },
+    })
+    const inventory = Inventory.parse('all:\n  hosts:\n    l1: {ansible_connection: local}\n', 'inv.yml')
+    const r = await runPlaybook(playbook({ name: 'g', plays: [{ name: 'p', hosts: 'all', tasks: () => [t(fileFact(a)), t(fileFact(b)), t(fileFact(join(dir, 'nope')))] }] }), { inventory, lock: false })
+    expect(r.hosts.l1).toMatchObject({ ok: 3, failed: 0, execs: 1 })
+    expect(seen).toEqual({ [`f:${a}`]: 'alpha\n', [`f:${b}`]: 'no newline', [`f:${join(dir, 'nope')}`]: undefined })
+  })
+})
+
+describe('splitContainersGroup', () => {
+  it('keeps each member\'s stdout untrimmed and cannot be fooled by a marker with another token', () => {
+    const out = 'T 0 0\n\nT 0 err\n\nT 0 end\nT 1 3\nline\nX 1 err\nfake\n\nT 1 err\nwarn\n\nT 1 end\n'
+    expect(splitContainersGroup(out, 'T', 2)).toEqual([
+      { code: 0, stdout: '', stderr: '' },
+      { code: 3, stdout: 'line\nX 1 err\nfake\n', stderr: 'warn\n' },
+    ])
+    expect(splitContainersGroup('T 0 0\ncut short', 'T', 2)).toEqual([])
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------------------------
+// the docker containers group against a stand-in docker
+
+const FAKE_DOCKER = `#!/bin/sh
+# stand-in for the docker CLI: "inspect --type container [-f FORMAT] NAME..." for containers web1 (running) and
+# old1 (exited); DOCKER_FAKE_DOWN=1: dockerd unreachable
+[ "$1" = inspect ] || { echo "fake docker: $*" >&2; exit 2; }
+shift 3 # inspect --type container
+fmt=; if [ "$1" = -f ]; then fmt=$2; shift 2; fi
+rc=0; first=1
+[ -z "$fmt" ] && printf '['
+for n in "$@"; do
+  if [ "$DOCKER_FAKE_DOWN" = 1 ]; then echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; rc=1; continue; fi
+  case $n in
+    web1) st=running pid=0 ;;
+    old1) st=exited pid=0 ;;
+    *) echo "Error: No such container: $n" >&2; rc=1; continue ;;
+  esac
+  j='{"Id":"'$n'0000","Name":"/'$n'","Image":"sha256:abc","State":{"Status":"'$st'","Pid":'$pid'},"Config":{"Image":"img","Labels":{"k":"v w"},"Env":["A=1"],"Cmd":["httpd"]},"HostConfig":{"NetworkMode":"none","RestartPolicy":{"Name":""}}}'
+  if [ -n "$fmt" ]; then echo "/$n $st $pid $j"; else [ $first = 1 ] || printf ','; printf '%s' "$j"; first=0; fi
+done
+[ -z "$fmt" ] && echo ']'
+exit $rc
+`
+
+describe('docker containers group (stand-in docker)', () => {
+  const saved = process.env.PATH
+  beforeAll(() => {
+    const bin = join(dir, 'bin')
+    mkdirSync(bin, { recursive: true })
+    writeFileSync(join(bin, 'docker'), FAKE_DOCKER)
+    chmodSync(join(bin, 'docker'), 0o755)
+    process.env.PATH = `${bin}:${saved ?? '/usr/bin:/bin'}`
+  })
+  afterAll(() => {
+    process.env.PATH = saved
+  })
+  const facts: AnyFact[] = [
+    dockerContainerFact('web1'), containerNetnsFact('web1', 'eth0', 'vxnoweb1'),
+    dockerContainerFact('old1'), containerNetnsFact('old1', 'eth0', 'vxnoold1'),
+    dockerContainerFact('gone'), containerNetnsFact('gone', 'eth0', 'vxnogone'),
+  ]
+  const judge = (f: AnyFact, o: { code: number | null; stdout: string; stderr: string } | undefined): unknown => {
+    if (o === undefined || o.code === null || !(f.okExitCodes ?? [0]).includes(o.code)) return { failed: o?.code, stderr: o?.stderr.trim() }
+    try {
+      return JSON.parse(JSON.stringify(f.parse({ stdout: o.stdout, stderr: o.stderr, code: o.code })))
+    } catch (e) {
+      return { parseError: String(e) }
+    }
+  }
+  for (const down of [false, true]) {
+    it(`one docker call reads every container fact, each as its own command would${down ? ' (dockerd down: every read fails naming it)' : ''}`, async () => {
+      process.env.DOCKER_FAKE_DOWN = down ? '1' : '0'
+      const conn = new LocalConnection('l')
+      const plan = readPlan(facts)
+      expect(plan.parts).toHaveLength(1)
+      const grouped = plan.outputs(await conn.runBatch(plan.parts))
+      const own = await conn.runBatch(facts.map((f) => ({ command: f.command })))
+      const a = facts.map((f, i) => judge(f, grouped[i]))
+      expect(a).toEqual(facts.map((f, i) => judge(f, own[i])))
+      if (!down) {
+        expect(a[0]).toMatchObject({ exists: true, status: 'running', labels: { k: 'v w' } })
+        expect(a[2]).toMatchObject({ exists: true, status: 'exited' })
+        expect(a[3]).toMatchObject({ container: 'stopped', status: 'exited' })
+        expect(a[4]).toEqual({ exists: false })
+        expect(a[5]).toMatchObject({ container: 'absent' })
+      } else {
+        // a daemon that is down never reads as "absent": every read fails
+        for (const x of a) expect(Object.keys(x as object)).toEqual([expect.stringMatching(/^(parseError|failed)$/), ...(Object.keys(x as object).length > 1 ? ['stderr'] : [])])
+        expect(a[0]).toEqual({ parseError: expect.stringMatching(/^DockerDaemonError: dockerd did not answer \(is it running\?\): Cannot connect to the Docker daemon at unix:\/\/\/var\/run\/docker\.sock\. Is the docker daemon running\?$/) })
+      }
+    })
+  }
+})
