@@ -23,8 +23,9 @@ export interface ConnectionOptions {
   /** At most this many exec channels at once on the connection (default 10, OpenSSH's MaxSessions). */
   readonly maxChannels?: number
   /**
-   * Read parts of a batch (fact commands) run in up to this many parallel lanes on the host (default
-   * {@link DEFAULT_READ_LANES}); 1 runs them one at a time. Output and results are the same either way.
+   * A batch's slow reads (parts marked `background`: docker, file hashing) run in up to this many parallel
+   * lanes on the host, beside its other reads (default {@link DEFAULT_READ_LANES}); 1 runs every part one at a
+   * time. Output and results are the same either way.
    */
   readonly readLanes?: number
   readonly log?: ExecLogger
@@ -57,9 +58,9 @@ const BECOME_WITH_PASSWORD =
   '{ printf \'%s\\n\' "$p"; exec cat; } | sudo -S -p \'\' -- sh -c "$1"'
 
 /**
- * Default number of parallel lanes for a batch's read parts: a host's facts are independent reads, and most of
- * their time is process start-up and daemon round trips (docker CLI, ovs-vsctl), so a few at once finish
- * sooner; more than a few only contend for the host's cores (bench/RESULTS.md).
+ * Default number of parallel lanes for a batch's slow reads: a host's facts are independent reads, and a slow
+ * one (the docker CLI, hashing a build context) mostly waits on a daemon or the disk, so a few at once finish
+ * sooner; cheap reads stay in order, since a background job costs more CPU than they do (bench/RESULTS.md).
  */
 export const DEFAULT_READ_LANES = 4
 

@@ -13,14 +13,21 @@ export interface ExecResult {
 export interface BatchPart {
   readonly command: Command
   readonly stopOnError?: boolean
+  /**
+   * A slow read (a daemon's CLI, hashing files): run in the background, in parallel with the batch's other reads
+   * (see {@link BatchScriptOptions.lanes}). Ignored with `stopOnError`.
+   */
+  readonly background?: boolean
 }
 
 /** Options of {@link buildBatchScript}. */
 export interface BatchScriptOptions {
   /**
-   * Run each stretch of consecutive read parts (parts without `stopOnError`) in up to this many parallel
-   * lanes (background subshells, each running its share of the parts in order), then print every part's
-   * output in part order. Default 1: every part in order, one at a time.
+   * In each stretch of consecutive read parts (parts without `stopOnError`), run the `background` ones in up to
+   * this many background subshells (each running its share in order, writing to a temp folder) while the
+   * other reads run one after another, then print the background ones' output. Default 1: every part in
+   * order, one at a time. Cheap reads stay in the foreground: a background job costs more CPU than a
+   * `sysctl -n` does, which matters when many hosts share a few cores.
    */
   readonly lanes?: number
   /**
@@ -57,29 +64,32 @@ function sequentialPart(c: BatchPart['command'], i: number, token: string, limit
 }
 
 /**
- * Read parts `idx` in `lanes` background subshells writing each part's stdout, stderr and exit code to files
- * in a temp folder; after `wait`, print them in part order exactly as {@link sequentialPart} does. Without a
- * temp folder (mktemp fails) the parts run in order instead.
+ * Read parts `bg` in `lanes` background subshells writing each part's stdout, stderr and exit code to files
+ * in a temp folder, the parts `fg` meanwhile one after another as {@link sequentialPart}; after `wait`, print
+ * the background parts' output exactly as {@link sequentialPart} does (after the foreground ones: parts are
+ * found by their markers, in any order). Without a temp folder (mktemp fails) every part runs in order.
  */
-function parallelParts(parts: readonly BatchPart[], idx: readonly number[], lanes: number, token: string, limitsMs?: readonly number[]): string[] {
+function parallelParts(parts: readonly BatchPart[], bg: readonly number[], fg: readonly number[], lanes: number, token: string, limitsMs?: readonly number[]): string[] {
   const lines: string[] = ['if __d=$(mktemp -d 2>/dev/null); then']
   for (let l = 0; l < lanes; l++) {
-    const mine = idx.filter((_, k) => k % lanes === l)
+    const mine = bg.filter((_, k) => k % lanes === l)
     if (mine.length === 0) continue
     const body = mine.map((i) => `{ ${runLine(parts[i]!.command, token, limitsMs?.[i])}\n} >"$__d/${i}.o" 2>"$__d/${i}.e"; echo $? >"$__d/${i}.c"`)
     lines.push(`(\n${body.join('\n')}\n) &`)
   }
   lines.push(
+    ...fg.flatMap((i) => sequentialPart(parts[i]!.command, i, token, limitsMs?.[i])),
     'wait',
-    `for __i in ${idx.join(' ')}; do`,
-    `  printf '%s:%s:out\\n' '${token}' "$__i"; cat "$__d/$__i.o" 2>/dev/null`,
-    '  __c=$(cat "$__d/$__i.c" 2>/dev/null); __e=$(cat "$__d/$__i.e" 2>/dev/null)',
+    `for __i in ${bg.join(' ')}; do`,
+    // builtins where possible: a cat per part and stream costs a process each (~1 ms of CPU)
+    `  printf '%s:%s:out\\n' '${token}' "$__i"; [ ! -s "$__d/$__i.o" ] || cat "$__d/$__i.o"`,
+    '  __c=; read -r __c 2>/dev/null <"$__d/$__i.c"; __e=; [ ! -s "$__d/$__i.e" ] || __e=$(cat "$__d/$__i.e")',
     '  [ -n "$__c" ] || { __c=255; __e="vxlab: part $__i did not finish${__e:+: $__e}"; }',
     `  printf '\\n%s:%s:err:%d\\n%s\\n%s:%s:done\\n' '${token}' "$__i" "$__c" "$__e" '${token}' "$__i"`,
     'done',
     'rm -rf "$__d"',
     'else',
-    ...idx.flatMap((i) => sequentialPart(parts[i]!.command, i, token, limitsMs?.[i])),
+    ...[...bg, ...fg].sort((a, b) => a - b).flatMap((i) => sequentialPart(parts[i]!.command, i, token, limitsMs?.[i])),
     'fi',
   )
   return lines
@@ -90,8 +100,8 @@ function parallelParts(parts: readonly BatchPart[], idx: readonly number[], lane
  * stdout, exit code and stderr between markers made with a random token, so no output can forge one.
  * Every part reads /dev/null (or its own stdin, decoded from a base64 here-document), so no part can
  * swallow the rest of the script. Parts with `stopOnError` (apply) run one at a time, in order; with
- * `lanes` > 1, each stretch of read parts between them runs in parallel lanes (reads are independent),
- * and the output is the same as in order.
+ * `lanes` > 1, the `background` reads of each stretch of reads between them run in parallel with the others
+ * (reads are independent), and each part's output is the same as in order.
  */
 export function buildBatchScript(parts: readonly BatchPart[], opts: BatchScriptOptions = {}): { script: string; token: string } {
   const token = `VXB${randomBytes(8).toString('hex')}`
@@ -100,7 +110,9 @@ export function buildBatchScript(parts: readonly BatchPart[], opts: BatchScriptO
   const lines: string[] = ['exec 3>&1', ...(limits !== undefined ? ['__t=; command -v timeout >/dev/null 2>&1 && __t=1'] : [])]
   let reads: number[] = []
   const flushReads = (): void => {
-    if (lanes > 1 && reads.length > 1) lines.push(...parallelParts(parts, reads, Math.min(lanes, reads.length), token, limits))
+    const bg = reads.filter((i) => parts[i]!.background === true)
+    const fg = reads.filter((i) => parts[i]!.background !== true)
+    if (lanes > 1 && bg.length > 0 && reads.length > 1) lines.push(...parallelParts(parts, bg, fg, Math.min(lanes, bg.length), token, limits))
     else for (const i of reads) lines.push(...sequentialPart(parts[i]!.command, i, token, limits?.[i]))
     reads = []
   }
@@ -124,10 +136,10 @@ export function buildBatchScript(parts: readonly BatchPart[], opts: BatchScriptO
  */
 export function parseBatchOutput(stdout: string, token: string, count: number): { results: ExecResult[]; partial?: number } {
   const results: ExecResult[] = []
-  let pos = 0
   for (let i = 0; i < count; i++) {
+    // in any order (background reads print after the others); the random token makes every marker unique
     const start = `${token}:${i}:out\n`
-    const s = stdout.indexOf(start, pos)
+    const s = stdout.indexOf(start)
     if (s < 0) return { results }
     const errMark = `\n${token}:${i}:err:`
     const e = stdout.indexOf(errMark, s + start.length)
@@ -140,7 +152,6 @@ export function parseBatchOutput(stdout: string, token: string, count: number): 
     if (d < 0) return { results, partial: i }
     const stderr = stdout.slice(codeEnd + 1, d)
     results.push({ code, stdout: out, stderr })
-    pos = d + doneMark.length
   }
   return { results }
 }

@@ -75,7 +75,7 @@ export function readPlan(facts: readonly AnyFact[]): ReadPlan {
     const members = f.group ? membersOf.get(f.group.key)! : []
     if (!f.group || members.length < 2) {
       source.push({ part: parts.length })
-      parts.push({ command: f.command })
+      parts.push({ command: f.command, ...(f.slow === true ? { background: true } : {}) })
       splits.push(undefined)
       return
     }
@@ -83,7 +83,7 @@ export function readPlan(facts: readonly AnyFact[]): ReadPlan {
     if (part === undefined) {
       const read = f.group.read(members.map((j) => facts[j]!.group!.args))
       part = parts.length
-      parts.push({ command: read.command })
+      parts.push({ command: read.command, ...(members.some((j) => facts[j]!.slow === true) ? { background: true } : {}) })
       splits.push((out) => read.split(out))
       placed.set(f.group.key, part)
     }

@@ -44,6 +44,12 @@ export interface Fact<T> {
   readonly service?: string
   /** Facts that one command reads together (see {@link FactGroup}). */
   readonly group?: FactGroup
+  /**
+   * A slow read (tens of ms: a daemon's CLI such as docker, hashing files): read in the background, in parallel
+   * with the host's other reads. Cheap reads (`sysctl -n`, `ip -j`) are not: a background job costs more
+   * CPU than they do.
+   */
+  readonly slow?: boolean
   parse(out: FactOutput): T
 }
 

@@ -68,6 +68,7 @@ export function dockerImageFact(name: string): Fact<DockerImageState> {
   return {
     id: `docker.image:${name}`,
     service: 'dockerd',
+    slow: true,
     command: { argv: ['docker', 'image', 'inspect', name] },
     okExitCodes: [0, 1],
     parse: (o) => {
@@ -108,6 +109,7 @@ export const CONTEXT_HASH_SCRIPT = [
 export function dockerContextHashFact(dir: string): Fact<string> {
   return {
     id: `docker.contextHash:${dir}`,
+    slow: true,
     command: script(CONTEXT_HASH_SCRIPT, dir),
     parse: (o) => {
       const m = /^([0-9a-f]{64})\b/.exec(o.stdout.trim())
@@ -170,6 +172,7 @@ export function dockerContainerFact(name: string): Fact<DockerContainerState> {
     service: 'dockerd',
     command: { argv: ['docker', 'inspect', '--type', 'container', name] },
     group: containersGroup(['c', name]),
+    slow: true,
     okExitCodes: [0, 1],
     parse: (o) => {
       const j = parseInspect<ContainerInspectJson>(o, name)
@@ -390,6 +393,7 @@ export function containerNetnsFact(container: string, iface: string, hostIface: 
     service: 'dockerd',
     command: script(CONTAINER_NETNS_SCRIPT, container, iface, hostIface),
     group: containersGroup(['n', container, iface, hostIface]),
+    slow: true,
     parse: (o) => parseContainerNetns(o.stdout),
   }
 }

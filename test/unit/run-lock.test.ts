@@ -28,13 +28,13 @@ const PARTS = [
   { command: cmd('printf', '\n\nlines\n\n') },
   { command: cmd('sh', '-c', 'cat') },
   { command: { argv: ['cat'], stdin: 'h\u00e9llo \u2713\n' } },
-  { command: script('sleep 0.3; echo slow1') },
-  { command: script('sleep 0.3; echo slow2') },
-  { command: script('sleep 0.3; echo slow3') },
+  { command: script('sleep 0.3; echo slow1'), background: true },
+  { command: script('sleep 0.3; echo slow2'), background: true },
+  { command: script('sleep 0.3; echo slow3'), background: true },
 ]
 
 describe('parallel read lanes', () => {
-  it('give exactly the results of running the parts in order, sooner', async () => {
+  it('run the slow (background) reads beside the others: exactly the results of running the parts in order, sooner', async () => {
     const inOrder = new LocalConnection('seq', { readLanes: 1 })
     const lanes = new LocalConnection('par', { readLanes: 4 })
     let t = performance.now()
@@ -48,6 +48,21 @@ describe('parallel read lanes', () => {
     expect(a[4]!.stdout).toBe('h\u00e9llo \u2713\n')
     expect(seqMs).toBeGreaterThan(850) // three 0.3 s sleeps one after another
     expect(parMs).toBeLessThan(seqMs - 300)
+  })
+  it('background reads print after the others, in any order, each with its own result; cheap reads never start a job', async () => {
+    const parts = [
+      { command: script('sleep 0.2; echo first; echo e1 >&2; exit 4'), background: true },
+      { command: cmd('echo', 'second') },
+      { command: script('printf third'), background: true },
+      { command: script('echo fourth >&2; exit 3') },
+    ]
+    const a = await new LocalConnection('seq', { readLanes: 1 }).runBatch(parts)
+    expect(await new LocalConnection('par', { readLanes: 4 }).runBatch(parts)).toEqual(a)
+    expect(a).toEqual([
+      { code: 4, stdout: 'first\n', stderr: 'e1' }, { code: 0, stdout: 'second\n', stderr: '' },
+      { code: 0, stdout: 'third', stderr: '' }, { code: 3, stdout: '', stderr: 'fourth' },
+    ])
+    expect(buildBatchScript(parts.map((p) => ({ command: p.command })), { lanes: 4 }).script).not.toContain('mktemp')
   })
   it('apply parts (stopOnError) stay in order and stop the batch; reads after them are not run', async () => {
     const c = new LocalConnection('l', { readLanes: 4 })
@@ -63,7 +78,7 @@ describe('parallel read lanes', () => {
     expect((await c.run(cmd('cat', f))).stdout).toBe('1\n2\n')
   })
   it('a script without a temp folder falls back to running the reads in order', async () => {
-    const { script: s } = buildBatchScript([{ command: cmd('echo', 'a') }, { command: cmd('echo', 'b') }], { lanes: 4 })
+    const { script: s } = buildBatchScript([{ command: cmd('echo', 'a'), background: true }, { command: cmd('echo', 'b') }], { lanes: 4 })
     const c = new LocalConnection('l', { readLanes: 1 })
     const r = await c.run({ argv: ['sh', '-c', 'TMPDIR=/nonexistent/vxlab exec sh -s'], stdin: s })
     expect(r.stdout).toMatch(/:0:out\na\n\n\S+:0:err:0\n\n\S+:0:done\n\S+:1:out\nb\n/)
