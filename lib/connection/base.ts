@@ -74,27 +74,51 @@ export interface ExecWatch {
 }
 
 /**
- * Each part of a batch within its own time limit: follows the part markers in the batch's stdout as it comes,
- * arms a timer for the part that started, and aborts the exec when one overruns (`expired` is its index).
- * Parts whose markers only come after they ran (parallel reads) are bounded by the exec's total limit.
+ * Each part of a batch within its own time limit: follows the part markers in the batch's stdout as it comes
+ * (in the order the script prints them), arms a timer for the part that started, and aborts the exec when one
+ * overruns (`expired` is its index). A background part prints only after it ran: its timer runs from the
+ * moment the foreground parts before it are done (it has been running since its stretch began).
  */
 class PartWatchdog implements ExecWatch {
   readonly #ac = new AbortController()
   readonly signal = this.#ac.signal
   readonly #utf8 = new StringDecoder('utf8')
   #buf = ''
-  #part = 0
+  /** Position in `order` of the part awaited. */
+  #pos = 0
   #running = false
   #timer: NodeJS.Timeout | undefined
   expired: number | undefined
 
-  constructor(readonly token: string, readonly limits: readonly number[]) {}
+  constructor(
+    readonly token: string,
+    readonly limits: readonly number[],
+    readonly order: readonly number[] = limits.map((_, i) => i),
+    readonly background: ReadonlySet<number> = new Set(),
+  ) {
+    this.#armIfBackground()
+  }
+
+  #arm(i: number): void {
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => {
+      this.expired = i
+      this.#ac.abort()
+    }, this.limits[i])
+  }
+
+  /** Waiting for a background part's output: it is running already, so its time counts from now. */
+  #armIfBackground(): void {
+    const next = this.order[this.#pos]
+    if (next !== undefined && this.background.has(next)) this.#arm(next)
+  }
 
   onStdout(chunk: Buffer): void {
     this.#buf += this.#utf8.write(chunk)
     for (;;) {
-      if (this.#part >= this.limits.length) return
-      const mark = this.#running ? `\n${this.token}:${this.#part}:done\n` : `${this.token}:${this.#part}:out\n`
+      const part = this.order[this.#pos]
+      if (part === undefined) return
+      const mark = this.#running ? `\n${this.token}:${part}:done\n` : `${this.token}:${part}:out\n`
       const at = this.#buf.indexOf(mark)
       if (at < 0) {
         // keep only a tail that may hold the start of a marker
@@ -105,14 +129,11 @@ class PartWatchdog implements ExecWatch {
       clearTimeout(this.#timer)
       if (this.#running) {
         this.#running = false
-        this.#part++
+        this.#pos++
+        this.#armIfBackground()
       } else {
         this.#running = true
-        const i = this.#part
-        this.#timer = setTimeout(() => {
-          this.expired = i
-          this.#ac.abort()
-        }, this.limits[i])
+        this.#arm(part)
       }
     }
   }
@@ -205,9 +226,12 @@ export abstract class BaseConnection implements Connection {
   async holdThenBatch(command: Command, marker: string, holdTimeoutMs: number, parts: readonly BatchPart[]): Promise<{ held: Held; results: ExecResult[] }> {
     this.#execs++
     const commands = parts.map((p) => p.command)
-    const { script, token } = buildBatchScript(parts, { lanes: this.#lanes })
+    const limits = commands.map((c) => c.timeoutMs ?? this.commandTimeoutMs)
+    // no host-side kill prefix (a timeout(1) process per read costs ~1 ms of CPU each, at every host): the reads
+    // are bounded by the part watchdog below, and ending the run closes the session, which ends them
+    const { script, token, order, background } = buildBatchScript(parts, { lanes: this.#lanes })
     const end = `${token}:end`
-    const batchTimeoutMs = commands.reduce((t, c) => t + (c.timeoutMs ?? this.commandTimeoutMs), 0)
+    const batchTimeoutMs = limits.reduce((t, l) => t + l, 0)
     const shown = commands.length === 0 ? 'nothing'
       : commands.length === 1 ? describeCommand(commands[0]!) : `batch of ${commands.length}: ${commands.map(describeCommand).join(' ; ')}`
     this.log?.(this.host, mask(`${describeCommand(command)}; then in the same session: ${shown}`))
@@ -219,8 +243,10 @@ export abstract class BaseConnection implements Connection {
     let wake: () => void = () => undefined
     const w = this.#wrap(renderCommand(command), input)
     const utf8 = new StringDecoder('utf8') // a character split between two chunks stays whole
+    let feed: (chunk: Buffer) => void = () => undefined
     const stream = await this.streamRaw(w.line, (chunk) => {
       out += utf8.write(chunk)
+      feed(chunk)
       wake()
     }, w.stdin)
     let exitCode: number | null | undefined
@@ -255,19 +281,24 @@ export abstract class BaseConnection implements Connection {
     }
     if (commands.length === 0) return { held: { release }, results: [] }
     const endLine = `\n${end}\n`
-    const done = await until(() => out.includes(endLine, out.indexOf(heldLine)), batchTimeoutMs)
+    // each part within its own time limit, as in runBatch: the watchdog follows the output after the marker
+    const watchdog = new PartWatchdog(token, limits, order, background)
+    watchdog.onStdout(Buffer.from(out.slice(out.indexOf(heldLine) + heldLine.length)))
+    feed = (chunk) => watchdog.onStdout(chunk)
+    watchdog.signal.addEventListener('abort', () => wake(), { once: true })
+    const done = await until(() => watchdog.signal.aborted || out.includes(endLine, out.indexOf(heldLine)), batchTimeoutMs).finally(() => watchdog.stop())
     const at = out.indexOf(heldLine) + heldLine.length
     const region = done ? out.slice(at, out.indexOf(endLine, at) + 1) : out.slice(at)
     const parsed = parseBatchOutput(region, token, commands.length)
     const n = parsed.results.length
     const last = parsed.results[n - 1]
     const complete = n === commands.length || (last !== undefined && last.code !== 0 && parts[n - 1]?.stopOnError === true)
-    if (!done || !complete || parsed.partial !== undefined) {
+    if (watchdog.expired !== undefined || !done || !complete || parsed.partial !== undefined) {
       stream.end()
-      if (!done && exitCode === undefined) {
-        const i = parsed.partial ?? n
+      if (watchdog.expired !== undefined || (!done && exitCode === undefined)) {
+        const i = watchdog.expired ?? parsed.partial ?? n
         const what = commands[i] !== undefined ? describeCommand(commands[i]) : 'batch'
-        throw new BatchInterruptedError(new CommandTimeoutError(this.host, batchTimeoutMs, mask(what)).message, parsed.results, i, undefined)
+        throw new BatchInterruptedError(new CommandTimeoutError(this.host, watchdog.expired !== undefined ? limits[i]! : batchTimeoutMs, mask(what)).message, parsed.results, i, undefined)
       }
       // the holder's stdout and stderr are one stream: what follows the last complete part is its stderr
       throw this.#endedEarly(parsed, commands, exitCode ?? null, '')
@@ -312,10 +343,10 @@ export abstract class BaseConnection implements Connection {
     if (parts.length === 0) return []
     const commands = parts.map((p) => p.command)
     const limits = commands.map((c) => c.timeoutMs ?? this.commandTimeoutMs)
-    const { script, token } = buildBatchScript(parts, { lanes: this.#lanes, limitsMs: limits })
+    const { script, token, order, background } = buildBatchScript(parts, { lanes: this.#lanes, limitsMs: limits })
     const timeoutMs = limits.reduce((t, l) => t + l, 0)
     const shown = commands.length === 1 ? describeCommand(commands[0]!) : `batch of ${commands.length}: ${commands.map(describeCommand).join(' ; ')}`
-    const watchdog = new PartWatchdog(token, limits)
+    const watchdog = new PartWatchdog(token, limits, order, background)
     const r = await this.#exec('sh -s', script, timeoutMs, shown, watchdog).finally(() => watchdog.stop())
     const parsed = parseBatchOutput(r.stdout, token, commands.length)
     if (r.timedOut) {

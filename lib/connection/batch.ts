@@ -103,17 +103,26 @@ function parallelParts(parts: readonly BatchPart[], bg: readonly number[], fg: r
  * `lanes` > 1, the `background` reads of each stretch of reads between them run in parallel with the others
  * (reads are independent), and each part's output is the same as in order.
  */
-export function buildBatchScript(parts: readonly BatchPart[], opts: BatchScriptOptions = {}): { script: string; token: string } {
+export function buildBatchScript(parts: readonly BatchPart[], opts: BatchScriptOptions = {}): { script: string; token: string; order: number[]; background: Set<number> } {
   const token = `VXB${randomBytes(8).toString('hex')}`
   const lanes = Math.max(1, Math.floor(opts.lanes ?? 1))
   const limits = opts.limitsMs
   const lines: string[] = ['exec 3>&1', ...(limits !== undefined ? ['__t=; command -v timeout >/dev/null 2>&1 && __t=1'] : [])]
   let reads: number[] = []
+  /** The order in which parts print their output, and those that run in the background. */
+  const order: number[] = []
+  const background = new Set<number>()
   const flushReads = (): void => {
     const bg = reads.filter((i) => parts[i]!.background === true)
     const fg = reads.filter((i) => parts[i]!.background !== true)
-    if (lanes > 1 && bg.length > 0 && reads.length > 1) lines.push(...parallelParts(parts, bg, fg, Math.min(lanes, bg.length), token, limits))
-    else for (const i of reads) lines.push(...sequentialPart(parts[i]!.command, i, token, limits?.[i]))
+    if (lanes > 1 && bg.length > 0 && reads.length > 1) {
+      lines.push(...parallelParts(parts, bg, fg, Math.min(lanes, bg.length), token, limits))
+      order.push(...fg, ...bg)
+      for (const i of bg) background.add(i)
+    } else {
+      for (const i of reads) lines.push(...sequentialPart(parts[i]!.command, i, token, limits?.[i]))
+      order.push(...reads)
+    }
     reads = []
   }
   parts.forEach(({ command: c, stopOnError }, i) => {
@@ -124,9 +133,10 @@ export function buildBatchScript(parts: readonly BatchPart[], opts: BatchScriptO
     flushReads()
     lines.push(...sequentialPart(c, i, token, limits?.[i]))
     lines.push(`[ "$__c" -eq 0 ] || exit 0`)
+    order.push(i)
   })
   flushReads()
-  return { script: lines.join('\n') + '\n', token }
+  return { script: lines.join('\n') + '\n', token, order, background }
 }
 
 /**

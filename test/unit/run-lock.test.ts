@@ -132,6 +132,20 @@ describe('the run lock holder reads the first batch in its own session', () => {
     const b = await new LocalConnection('b').holdThenBatch(holder('B'), LOCK_MARKER, 5000, [])
     await b.held.release()
   })
+  it('a read that hangs in the first batch times out at its own limit (in the foreground or the background)', async () => {
+    for (const background of [false, true]) {
+      const c = new LocalConnection('slow', { readLanes: 4 })
+      const t = performance.now()
+      // its own lock file: the timed-out session holds its lock until the run closes the connection
+      const own = lockCommand({ check: false, waitMs: 1000, owner: 'hang', file: join(dir, `hang-${background}.lock`) })
+      await expect(c.holdThenBatch(own, LOCK_MARKER, 5000, [
+        { command: cmd('echo', 'quick') },
+        { command: { argv: ['sleep', '3'], timeoutMs: 400 }, background },
+        { command: cmd('echo', 'after') },
+      ])).rejects.toThrow(/^slow: command timed out after 400 ms: sleep 3$/)
+      expect(performance.now() - t).toBeLessThan(2500)
+    }
+  })
   it('two check runs share the lock', async () => {
     const one = await new LocalConnection('a').holdThenBatch(holder('check 1', true), LOCK_MARKER, 5000, [{ command: cmd('true') }])
     const two = await new LocalConnection('b').holdThenBatch(holder('check 2', true), LOCK_MARKER, 5000, [{ command: cmd('true') }])
