@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { script } from '../core/command.ts'
 import type { Fact, FactGroup, FactOutput } from '../core/task.ts'
+import { GROUP_FRAME_SH, splitGroupOutput } from './group.ts'
 import { parseLinks, parseRoutes, type Link, type Route } from './ip.ts'
 
 /**
@@ -331,33 +332,13 @@ while [ $# -gt 0 ]; do
 ${NETNS_AFTER_INSPECT}
   ) >"$d/o" 2>"$d/e" </dev/null
   code=$?
-  printf '%s %d %d\\n' "$t" "$k" "$code"; cat "$d/o"; printf '\\n%s %d err\\n' "$t" "$k"; cat "$d/e"; printf '\\n%s %d end\\n' "$t" "$k"
+  ${GROUP_FRAME_SH}
   k=$((k+1))
 done
 rm -rf "$d"`
 
 /** Split the output of {@link CONTAINERS_GROUP_SCRIPT} into each member's own output. */
-export function splitContainersGroup(stdout: string, token: string, count: number): FactOutput[] {
-  const outs: FactOutput[] = []
-  let pos = 0
-  for (let k = 0; k < count; k++) {
-    const prefix = `${token} ${k} `
-    const at = stdout.indexOf(prefix, pos)
-    const nl = at < 0 ? -1 : stdout.indexOf('\n', at)
-    if (nl < 0) break
-    const code = Number(stdout.slice(at + prefix.length, nl))
-    if (!Number.isInteger(code)) break
-    const outStart = nl + 1
-    const errMark = `\n${token} ${k} err\n`
-    const e = stdout.indexOf(errMark, outStart)
-    const endMark = `\n${token} ${k} end\n`
-    const end = e < 0 ? -1 : stdout.indexOf(endMark, e + errMark.length)
-    if (end < 0) break
-    outs.push({ code, stdout: stdout.slice(outStart, e), stderr: stdout.slice(e + errMark.length, end) })
-    pos = end + endMark.length
-  }
-  return outs
-}
+export const splitContainersGroup = splitGroupOutput
 
 /**
  * Reads every {@link dockerContainerFact} and {@link containerNetnsFact} of a batch with one `docker inspect`

@@ -1,26 +1,70 @@
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { script } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
-import type { Fact, Task } from '../core/task.ts'
+import type { Fact, FactGroup, Task } from '../core/task.ts'
+import { splitGroupOutput } from '../facts/group.ts'
 import { absPath, validateSpec } from '../core/validate.ts'
 
 /** The state of one file on a host: absent, or its content and octal mode. */
 export type FileState = { readonly exists: false } | { readonly exists: true; readonly content: string; readonly mode: string }
 
+/** The command of {@link fileFact} for one file. */
+export const FILE_SCRIPT = '[ -e "$1" ] || exit 3; stat -c %a -- "$1" && cat -- "$1"'
+
+/**
+ * {@link FILE_SCRIPT} for every file of a batch (see {@link fileFact}): one `stat` for all the files, then each
+ * file framed as lib/facts/group.ts says, with the output and exit code its own command gives (a file that
+ * stat could not read goes through its own command). Args: token, the paths (none with a newline).
+ */
+export const FILES_GROUP_SCRIPT = `t=$1; shift
+exec 3>&1
+stats=$(stat -c '%a %n' -- "$@" 2>/dev/null)
+k=0
+for f in "$@"; do
+  printf '%s %d\\n' "$t" "$k"
+  mode=
+  while IFS= read -r l; do [ "\${l#* }" = "$f" ] && { mode=\${l%% *}; break; }; done <<VXEOF
+$stats
+VXEOF
+  if [ ! -e "$f" ]; then code=3 e=
+  elif [ -n "$mode" ]; then printf '%s\\n' "$mode"; e=$( { cat -- "$f"; } 2>&1 1>&3 ); code=$?
+  else e=$( { stat -c %a -- "$f" && cat -- "$f"; } 2>&1 1>&3 ); code=$?
+  fi
+  printf '\\n%s %d err %d\\n%s\\n%s %d end\\n' "$t" "$k" "$code" "$e" "$t" "$k"
+  k=$((k+1))
+done`
+
 /**
  * Fact: a file's mode and content. Exit 3 = absent; any other failure (permission denied) is an error,
- * never "absent". Output: mode on the first line, then the exact bytes of the file.
+ * never "absent". Output: mode on the first line, then the exact bytes of the file. The file facts of a
+ * batch are read together (one stat for all: {@link FILES_GROUP_SCRIPT}).
  */
 export function fileFact(path: string): Fact<FileState> {
   return {
     id: `file:${path}`,
-    command: script('[ -e "$1" ] || exit 3; stat -c %a -- "$1" && cat -- "$1"', path),
+    command: script(FILE_SCRIPT, path),
+    ...(path.includes('\n') ? {} : { group: filesGroup(path) }),
     okExitCodes: [0, 3],
     parse: (o) => {
       if (o.code === 3) return { exists: false }
       const nl = o.stdout.indexOf('\n')
       return { exists: true, mode: o.stdout.slice(0, nl).trim(), content: o.stdout.slice(nl + 1) }
+    },
+  }
+}
+
+function filesGroup(path: string): FactGroup {
+  return {
+    key: 'files',
+    args: [path],
+    read(members) {
+      const token = `VXF${randomBytes(6).toString('hex')}`
+      return {
+        command: script(FILES_GROUP_SCRIPT, token, ...members.map((m) => m[0]!)),
+        split: (out) => splitGroupOutput(out.stdout, token, members.length),
+      }
     },
   }
 }

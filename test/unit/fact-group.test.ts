@@ -4,7 +4,7 @@
  * The docker group runs here against a stand-in `docker` (first on PATH) and is compared, fact by fact,
  * with each fact's own command; test/integration/perf.test.ts does the same against the testbed's dockerd.
  */
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -15,6 +15,7 @@ import { readPlan } from '../../lib/core/runner.ts'
 import type { AnyFact, Fact, FactGroup, Task } from '../../lib/core/task.ts'
 import { containerNetnsFact, dockerContainerFact, splitContainersGroup } from '../../lib/facts/docker.ts'
 import { Inventory } from '../../lib/inventory/inventory.ts'
+import { fileFact as hostFileFact } from '../../lib/tasks/file.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'vxlab-factgroup-'))
 
@@ -24,7 +25,7 @@ const dir = mkdtempSync(join(tmpdir(), 'vxlab-factgroup-'))
 const FILES_SCRIPT = `t=$1; shift; k=0
 for f in "$@"; do
   ( cat -- "$f" ) >"$TMPDIR_/o" 2>"$TMPDIR_/e"; c=$?
-  printf '%s %d %d\\n' "$t" "$k" "$c"; cat "$TMPDIR_/o"; printf '\\n%s %d err\\n' "$t" "$k"; cat "$TMPDIR_/e"; printf '\\n%s %d end\\n' "$t" "$k"
+  printf '%s %d\\n' "$t" "$k"; cat "$TMPDIR_/o"; printf '\\n%s %d err %d\\n' "$t" "$k" "$c"; cat "$TMPDIR_/e"; printf '\\n%s %d end\\n' "$t" "$k"
   k=$((k+1))
 done`
 let reads = 0
@@ -101,12 +102,12 @@ describe('readPlan', () => {
 
 describe('splitContainersGroup', () => {
   it('keeps each member\'s stdout untrimmed and cannot be fooled by a marker with another token', () => {
-    const out = 'T 0 0\n\nT 0 err\n\nT 0 end\nT 1 3\nline\nX 1 err\nfake\n\nT 1 err\nwarn\n\nT 1 end\n'
+    const out = 'T 0\n\nT 0 err 0\n\nT 0 end\nT 1\nline\nX 1 err 0\nfake\n\nT 1 err 3\nwarn\n\nT 1 end\n'
     expect(splitContainersGroup(out, 'T', 2)).toEqual([
       { code: 0, stdout: '', stderr: '' },
-      { code: 3, stdout: 'line\nX 1 err\nfake\n', stderr: 'warn\n' },
+      { code: 3, stdout: 'line\nX 1 err 0\nfake\n', stderr: 'warn\n' },
     ])
-    expect(splitContainersGroup('T 0 0\ncut short', 'T', 2)).toEqual([])
+    expect(splitContainersGroup('T 0\ncut short', 'T', 2)).toEqual([])
   })
 })
 
@@ -183,4 +184,26 @@ describe('docker containers group (stand-in docker)', () => {
       }
     })
   }
+})
+
+describe('file facts read together', () => {
+  it('one stat for every file; each file\'s output and exit code exactly as its own command gives them', async () => {
+    const d = join(dir, 'files')
+    mkdirSync(join(d, 'dir'), { recursive: true })
+    writeFileSync(join(d, 'a'), 'alpha\n')
+    writeFileSync(join(d, 'sp ace'), 'no newline')
+    writeFileSync(join(d, 'bin'), Buffer.from([0, 1, 2, 255, 10]))
+    chmodSync(join(d, 'bin'), 0o600)
+    symlinkSync(join(d, 'nowhere'), join(d, 'dangling'))
+    symlinkSync(join(d, 'a'), join(d, 'link'))
+    const paths = ['a', 'missing', 'sp ace', 'bin', 'dangling', 'link', 'dir', 'x*'].map((n) => join(d, n))
+    const facts = paths.map((p) => hostFileFact(p))
+    const plan = readPlan(facts)
+    expect(plan.parts).toHaveLength(1)
+    const conn = new LocalConnection('l')
+    const grouped = plan.outputs(await conn.runBatch(plan.parts))
+    expect(grouped).toEqual(await conn.runBatch(facts.map((f) => ({ command: f.command }))))
+    expect(grouped.map((o) => o!.code)).toEqual([0, 3, 0, 0, 3, 0, 1, 3]) // a dangling link is absent, a folder an error
+    expect(hostFileFact('/tmp/new\nline').group).toBeUndefined() // read by its own command
+  })
 })

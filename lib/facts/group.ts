@@ -1,0 +1,31 @@
+import type { FactOutput } from '../core/task.ts'
+
+/**
+ * The output framing of grouped reads (see {@link import('../core/task.ts').FactGroup}): for member K, in order,
+ * a line `TOKEN K`, the member's stdout, `\nTOKEN K err CODE\n`, its stderr, `\nTOKEN K end\n`. TOKEN is
+ * random per read, so no output can forge a marker.
+ */
+export const GROUP_FRAME_SH = `printf '%s %d\\n' "$t" "$k"; cat "$d/o"; printf '\\n%s %d err %d\\n' "$t" "$k" "$code"; cat "$d/e"; printf '\\n%s %d end\\n' "$t" "$k"`
+
+/** Split a grouped read's stdout into each member's own output (fewer when the script was cut short). */
+export function splitGroupOutput(stdout: string, token: string, count: number): FactOutput[] {
+  const outs: FactOutput[] = []
+  let pos = 0
+  for (let k = 0; k < count; k++) {
+    const head = `${token} ${k}\n`
+    const at = stdout.indexOf(head, pos)
+    if (at < 0) break
+    const outStart = at + head.length
+    const errMark = `\n${token} ${k} err `
+    const e = stdout.indexOf(errMark, outStart)
+    const codeEnd = e < 0 ? -1 : stdout.indexOf('\n', e + errMark.length)
+    const code = codeEnd < 0 ? NaN : Number(stdout.slice(e + errMark.length, codeEnd))
+    if (!Number.isInteger(code)) break
+    const endMark = `\n${token} ${k} end\n`
+    const end = stdout.indexOf(endMark, codeEnd)
+    if (end < 0) break
+    outs.push({ code, stdout: stdout.slice(outStart, e), stderr: stdout.slice(codeEnd + 1, end) })
+    pos = end + endMark.length
+  }
+  return outs
+}
