@@ -1,0 +1,384 @@
+/**
+ * vxlab's benchmark (issue #6): `npm run bench [-- options]`. Prints a table (scenario, vxlab wall time, the
+ * comparison's wall time, their ratio, exec calls per host, peak RSS of the vxlab process) and writes every
+ * sample as JSON under bench/results/. Each scenario runs `--runs` times; min and median are reported.
+ *
+ * Scenarios (`--scenarios a,b,...`; default `floor,noop,check`, the ones that leave the testbed as it is):
+ * - `floor`: parallel `ssh true` with OpenSSH to every lab host; one connect + one `true` per host with node-ssh
+ *   (bench/floor.ts, in-process time like a run's durationMs); one exec on an open connection.
+ * - `noop`, `check`: `npx tsx playbooks/lab.ts [--check]` on the converged 2-host testbed, as users run it.
+ * - `converge`: on a fresh testbed (rebuilt before every run): the lab with vxlab, and bench/seed-by-hand.sh.
+ * - `scale`: `testbed up --light --hosts N` for each N of `--hosts` (default 10,25,50); bench/scale-playbook.ts
+ *   (20 tasks per host): converge once, then the no-op and the floor; at the largest N, the forks curve
+ *   (`--forks`, default 1,5,10,20,50).
+ * The benchmark shares the testbed with the integration tests: it first waits until no vitest has run for 60 s
+ * (`--no-wait` skips that). `converge` and `scale` rebuild the testbed: they hold the testbed lock while they
+ * run and finish by restoring the default testbed with the lab converged (`--no-restore` leaves it).
+ *
+ * `--root DIR` runs the playbooks of another checkout (e.g. an older commit unpacked with `git archive`) against
+ * this testbed, for before/after numbers. Tuned Ansible is compared only when `ansible-playbook` is installed
+ * and otherwise shown with the numbers measured for issue #6 (clearly labelled: not measured here).
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { SshConnection } from '../lib/connection/ssh.ts'
+import type { RunReport } from '../lib/core/playbook.ts'
+import { Inventory } from '../lib/inventory/inventory.ts'
+import { readState, up, withTestbedLock } from '../lib/testbed/index.ts'
+import { sec, stats, timed, type Stats, type Timed } from './measure.ts'
+
+const HERE = fileURLToPath(new URL('.', import.meta.url))
+const PROJECT = resolve(HERE, '..')
+const { values } = parseArgs({
+  options: {
+    scenarios: { type: 'string', default: 'floor,noop,check' },
+    runs: { type: 'string', default: '5' },
+    hosts: { type: 'string', default: '10,25,50' },
+    forks: { type: 'string', default: '1,5,10,20,50' },
+    root: { type: 'string' },
+    label: { type: 'string' },
+    'no-wait': { type: 'boolean' },
+    'no-restore': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+})
+if (values.help === true) {
+  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '') + '\n')
+  process.exit(0)
+}
+const scenarios = new Set(values.scenarios!.split(',').map((s) => s.trim()))
+const RUNS = Math.max(1, Number(values.runs))
+const ROOT = resolve(values.root ?? PROJECT)
+const TB = join(PROJECT, '.testbed')
+const INVENTORY = join(TB, 'inventory.yml')
+const LAB = 'playbooks/lab.ts'
+const SCALE = 'bench/scale-playbook.ts'
+const work = join(tmpdir(), `vxlab-bench-${process.pid}`)
+mkdirSync(work, { recursive: true })
+const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`)
+
+/** Ansible numbers measured for issue #6 (tuned: pipelining + ControlPersist), shown when Ansible is not installed. */
+const ANSIBLE_REFERENCE = { converge: 12_000, noop: 8_500 }
+const ansibleInstalled = (() => {
+  try {
+    execFileSync('sh', ['-c', 'command -v ansible-playbook'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+// ---------------------------------------------------------------------------------------------------------------------
+// results
+
+interface Row {
+  scenario: string
+  vxlab?: Stats
+  /** the run itself (the JSON report's durationMs) */
+  run?: Stats
+  versus: string
+  comparison?: Stats
+  /** comparison not measured in this run (a reference value) */
+  reference?: boolean
+  execs?: string
+  rssMB?: number
+  note?: string
+}
+const rows: Row[] = []
+const samples: Record<string, unknown> = {}
+
+function ratio(r: Row): string {
+  if (!r.comparison || !r.vxlab) return '-'
+  const v = r.run && r.versus.includes('in-process') ? r.run.median : r.vxlab.median
+  const x = v / r.comparison.median
+  return x < 1 ? `${x.toFixed(2)} (${(1 / x).toFixed(1)}x faster)` : `${x.toFixed(2)}`
+}
+
+function table(): string {
+  const head = ['scenario', 'vxlab wall min/med s', 'run (durationMs) min/med s', 'compared with', 'its wall min/med s', 'ratio (vxlab/it, median)', 'execs/host', 'peak RSS MB']
+  const body = rows.map((r) => [
+    r.scenario,
+    r.vxlab ? `${sec(r.vxlab.min)} / ${sec(r.vxlab.median)}` : '-',
+    r.run ? `${sec(r.run.min)} / ${sec(r.run.median)}` : '-',
+    r.versus,
+    r.comparison ? (r.reference ? `${sec(r.comparison.median)} (reference, not measured here)` : `${sec(r.comparison.min)} / ${sec(r.comparison.median)}`) : '-',
+    ratio(r),
+    r.execs ?? '-',
+    r.rssMB !== undefined ? r.rssMB.toFixed(0) : '-',
+  ])
+  const md = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((b) => `| ${b.join(' | ')} |`)]
+  return md.join('\n') + '\n' + rows.filter((r) => r.note).map((r) => `- ${r.scenario}: ${r.note}`).join('\n') + '\n'
+}
+
+function save(): string {
+  const dir = join(HERE, 'results')
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}${values.label ? `-${values.label.replace(/[^\w.-]+/g, '_')}` : ''}.json`)
+  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), root: ROOT, runs: RUNS, loadavg: loadavg(), ansibleInstalled, rows, samples }, null, 2)}\n`)
+  return file
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// running things
+
+const isVxlabProcess = (file: string) => (cmd: string): boolean => cmd.includes('loader.mjs') && cmd.includes(file)
+
+interface PlaybookRun extends Timed {
+  readonly report?: RunReport
+}
+
+async function playbook(file: string, args: readonly string[], inventory = INVENTORY): Promise<PlaybookRun> {
+  const json = join(work, `r-${Math.random().toString(36).slice(2)}.json`)
+  const t = await timed(['npx', 'tsx', file, '-i', inventory, '--json', json, ...args], { cwd: ROOT, rssOf: isVxlabProcess(file), timeoutMs: 600_000 })
+  const report = existsSync(json) ? (JSON.parse(readFileSync(json, 'utf8')) as RunReport) : undefined
+  rmSync(json, { force: true })
+  return { ...t, ...(report ? { report } : {}) }
+}
+
+function execsOf(runs: readonly PlaybookRun[]): string {
+  const r = runs.at(-1)?.report
+  if (!r) return '-'
+  const e = Object.values(r.hosts).map((h) => h.execs)
+  if (e.length <= 4) return Object.entries(r.hosts).map(([n, h]) => `${n} ${h.execs}`).join(', ')
+  return `max ${Math.max(...e)}, mean ${(e.reduce((a, b) => a + b, 0) / e.length).toFixed(2)}`
+}
+
+function changedOf(r: RunReport | undefined): number {
+  return r ? Object.values(r.hosts).reduce((a, h) => a + h.changed, 0) : NaN
+}
+
+function failedOf(r: RunReport | undefined): number {
+  return r ? Object.values(r.hosts).reduce((a, h) => a + h.failed + h.unreachable, 0) : NaN
+}
+
+async function repeat<T>(n: number, f: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = []
+  for (let i = 0; i < n; i++) out.push(await f(i))
+  return out
+}
+
+const sshArgs = (): string[] => [
+  '-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${join(TB, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes',
+  '-o', 'ConnectTimeout=10', '-i', join(TB, 'client', 'id_ed25519'),
+]
+
+/** Parallel `ssh root@addr true` (OpenSSH) to every address, at most `forks` at a time; wall ms. */
+async function opensshFloor(addresses: readonly string[], forks: number): Promise<number> {
+  const t0 = performance.now()
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < addresses.length) {
+      const a = addresses[next++]!
+      const r = await timed(['ssh', ...sshArgs(), `root@${a}`, 'true'])
+      if (r.code !== 0) throw new Error(`ssh ${a} true: exit ${r.code}: ${r.stderr}`)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(forks, addresses.length) }, worker))
+  return performance.now() - t0
+}
+
+/** bench/floor.ts as a process: in-process ms of connect + `true` on every host, and the process's wall and RSS. */
+async function nodeSshFloor(forks: number, limit = 'all'): Promise<{ ms: number; wall: number; rssKiB: number }> {
+  const t = await timed(['npx', 'tsx', join(PROJECT, 'bench', 'floor.ts'), '-i', INVENTORY, '-f', String(forks), '-l', limit], { cwd: PROJECT, rssOf: isVxlabProcess('floor.ts') })
+  const j = JSON.parse(t.stdout.trim().split('\n').at(-1) ?? '{}') as { ms: number; failed: number }
+  if (t.code !== 0 || j.failed !== 0) throw new Error(`bench/floor.ts failed: ${t.stderr}${t.stdout}`)
+  return { ms: j.ms, wall: t.wallMs, rssKiB: t.peakRssKiB }
+}
+
+/** Median ms of `true` on an already open connection (the server-side cost of one exec: sshd session + login shell). */
+async function execOnOpenConnection(host: string): Promise<number> {
+  const inv = Inventory.load(INVENTORY)
+  const c = inv.host(host).connection
+  const conn = await SshConnection.connect({ name: host, address: c.address, port: c.port, user: c.user, privateKeyFile: c.privateKeyFile!, knownHostsFile: c.knownHostsFile!, hostKeyPolicy: 'strict', connectTimeoutMs: 10_000 })
+  const ms: number[] = []
+  for (let i = 0; i < 7; i++) {
+    const t = performance.now()
+    await conn.run({ argv: ['true'] })
+    ms.push(performance.now() - t)
+  }
+  await conn.close()
+  return stats(ms).median
+}
+
+function labAddresses(): string[] {
+  const inv = Inventory.load(INVENTORY)
+  return ['gw', 'host1', 'host2'].map((h) => inv.host(h).connection.address)
+}
+
+async function ensureLabTestbed(): Promise<void> {
+  await waitForQuiet() // the lab is converged first: an apply run must not cut into someone's integration test
+  const st = await readState()
+  if (!st || st.hosts !== 2 || st.light) throw new Error('the noop/check/floor scenarios need the default testbed (npm run testbed -- up) with the lab converged')
+}
+
+let quietChecked = false
+async function waitForQuiet(): Promise<void> {
+  if (values['no-wait'] === true || quietChecked) return
+  quietChecked = true
+  const deadline = Date.now() + 30 * 60_000
+  let quietSince = Date.now()
+  let said = false
+  for (;;) {
+    let busy = false
+    try {
+      busy = execFileSync('pgrep', ['-f', 'vitest'], { encoding: 'utf8' }).trim() !== ''
+    } catch {
+      busy = false // pgrep exits 1 when nothing matches
+    }
+    if (busy) quietSince = Date.now()
+    if (Date.now() - quietSince >= 60_000) return
+    if (Date.now() > deadline) throw new Error('other test runs (vitest) kept the testbed busy for 30 min: not rebuilding it')
+    if (!said) {
+      log('waiting until no vitest has run for 60 s before rebuilding the shared testbed')
+      said = true
+    }
+    await new Promise((r) => setTimeout(r, 5_000))
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// scenarios
+
+async function floorScenario(): Promise<{ openssh: Stats; nodessh: Stats }> {
+  await ensureLabTestbed()
+  const addrs = labAddresses()
+  const openssh = await repeat(RUNS, () => opensshFloor(addrs, addrs.length))
+  const node = await repeat(RUNS, () => nodeSshFloor(10))
+  const exec = await execOnOpenConnection('host1')
+  samples.floor = { opensshParallelSshTrueMs: openssh, nodeSsh: node, execOnOpenConnectionMs: exec }
+  const o = stats(openssh)
+  const n = stats(node.map((x) => x.ms))
+  rows.push({ scenario: 'floor: parallel `ssh true` (OpenSSH), 3 hosts', vxlab: o, versus: '-', note: `one exec on an open connection costs ${exec.toFixed(0)} ms here (sshd forks a session and the login shell)` })
+  rows.push({ scenario: 'floor: connect + `true` per host (node-ssh), 3 hosts', vxlab: stats(node.map((x) => x.wall)), run: n, versus: '-', rssMB: Math.max(...node.map((x) => x.rssKiB)) / 1024 })
+  return { openssh: o, nodessh: n }
+}
+
+async function labScenario(check: boolean, floor?: { openssh: Stats; nodessh: Stats }): Promise<void> {
+  await ensureLabTestbed()
+  const args = check ? ['--check'] : []
+  // converge first (not measured): the no-op runs must find the lab converged
+  const warm = await playbook(LAB, [])
+  if (failedOf(warm.report) !== 0) throw new Error(`the lab did not converge:\n${warm.stdout}${warm.stderr}`)
+  const runs = await repeat(RUNS, () => playbook(LAB, args))
+  for (const r of runs) {
+    if (r.code !== 0 || changedOf(r.report) !== 0) throw new Error(`lab ${check ? 'check' : 'no-op'} run: exit ${r.code}, changed ${changedOf(r.report)}:\n${r.stdout}${r.stderr}`)
+  }
+  const name = check ? 'lab check mode, converged (3 hosts)' : 'lab no-op rerun (3 hosts)'
+  samples[name] = runs.map((r) => ({ wallMs: r.wallMs, durationMs: r.report?.durationMs, rssKiB: r.peakRssKiB }))
+  const base: Omit<Row, 'versus'> = {
+    scenario: name,
+    vxlab: stats(runs.map((r) => r.wallMs)),
+    run: stats(runs.map((r) => r.report?.durationMs ?? NaN)),
+    execs: execsOf(runs),
+    rssMB: Math.max(...runs.map((r) => r.peakRssKiB)) / 1024,
+  }
+  if (!check) {
+    rows.push(ansibleInstalled
+      ? { ...base, versus: 'tuned Ansible: installed, but no Ansible playbook for this testbed is bundled', note: 'reference: 8.5 s (issue #6)' }
+      : { ...base, versus: 'tuned Ansible (issue #6 reference)', comparison: stats([ANSIBLE_REFERENCE.noop]), reference: true })
+  } else {
+    rows.push({ ...base, versus: 'tuned Ansible: no reference (its check mode fails on a fresh lab)' })
+  }
+  if (floor) {
+    rows.push({ ...base, versus: 'floor: parallel `ssh true` (OpenSSH)', comparison: floor.openssh })
+    rows.push({ ...base, versus: 'floor: node-ssh connect + exec (in-process vs durationMs)', comparison: floor.nodessh })
+  }
+}
+
+async function convergeScenario(): Promise<void> {
+  await waitForQuiet()
+  await withTestbedLock(async () => {
+    const vx: PlaybookRun[] = []
+    const hand: Timed[] = []
+    for (let i = 0; i < RUNS; i++) {
+      log(`converge run ${i + 1}/${RUNS}: fresh testbed, vxlab`)
+      await up({ hosts: 2 })
+      const r = await playbook(LAB, [])
+      if (r.code !== 0) throw new Error(`lab converge failed:\n${r.stdout}${r.stderr}`)
+      vx.push(r)
+      log(`converge run ${i + 1}/${RUNS}: fresh testbed, seed by hand`)
+      await up({ hosts: 2 })
+      const inv = Inventory.load(INVENTORY)
+      const env = {
+        ...process.env,
+        GW: inv.host('gw').connection.address, H1: inv.host('host1').connection.address, H2: inv.host('host2').connection.address,
+        U1: inv.host('host1').vars.ipv4('underlay_ip'), U2: inv.host('host2').vars.ipv4('underlay_ip'),
+        CTX: inv.host('host1').vars.string('lab_image_context'), KEY: join(TB, 'client', 'id_ed25519'), KNOWN: join(TB, 'known_hosts'),
+      }
+      const t = await timed(['bash', join(PROJECT, 'bench', 'seed-by-hand.sh')], { cwd: PROJECT, env })
+      if (t.code !== 0) throw new Error(`seed-by-hand.sh failed: ${t.stderr}`)
+      hand.push(t)
+    }
+    samples.converge = { vxlab: vx.map((r) => ({ wallMs: r.wallMs, durationMs: r.report?.durationMs, execs: r.report?.hosts })), byHandMs: hand.map((t) => t.wallMs) }
+    const base = { scenario: 'lab converge, fresh testbed (3 hosts)', vxlab: stats(vx.map((r) => r.wallMs)), run: stats(vx.map((r) => r.report?.durationMs ?? NaN)), execs: execsOf(vx), rssMB: Math.max(...vx.map((r) => r.peakRssKiB)) / 1024 }
+    rows.push({ ...base, versus: 'the seed by hand over plain ssh (bench/seed-by-hand.sh)', comparison: stats(hand.map((t) => t.wallMs)) })
+    if (!ansibleInstalled) rows.push({ ...base, versus: 'tuned Ansible (issue #6 reference)', comparison: stats([ANSIBLE_REFERENCE.converge]), reference: true })
+  })
+}
+
+async function scaleScenario(): Promise<void> {
+  const hostsList = values.hosts!.split(',').map(Number).filter((n) => n > 0)
+  const forksList = values.forks!.split(',').map(Number).filter((n) => n > 0)
+  if (!existsSync(join(ROOT, SCALE))) throw new Error(`${join(ROOT, SCALE)} does not exist (copy bench/scale-playbook.ts into the --root checkout)`)
+  await waitForQuiet()
+  await withTestbedLock(async () => {
+    const maxN = Math.max(...hostsList)
+    for (const n of hostsList) {
+      log(`scale: testbed up --light --hosts ${n}`)
+      await up({ hosts: n, light: true })
+      const conv = await playbook(SCALE, ['-f', '10'])
+      if (conv.code !== 0) throw new Error(`scale converge on ${n} hosts failed:\n${conv.stdout.slice(-3000)}${conv.stderr}`)
+      rows.push({ scenario: `scale converge, ${n} light hosts x 20 tasks (forks 10)`, vxlab: stats([conv.wallMs]), run: stats([conv.report?.durationMs ?? NaN]), versus: '-', execs: execsOf([conv]), rssMB: conv.peakRssKiB / 1024 })
+      const forksHere = n === maxN ? [...new Set([10, ...forksList])] : [10]
+      for (const f of forksHere) {
+        const floors = await repeat(RUNS, () => nodeSshFloor(f, 'docker_hosts'))
+        const noops = await repeat(RUNS, () => playbook(SCALE, ['-f', String(f)]))
+        for (const r of noops) if (r.code !== 0 || changedOf(r.report) !== 0) throw new Error(`scale no-op on ${n} hosts: exit ${r.code}, changed ${changedOf(r.report)}`)
+        samples[`scale ${n} forks ${f}`] = { floor: floors, noop: noops.map((r) => ({ wallMs: r.wallMs, durationMs: r.report?.durationMs, rssKiB: r.peakRssKiB })) }
+        rows.push({
+          scenario: `scale no-op, ${n} light hosts x 20 tasks, forks ${f}`,
+          vxlab: stats(noops.map((r) => r.wallMs)), run: stats(noops.map((r) => r.report?.durationMs ?? NaN)),
+          versus: `floor: node-ssh connect + exec, ${n} hosts, ${f} at a time (in-process vs durationMs)`, comparison: stats(floors.map((x) => x.ms)),
+          execs: execsOf(noops), rssMB: Math.max(...noops.map((r) => r.peakRssKiB)) / 1024,
+        })
+        log(`scale ${n} hosts forks ${f}: no-op run median ${sec(stats(noops.map((r) => r.report?.durationMs ?? NaN)).median)} s, floor median ${sec(stats(floors.map((x) => x.ms)).median)} s`)
+      }
+    }
+  })
+}
+
+async function restore(): Promise<void> {
+  if (values['no-restore'] === true) return
+  log('restoring the default testbed with the lab converged')
+  await up({ hosts: 2 })
+  const r = await playbook(LAB, [])
+  if (r.code !== 0) log(`warning: the lab did not converge after restoring the testbed:\n${r.stdout}${r.stderr}`)
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+log(`root ${ROOT}; scenarios ${[...scenarios].join(',')}; ${RUNS} runs each; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+let rebuilt = false
+try {
+  let floor: { openssh: Stats; nodessh: Stats } | undefined
+  if (scenarios.has('floor')) floor = await floorScenario()
+  if (scenarios.has('noop')) await labScenario(false, floor)
+  if (scenarios.has('check')) await labScenario(true, floor)
+  if (scenarios.has('converge')) {
+    rebuilt = true
+    await convergeScenario()
+  }
+  if (scenarios.has('scale')) {
+    rebuilt = true
+    await scaleScenario()
+  }
+} finally {
+  if (rebuilt) await restore().catch((e: unknown) => log(`warning: restoring the testbed failed: ${String(e)}`))
+  process.stdout.write(table())
+  log(`samples written to ${save()}`)
+  rmSync(work, { recursive: true, force: true })
+}
