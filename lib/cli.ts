@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { UsageError, VxlabError } from './core/errors.ts'
-import { exitCodeOf, runPlaybook, type FlagValues, type PlaybookDef, type PlaybookEvents, type RunReport } from './core/playbook.ts'
+import { DEFAULT_FORKS, exitCodeOf, runPlaybook, type FlagValues, type PlaybookDef, type PlaybookEvents, type RunReport } from './core/playbook.ts'
 import { mask, secret } from './core/secrets.ts'
 import { Inventory } from './inventory/inventory.ts'
 import { readJsonReport, writeJsonReport } from './report/json.ts'
@@ -41,7 +41,7 @@ function usage(pb: PlaybookDef, argv0: string): string {
     '  -C, --check                 check mode: read and plan, change nothing',
     '  -D, --diff                  show file diffs and field changes',
     '  -l, --limit PATTERN         only these hosts or groups (comma-separated, globs, !exclude)',
-    '  -f, --forks N               hosts in parallel (default 10)',
+    `  -f, --forks N               hosts in parallel (default ${DEFAULT_FORKS})`,
     '      --json FILE             write the run report as JSON',
     '      --graph FILE            draw the planned topology (.svg or .mmd Mermaid) and stop: no host is contacted',
     '      --graph-report JSON     with --graph: colour the picture from a saved --json report (verified green, failed red)',
@@ -128,7 +128,7 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
       throw new UsageError(`inventory ${inventoryFile} not found${inventoryFile.includes('.testbed') ? ' (bring the testbed up with `npm run testbed -- up`, or pass -i FILE)' : ''}`)
     }
     const inventory = Inventory.load(resolve(inventoryFile))
-    const forks = Math.floor(positiveNumber('forks', values.forks as string | undefined, 10))
+    const forks = Math.floor(positiveNumber('forks', values.forks as string | undefined, DEFAULT_FORKS))
     const hostKeyPolicy = (values['host-key-policy'] as string | undefined) ?? 'strict'
     if (hostKeyPolicy !== 'strict' && hostKeyPolicy !== 'accept-new') throw new UsageError(`--host-key-policy: expected strict or accept-new, got ${JSON.stringify(hostKeyPolicy)}`)
     const connectTimeoutMs = positiveNumber('connect-timeout', values['connect-timeout'] as string | undefined, 10) * 1000
