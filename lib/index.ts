@@ -74,7 +74,7 @@ export { graphPlaybook, topologyOf, markTopology, toMermaid, toSvg, renderTopolo
 export type { Topology, GraphFormat, TopoHost, TopoBridge, TopoPort, TopoVxlanPort, TopoAttachment, TopoContainer, TopoNat, TopoRoute, TopoTunnel, Verdict } from './graph/index.ts'
 
 // the seed's lab as data
-export { SEED_LAB, validateLab, tunnelsOf, gatewayOf } from './lab/spec.ts'
+export { validateLab, tunnelsOf, gatewayOf } from './lab/spec.ts'
 export type { LabSpec, LabNetwork, LabContainer, LabTunnel } from './lab/spec.ts'
 export { labPlaybook } from './lab/plays.ts'
 

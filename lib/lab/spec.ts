@@ -5,7 +5,7 @@ import type { Inventory } from '../inventory/inventory.ts'
 
 /**
  * The seed's lab as data: container networks stretched over Docker hosts with VXLAN, containers with fixed
- * addresses, and the underlay MTU. Users edit this structure (playbooks/lab.ts); the plays are generated
+ * addresses, and the underlay MTU. Users edit the instance in playbooks/lab.ts (`LAB`, the seed's lab); the plays are generated
  * from it (lib/lab/plays.ts). Tunnel endpoints come from the inventory (`underlay_ip`), never from here.
  */
 
@@ -46,22 +46,6 @@ export interface LabSpec {
   readonly underlayMtu: number
   /** Name of the lab image (the seed's `con_img`). */
   readonly image: string
-}
-
-/** The seed's lab: net1 10.0.1.0/24 VNI 5000 and net2 10.0.2.0/24 VNI 6000 over host1 and host2, MTU 1554. */
-export const SEED_LAB: LabSpec = {
-  networks: [
-    { name: 'net1', cidr: '10.0.1.0/24', vni: 5000, bridge: 'br1', gatewayHost: 'host1' },
-    { name: 'net2', cidr: '10.0.2.0/24', vni: 6000, bridge: 'br2', gatewayHost: 'host1' },
-  ],
-  containers: [
-    { name: 'doc1', host: 'host1', network: 'net1', address: '10.0.1.10' },
-    { name: 'doc2', host: 'host1', network: 'net2', address: '10.0.2.10' },
-    { name: 'doc3', host: 'host2', network: 'net1', address: '10.0.1.20' },
-    { name: 'doc4', host: 'host2', network: 'net2', address: '10.0.2.20' },
-  ],
-  underlayMtu: 1554,
-  image: 'con_img',
 }
 
 /** The gateway address of a network: its first host address (`10.0.1.0/24` -> `10.0.1.1`). */
