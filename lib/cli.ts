@@ -111,7 +111,8 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     const parsed = parseArgs({ args: [...argv], options: { ...COMMON, ...own }, strict: true, allowPositionals: false })
     values = parsed.values as Record<string, string | boolean | undefined>
   } catch (e) {
-    io.err(`error: ${e instanceof Error ? e.message : String(e)}\n\n${usage(pb, argv0)}\n`)
+    // usage first, the error last, so it is what a terminal shows
+    io.err(`${usage(pb, argv0)}\n\nerror: ${e instanceof Error ? e.message.replace(/^Error: /, '') : String(e)}\n`)
     return EXIT.usage
   }
   if (values.help === true) {
@@ -128,7 +129,8 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
       throw new UsageError(`inventory ${inventoryFile} not found${inventoryFile.includes('.testbed') ? ' (bring the testbed up with `npm run testbed -- up`, or pass -i FILE)' : ''}`)
     }
     const inventory = Inventory.load(resolve(inventoryFile))
-    const forks = Math.floor(positiveNumber('forks', values.forks as string | undefined, DEFAULT_FORKS))
+    const forks = positiveNumber('forks', values.forks as string | undefined, DEFAULT_FORKS)
+    if (!Number.isInteger(forks) || forks > 1000) throw new UsageError(`--forks: expected a whole number 1..1000, got ${JSON.stringify(values.forks)}`)
     const hostKeyPolicy = (values['host-key-policy'] as string | undefined) ?? 'strict'
     if (hostKeyPolicy !== 'strict' && hostKeyPolicy !== 'accept-new') throw new UsageError(`--host-key-policy: expected strict or accept-new, got ${JSON.stringify(hostKeyPolicy)}`)
     const connectTimeoutMs = positiveNumber('connect-timeout', values['connect-timeout'] as string | undefined, 10) * 1000

@@ -46,6 +46,11 @@ export interface PlaybookDef {
   readonly name: string
   readonly plays: readonly PlayDef[]
   readonly flags?: Readonly<Record<string, FlagDef>>
+  /**
+   * Checks of the playbook as a whole (not of one host), run once when it is built, before any host is
+   * contacted: throw a {@link ValidationError} to report a problem once instead of once per host.
+   */
+  validate?(ctx: BuildContext): void
   /** Inventory used when `-i` is not given (default `.testbed/inventory.yml` when it exists). */
   readonly defaultInventory?: string
 }
@@ -165,6 +170,14 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
     limited = new Set(m.hosts)
   }
   const ctx: BuildContext = { check: opts.check ?? false, flags: opts.flags ?? {}, inventory: inv }
+  if (pb.validate) {
+    try {
+      pb.validate(ctx)
+    } catch (e) {
+      if (e instanceof VxlabError && e.exitCode === 2) throw new PlaybookValidationError([`${pb.name}: ${e.message}`])
+      throw e
+    }
+  }
   const built: BuiltPlay[] = []
   const contacted = new Set<string>()
   for (const def of pb.plays) {

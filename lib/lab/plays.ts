@@ -56,7 +56,6 @@ const ipForwardOff = (): AnyTask =>
 /** Tasks of the gateway router. */
 export function gatewayTasks(lab: LabSpec, host: InventoryHost, ctx: BuildContext): AnyTask[] {
   const f = flagsOf(ctx)
-  validateLab(lab, ctx.inventory)
   const underlay = host.vars.stringList('underlay_ifaces')
   const hubIp = (name: string): string => ctx.inventory.host(name).vars.ipv4('underlay_ip')
   if (f.state === 'absent') {
@@ -92,7 +91,6 @@ function imageTask(lab: LabSpec, host: InventoryHost, absent: boolean): AnyTask 
 /** Tasks of one Docker host. */
 export function dockerHostTasks(lab: LabSpec, host: InventoryHost, ctx: BuildContext): AnyTask[] {
   const f = flagsOf(ctx)
-  validateLab(lab, ctx.inventory)
   const inv = ctx.inventory
   const dockerHosts = dockerHostNames(inv)
   const datapathType = host.vars.oneOf('ovs_datapath_type', ['system', 'netdev'] as const, 'system')
@@ -246,6 +244,10 @@ export function labPlaybook(lab: LabSpec, name = 'lab'): PlaybookDef {
   return {
     name,
     plays,
+    validate: (ctx) => {
+      flagsOf(ctx)
+      validateLab(lab, ctx.inventory)
+    },
     flags: {
       verify: { type: 'boolean', description: 'after converging, run the seed\'s checks (pings, full-size frame, NAT, web, iperf3) and print a table' },
       'skip-mtu': { type: 'boolean', description: 'leave the underlay MTU alone (reproduces the seed\'s MTU fault)' },

@@ -122,7 +122,7 @@ describe('bad input: exit 2, a clear error, no host contacted', () => {
   }
 
   const labCases: Array<[string, (l: LabSpec) => LabSpec, RegExp]> = [
-    ['lab: VNI out of range', (l) => ({ ...l, networks: l.networks.map((n, i) => (i === 0 ? { ...n, vni: 16_777_216 } : n)) }), /lab: gw lab\.networks\[net1\]\.vni: 16777216 is out of range 0\.\.16777215/],
+    ['lab: VNI out of range', (l) => ({ ...l, networks: l.networks.map((n, i) => (i === 0 ? { ...n, vni: 16_777_216 } : n)) }), /^error: lab: lab\.networks\[net1\]\.vni: 16777216 is out of range 0\.\.16777215$/m],
     ['lab: MTU out of range', (l) => ({ ...l, underlayMtu: 70_000 }), /lab\.underlayMtu: 70000 is out of range 68\.\.65535/],
     ['lab: invalid CIDR', (l) => ({ ...l, networks: l.networks.map((n, i) => (i === 1 ? { ...n, cidr: '10.0.2.0/33' } : n)) }), /lab\.networks\[net2\]\.cidr: prefix length must be 0\.\.32/],
     ['lab: container address not an IPv4 address', (l) => ({ ...l, containers: l.containers.map((c, i) => (i === 0 ? { ...c, address: '10.0.1.256' } : c)) }), /lab\.containers\[doc1\]\.address: expected an IPv4 address, got "10\.0\.1\.256"/],
