@@ -1,7 +1,7 @@
 import type { Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import type { Change, Task } from '../core/task.ts'
-import { ifname, ipv4, oneOf, port, validateSpec, vni } from '../core/validate.ts'
+import { ifname, ipv4, mtu, oneOf, port, validateSpec, vni } from '../core/validate.ts'
 import { OVS_VSCTL, ovsStateFact, type OvsBridge, type OvsInterface, type OvsPort, type OvsState } from '../facts/ovs.ts'
 
 /**
@@ -152,11 +152,7 @@ export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
     const bridge = ifname('bridge', spec.bridge)
     const name = ifname('name', spec.name)
     const type = oneOf('type', spec.type, ['internal', 'system'] as const)
-    if (spec.mtuRequest !== undefined) {
-      if (typeof spec.mtuRequest !== 'number' || !Number.isInteger(spec.mtuRequest) || spec.mtuRequest < 68 || spec.mtuRequest > 65535) {
-        throw new ValidationError('mtuRequest', `${JSON.stringify(spec.mtuRequest)} is out of range 68..65535`)
-      }
-    }
+    if (spec.mtuRequest !== undefined) mtu('mtuRequest', spec.mtuRequest)
     const ensure = ensureOf('ensure', spec.ensure)
     const ovsType = type === 'internal' ? 'internal' : '""'
     const ifaceSets = [`type=${ovsType}`, ...(spec.mtuRequest !== undefined ? [`mtu_request=${spec.mtuRequest}`] : [])]
