@@ -1,11 +1,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { PassThrough, Readable } from 'node:stream'
-import { NodeSSH, type Config } from 'node-ssh'
+import type { Config } from 'node-ssh'
 import { HostKeyError, UnreachableError } from '../core/errors.ts'
+import { requireDependency } from '../core/require.ts'
 import { mask } from '../core/secrets.ts'
 import { BaseConnection, type ConnectionOptions, type ExecWatch, type RawExecResult, type RawStream } from './base.ts'
 import { KnownHosts } from './known-hosts.ts'
+
+const { NodeSSH } = requireDependency('node-ssh') as typeof import('node-ssh')
 
 /** How to reach one host over SSH (from the inventory's connection vars). */
 export interface SshTarget {
@@ -52,9 +55,9 @@ function loadKnownHosts(path: string): KnownHosts {
  * authentication; a refused key closes the connection before any command can run.
  */
 export class SshConnection extends BaseConnection {
-  readonly #ssh: NodeSSH
+  readonly #ssh: InstanceType<typeof NodeSSH>
 
-  private constructor(readonly target: SshTarget, ssh: NodeSSH, opts: ConnectionOptions) {
+  private constructor(readonly target: SshTarget, ssh: InstanceType<typeof NodeSSH>, opts: ConnectionOptions) {
     super(target.name, opts)
     this.#ssh = ssh
   }
@@ -181,7 +184,7 @@ export function privateKeyProblem(path: string): string | undefined {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(e as Error).message}`
   }
-  parseKey ??= (createRequire(createRequire(import.meta.url).resolve('node-ssh'))('ssh2') as { utils: { parseKey: KeyParser } }).utils.parseKey
+  parseKey ??= (createRequire(requireDependency.resolve('node-ssh'))('ssh2') as { utils: { parseKey: KeyParser } }).utils.parseKey
   const k = parseKey(data)
   if (k instanceof Error) return `is not a usable private key: ${k.message}`
   return undefined

@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { isMap, isScalar, LineCounter, parseDocument, type Node } from 'yaml'
+import type { Node } from 'yaml'
 import { InventoryError, ValidationError } from '../core/errors.ts'
+import { requireDependency } from '../core/require.ts'
 import { secret } from '../core/secrets.ts'
 import * as v from '../core/validate.ts'
+
+const { isMap, isScalar, LineCounter, parseDocument } = requireDependency('yaml') as typeof import('yaml')
 
 /** Where a value came from: the dotted path in the file and its line:column. */
 export interface VarSource {

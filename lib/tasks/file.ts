@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { script } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
+import { requireDependency } from '../core/require.ts'
 import type { Fact, FactGroup, Task } from '../core/task.ts'
 import { splitGroupOutput } from '../facts/group.ts'
 import { absPath, validateSpec } from '../core/validate.ts'
@@ -88,7 +88,7 @@ let createTwoFilesPatch: CreateTwoFilesPatch | undefined
  * (its CommonJS build, synchronously: plans are pure functions): a run that plans no file change never loads it.
  */
 export function fileDiff(path: string, before: string, after: string): string {
-  createTwoFilesPatch ??= (createRequire(import.meta.url)('diff') as { createTwoFilesPatch: CreateTwoFilesPatch }).createTwoFilesPatch
+  createTwoFilesPatch ??= (requireDependency('diff') as { createTwoFilesPatch: CreateTwoFilesPatch }).createTwoFilesPatch
   return createTwoFilesPatch(path, path, before, after, 'current', 'planned')
 }
 
@@ -116,7 +116,7 @@ let handlebars: HandlebarsLike | undefined
  * registered on the `handlebars` package do not apply to vxlab templates.
  */
 function hbs(): HandlebarsLike {
-  handlebars ??= createRequire(import.meta.url)('handlebars/dist/handlebars.min.js') as HandlebarsLike
+  handlebars ??= requireDependency('handlebars/dist/handlebars.min.js') as HandlebarsLike
   return handlebars
 }
 
