@@ -164,6 +164,40 @@ esac
     expect(noChain.status).toBe(3)
     expect(noChain.stderr).toContain('vxlab: cannot list chain NOCHAIN of table filter')
   })
+  it('fact: a present rule costs one iptables call (-C); -S only when -C fails', () => {
+    rules(['filter/FORWARD -i tnet1 -j ACCEPT'])
+    expect(run(iptablesRuleFact('filter', 'FORWARD', rule).command).status).toBe(0)
+    expect(readFileSync(join(dir, 'calls'), 'utf8')).toBe('-C\n')
+    writeFileSync(join(dir, 'calls'), '')
+    expect(run(iptablesRuleFact('filter', 'FORWARD', ['-o', 'tnet1', '-j', 'ACCEPT']).command).status).toBe(1)
+    expect(readFileSync(join(dir, 'calls'), 'utf8')).toBe('-C\n-S\n')
+  })
+  it('grouped read: one shell for every rule, each member split out with the exit code and stderr its own command gives', () => {
+    const odd = ['-m', 'comment', '--comment', `it's "a b" $HOME \\ *`, '-j', 'ACCEPT']
+    rules(['filter/FORWARD -i tnet1 -j ACCEPT', `nat/POSTROUTING ${odd.join(' ')}`])
+    const facts = [
+      iptablesRuleFact('filter', 'FORWARD', rule), // present
+      iptablesRuleFact('filter', 'FORWARD', ['-o', 'tnet1', '-j', 'ACCEPT']), // absent
+      iptablesRuleFact('filter', 'NOCHAIN', rule), // missing chain
+      iptablesRuleFact('nat', 'POSTROUTING', odd), // present, arguments the shell must not touch
+      iptablesRuleFact('nat', 'POSTROUTING', ['-j', 'ACCEPT']), // absent, after a member with 6 arguments
+    ]
+    expect(new Set(facts.map((f) => f.group!.key)).size).toBe(1)
+    const g = facts[0]!.group!.read(facts.map((f) => f.group!.args))
+    const r = run(g.command)
+    expect(r.status).toBe(0)
+    const split = g.split({ code: 0, stdout: r.stdout, stderr: r.stderr })
+    const own = facts.map((f) => run(f.command))
+    expect(split.map((o) => o.code)).toEqual([0, 1, 3, 0, 1])
+    expect(split.map((o) => o.code)).toEqual(own.map((o) => o.status))
+    split.forEach((o, i) => {
+      expect(o.stdout).toBe('')
+      expect(o.stderr.trim()).toBe(own[i]!.stderr.trim())
+    })
+    expect(facts[1]!.parse(split[1]!)).toBe(false)
+    expect(split[2]!.stderr).toContain('vxlab: cannot list chain NOCHAIN of table filter')
+    expect(facts[3]!.parse(split[3]!)).toBe(true)
+  })
   it('delete loop removes every copy and stops at exit 1', () => {
     rules(['filter/FORWARD -i tnet1 -j ACCEPT', 'filter/FORWARD -i other -j ACCEPT', 'filter/FORWARD -i tnet1 -j ACCEPT', 'filter/FORWARD -i tnet1 -j ACCEPT'])
     const r = run(deleteAllCopiesCommand({ table: 'filter', chain: 'FORWARD', rule }))
