@@ -12,20 +12,30 @@ export function splitGroupOutput(stdout: string, token: string, count: number): 
   const outs: FactOutput[] = []
   let pos = 0
   for (let k = 0; k < count; k++) {
-    const head = `${token} ${k}\n`
-    const at = stdout.indexOf(head, pos)
-    if (at < 0) break
-    const outStart = at + head.length
-    const errMark = `\n${token} ${k} err `
-    const e = stdout.indexOf(errMark, outStart)
-    const codeEnd = e < 0 ? -1 : stdout.indexOf('\n', e + errMark.length)
-    const code = codeEnd < 0 ? NaN : Number(stdout.slice(e + errMark.length, codeEnd))
-    if (!Number.isInteger(code)) break
-    const endMark = `\n${token} ${k} end\n`
-    const end = stdout.indexOf(endMark, codeEnd)
-    if (end < 0) break
-    outs.push({ code, stdout: stdout.slice(outStart, e), stderr: stdout.slice(codeEnd + 1, end) })
-    pos = end + endMark.length
+    const f = readGroupFrame(stdout, token, k, pos)
+    if (f === undefined) break
+    outs.push(f.out)
+    pos = f.next
   }
   return outs
+}
+
+/**
+ * Member K's frame ({@link GROUP_FRAME_SH}) in `stdout`, searched from `from`: its output and the position after
+ * it, or undefined when the frame is missing or cut short.
+ */
+export function readGroupFrame(stdout: string, token: string, k: number, from = 0): { out: FactOutput; next: number } | undefined {
+  const head = `${token} ${k}\n`
+  const at = stdout.indexOf(head, from)
+  if (at < 0) return undefined
+  const outStart = at + head.length
+  const errMark = `\n${token} ${k} err `
+  const e = stdout.indexOf(errMark, outStart)
+  const codeEnd = e < 0 ? -1 : stdout.indexOf('\n', e + errMark.length)
+  const code = codeEnd < 0 ? NaN : Number(stdout.slice(e + errMark.length, codeEnd))
+  if (!Number.isInteger(code)) return undefined
+  const endMark = `\n${token} ${k} end\n`
+  const end = stdout.indexOf(endMark, codeEnd)
+  if (end < 0) return undefined
+  return { out: { code, stdout: stdout.slice(outStart, e), stderr: stdout.slice(codeEnd + 1, end) }, next: end + endMark.length }
 }

@@ -4,12 +4,14 @@
  * The docker group runs here against a stand-in `docker` (first on PATH) and is compared, fact by fact,
  * with each fact's own command; test/integration/perf.test.ts does the same against the testbed's dockerd.
  */
-import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LocalConnection } from '../../lib/connection/local.ts'
-import { script } from '../../lib/core/command.ts'
+import { script, type Command } from '../../lib/core/command.ts'
+import { renderArgv } from '../../lib/connection/quote.ts'
 import { playbook, runPlaybook } from '../../lib/core/playbook.ts'
 import { readPlan } from '../../lib/core/runner.ts'
 import type { AnyFact, Fact, FactGroup, Task } from '../../lib/core/task.ts'
@@ -205,5 +207,67 @@ describe('file facts read together', () => {
     expect(grouped).toEqual(await conn.runBatch(facts.map((f) => ({ command: f.command }))))
     expect(grouped.map((o) => o!.code)).toEqual([0, 3, 0, 0, 3, 0, 1, 3]) // a dangling link is absent, a folder an error
     expect(hostFileFact('/tmp/new\nline').group).toBeUndefined() // read by its own command
+  })
+
+  // the group's command run by sh with `cat` logged (and, for the fallback, failing for more than one file)
+  const d = join(dir, 'files-cat')
+  const bin = join(dir, 'files-bin')
+  const tmp = join(dir, 'files-tmp')
+  beforeAll(() => {
+    mkdirSync(d, { recursive: true })
+    mkdirSync(bin, { recursive: true })
+    mkdirSync(tmp, { recursive: true })
+    writeFileSync(join(d, 'a'), 'alpha\n')
+    writeFileSync(join(d, 'b'), 'no newline')
+    writeFileSync(join(d, 'c'), '\n\n')
+    writeFileSync(join(d, 'e'), '')
+  })
+  const paths = () => ['a', 'missing', 'b', 'c', 'e'].map((n) => join(d, n))
+  const runWith = (c: Command, env: Record<string, string>) => spawnSync('sh', ['-c', renderArgv(c.argv)], { env: { PATH: `${bin}:/usr/bin:/bin`, TMPDIR: tmp, ...env }, encoding: 'utf8' })
+  const groupOf = (ps: string[]) => {
+    const facts = ps.map((p) => hostFileFact(p))
+    return { facts, read: facts[0]!.group!.read(facts.map((f) => f.group!.args)) }
+  }
+  const own = (ps: string[]) => ps.map((p) => {
+    const r = runWith(hostFileFact(p).command, { CALLS: '/dev/null' })
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+  })
+  const fakeCat = (body: string) => {
+    writeFileSync(join(bin, 'cat'), `#!/bin/sh\necho "$#" >> "$CALLS"\n${body}\nexec /bin/cat "$@"\n`)
+    chmodSync(join(bin, 'cat'), 0o755)
+  }
+
+  it('every readable file in ONE cat (separated by a temp file it removes), the same outputs as each file\'s own command', () => {
+    fakeCat('')
+    const calls = join(dir, 'calls-1')
+    writeFileSync(calls, '')
+    const { read } = groupOf(paths())
+    const r = runWith(read.command, { CALLS: calls })
+    expect(r.status).toBe(0)
+    expect(readFileSync(calls, 'utf8')).toBe('9\n') // one cat: -- and 4 files, each followed by the separator
+    expect(readdirSync(tmp)).toEqual([])
+    writeFileSync(calls, '')
+    expect(read.split({ code: 0, stdout: r.stdout, stderr: r.stderr })).toEqual(own(paths()))
+  })
+  it('when the cat fails (a file gone meanwhile) or there is no writable temp folder, each file is read on its own', () => {
+    fakeCat('[ "$#" -le 2 ] || { /bin/cat "$2" >/dev/null; echo "cat: something vanished" >&2; exit 1; }')
+    const calls = join(dir, 'calls-2')
+    writeFileSync(calls, '')
+    const { read } = groupOf(paths())
+    const r = runWith(read.command, { CALLS: calls })
+    expect(readFileSync(calls, 'utf8').split('\n').filter(Boolean).map(Number)).toEqual([9, 2, 2, 2, 2])
+    expect(read.split({ code: 0, stdout: r.stdout, stderr: r.stderr })).toEqual(own(paths()))
+    const noTmp = groupOf(paths()).read
+    const r2 = runWith(noTmp.command, { CALLS: calls, TMPDIR: join(dir, 'no-such-folder') })
+    expect(noTmp.split({ code: 0, stdout: r2.stdout, stderr: r2.stderr })).toEqual(own(paths()))
+  })
+  it('a read cut short gives only the files it finished', () => {
+    fakeCat('')
+    const { read } = groupOf(paths())
+    const r = runWith(read.command, { CALLS: '/dev/null' })
+    const full = read.split({ code: 0, stdout: r.stdout, stderr: '' })
+    expect(full).toHaveLength(5)
+    const cut = r.stdout.slice(0, r.stdout.indexOf('no newline'))
+    expect(read.split({ code: null as unknown as number, stdout: cut, stderr: '' })).toEqual([])
   })
 })
