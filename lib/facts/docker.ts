@@ -224,6 +224,19 @@ export interface ContainerNetns {
  * Output: `container absent`, or `container <status> <pid>` then `@@` sections (raw JSON / ethtool text).
  * docker inspect failing for another reason than "No such" exits 2 with docker's message (dockerd down).
  */
+/**
+ * What {@link CONTAINER_NETNS_SCRIPT} reads inside the container's network namespace, in ONE `nsenter` (a shell
+ * there runs the reads): its addresses, IPv4 routes and the tx offload of IFACE (`absent` when there is no such
+ * link, `unknown` without ethtool). Exit 3 when a read fails. Arg: IFACE. No single quotes (it is quoted as one).
+ */
+const IN_NETNS_SCRIPT = `echo @@addr; ip -j -d addr show || exit 3
+echo; echo @@route; ip -j -4 route show || exit 3
+echo; echo @@tx
+if ! ip link show dev "$1" >/dev/null 2>&1; then echo absent
+elif command -v ethtool >/dev/null 2>&1; then ethtool -k "$1" || exit 3
+else echo unknown
+fi`
+
 export const CONTAINER_NETNS_SCRIPT = `c=$1 i=$2 h=$3
 if out=$(docker inspect --type container -f '{{.Name}} {{.State.Status}} {{.State.Pid}}' "$c" 2>&1); then :; else
   case $out in *"No such"*) echo "container absent" ;; *) printf '%s\\n' "$out" >&2; exit 2 ;; esac
@@ -236,17 +249,16 @@ if [ -n "$out" ]; then
   else
     echo "container $2 $3"
     if [ "$3" -gt 0 ]; then
-      echo @@addr; nsenter -t "$3" -n ip -j -d addr show || exit 3
-      echo; echo @@route; nsenter -t "$3" -n ip -j -4 route show || exit 3
-      echo; echo @@tx
-      if nsenter -t "$3" -n ip link show dev "$i" >/dev/null 2>&1; then tx nsenter -t "$3" -n ethtool -k "$i"; else echo absent; fi
+      nsenter -t "$3" -n sh -c '${IN_NETNS_SCRIPT}' sh "$i" || exit 3
     fi
   fi
 fi
 echo @@host
-if ip link show dev "$h" >/dev/null 2>&1; then ip -j -d addr show dev "$h" || exit 3; fi
-echo; echo @@hosttx
-if ip link show dev "$h" >/dev/null 2>&1; then tx ethtool -k "$h"; else echo absent; fi`
+if ip link show dev "$h" >/dev/null 2>&1; then
+  ip -j -d addr show dev "$h" || exit 3
+  echo; echo @@hosttx; tx ethtool -k "$h"
+else echo; echo @@hosttx; echo absent
+fi`
 
 function parseTx(text: string | undefined): TxOffload {
   const t = (text ?? '').trim()
@@ -363,8 +375,8 @@ function containersGroup(args: readonly string[]): FactGroup {
 
 /**
  * Fact: what a container attachment looks like from the host, in one script: the container's state and PID
- * (`docker inspect`), then, when it runs, `nsenter -t <pid> -n ip -j -d addr show` and `ip -j -4 route show`
- * inside its namespace, `ethtool -k <iface>` there, and the host end `hostIface` (`ip -j -d addr show dev`,
+ * (`docker inspect`), then, when it runs, ONE `nsenter -t <pid> -n` running `ip -j -d addr show`, `ip -j -4 route
+ * show` and `ethtool -k <iface>` inside its namespace, and the host end `hostIface` (`ip -j -d addr show dev`,
  * `ethtool -k`). Absent or stopped containers read as such; dockerd down fails the read.
  * Id `docker.netns:<container>:<iface>`.
  */
