@@ -216,9 +216,13 @@ export abstract class BaseConnection implements Connection {
    * Start `command` (the run lock's holder) with its stdin open and, once its stdout shows `marker` on a line
    * of its own, run `parts` as a batch IN THE SAME SESSION: one exec for the lock and the batch, so taking the
    * lock costs no round trip of its own. `command` must end by running a shell on the rest of its stdin
-   * (`exec sh -s`): it gets the batch script in a subshell with fd 9 closed (the holder's lock descriptor never
-   * leaks into a command, which could keep the lock after the run), then `exec cat >/dev/null`, which holds
-   * the session (and the lock) until `release()` closes stdin.
+   * (`exec sh -s`): it gets the batch script, run in the background in a subshell with fd 9 closed (the
+   * holder's lock descriptor never leaks into a command, which could keep the lock after the run), while the
+   * holder itself waits for the end of its stdin (`cat >/dev/null`), holding the session and the lock. Its stdin
+   * ends when `release()` closes it, when a part times out here (the watchdog closes it) or when the connection
+   * is lost; if the batch is still running then (a read that hangs: a FIFO, a daemon that does not answer),
+   * the holder kills its whole process group (the session sshd started, or the group of a local holder),
+   * itself included: no read of a run outlives it, and the lock is free at once.
    * Rejects with {@link HoldRefusedError} (the holder's output, e.g. "locked by ...") when the holder ends or
    * `holdTimeoutMs` passes before the marker; a batch cut short rejects as {@link runBatch} does
    * ({@link BatchInterruptedError} with the results of the parts that finished).
@@ -228,7 +232,7 @@ export abstract class BaseConnection implements Connection {
     const commands = parts.map((p) => p.command)
     const limits = commands.map((c) => c.timeoutMs ?? this.commandTimeoutMs)
     // no host-side kill prefix (a timeout(1) process per read costs ~1 ms of CPU each, at every host): the reads
-    // are bounded by the part watchdog below, and ending the run closes the session, which ends them
+    // are bounded by the part watchdog below, which closes the holder's stdin; the holder then kills them
     const { script, token, order, background } = buildBatchScript(parts, { lanes: this.#lanes })
     const end = `${token}:end`
     const batchTimeoutMs = limits.reduce((t, l) => t + l, 0)
@@ -237,7 +241,9 @@ export abstract class BaseConnection implements Connection {
     this.log?.(this.host, mask(`${describeCommand(command)}; then in the same session: ${shown}`))
     const input = commands.length === 0
       ? 'exec cat >/dev/null\n'
-      : `(\nexec 9>&-\n${script})\nprintf '%s\\n' '${end}'\nexec cat >/dev/null\n`
+      : `{ (\nexec 9>&-\n${script})\nprintf '%s\\n' '${end}'\n} &\n__b=$!\ncat >/dev/null\njobs >/dev/null\n` +
+        // still running: kill the holder's process group (field 3 after the command name in /proc/PID/stat, proc(5))
+        `if kill -0 "$__b" 2>/dev/null && read -r __s </proc/$$/stat; then set -- \${__s##*) }; kill -KILL -"$3"; fi\n`
     const heldLine = `${marker}\n`
     let out = ''
     let wake: () => void = () => undefined

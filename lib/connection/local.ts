@@ -46,7 +46,8 @@ export class LocalConnection extends BaseConnection {
   }
 
   protected async streamRaw(commandLine: string, onOutput: (chunk: Buffer) => void, stdin?: string | Uint8Array): Promise<RawStream> {
-    const child = spawn('/bin/sh', ['-c', commandLine], { stdio: ['pipe', 'pipe', 'pipe'] })
+    // a process group of its own, as sshd gives a session: a run-lock holder may kill its group (base.ts holdThenBatch)
+    const child = spawn('/bin/sh', ['-c', commandLine], { stdio: ['pipe', 'pipe', 'pipe'], detached: true })
     child.stdout.on('data', onOutput)
     child.stderr.on('data', onOutput)
     child.stdin.on('error', () => undefined)

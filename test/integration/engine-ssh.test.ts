@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../../lib/cli.ts'
 import { command } from '../../lib/tasks/command.ts'
 import { template } from '../../lib/tasks/file.ts'
-import { playbook } from '../../lib/core/playbook.ts'
+import { playbook, runPlaybook } from '../../lib/core/playbook.ts'
+import { Inventory } from '../../lib/inventory/inventory.ts'
 import { startSshd, type TestSshd } from './sshd.ts'
 
 let sshd: TestSshd
@@ -94,5 +95,34 @@ describe('engine over a real sshd', () => {
     const r = await cli(['--limit', 'nosuchhost'])
     expect(r.code).toBe(2)
     expect(r.out).toMatch(/--limit "nosuchhost": no host or group named "nosuchhost"/)
+  })
+
+  it('a read that hangs (a FIFO as a file) times out, and its processes die and the run lock is free at once', async () => {
+    const fifo = join(work, 'stuck-fifo')
+    execFileSync('mkfifo', [fifo])
+    const lockFile = join(work, 'run.lock')
+    const stuck = playbook({ name: 'stuck', plays: [{ name: 'p', hosts: 'all', tasks: () => [template({ dest: fifo, src: { inline: 'x\n' } })] }] })
+    const report = await runPlaybook(stuck, { inventory: Inventory.load(sshd.inventory), check: true, commandTimeoutMs: 1500, lockFile })
+    const host = Object.keys(report.hosts)[0]!
+    expect(report.hosts[host]!.failed).toBe(1)
+    expect(report.tasks[0]!.error).toMatch(/timed out after 1500 ms/)
+    // nothing of the run is left on the host: no process reading the FIFO, the lock can be taken
+    const deadline = Date.now() + 5_000
+    let left = ''
+    while (Date.now() < deadline) {
+      left = readdirSync('/proc').filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid).flatMap((d) => {
+        try {
+          const args = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ')
+          return args.includes(fifo) ? [`${d}: ${args}`] : []
+        } catch {
+          return [] // gone meanwhile
+        }
+      }).join('\n')
+      if (left === '') break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(left).toBe('')
+    expect(execFileSync('sh', ['-c', 'flock -n -x "$1" true && echo free', 'sh', lockFile], { encoding: 'utf8' }).trim()).toBe('free')
+    rmSync(fifo)
   })
 })

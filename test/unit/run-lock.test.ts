@@ -3,7 +3,8 @@
  * it holds the lock (one exec for both), and the batch's read parts run in parallel lanes with the same output
  * as in order. Local connections, with a lock file of the test's own (never the controller's /run/vxlab.lock).
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -185,6 +186,31 @@ describe('runPlaybook with the run lock', () => {
     const after = await runPlaybook(book, { ...opts, check: true })
     expect(after.hosts.l1).toMatchObject({ changed: 1, failed: 0, execs: 1 })
     expect(existsSync(file('l1'))).toBe(false)
+  })
+  it('a read that hangs in the lock session times out; the holder kills its own process group only, and the lock is free', async () => {
+    const fifo = join(dir, 'hang-fifo')
+    execFileSync('mkfifo', [fifo])
+    const hang = playbook({ name: 'hang', plays: [{ name: 'p', hosts: 'all', tasks: () => [command({ name: 'wait', argv: ['true'], unless: ['cat', fifo] })] }] })
+    const r = await runPlaybook(hang, { ...opts, commandTimeoutMs: 800 })
+    expect(r.hosts.l1).toMatchObject({ failed: 1, changed: 0 })
+    expect(r.tasks[0]!.error).toMatch(/timed out after 800 ms/)
+    let left: string[] = []
+    for (let i = 0; i < 50; i++) {
+      left = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+        try {
+          return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(fifo)
+        } catch {
+          return false
+        }
+      })
+      if (left.length === 0) break
+      await new Promise((res) => setTimeout(res, 100))
+    }
+    expect(left).toEqual([])
+    // this process (in the group that spawned the holder) is alive, and the lock is free for the next run
+    const next = await runPlaybook(book, { ...opts, lockTimeoutMs: 500 })
+    expect(next.hosts.l1).toMatchObject({ failed: 0 })
+    rmSync(fifo)
   })
 })
 
