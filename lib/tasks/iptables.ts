@@ -18,12 +18,32 @@ export type IptablesTable = (typeof IPTABLES_TABLES)[number]
 
 /**
  * Options that select an iptables command or table: a rule's argv must not contain them (they would turn
- * `-C` / `-A` / `-D` into another command, or another table).
+ * `-C` / `-A` / `-D` into another command, or another table). iptables parses its own options with
+ * getopt_long(3) (iptables(8), xtables' optstring), so each also counts in the spellings getopt accepts: a long
+ * option by any prefix (`--tab nat`, `--new X`) or with `=` (`--table=nat`), a short one bundled or with its value
+ * attached (`-tnat`, `-vt`).
  */
-const COMMAND_OPTIONS = new Set([
-  '-A', '--append', '-C', '--check', '-D', '--delete', '-I', '--insert', '-R', '--replace', '-L', '--list', '-S', '--list-rules',
-  '-F', '--flush', '-Z', '--zero', '-N', '--new-chain', '-X', '--delete-chain', '-P', '--policy', '-E', '--rename-chain', '-t', '--table',
-])
+const COMMAND_LONG = ['--append', '--check', '--delete', '--insert', '--replace', '--list', '--list-rules', '--flush', '--zero',
+  '--new-chain', '--delete-chain', '--rename-chain', '--table'] // not --policy: the policy match has --pol, and -P fails loudly
+const COMMAND_SHORT = new Set(['A', 'C', 'D', 'I', 'R', 'L', 'S', 'F', 'Z', 'N', 'X', 'P', 'E', 't'])
+/** iptables' short options that take a value (in the same argument or the next one). */
+const SHORT_WITH_VALUE = new Set(['A', 'C', 'D', 'R', 'I', 'L', 'S', 'M', 'F', 'Z', 'N', 'X', 'E', 'P', 'h', 'o', 'p', 's', 'd', 'j', 'i', 'w', 'W', 't', 'm', 'c', 'g'])
+
+/** The command or table option `arg` spells (`--tab` -> `--table`, `-vtnat` -> `-t`), if any. */
+function commandOption(arg: string): string | undefined {
+  if (arg.startsWith('--') && arg.length > 2) {
+    const name = arg.split('=')[0]!
+    if (name === '--policy') return '--policy'
+    return COMMAND_LONG.find((o) => o.startsWith(name))
+  }
+  if (arg.startsWith('-') && !arg.startsWith('--')) {
+    for (const l of arg.slice(1)) {
+      if (COMMAND_SHORT.has(l)) return `-${l}`
+      if (SHORT_WITH_VALUE.has(l)) return undefined // the rest of the argument is the value
+    }
+  }
+  return undefined
+}
 
 /**
  * A chain name: built-in (`FORWARD`) or user-defined (`DOCKER-USER`): 1..28 characters (iptables'
@@ -42,7 +62,14 @@ export function iptablesRuleArgs(field: string, value: unknown): readonly string
   value.forEach((a: unknown, i) => {
     if (typeof a !== 'string') throw new ValidationError(`${field}[${i}]`, `expected a string, got ${JSON.stringify(a)}`)
     if (/[\0\n\r]/.test(a)) throw new ValidationError(`${field}[${i}]`, `must not contain NUL or newline: ${JSON.stringify(a)}`)
-    if (COMMAND_OPTIONS.has(a)) throw new ValidationError(`${field}[${i}]`, `${a} selects an iptables command or table; give the table and chain as fields, the rule as matches and a target`)
+    // the value of the option before it (`--comment -t`, `-s -x`) is not an option
+    const prev = i > 0 ? (value[i - 1] as string) : ''
+    const isValue = (prev.startsWith('--') && !prev.includes('=')) || /^-[A-Za-z]$/.test(prev) && SHORT_WITH_VALUE.has(prev[1]!)
+    const opt = isValue ? undefined : commandOption(a)
+    if (opt !== undefined) {
+      const what = opt === a ? a : `${JSON.stringify(a)} is iptables' ${opt}, which`
+      throw new ValidationError(`${field}[${i}]`, `${what} selects an iptables command or table; give the table and chain as fields, the rule as matches and a target`)
+    }
   })
   return [...(value as string[])]
 }

@@ -58,11 +58,26 @@ describe('iptables.rule', () => {
     [{ chain: 'FORWARD', rule: ['-i', 'net1\n', '-j', 'ACCEPT'] }, /\.rule\[1\]: must not contain NUL or newline/],
     [{ chain: 'FORWARD', rule: ['-i', 'a\0b'] }, /\.rule\[1\]: must not contain NUL or newline/],
     [{ chain: 'FORWARD', rule: ['-t', 'nat', '-j', 'ACCEPT'] }, /\.rule\[0\]: -t selects an iptables command or table/],
+    [{ chain: 'OUTPUT', rule: ['-tnat', '-j', 'RETURN'] }, /\.rule\[0\]: "-tnat" is iptables' -t, which selects an iptables command or table/],
+    [{ chain: 'OUTPUT', rule: ['-vtnat', '-j', 'RETURN'] }, /\.rule\[0\]: "-vtnat" is iptables' -t/],
+    [{ chain: 'OUTPUT', rule: ['--tabl', 'nat', '-j', 'RETURN'] }, /\.rule\[0\]: "--tabl" is iptables' --table/],
+    [{ chain: 'OUTPUT', rule: ['--table=nat', '-j', 'RETURN'] }, /\.rule\[0\]: "--table=nat" is iptables' --table/],
+    [{ chain: 'OUTPUT', rule: ['-j', 'RETURN', '--new', 'X'] }, /\.rule\[2\]: "--new" is iptables' --new-chain/],
+    [{ chain: 'OUTPUT', rule: ['-j', 'RETURN', '--flu'] }, /\.rule\[2\]: "--flu" is iptables' --flush/],
     [{ chain: 'FORWARD', rule: ['-j', 'ACCEPT', '-F'] }, /\.rule\[2\]: -F selects/],
     [{ chain: 'FORWARD', rule: ['-j', 'ACCEPT'], position: 'middle' }, /\.position: expected one of "append", "insert"/],
     [{ chain: 'FORWARD', rule: ['-j', 'ACCEPT'], ensure: 'maybe' }, /\.ensure: expected one of/],
   ])('rejects %j', (spec, re) => {
     expect(() => iptablesRule(spec as never)).toThrow(re)
+  })
+  it.each([
+    [['-m', 'comment', '--comment', '-tnat --table', '-j', 'ACCEPT']], // values that look like options
+    [['-s10.0.0.0/8', '-jACCEPT']], // short options with their values attached
+    [['--in-interface', 'net1', '-m', 'limit', '--limit', '5/min', '-j', 'ACCEPT']],
+    [['-m', 'policy', '--pol', 'ipsec', '--dir', 'in', '-j', 'ACCEPT']],
+    [['!', '-s', '10.0.0.0/8', '-p', 'tcp', '--dport', '80', '-j', 'REJECT', '--reject-with', 'tcp-reset']],
+  ])('accepts %j', (rule) => {
+    expect(iptablesRule({ chain: 'FORWARD', rule }).spec.rule).toEqual(rule)
   })
 })
 
