@@ -185,7 +185,8 @@ export function plainReporter(o: TextOptions, write: (s: string) => void): Playb
 export function planSummary(report: RunReport): string {
   const n: Record<ChangeOp, number> = { create: 0, update: 0, replace: 0, delete: 0 }
   const hosts = new Set<string>()
-  for (const t of report.tasks) for (const c of t.changes) {
+  // after an apply run, only what was done: a failed task's changes are not counted as made
+  for (const t of report.tasks) for (const c of report.check || t.status === 'changed' ? t.changes : []) {
     n[c.op]++
     hosts.add(t.host)
   }

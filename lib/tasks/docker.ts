@@ -11,7 +11,7 @@ import {
   type ContainerNetns, type DockerContainerState, type DockerImageState, type NetnsLink,
 } from '../facts/docker.ts'
 import { OVS_VSCTL, ovsStateFact, type OvsState } from '../facts/ovs.ts'
-import { renderTemplate } from './file.ts'
+import { renderTemplate, templateError } from './file.ts'
 
 /**
  * Docker tasks: images built with a content hash of their inputs (rebuilt only when inputs change),
@@ -225,7 +225,7 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
       try {
         dockerfile = renderTemplate(source, spec.dockerfile.vars ?? {})
       } catch (e) {
-        throw new ValidationError('dockerfile.vars', `template ${typeof t === 'string' ? t : '(inline)'}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`)
+        throw new ValidationError('dockerfile.vars', `template ${typeof t === 'string' ? t : '(inline)'}: ${templateError(e)}`)
       }
       const files = spec.files ?? {}
       if (files === null || typeof files !== 'object' || Array.isArray(files)) throw new ValidationError('files', 'expected a map of path -> content')

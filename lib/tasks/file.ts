@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { posix } from 'node:path'
 import { script } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { requireDependency } from '../core/require.ts'
@@ -198,6 +199,17 @@ function hbs(): HandlebarsLike {
   return handlebars
 }
 
+/**
+ * A Handlebars error as one readable line: `"x" not defined in [object Object] - 1:2` (strict mode) becomes
+ * `variable "x" is not defined (line 1, column 2)`; a parse error keeps its snippet and what was expected.
+ */
+export function templateError(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e)
+  const undef = /^"(.*)" not defined in .* - (\d+):(\d+)$/s.exec(msg.trim())
+  if (undef) return `variable "${undef[1]}" is not defined (line ${undef[2]}, column ${Number(undef[3]) + 1})`
+  return msg.split('\n').map((l) => l.trimEnd()).filter((l) => l !== '' && !/^-*\^$/.test(l)).join(' | ')
+}
+
 /** Compiled templates by source: a playbook renders the same template for many hosts (compiling is the costly part). */
 const compiled = new Map<string, (ctx: unknown) => string>()
 
@@ -217,11 +229,15 @@ export function renderTemplate(source: string, vars: Readonly<Record<string, unk
  * variable or template file is a validation error before any host is contacted.
  */
 export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
-  const key = `file.template[${spec.dest}]`
+  // the key names the file as the host sees it, so /etc//x and /etc/x are the same task (a duplicate)
+  const key = `file.template[${typeof spec.dest === 'string' && spec.dest.startsWith('/') ? posix.normalize(spec.dest) : String(spec.dest)}]`
   return validateSpec(key, () => {
-    const dest = absPath('dest', spec.dest)
-    const mode = spec.mode ?? '644'
-    if (!/^[0-7]{3,4}$/.test(mode)) throw new ValidationError('mode', `expected an octal mode like 644, got ${JSON.stringify(mode)}`)
+    const dest = posix.normalize(absPath('dest', spec.dest))
+    if (dest.endsWith('/')) throw new ValidationError('dest', `expected the path of a file, got a folder: ${JSON.stringify(spec.dest)}`)
+    const mode: unknown = spec.mode ?? '644'
+    if (typeof mode !== 'string' || !/^[0-7]{3,4}$/.test(mode)) {
+      throw new ValidationError('mode', `expected an octal mode as a string like '644' (a number is read as decimal), got ${JSON.stringify(mode)}`)
+    }
     let source: string
     if (typeof spec.src === 'string') {
       try {
@@ -234,7 +250,7 @@ export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
     try {
       content = renderTemplate(source, spec.vars ?? {})
     } catch (e) {
-      throw new ValidationError('vars', `template ${typeof spec.src === 'string' ? spec.src : '(inline)'}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`)
+      throw new ValidationError('vars', `template ${typeof spec.src === 'string' ? spec.src : '(inline)'}: ${templateError(e)}`)
     }
     const fact = fileFact(dest)
     const wantMode = mode.replace(/^0(?=\d{3}$)/, '')

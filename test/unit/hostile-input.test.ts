@@ -16,6 +16,7 @@ import { labPlaybook } from '../../lib/lab/plays.ts'
 import type { LabSpec } from '../../lib/lab/spec.ts'
 import { LAB as SEED_LAB } from '../../playbooks/lab.ts'
 import { command } from '../../lib/tasks/command.ts'
+import { template } from '../../lib/tasks/file.ts'
 import { dockerContainer } from '../../lib/tasks/docker.ts'
 import { ipAddress, route, setMtu } from '../../lib/tasks/net.ts'
 import { ovsBridge, ovsPort, vxlanPort } from '../../lib/tasks/ovs.ts'
@@ -110,6 +111,10 @@ describe('bad input: exit 2, a clear error, no host contacted', () => {
     ['image name with shell metacharacters', () => [dockerContainer({ name: 'doc1', image: 'con_img|sh', network: 'none' })], /\.image: "con_img\|sh" is not a valid image name/],
     ['duplicate task keys on one host', () => [ovsBridge({ name: 'br1' }), ovsBridge({ name: 'br1', datapathType: 'netdev' })], /bad: host1 ovs\.bridge\[br1\]: duplicate task key in play "p" \(keys must be unique per host\)/],
     ['command without argv or script', () => [command({ name: 'x' })], /command\[x\]\.argv: give exactly one of argv or script/],
+    ['the same file spelled two ways', () => [template({ dest: '/etc/vx', src: { inline: 'a' } }), template({ dest: '/etc//vx', src: { inline: 'b' } })], /bad: host1 file\.template\[\/etc\/vx\]: duplicate task key/],
+    ['a file mode given as a number', () => [template({ dest: '/etc/vx', src: { inline: 'a' }, mode: 644 as never })], /file\.template\[\/etc\/vx\]\.mode: expected an octal mode as a string like '644' \(a number is read as decimal\), got 644/],
+    ['a template variable that is not given', () => [template({ dest: '/etc/vx', src: { inline: 'x={{missing}}' } })], /\.vars: template \(inline\): variable "missing" is not defined \(line 1, column 5\)/],
+    ['a template that does not parse', () => [template({ dest: '/etc/vx', src: { inline: '{{#if}}' } })], /\.vars: template \(inline\): Parse error on line 1: \| \{\{#if\}\} \| Expecting /],
   ]
   for (const [name, tasks, message] of cases) {
     it(name, async () => {

@@ -147,6 +147,10 @@ describe('summaries', () => {
   it('N to create, N to update, N to replace, N to delete on M hosts', () => {
     expect(planSummary(report)).toBe('2 to create, 1 to update, 1 to replace, 1 to delete on 2 hosts')
     expect(planSummary({ ...report, check: false })).toBe('2 created, 1 updated, 1 replaced, 1 deleted on 2 hosts')
+    // after an apply run, a failed task's changes were not made: not counted
+    const failed = { ...report, check: false, tasks: report.tasks.map((t) => (t.key === 'b' ? { ...t, status: 'failed' as const } : t)) }
+    expect(planSummary(failed)).toBe('2 created, 0 updated, 1 replaced, 1 deleted on 2 hosts')
+    expect(planSummary({ ...failed, check: true })).toBe('2 to create, 1 to update, 1 to replace, 1 to delete on 2 hosts')
     expect(recapText(report, false)).toContain('check mode: 2 to create, 1 to update, 1 to replace, 1 to delete on 2 hosts; 1.23 s')
     expect(recapText(report, false)).toContain('host1    : ok=3  changed=4  unreachable=0  failed=0  skipped=0  execs=2')
   })
