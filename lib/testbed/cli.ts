@@ -104,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
       const hosts = await status()
       log(`testbed ${st.id}: ${st.hosts} ${st.light ? 'light ' : ''}docker hosts, up since ${st.createdAt}`)
       log(fmtStatus(hosts))
+      log(`ssh: ssh -o UserKnownHostsFile=${st.knownHosts} -i ${st.privateKey} root@MGMT (a host's mgmt address above)`)
       return hosts.every((h) => h.ok) ? 0 : 1
     }
     case 'install-deps':

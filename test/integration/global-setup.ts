@@ -1,7 +1,8 @@
 /**
  * Global setup of the `integration` vitest project: brings the default testbed (gw + 2 docker hosts +
- * inet, lib/testbed) up once before the integration files run, and down after them
- * (VXLAB_KEEP_TESTBED=1 keeps it up).
+ * inet, lib/testbed) up once before the integration files run, and down after them, unless it was up
+ * before (a user's lab from `npm run lab`): then a testbed is left up (the lab may need `npm run lab` again,
+ * tests change it). VXLAB_KEEP_TESTBED=1 always keeps it up.
  *
  * No silent skips:
  * - CI (CI=true): missing prerequisites or a testbed that cannot start throw, failing the run.
@@ -9,7 +10,7 @@
  *   VXLAB_TESTBED_UNAVAILABLE is set, so every test that calls `ensureTestbed` fails with that
  *   message (workers inherit the environment). A testbed that cannot start throws here too.
  */
-import { checkPrerequisites, down, ensureTestbed } from '../../lib/testbed/index.ts'
+import { checkPrerequisites, down, ensureTestbed, readState } from '../../lib/testbed/index.ts'
 
 function banner(lines: string[]): string {
   const bar = '='.repeat(100)
@@ -33,6 +34,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     return async () => {}
   }
   const t0 = Date.now()
+  const wasUp = (await readState()) !== undefined
   let brought = false
   try {
     const tb = await ensureTestbed({ hosts: 2, log: (l) => process.stderr.write(`testbed: ${l}\n`) })
@@ -45,6 +47,11 @@ export default async function setup(): Promise<() => Promise<void>> {
   }
   return async () => {
     if (!brought || process.env['VXLAB_KEEP_TESTBED'] === '1') return
+    if (wasUp) {
+      await ensureTestbed({ hosts: 2, log: (l) => process.stderr.write(`testbed: ${l}\n`) })
+      process.stderr.write('testbed left up (it was up before the tests); the tests changed it: run `npm run lab` to converge the lab again\n')
+      return
+    }
     await down()
   }
 }
