@@ -3,6 +3,8 @@
  * one place, the connection layer (`lib/connection/quote.ts`), with POSIX single quotes.
  */
 
+import { quote } from '../connection/quote.ts'
+
 /** One command to run on a host. */
 export interface Command {
   /** argv[0] is the program; every element travels as one literal argument (quoted once, at the connection layer). */
@@ -46,8 +48,12 @@ export function summarizeCommand(c: Command): string {
   return describeCommand(c)
 }
 
-/** Human-readable one-line form of a command (for logs and plans; not for execution). */
+/**
+ * One-line form of a command for logs and plans: arguments quoted as the connection layer quotes them (POSIX
+ * single quotes, lib/connection/quote.ts), so a line without a newline pastes into a shell as it ran; an
+ * argument holding a newline (a script) is shown JSON-quoted, on one line. Stdin is shown by its size.
+ */
 export function describeCommand(c: Command): string {
-  const show = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))
+  const show = (a: string): string => (a.includes('\n') ? JSON.stringify(a) : quote(a))
   return c.argv.map(show).join(' ') + (c.stdin !== undefined ? ` <<stdin(${c.stdin.length} bytes)` : '')
 }

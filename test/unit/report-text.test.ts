@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { script } from '../../lib/core/command.ts'
 import { playbook, runPlaybook, type RunReport } from '../../lib/core/playbook.ts'
@@ -23,9 +24,15 @@ describe('commands in text reports', () => {
     expect(commandText(c, true).length).toBeGreaterThan(500)
   })
   it('one-line scripts and plain commands are shown as they are', () => {
-    expect(commandText(script('test -e "$1"', '/x y'), false)).toBe('sh -c "test -e \\"$1\\"" sh "/x y"')
+    expect(commandText(script('test -e "$1"', '/x y'), false)).toBe(`sh -c 'test -e "$1"' sh '/x y'`)
     expect(commandText({ argv: ['ovs-vsctl', '--may-exist', 'add-br', 'br1'] }, false)).toBe('ovs-vsctl --may-exist add-br br1')
     expect(commandText({ argv: ['sh', '-c', 'a\nb', 'sh', 'x'] }, false)).toBe('sh -c "a …" (2-line script) sh x')
+
+  })
+  it('a one-line command pastes into a shell as it ran (the same quoting as the connection layer)', () => {
+    const odd = `it's a "test" $HOME \\ * \`id\``
+    const shown = commandText({ argv: ['printf', '%s|', odd, '--comment', '-tnat'] }, false)
+    expect(spawnSync('sh', ['-c', shown], { encoding: 'utf8' }).stdout).toBe(`${odd}|--comment|-tnat|`)
   })
 })
 
