@@ -407,7 +407,15 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
           ev?.hostDone?.(bp.def.name, host.name, { unreachable: msg })
           return
         }
-        const events: RunEvents = { taskDone: (h, o) => ev?.taskDone?.(bp.def.name, h, o) }
+        // every outcome reaches the reporter: also the tasks skipped after a failure, which the runner only
+        // lists at the end (so the host's block counts what the recap counts)
+        const emitted = new Set<string>()
+        const events: RunEvents = {
+          taskDone: (h, o) => {
+            emitted.add(o.key)
+            ev?.taskDone?.(bp.def.name, h, o)
+          },
+        }
         const firstRead = readAhead.get(host.name)
         readAhead.delete(host.name)
         const runner = new HostPlayRunner(conn, tasks, { check, events, ...(firstRead !== undefined ? { firstRead } : {}) })
@@ -432,7 +440,10 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
             firstOpen.error = hostError
           }
         }
-        for (const o of outcomes) record(o)
+        for (const o of outcomes) {
+          record(o)
+          if (!emitted.has(o.key)) ev?.taskDone?.(bp.def.name, host.name, o)
+        }
         if (hostError !== undefined || outcomes.some((o) => o.status === 'failed')) dead.add(host.name)
         ev?.hostDone?.(bp.def.name, host.name, hostError !== undefined ? { error: hostError } : {})
       })))

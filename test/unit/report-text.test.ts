@@ -199,4 +199,19 @@ describe('a real check-mode run through the reporter (fake hosts in parallel)', 
     ])
     expect(planSummary(r)).toBe('3 to create, 1 to update, 0 to replace, 0 to delete on 2 hosts')
   })
+  it('a task whose read fails in an apply run: the host\'s line counts the skipped tasks as the recap does', async () => {
+    const host = new FakeHost('a')
+    const unreadable: Fact<string> = { id: 'bad', command: { argv: ['no-such-reader'] }, parse: (o) => o.stdout }
+    const broken: Task<unknown, unknown> = { kind: 'bad', key: 'bad[1]', spec: {}, facts: [unreadable], watches: ['bad'], current: (f) => f.get(unreadable), plan: () => [] }
+    // kv[x]'s change touches only its key: it waits in the apply batch, which the failed read then never sends
+    const kvx = kv('x', '1')
+    const pending: typeof kvx = { ...kvx, plan: (cur, spec) => kvx.plan(cur, spec).map((c) => ({ ...c, touches: ['kv:x'] })) }
+    let out = ''
+    const inventory = Inventory.parse('all:\n  hosts:\n    a: {}\n', 'fake.yml')
+    const pb = playbook({ name: 't', plays: [{ name: 'p', hosts: 'all', tasks: () => [kv('x', '1'), broken, kv('y', '2')] }] })
+        const r = await runPlaybook(pb, { inventory, events: plainReporter({ ...CHECK, check: false }, (s) => (out += s)), connect: async () => host })
+    const h = r.hosts.a!
+    expect(h.failed).toBe(1)
+    expect(out).toContain(`a: ${h.changed > 0 ? `${h.changed} changed, ` : ''}${h.ok} ok, 1 failed, ${h.skipped} skipped`)
+  })
 })
