@@ -24,7 +24,7 @@ if (!pre.ok) {
   process.exit(2)
 }
 const t0 = Date.now()
-const tb = await ensureTestbed({ hosts: 2, log: (l) => say(`testbed: ${l}`) })
+const tb = await ensureTestbed({ hosts: 2, log: (l) => say(l.startsWith('testbed') ? l : `testbed: ${l}`) })
 say(`lab: testbed ready (${tb.hosts} docker hosts) in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
 const check = args.includes('--check') || args.includes('-C')
 const absent = args.some((a, i) => a === '--state' && args[i + 1] === 'absent') || args.includes('--state=absent')

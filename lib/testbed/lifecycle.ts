@@ -598,6 +598,9 @@ export async function up(opts: UpOptions = {}): Promise<TestbedInfo> {
   for (const w of pre.warnings) log(`warning: ${w}`)
   return withLock(async () => {
     const t0 = Date.now()
+    // one testbed per machine: say so when it belonged to another checkout
+    const cur = await readCurrent(paths())
+    if (cur && cur.dir !== paths().dir) log(`replacing the testbed of another checkout (${cur.dir}): one testbed per machine`)
     await downUnlocked(log)
     try {
       return await upUnlocked(plan, log, t0)
