@@ -242,8 +242,9 @@ export abstract class BaseConnection implements Connection {
     const input = commands.length === 0
       ? 'exec cat >/dev/null\n'
       : `{ (\nexec 9>&-\n${script})\nprintf '%s\\n' '${end}'\n} &\n__b=$!\ncat >/dev/null\njobs >/dev/null\n` +
-        // still running: kill the holder's process group (field 3 after the command name in /proc/PID/stat, proc(5))
-        `if kill -0 "$__b" 2>/dev/null && read -r __s </proc/$$/stat; then set -- \${__s##*) }; kill -KILL -"$3"; fi\n`
+        // still running: kill the holder's process group (field 3 after the command name in /proc/PID/stat, proc(5));
+        // never group 0 or 1 (`kill -1` would signal every process)
+        `if kill -0 "$__b" 2>/dev/null && read -r __s </proc/$$/stat; then set -- \${__s##*) }; [ "$3" -gt 1 ] 2>/dev/null && kill -KILL -"$3"; fi\n`
     const heldLine = `${marker}\n`
     let out = ''
     let wake: () => void = () => undefined
