@@ -373,7 +373,8 @@ export class HostPlayRunner {
       }
       if (second.length > 0) {
         o.status = 'failed'
-        const show = (cs: readonly Change[]): string => cs.map((c) => `${c.op} ${c.summary}`).join('; ') || '(none)'
+        // a summary usually starts with its op (`update /etc/x mode ...`); say the op only when it does not
+        const show = (cs: readonly Change[]): string => cs.map((c) => (c.summary.startsWith(c.op) ? c.summary : `${c.op} ${c.summary}`)).join('; ') || '(none)'
         o.error = mask(new ConvergenceError(`did not converge: first plan: ${show(o.changes)}; plan after apply: ${show(second)}`).message)
         this.opts.events?.taskDone?.(this.conn.host, o)
       }

@@ -157,7 +157,8 @@ export class HostBlocks {
   /** Record a finished task. */
   add(play: string, host: string, t: TaskOutcome): void {
     const k = `${play}\0${host}`
-    const list = this.#open.get(k) ?? []
+    // a task reported again (changed, then failed by the end-of-play convergence check) replaces its first report
+    const list = (this.#open.get(k) ?? []).filter((x) => x.key !== t.key)
     list.push(t)
     this.#open.set(k, list)
   }

@@ -236,7 +236,7 @@ export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
     if (dest.endsWith('/')) throw new ValidationError('dest', `expected the path of a file, got a folder: ${JSON.stringify(spec.dest)}`)
     const mode: unknown = spec.mode ?? '644'
     if (typeof mode !== 'string' || !/^[0-7]{3,4}$/.test(mode)) {
-      throw new ValidationError('mode', `expected an octal mode as a string like '644' (a number is read as decimal), got ${JSON.stringify(mode)}`)
+      throw new ValidationError('mode', `expected an octal mode as a string like '644'${typeof mode === 'number' ? ' (a number is read as decimal)' : ''}, got ${JSON.stringify(mode)}`)
     }
     let source: string
     if (typeof spec.src === 'string') {
@@ -253,7 +253,8 @@ export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
       throw new ValidationError('vars', `template ${typeof spec.src === 'string' ? spec.src : '(inline)'}: ${templateError(e)}`)
     }
     const fact = fileFact(dest)
-    const wantMode = mode.replace(/^0(?=\d{3}$)/, '')
+    // as stat(1) %a prints it: no leading zeros (`0640` -> `640`, `000` -> `0`), so the comparison converges
+    const wantMode = Number.parseInt(mode, 8).toString(8)
     return {
       kind: 'file.template',
       key,
