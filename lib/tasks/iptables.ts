@@ -18,16 +18,23 @@ export type IptablesTable = (typeof IPTABLES_TABLES)[number]
 
 /**
  * Options that select an iptables command or table: a rule's argv must not contain them (they would turn
- * `-C` / `-A` / `-D` into another command, or another table). iptables parses its own options with
+ * `-C` / `-A` / `-D` into another command, or another table), nor -h / -V (iptables prints and exits 0, so a
+ * check would read "present" and a delete loop would never end). iptables parses its own options with
  * getopt_long(3) (iptables(8), xtables' optstring), so each also counts in the spellings getopt accepts: a long
  * option by any prefix (`--tab nat`, `--new X`) or with `=` (`--table=nat`), a short one bundled or with its value
  * attached (`-tnat`, `-vt`).
  */
 const COMMAND_LONG = ['--append', '--check', '--delete', '--insert', '--replace', '--list', '--list-rules', '--flush', '--zero',
-  '--new-chain', '--delete-chain', '--rename-chain', '--table'] // not --policy: the policy match has --pol, and -P fails loudly
-const COMMAND_SHORT = new Set(['A', 'C', 'D', 'I', 'R', 'L', 'S', 'F', 'Z', 'N', 'X', 'P', 'E', 't'])
+  '--new-chain', '--delete-chain', '--rename-chain', '--table', '--help', '--version'] // not --policy: the policy match has --pol
+/** Commands, the table, and -h / -V (which print help or the version and exit 0 without doing anything). */
+const COMMAND_SHORT = new Set(['A', 'C', 'D', 'I', 'R', 'L', 'S', 'F', 'Z', 'N', 'X', 'P', 'E', 't', 'h', 'V'])
 /** iptables' short options that take a value (in the same argument or the next one). */
-const SHORT_WITH_VALUE = new Set(['A', 'C', 'D', 'R', 'I', 'L', 'S', 'M', 'F', 'Z', 'N', 'X', 'E', 'P', 'h', 'o', 'p', 's', 'd', 'j', 'i', 'w', 'W', 't', 'm', 'c', 'g'])
+const SHORT_WITH_VALUE = new Set(['o', 'p', 's', 'd', 'j', 'i', 'm', 'c', 'g'])
+/**
+ * Options whose value is free text (a comment, a log prefix, a string to match): the argument after them is
+ * not checked. Every other argument is, whatever comes before it: iptables reads an option wherever it is.
+ */
+const FREE_TEXT = new Set(['--comment', '--log-prefix', '--nflog-prefix', '--string', '--hex-string', '--name'])
 
 /** The command or table option `arg` spells (`--tab` -> `--table`, `-vtnat` -> `-t`), if any. */
 function commandOption(arg: string): string | undefined {
@@ -62,10 +69,9 @@ export function iptablesRuleArgs(field: string, value: unknown): readonly string
   value.forEach((a: unknown, i) => {
     if (typeof a !== 'string') throw new ValidationError(`${field}[${i}]`, `expected a string, got ${JSON.stringify(a)}`)
     if (/[\0\n\r]/.test(a)) throw new ValidationError(`${field}[${i}]`, `must not contain NUL or newline: ${JSON.stringify(a)}`)
-    // the value of the option before it (`--comment -t`, `-s -x`) is not an option
+    // the free-text value of `--comment` and the like (`--comment "-t or not"`) is not an option
     const prev = i > 0 ? (value[i - 1] as string) : ''
-    const isValue = (prev.startsWith('--') && !prev.includes('=')) || /^-[A-Za-z]$/.test(prev) && SHORT_WITH_VALUE.has(prev[1]!)
-    const opt = isValue ? undefined : commandOption(a)
+    const opt = FREE_TEXT.has(prev) ? undefined : commandOption(a)
     if (opt !== undefined) {
       const what = opt === a ? a : `${JSON.stringify(a)} is iptables' ${opt}, which`
       throw new ValidationError(`${field}[${i}]`, `${what} selects an iptables command or table; give the table and chain as fields, the rule as matches and a target`)

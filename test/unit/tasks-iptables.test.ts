@@ -64,6 +64,14 @@ describe('iptables.rule', () => {
     [{ chain: 'OUTPUT', rule: ['--table=nat', '-j', 'RETURN'] }, /\.rule\[0\]: "--table=nat" is iptables' --table/],
     [{ chain: 'OUTPUT', rule: ['-j', 'RETURN', '--new', 'X'] }, /\.rule\[2\]: "--new" is iptables' --new-chain/],
     [{ chain: 'OUTPUT', rule: ['-j', 'RETURN', '--flu'] }, /\.rule\[2\]: "--flu" is iptables' --flush/],
+    // after options that take no value, iptables still reads the next argument as an option
+    [{ chain: 'INPUT', rule: ['-s', '10.99.99.0/24', '--verbose', '-tnat', '-j', 'ACCEPT'] }, /\.rule\[3\]: "-tnat" is iptables' -t/],
+    [{ chain: 'INPUT', rule: ['-s', '10.99.99.1/32', '-w', '-tnat', '-j', 'ACCEPT'] }, /\.rule\[3\]: "-tnat" is iptables' -t/],
+    [{ chain: 'INPUT', rule: ['-p', 'tcp', '--syn', '-tnat', '-j', 'ACCEPT'] }, /\.rule\[3\]: "-tnat" is iptables' -t/],
+    [{ chain: 'INPUT', rule: ['-s', '10.99.99.2', '-j', 'ACCEPT', '-V'] }, /\.rule\[4\]: -V selects/],
+    [{ chain: 'INPUT', rule: ['-j', 'ACCEPT', '--help'] }, /\.rule\[2\]: --help selects/],
+    [{ chain: 'INPUT', rule: ['-j', 'ACCEPT', '--vers'] }, /\.rule\[2\]: "--vers" is iptables' --version/],
+    [{ chain: 'INPUT', rule: ['-j', 'ACCEPT', '-h'] }, /\.rule\[2\]: -h selects/],
     [{ chain: 'FORWARD', rule: ['-j', 'ACCEPT', '-F'] }, /\.rule\[2\]: -F selects/],
     [{ chain: 'FORWARD', rule: ['-j', 'ACCEPT'], position: 'middle' }, /\.position: expected one of "append", "insert"/],
     [{ chain: 'FORWARD', rule: ['-j', 'ACCEPT'], ensure: 'maybe' }, /\.ensure: expected one of/],
@@ -73,6 +81,7 @@ describe('iptables.rule', () => {
   it.each([
     [['-m', 'comment', '--comment', '-tnat --table', '-j', 'ACCEPT']], // values that look like options
     [['-s10.0.0.0/8', '-jACCEPT']], // short options with their values attached
+    [['-m', 'comment', '--comment', '--table nat -V', '-j', 'LOG', '--log-prefix', '-tnat ']],
     [['--in-interface', 'net1', '-m', 'limit', '--limit', '5/min', '-j', 'ACCEPT']],
     [['-m', 'policy', '--pol', 'ipsec', '--dir', 'in', '-j', 'ACCEPT']],
     [['!', '-s', '10.0.0.0/8', '-p', 'tcp', '--dport', '80', '-j', 'REJECT', '--reject-with', 'tcp-reset']],
