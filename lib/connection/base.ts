@@ -154,6 +154,45 @@ export class BatchInterruptedError extends VxlabError {
  * Shared logic of SSH and local connections: the channel limit, become wrapping, batching, timeouts, logging.
  * Subclasses implement {@link execRaw} only.
  */
+/**
+ * Shell lines run before an exec's command: record the exec in `dir` as a file named `PID-SID-START` (the shell's
+ * pid, its session and its start time in clock ticks: fields 6 and 22 of /proc/PID/stat, proc(5); sshd and the
+ * local connection start every exec in a session of its own). Builtins only, but `mkdir` the first time on a
+ * host. Any failure leaves the command to run as it would.
+ */
+function registerExec(dir: string): string {
+  return `{ __v=${quote(dir)}; [ -d "$__v" ] || mkdir -p -- "$__v"; read -r __s </proc/$$/stat && set -- \${__s##*) } && : >"$__v/$$-$4-\${20}"; } 2>/dev/null`
+}
+
+/**
+ * The lock holder's last lines: for every exec recorded in `dir` ({@link registerExec}) whose shell still runs with
+ * the recorded start time (a pid the kernel has given to another process since is left alone), kill every process
+ * of its session (timeout(1) puts a command in a process group of its own, not in a session of its own); then
+ * remove `dir`. After a normal run every exec has ended: nothing is killed and /proc is not scanned.
+ */
+function killRegistered(dir: string): string {
+  return [
+    `__v=${quote(dir)}`,
+    'if [ -d "$__v" ]; then',
+    '  for __f in "$__v"/*; do',
+    '    [ -e "$__f" ] || continue',
+    '    __n=${__f##*/}; __p=${__n%%-*}; __r=${__n#*-}; __g=${__r%%-*}; __t=${__r#*-}',
+    '    read -r __s 2>/dev/null </proc/"$__p"/stat || continue',
+    '    set -- ${__s##*) }',
+    '    [ "${20}" = "$__t" ] && [ "$__g" -gt 1 ] 2>/dev/null || continue',
+    '    for __q in /proc/[0-9]*/stat; do',
+    '      read -r __s 2>/dev/null <"$__q" || continue',
+    '      set -- ${__s##*) }',
+    '      [ "$4" = "$__g" ] || continue',
+    '      __k=${__q#/proc/}; kill -KILL "${__k%/stat}" 2>/dev/null',
+    '    done',
+    '  done',
+    '  rm -rf -- "$__v"',
+    'fi',
+    '',
+  ].join('\n')
+}
+
 export abstract class BaseConnection implements Connection {
   #execs = 0
   readonly #limit: LimitFunction
@@ -239,9 +278,10 @@ export abstract class BaseConnection implements Connection {
     const shown = commands.length === 0 ? 'nothing'
       : commands.length === 1 ? describeCommand(commands[0]!) : `batch of ${commands.length}: ${commands.map(describeCommand).join(' ; ')}`
     this.log?.(this.host, mask(`${describeCommand(command)}; then in the same session: ${shown}`))
+    const cleanup = this.#registry === undefined ? '' : killRegistered(this.#registry)
     const input = commands.length === 0
-      ? 'exec cat >/dev/null\n'
-      : `{ (\nexec 9>&-\n${script})\nprintf '%s\\n' '${end}'\n} &\n__b=$!\ncat >/dev/null\njobs >/dev/null\n` +
+      ? `cat >/dev/null\n${cleanup}`
+      : `{ (\nexec 9>&-\n${script})\nprintf '%s\\n' '${end}'\n} &\n__b=$!\ncat >/dev/null\njobs >/dev/null\n${cleanup}` +
         // still running: kill the holder's process group (field 3 after the command name in /proc/PID/stat, proc(5));
         // never group 0 or 1 (`kill -1` would signal every process)
         `if kill -0 "$__b" 2>/dev/null && read -r __s </proc/$$/stat; then set -- \${__s##*) }; [ "$3" -gt 1 ] 2>/dev/null && kill -KILL -"$3"; fi\n`
@@ -330,11 +370,17 @@ export abstract class BaseConnection implements Connection {
     return { line: `sh -c ${quote(BECOME_WITH_PASSWORD)} sh ${quote(line)}`, stdin: Buffer.concat([Buffer.from(pw), rest]) }
   }
 
+  #registry: string | undefined
+
+  registerExecsIn(dir: string): void {
+    this.#registry = dir
+  }
+
   async #exec(line: string, stdin: string | Uint8Array | undefined, timeoutMs: number, shown: string, watch?: ExecWatch): Promise<RawExecResult> {
     return this.#limit(async () => {
       this.#execs++
       this.log?.(this.host, mask(shown))
-      const w = this.#wrap(line, stdin)
+      const w = this.#wrap(this.#registry === undefined ? line : `${registerExec(this.#registry)}\n${line}`, stdin)
       return this.execRaw(w.line, w.stdin, timeoutMs, watch)
     })
   }

@@ -29,5 +29,11 @@ export interface Connection {
    * both); the holder keeps running until released. Optional: without it the lock costs an exec of its own.
    */
   holdThenBatch?(command: Command, marker: string, holdTimeoutMs: number, parts: readonly BatchPart[]): Promise<{ held: { release(): Promise<void> }; results: ExecResult[] }>
+  /**
+   * Record every later exec (its process, process group and start time) in the folder `dir` on the host, where the
+   * run lock's holder kills whatever still runs when its session ends (the run released the lock, or vxlab was
+   * killed): no command of a run outlives the lock. Set before the lock is taken.
+   */
+  registerExecsIn?(dir: string): void
   close(): Promise<void>
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { homedir, hostname } from 'node:os'
 import { join } from 'node:path'
 import pLimit from 'p-limit'
@@ -225,6 +226,7 @@ class ConnectionPool {
   readonly #conns = new Map<string, Promise<Connection>>()
   readonly #held: Array<{ release(): Promise<void> }> = []
   readonly #owner: string
+  readonly #runId = randomBytes(8).toString('hex')
   constructor(readonly opts: RunOptions, playbookName: string) {
     this.#owner = `vxlab ${opts.check === true ? 'check' : 'apply'} run of playbook ${playbookName}, pid ${process.pid} on ${hostname()}, since ${new Date().toISOString()}`
   }
@@ -242,6 +244,8 @@ class ConnectionPool {
     if (this.opts.lock === false) return conn
     const waitMs = this.opts.lockTimeoutMs ?? 20_000
     const holder = lockCommand({ check: this.opts.check === true, waitMs, owner: this.#owner, ...(this.opts.lockFile !== undefined ? { file: this.opts.lockFile } : {}) })
+    // every later exec of the run is recorded beside the lock file, for the holder to kill if the run is lost
+    conn.registerExecsIn?.(`${this.opts.lockFile ?? LOCK_FILE}.runs/${this.#runId}`)
     if (conn.holdThenBatch) return new RunLockedConnection(conn as Connection & Required<Pick<Connection, 'holdThenBatch'>>, holder, waitMs + 10_000)
     if (!conn.hold) return conn
     try {

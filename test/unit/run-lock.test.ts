@@ -3,7 +3,7 @@
  * it holds the lock (one exec for both), and the batch's read parts run in parallel lanes with the same output
  * as in order. Local connections, with a lock file of the test's own (never the controller's /run/vxlab.lock).
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -212,6 +212,41 @@ describe('runPlaybook with the run lock', () => {
     expect(next.hosts.l1).toMatchObject({ failed: 0 })
     rmSync(fifo)
   })
+  it('vxlab killed mid-apply: the command it was running dies with the lock session, and the lock is free', async () => {
+    const marker = join(dir, 'slow-done')
+    const tag = `vxslow${process.pid}`
+    const child = join(dir, 'slow.mts')
+    writeFileSync(child, [
+      `import { runPlaybook, playbook } from ${JSON.stringify(join(process.cwd(), 'lib/core/playbook.ts'))}`,
+      `import { Inventory } from ${JSON.stringify(join(process.cwd(), 'lib/inventory/inventory.ts'))}`,
+      `import { command } from ${JSON.stringify(join(process.cwd(), 'lib/tasks/command.ts'))}`,
+      `const pb = playbook({ name: 'slow', plays: [{ name: 'p', hosts: 'all', tasks: () => [command({ name: 'slow', argv: ['sh', '-c', 'sleep 30; touch "$1"', ${JSON.stringify(tag)}, ${JSON.stringify(marker)}], creates: ${JSON.stringify(marker)} })] }] })`,
+      `await runPlaybook(pb, { inventory: Inventory.load(${JSON.stringify(inv)}), lockFile: ${JSON.stringify(lockFile)} })`,
+    ].join('\n'))
+    const running = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(tag)
+      } catch {
+        return false
+      }
+    })
+    const p = spawn(process.execPath, ['--import', 'tsx', child], { stdio: 'ignore' })
+    try {
+      const until = async (ok: () => boolean, ms: number): Promise<boolean> => {
+        for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) if (ok()) return true
+        return ok()
+      }
+      expect(await until(() => running().length > 0, 15_000)).toBe(true) // the apply runs on the "host"
+      p.kill('SIGKILL')
+      expect(await until(() => running().length === 0, 5_000)).toBe(true)
+    } finally {
+      p.kill('SIGKILL')
+      for (const pid of running()) process.kill(Number(pid), 'SIGKILL')
+    }
+    expect(existsSync(marker)).toBe(false)
+    const next = await runPlaybook(book, { ...opts, lockTimeoutMs: 500 })
+    expect(next.hosts.l1).toMatchObject({ failed: 0 })
+  }, 30_000)
 })
 
 // ---------------------------------------------------------------------------------------------------------------------
