@@ -151,10 +151,6 @@ export class BatchInterruptedError extends VxlabError {
 }
 
 /**
- * Shared logic of SSH and local connections: the channel limit, become wrapping, batching, timeouts, logging.
- * Subclasses implement {@link execRaw} only.
- */
-/**
  * Shell lines run before an exec's command: record the exec in `dir` as a file named `PID-SID-START` (the shell's
  * pid, its session and its start time in clock ticks: fields 6 and 22 of /proc/PID/stat, proc(5); sshd and the
  * local connection start every exec in a session of its own). Builtins only, but `mkdir` the first time on a
@@ -193,6 +189,10 @@ function killRegistered(dir: string): string {
   ].join('\n')
 }
 
+/**
+ * Shared logic of SSH and local connections: the channel limit, become wrapping, batching, timeouts, logging.
+ * Subclasses implement {@link execRaw} only.
+ */
 export abstract class BaseConnection implements Connection {
   #execs = 0
   readonly #limit: LimitFunction

@@ -30,7 +30,7 @@ export interface Connection {
    */
   holdThenBatch?(command: Command, marker: string, holdTimeoutMs: number, parts: readonly BatchPart[]): Promise<{ held: { release(): Promise<void> }; results: ExecResult[] }>
   /**
-   * Record every later exec (its process, process group and start time) in the folder `dir` on the host, where the
+   * Record every later exec (its shell's pid, session and start time) in the folder `dir` on the host, where the
    * run lock's holder kills whatever still runs when its session ends (the run released the lock, or vxlab was
    * killed): no command of a run outlives the lock. Set before the lock is taken.
    */

@@ -220,11 +220,6 @@ export interface ContainerNetns {
 }
 
 /**
- * The script of {@link containerNetnsFact}. $1 container, $2 interface inside it, $3 host end name.
- * Output: `container absent`, or `container <status> <pid>` then `@@` sections (raw JSON / ethtool text).
- * docker inspect failing for another reason than "No such" exits 2 with docker's message (dockerd down).
- */
-/**
  * What {@link CONTAINER_NETNS_SCRIPT} reads inside the container's network namespace, in ONE `nsenter` (a shell
  * there runs the reads): its addresses, IPv4 routes and the tx offload of IFACE (`absent` when there is no such
  * link, `unknown` without ethtool). Exit 3 when a read fails. Arg: IFACE. No single quotes (it is quoted as one).
@@ -237,6 +232,11 @@ elif command -v ethtool >/dev/null 2>&1; then ethtool -k "$1" || exit 3
 else echo unknown
 fi`
 
+/**
+ * The script of {@link containerNetnsFact}. $1 container, $2 interface inside it, $3 host end name.
+ * Output: `container absent`, or `container <status> <pid>` then `@@` sections (raw JSON / ethtool text).
+ * docker inspect failing for another reason than "No such" exits 2 with docker's message (dockerd down).
+ */
 export const CONTAINER_NETNS_SCRIPT = `c=$1 i=$2 h=$3
 if out=$(docker inspect --type container -f '{{.Name}} {{.State.Status}} {{.State.Pid}}' "$c" 2>&1); then :; else
   case $out in *"No such"*) echo "container absent" ;; *) printf '%s\\n' "$out" >&2; exit 2 ;; esac
