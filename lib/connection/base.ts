@@ -151,6 +151,26 @@ export class BatchInterruptedError extends VxlabError {
 }
 
 /**
+ * What the lock holder's shell (`exec sh -s`) reads from its stdin: the batch `script` (if any) started in the
+ * background in a subshell with fd 9 (the lock) closed, printing `end` when done; then the holder waits for the end
+ * of its stdin, runs `cleanup` and, if the batch still runs, kills its own process group.
+ *
+ * The whole input is ONE brace group: the shell parses all of it before it runs any of it. dash reads a script
+ * from a pipe in blocks of 8 KiB, so a command that reads stdin gets whatever the shell has not read yet: with the
+ * lines after the wait as separate commands, a script whose wait line ended just before a block boundary had
+ * those lines read by the wait as input, and the hanging batch was never killed. The wait is a builtin `read`
+ * loop (no process): nothing is written to the holder's stdin after this input, so it returns at the end of stdin.
+ */
+export function holderInput(script: string | undefined, end: string, cleanup: string): string {
+  const wait = 'while read -r __x; do :; done'
+  if (script === undefined) return `{\n${wait}\n${cleanup}}\n`
+  return `{\n{ (\nexec 9>&-\n${script})\nprintf '%s\\n' '${end}'\n} &\n__b=$!\n${wait}\njobs >/dev/null\n${cleanup}` +
+    // still running: kill the holder's process group (field 3 after the command name in /proc/PID/stat, proc(5));
+    // never group 0 or 1 (`kill -1` would signal every process)
+    `if kill -0 "$__b" 2>/dev/null && read -r __s </proc/$$/stat; then set -- \${__s##*) }; [ "$3" -gt 1 ] 2>/dev/null && kill -KILL -"$3"; fi\n}\n`
+}
+
+/**
  * Shell lines run before an exec's command: record the exec in `dir` as a file named `PID-SID-START` (the shell's
  * pid, its session and its start time in clock ticks: fields 6 and 22 of /proc/PID/stat, proc(5); sshd and the
  * local connection start every exec in a session of its own). Builtins only, but `mkdir` the first time on a
@@ -279,12 +299,7 @@ export abstract class BaseConnection implements Connection {
       : commands.length === 1 ? describeCommand(commands[0]!) : `batch of ${commands.length}: ${commands.map(describeCommand).join(' ; ')}`
     this.log?.(this.host, mask(`${describeCommand(command)}; then in the same session: ${shown}`))
     const cleanup = this.#registry === undefined ? '' : killRegistered(this.#registry)
-    const input = commands.length === 0
-      ? `cat >/dev/null\n${cleanup}`
-      : `{ (\nexec 9>&-\n${script})\nprintf '%s\\n' '${end}'\n} &\n__b=$!\ncat >/dev/null\njobs >/dev/null\n${cleanup}` +
-        // still running: kill the holder's process group (field 3 after the command name in /proc/PID/stat, proc(5));
-        // never group 0 or 1 (`kill -1` would signal every process)
-        `if kill -0 "$__b" 2>/dev/null && read -r __s </proc/$$/stat; then set -- \${__s##*) }; [ "$3" -gt 1 ] 2>/dev/null && kill -KILL -"$3"; fi\n`
+    const input = holderInput(commands.length === 0 ? undefined : script, end, cleanup)
     const heldLine = `${marker}\n`
     let out = ''
     let wake: () => void = () => undefined

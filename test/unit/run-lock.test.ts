@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { holderInput } from '../../lib/connection/base.ts'
 import { LocalConnection } from '../../lib/connection/local.ts'
 import { buildBatchScript } from '../../lib/connection/batch.ts'
 import { cmd, script } from '../../lib/core/command.ts'
@@ -152,6 +153,39 @@ describe('the run lock holder reads the first batch in its own session', () => {
     const two = await new LocalConnection('b').holdThenBatch(holder('check 2', true), LOCK_MARKER, 5000, [{ command: cmd('true') }])
     await one.held.release()
     await two.held.release()
+  })
+})
+
+/** Run a lock holder's input with `sh -s` in a process group of its own; its stdin ends once `endAfter` is printed. */
+function runHolder(input: string, endAfter: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('sh', ['-s'], { detached: true, stdio: ['pipe', 'pipe', 'inherit'] })
+    let out = ''
+    p.stdout.on('data', (b: Buffer) => {
+      out += b.toString()
+      if (out.includes(endAfter)) p.stdin.end()
+    })
+    p.on('error', reject)
+    p.on('close', () => resolve(out))
+    p.stdin.write(input)
+    if (endAfter === '') p.stdin.end()
+  })
+}
+
+describe('the lock holder\'s input', () => {
+  it('runs its last lines whatever the script\'s length: the shell reads it in blocks, and the wait must not eat them', async () => {
+    // dash reads `sh -s` input from a pipe 8 KiB at a time; a wait that reads stdin gets what the shell has not read
+    // yet. Sizes every 40 bytes across two block boundaries: with the wait and the cleanup as separate commands,
+    // the sizes whose wait line ended just before a boundary lost the cleanup (and the kill of a hanging batch).
+    const missed: number[] = []
+    for (let size = 7800; size < 16_800; size += 40) {
+      if (size > 8600 && size < 16_000) continue
+      const batch = `: ${'x'.repeat(size)}\necho batch-ran\n`
+      const out = await runHolder(holderInput(batch, 'END', 'echo cleanup-ran\n'), 'END\n')
+      if (!out.includes('batch-ran\nEND\ncleanup-ran\n')) missed.push(size)
+    }
+    expect(missed).toEqual([])
+    expect(await runHolder(holderInput(undefined, 'END', 'echo cleanup-ran\n'), '')).toBe('cleanup-ran\n')
   })
 })
 
