@@ -54,11 +54,18 @@ function runLine(c: BatchPart['command'], token: string, limitMs?: number): stri
   return `base64 -d <<'${token}_IN' | ${rendered}\n${b64}${token}_IN`
 }
 
-/** One part run in order: stdout straight to fd 3 (the real stdout), stderr captured, then the markers. */
+/**
+ * One part run in order: stdout straight to fd 3 (the real stdout), stderr captured, then the markers. A part
+ * without stdin is one simple command with its redirections, the last thing its command substitution's subshell
+ * runs, so the shell execs it in that subshell (one process; a `{ ...; }` group around it costs dash a fork more).
+ */
 function sequentialPart(c: BatchPart['command'], i: number, token: string, limitMs?: number): string[] {
+  const run = c.stdin === undefined
+    ? `__e=$(${killPrefix(limitMs)}${renderCommand(c)} </dev/null 2>&1 1>&3); __c=$?`
+    : `__e=$( { ${runLine(c, token, limitMs)}\n} 2>&1 1>&3 ); __c=$?`
   return [
     `printf '%s\\n' '${token}:${i}:out'`,
-    `__e=$( { ${runLine(c, token, limitMs)}\n} 2>&1 1>&3 ); __c=$?`,
+    run,
     `printf '\\n%s:%d\\n%s\\n%s\\n' '${token}:${i}:err' "$__c" "$__e" '${token}:${i}:done'`,
   ]
 }

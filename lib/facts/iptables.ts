@@ -65,7 +65,7 @@ while [ $# -gt 0 ]; do
   tb=$1 c=$2 n=$3; shift 3
   refs= j=1
   while [ "$j" -le "$n" ]; do refs="$refs \\"\\\${$j}\\""; j=$((j+1)); done
-  e=$(eval "${IPTABLES.join(' ')} -t \\"\\$tb\\" -C \\"\\$c\\" $refs" 2>&1 >/dev/null); code=$?
+  e=$(eval "exec ${IPTABLES.join(' ')} -t \\"\\$tb\\" -C \\"\\$c\\" $refs" 2>&1 >/dev/null); code=$?
   if [ "$code" -ne 0 ]; then
     s=$(${IPTABLES.join(' ')} -t "$tb" -S "$c" 2>&1 >/dev/null) || { code=3; e="$s\${s:+
 }vxlab: cannot list chain $c of table $tb (no such chain?)"; }

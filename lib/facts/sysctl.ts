@@ -1,9 +1,11 @@
 import type { Fact } from '../core/task.ts'
+import { fileFact } from './files.ts'
 
 /**
- * Reading kernel parameters with `sysctl -n KEY` (sysctl(8), procps-ng). Values are compared in a
- * normalized form: multi-value keys print tab-separated fields (`net.ipv4.ip_local_port_range` gives
- * `32768\t60999`), so runs of blanks become one space and the ends are trimmed.
+ * Reading kernel parameters from their /proc/sys files, as `sysctl -n KEY` (sysctl(8), procps-ng) prints
+ * them. The files are read with the batch's other file facts (one `stat` and one `cat` for all, lib/facts/files.ts):
+ * no process per key. Values are compared in a normalized form: multi-value keys print tab-separated fields
+ * (`net.ipv4.ip_local_port_range` gives `32768\t60999`), so runs of blanks become one space and the ends are trimmed.
  */
 
 /** The runtime value of one key: absent (no such key on this kernel / in this namespace) or its normalized value. */
@@ -15,21 +17,31 @@ export function normalizeSysctlValue(v: string): string {
 }
 
 /**
- * Fact: `sysctl -n KEY`. Exit 1 with sysctl's "cannot stat /proc/sys/...: No such file or directory" is
- * the only "absent" (the key does not exist, e.g. `net.ipv4.conf.IF.*` before link IF exists); exit 1 for
- * any other reason (permission denied) and every other exit code fail the read.
+ * The /proc/sys file of a key, mapped as sysctl(8) maps it (procps-ng `slashdot`): when the key's first separator is
+ * a dot, dots become slashes and slashes dots (`net.ipv4.conf.eth0/100.rp_filter` is
+ * `/proc/sys/net/ipv4/conf/eth0.100/rp_filter`); a key whose first separator is a slash is the path already.
+ */
+export function sysctlPath(key: string): string {
+  const first = /[./]/.exec(key)?.[0]
+  const path = first === '.' ? key.replace(/[./]/g, (c) => (c === '.' ? '/' : '.')) : key
+  return `/proc/sys/${path}`
+}
+
+/**
+ * Fact: the runtime value of KEY, read from its /proc/sys file ({@link sysctlPath}). No such file is "absent"
+ * (the key does not exist, e.g. `net.ipv4.conf.IF.*` before link IF exists); a file that cannot be read
+ * (permission denied, a write-only key) fails the read, never "absent".
  */
 export function sysctlFact(key: string): Fact<SysctlValue> {
+  const file = fileFact(sysctlPath(key))
   return {
     id: `sysctl:${key}`,
-    command: { argv: ['sysctl', '-n', key] },
-    okExitCodes: [0, 1],
+    command: file.command,
+    ...(file.group !== undefined ? { group: file.group } : {}),
+    okExitCodes: [0, 3],
     parse: (o) => {
-      if (o.code === 1) {
-        if (/cannot stat .*No such file or directory/.test(o.stderr)) return { exists: false }
-        throw new Error(`sysctl -n ${key} exited 1: ${o.stderr.trim() || '(no message)'}`)
-      }
-      return { exists: true, value: normalizeSysctlValue(o.stdout) }
+      const st = file.parse(o)
+      return st.exists ? { exists: true, value: normalizeSysctlValue(st.content) } : { exists: false }
     },
   }
 }

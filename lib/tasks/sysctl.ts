@@ -3,7 +3,8 @@ import { ValidationError } from '../core/errors.ts'
 import type { Change, Task } from '../core/task.ts'
 import { absPath, oneOf, sysctlKey, validateSpec } from '../core/validate.ts'
 import { normalizeSysctlValue, sysctlFact, type SysctlValue } from '../facts/sysctl.ts'
-import { fileDiff, fileFact, writeFileCommand, type FileState } from './file.ts'
+import { fileFact, type FileState } from '../facts/files.ts'
+import { fileDiff, writeFileCommand } from './file.ts'
 
 /**
  * Kernel parameters (sysctl(8)) at runtime and persisted in a sysctl.d(5) file, like the seed's
