@@ -17,7 +17,7 @@ import { readPlan } from '../../lib/core/runner.ts'
 import type { AnyFact, Fact, FactGroup, Task } from '../../lib/core/task.ts'
 import { containerNetnsFact, dockerContainerFact, splitContainersGroup } from '../../lib/facts/docker.ts'
 import { Inventory } from '../../lib/inventory/inventory.ts'
-import { fileFact as hostFileFact } from '../../lib/tasks/file.ts'
+import { fileFact as hostFileFact } from '../../lib/facts/files.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'vxlab-factgroup-'))
 

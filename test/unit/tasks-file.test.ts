@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest'
 import type { TaskOutcome } from '../../lib/core/runner.ts'
 import type { FactSnapshot } from '../../lib/core/task.ts'
 import { HostBlocks } from '../../lib/report/text.ts'
-import { fileFact, template, type FileState } from '../../lib/tasks/file.ts'
+import { fileFact, type FileState } from '../../lib/facts/files.ts'
+import { template } from '../../lib/tasks/file.ts'
 
 function planFor(mode: string, current: FileState) {
   const t = template({ dest: '/etc/vx', src: { inline: 'a\n' }, mode })

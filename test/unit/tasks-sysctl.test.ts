@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,8 +6,10 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { Command } from '../../lib/core/command.ts'
 import type { Change, Task } from '../../lib/core/task.ts'
 import { renderArgv } from '../../lib/connection/quote.ts'
-import { normalizeSysctlValue, sysctlFact } from '../../lib/facts/sysctl.ts'
-import { fileFact } from '../../lib/tasks/file.ts'
+import { normalizeSysctlValue, sysctlFact, sysctlPath } from '../../lib/facts/sysctl.ts'
+import { LocalConnection } from '../../lib/connection/local.ts'
+import { readPlan } from '../../lib/core/runner.ts'
+import { fileFact } from '../../lib/facts/files.ts'
 import { defaultSysctlFile, sysctl, sysctlFileContent, sysctlKeyInterface, sysctlVerifyCommand } from '../../lib/tasks/sysctl.ts'
 
 function plan<S, C>(t: Task<S, C>, cur: C): Change[] {
@@ -28,7 +30,8 @@ describe('sysctl', () => {
     expect(defaultSysctlFile(KEY)).toBe(FILE)
     expect(defaultSysctlFile('net/ipv4/conf/eth0.100/rp_filter')).toBe('/etc/sysctl.d/90-vxlab-net.ipv4.conf.eth0.100.rp_filter.conf')
     expect(t.facts.map((f) => f.id)).toEqual([`sysctl:${KEY}`, `file:${FILE}`])
-    expect(t.facts[0]!.command.argv).toEqual(['sysctl', '-n', KEY])
+    expect(t.facts[0]!.command).toEqual(fileFact('/proc/sys/net/ipv4/ip_forward').command) // read with the batch's files
+    expect(t.facts[0]!.group?.key).toBe('files')
     expect(t.watches).toEqual([`sysctl:${KEY}`, `file:${FILE}`])
     expect(sysctl({ key: 'net.ipv4.conf.tnet0.rp_filter', value: 2 }).watches).toContain('link:tnet0')
     expect(sysctl({ key: KEY, value: 1, persist: false }).facts.map((f) => f.id)).toEqual([`sysctl:${KEY}`])
@@ -102,12 +105,28 @@ describe('sysctl', () => {
   })
 })
 
-describe('sysctl fact parsing of error shapes', () => {
-  const f = sysctlFact('net.nope')
-  it('exit 1 "cannot stat" is absent, exit 1 with another message is an error', () => {
-    expect(f.okExitCodes).toEqual([0, 1])
-    expect(f.parse({ code: 1, stdout: '', stderr: 'sysctl: cannot stat /proc/sys/net/nope: No such file or directory\n' })).toEqual({ exists: false })
-    expect(() => f.parse({ code: 1, stdout: '', stderr: 'sysctl: permission denied on key "net.nope"\n' })).toThrow(/permission denied/)
+describe('sysctl facts: /proc/sys files, read as sysctl -n reads them', () => {
+  it('keys map to /proc/sys paths as sysctl(8) maps them (dots and slashes swap when the first separator is a dot)', () => {
+    expect(sysctlPath('net.ipv4.ip_forward')).toBe('/proc/sys/net/ipv4/ip_forward')
+    expect(sysctlPath('net/ipv4/conf/eth0.100/rp_filter')).toBe('/proc/sys/net/ipv4/conf/eth0.100/rp_filter')
+    expect(sysctlPath('net.ipv4.conf.eth0/100.rp_filter')).toBe('/proc/sys/net/ipv4/conf/eth0.100/rp_filter')
+  })
+  it('on this machine: the values sysctl -n prints, absent for no such key, a failed read for a key that cannot be read; one group read', async () => {
+    const keys = ['net.ipv4.ip_forward', 'net.ipv4.ip_local_port_range', 'kernel/ostype', 'net.ipv4.conf.lo.mtu_nope', 'net.ipv4.route.flush']
+    const facts = keys.map((k) => sysctlFact(k))
+    const plan = readPlan(facts)
+    expect(plan.parts).toHaveLength(1)
+    const outs = plan.outputs(await new LocalConnection('l').runBatch(plan.parts)).map((o) => ({ ...o!, code: o!.code ?? -1 }))
+    for (const i of [0, 1, 2]) {
+      expect(outs[i]!.code).toBe(0)
+      expect(facts[i]!.parse(outs[i]!)).toEqual({ exists: true, value: normalizeSysctlValue(execFileSync('sysctl', ['-n', keys[i]!], { encoding: 'utf8' })) })
+    }
+    expect(facts[1]!.parse(outs[1]!)).toMatchObject({ value: expect.stringMatching(/^\d+ \d+$/) }) // tab-separated fields, normalized
+    expect(facts[3]!.okExitCodes).toContain(outs[3]!.code)
+    expect(facts[3]!.parse(outs[3]!)).toEqual({ exists: false })
+    // write-only (mode 200): sysctl -n says "permission denied"; the read fails, it is never "absent"
+    expect(facts[4]!.okExitCodes).not.toContain(outs[4]!.code)
+    expect(outs[4]!.stderr).toMatch(/Permission denied/)
   })
 })
 
