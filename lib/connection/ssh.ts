@@ -51,6 +51,27 @@ function loadKnownHosts(path: string): KnownHosts {
 }
 
 /**
+ * Private key files read once per content version (path, mtime, size), like known_hosts: the hosts of a run usually
+ * share one key, and node-ssh reading the file again for every connection cost ~1 ms of the controller's thread each.
+ * `undefined` when the file cannot be read (node-ssh then reads the path and reports the error itself).
+ */
+const privateKeyCache = new Map<string, { stamp: string; text: string }>()
+
+function loadPrivateKey(path: string): string | undefined {
+  try {
+    const st = statSync(path)
+    const stamp = `${st.mtimeMs}:${st.size}`
+    const hit = privateKeyCache.get(path)
+    if (hit && hit.stamp === stamp) return hit.text
+    const text = readFileSync(path, 'utf8')
+    privateKeyCache.set(path, { stamp, text })
+    return text
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * One SSH connection (node-ssh / ssh2) reused for every command of a run. The host key is verified before
  * authentication; a refused key closes the connection before any command can run.
  */
@@ -85,7 +106,11 @@ export class SshConnection extends BaseConnection {
         return false
       },
     }
-    if (target.privateKeyFile !== undefined) config.privateKeyPath = target.privateKeyFile
+    if (target.privateKeyFile !== undefined) {
+      const key = loadPrivateKey(target.privateKeyFile)
+      if (key !== undefined) config.privateKey = key
+      else config.privateKeyPath = target.privateKeyFile
+    }
     else if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK
     if (target.password !== undefined) config.password = target.password
     const ssh = new NodeSSH()
