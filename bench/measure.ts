@@ -1,9 +1,12 @@
 /**
- * Measuring helpers of the benchmark: spawn a command and time it by the wall clock, sampling the peak RSS
- * (VmHWM) of the process that runs the playbook; min/median statistics.
+ * Measuring helpers of the benchmark: spawn a command and time it by the wall clock, with the peak RSS of the
+ * process that runs the playbook (recorded by that process at exit); min/median statistics.
  */
 import { spawn } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 /** One timed run of a command. */
 export interface Timed {
@@ -11,7 +14,7 @@ export interface Timed {
   readonly code: number | null
   readonly stdout: string
   readonly stderr: string
-  /** Peak resident set size (VmHWM) in KiB of the process whose command line matches `rssOf`, 0 when not seen. */
+  /** Peak resident set size (getrusage ru_maxrss) in KiB of the process whose command line matches `rssOf`, 0 when not seen. */
   readonly peakRssKiB: number
 }
 
@@ -31,86 +34,55 @@ export function stats(xs: readonly number[]): Stats {
   return { n: s.length, min: s[0]!, median, max: s[s.length - 1]! }
 }
 
-function childrenOf(): Map<number, number[]> {
-  const m = new Map<number, number[]>()
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue
-    try {
-      const s = readFileSync(`/proc/${d}/stat`, 'utf8')
-      const ppid = Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1])
-      const list = m.get(ppid) ?? []
-      list.push(Number(d))
-      m.set(ppid, list)
-    } catch {
-      /* gone */
-    }
-  }
-  return m
-}
+const PROBE = fileURLToPath(new URL('./rss-probe.cjs', import.meta.url))
 
-function descendants(pid: number): number[] {
-  const m = childrenOf()
-  const out: number[] = []
-  const todo = [pid]
-  while (todo.length > 0) {
-    const p = todo.pop()!
-    out.push(p)
-    todo.push(...(m.get(p) ?? []))
+/** The peak RSS (KiB) of the probed processes whose command line satisfies `rssOf`, from the probe's file. */
+function peakOf(file: string, rssOf: (cmdline: string) => boolean): number {
+  let peak = 0
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : ''
+  for (const line of text.split('\n')) {
+    if (line === '') continue
+    const r = JSON.parse(line) as { maxRssKiB: number; cmdline: string }
+    if (rssOf(r.cmdline)) peak = Math.max(peak, r.maxRssKiB)
   }
-  return out
-}
-
-function hwmKiB(pid: number): number {
-  try {
-    const m = /^VmHWM:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m ? Number(m[1]) : 0
-  } catch {
-    return 0
-  }
-}
-
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')
-  } catch {
-    return ''
-  }
+  return peak
 }
 
 /**
- * Run `argv` (cwd, env), wall-clock timed from spawn to exit. Every `sampleMs` the process tree is walked and
- * the VmHWM of processes whose command line satisfies `rssOf` is kept (the peak of the largest one).
+ * Run `argv` (cwd, env), wall-clock timed from spawn to exit. With `rssOf`, every node process of the command loads
+ * bench/rss-probe.cjs (NODE_OPTIONS `--require`), which records its kernel-measured peak RSS at exit; the peak of
+ * those whose command line satisfies `rssOf` is reported. Nothing runs beside the command while it is timed (an
+ * earlier version walked /proc every 25 ms, which took CPU from the run it measured).
  */
-export function timed(argv: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; rssOf?: (cmdline: string) => boolean; sampleMs?: number; timeoutMs?: number } = {}): Promise<Timed> {
+export function timed(argv: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; rssOf?: (cmdline: string) => boolean; timeoutMs?: number } = {}): Promise<Timed> {
+  const base = opts.env ?? process.env
+  const rssFile = opts.rssOf === undefined ? undefined : join(mkdtempSync(join(tmpdir(), 'vxlab-bench-rss-')), 'rss.jsonl')
+  const env = rssFile === undefined ? base : {
+    ...base,
+    NODE_OPTIONS: `${base.NODE_OPTIONS ?? ''} --require ${JSON.stringify(PROBE)}`.trim(),
+    VXLAB_BENCH_RSS_FILE: rssFile,
+  }
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
     const out: Buffer[] = []
     const err: Buffer[] = []
     child.stdout.on('data', (b: Buffer) => out.push(b))
     child.stderr.on('data', (b: Buffer) => err.push(b))
-    const peak = new Map<number, number>()
-    const sample = (): void => {
-      if (child.pid === undefined || opts.rssOf === undefined) return
-      for (const p of descendants(child.pid)) {
-        if (!peak.has(p) && !opts.rssOf(cmdline(p))) continue
-        peak.set(p, Math.max(peak.get(p) ?? 0, hwmKiB(p)))
-      }
-    }
-    const timer = setInterval(sample, opts.sampleMs ?? 25)
     const killer = opts.timeoutMs !== undefined ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined
     child.on('error', (e) => {
-      clearInterval(timer)
+      if (killer) clearTimeout(killer)
       reject(e)
     })
     child.on('close', (code) => {
       const wallMs = performance.now() - t0
-      clearInterval(timer)
       if (killer) clearTimeout(killer)
-      resolve({
-        wallMs, code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'),
-        peakRssKiB: Math.max(0, ...peak.values()),
-      })
+      let peakRssKiB = 0
+      if (rssFile !== undefined && opts.rssOf !== undefined) {
+        peakRssKiB = peakOf(rssFile, opts.rssOf)
+        rmSync(dirname(rssFile), { recursive: true, force: true })
+      }
+      resolve({ wallMs, code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), peakRssKiB })
     })
   })
 }
