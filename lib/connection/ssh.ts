@@ -195,6 +195,7 @@ export function privateKeyExists(path: string): boolean {
 
 type KeyParser = (data: Buffer) => unknown
 let parseKey: KeyParser | undefined
+const keyVerdicts = new Map<string, { stamp: string; problem: string | undefined }>()
 
 /**
  * Why a private key file cannot be used (missing, unreadable, not a key ssh2 understands, encrypted:
@@ -204,13 +205,20 @@ let parseKey: KeyParser | undefined
  */
 export function privateKeyProblem(path: string): string | undefined {
   let data: Buffer
+  let stamp: string
   try {
+    const st = statSync(path)
+    stamp = `${st.mtimeMs}:${st.size}`
+    // the hosts of a run usually share one key file: parse it once per content version
+    const hit = keyVerdicts.get(path)
+    if (hit && hit.stamp === stamp) return hit.problem
     data = readFileSync(path)
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(e as Error).message}`
   }
   parseKey ??= (createRequire(requireDependency.resolve('node-ssh'))('ssh2') as { utils: { parseKey: KeyParser } }).utils.parseKey
   const k = parseKey(data)
-  if (k instanceof Error) return `is not a usable private key: ${k.message}`
-  return undefined
+  const problem = k instanceof Error ? `is not a usable private key: ${k.message}` : undefined
+  keyVerdicts.set(path, { stamp, problem })
+  return problem
 }

@@ -4,12 +4,13 @@
  * A control run (valid input, same inventory) must reach it, so the proof can fail.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../../lib/cli.ts'
+import { privateKeyProblem } from '../../lib/connection/ssh.ts'
 import { playbook, type PlaybookDef } from '../../lib/core/playbook.ts'
 import type { AnyTask } from '../../lib/core/task.ts'
 import { labPlaybook } from '../../lib/lab/plays.ts'
@@ -197,6 +198,18 @@ describe('bad input: exit 2, a clear error, no host contacted', () => {
     expect(e.out).toMatch(/enc_key \(ansible_ssh_private_key_file\) is not a usable private key: Encrypted private OpenSSH key detected, but no passphrase given/)
     expect(e.code).toBe(2)
     expect(r.contacted + e.contacted).toBe(0)
+  })
+
+  it('a key file fixed after a refusal is checked again (a key\'s verdict is kept for its content version only)', () => {
+    const k = join(dir, 'fixed_key')
+    writeFileSync(k, 'not a key yet\n', { mode: 0o600 })
+    expect(privateKeyProblem(k)).toMatch(/is not a usable private key/)
+    const good = join(dir, 'good_key')
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', good])
+    writeFileSync(k, readFileSync(good), { mode: 0o600 })
+    expect(privateKeyProblem(k)).toBeUndefined()
+    rmSync(k)
+    expect(privateKeyProblem(k)).toBe('does not exist')
   })
 
   it('a missing inventory file, and bad flag values', async () => {
