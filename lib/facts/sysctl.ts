@@ -28,6 +28,16 @@ export function sysctlPath(key: string): string {
 }
 
 /**
+ * The name sysctl(8) shows for a key (`sysctl -a`): its /proc/sys path's components joined by dots, a dot inside a
+ * component written as a slash. Every spelling of one key has one name: `net/ipv4/ip_forward` and
+ * `net.ipv4.ip_forward` are `net.ipv4.ip_forward`; `net/ipv4/conf/eth0.100/rp_filter` and
+ * `net.ipv4.conf.eth0/100.rp_filter` are `net.ipv4.conf.eth0/100.rp_filter`.
+ */
+export function sysctlName(key: string): string {
+  return sysctlPath(key).slice('/proc/sys/'.length).split('/').map((c) => c.replace(/\./g, '/')).join('.')
+}
+
+/**
  * Fact: the runtime value of KEY, read from its /proc/sys file ({@link sysctlPath}). No such file is "absent"
  * (the key does not exist, e.g. `net.ipv4.conf.IF.*` before link IF exists); a file that cannot be read
  * (permission denied, a write-only key) fails the read, never "absent".
@@ -35,7 +45,7 @@ export function sysctlPath(key: string): string {
 export function sysctlFact(key: string): Fact<SysctlValue> {
   const file = fileFact(sysctlPath(key))
   return {
-    id: `sysctl:${key}`,
+    id: `sysctl:${sysctlName(key)}`,
     command: file.command,
     ...(file.group !== undefined ? { group: file.group } : {}),
     okExitCodes: [0, 3],

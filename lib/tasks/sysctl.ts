@@ -2,7 +2,7 @@ import { cmd, script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import type { Change, Task } from '../core/task.ts'
 import { absPath, oneOf, sysctlKey, validateSpec } from '../core/validate.ts'
-import { normalizeSysctlValue, sysctlFact, type SysctlValue } from '../facts/sysctl.ts'
+import { normalizeSysctlValue, sysctlFact, sysctlName, sysctlPath, type SysctlValue } from '../facts/sysctl.ts'
 import { fileFact, type FileState } from '../facts/files.ts'
 import { fileDiff, writeFileCommand } from './file.ts'
 
@@ -62,7 +62,9 @@ export function sysctlFileContent(key: string, value: string): string {
  * with slashes, IF may contain dots): such a key exists only while the link does.
  */
 export function sysctlKeyInterface(key: string): string | undefined {
-  const m = key.includes('/') ? /^net\/ipv[46]\/(?:conf|neigh)\/([^/]+)\/./.exec(key) : /^net\.ipv[46]\.(?:conf|neigh)\.([^.]+)\../.exec(key)
+  // on the /proc/sys path, as sysctl(8) maps the key: `net.ipv4.conf.vx/7.rp_filter` is link vx.7's, and
+  // `net.ipv4.conf.eth0.100.rp_filter` (conf/eth0/100/rp_filter) is no per-interface key at all
+  const m = /^\/proc\/sys\/net\/ipv[46]\/(?:conf|neigh)\/([^/]+)\/[^/]+$/.exec(sysctlPath(key))
   const dev = m?.[1]
   return dev === undefined || dev === 'all' || dev === 'default' ? undefined : dev
 }
@@ -87,7 +89,7 @@ export function sysctlVerifyCommand(key: string, value: string): Command {
 }
 
 /**
- * Ensure a kernel parameter. The runtime value (`sysctl -n`) and the persisted file are compared
+ * Ensure a kernel parameter. The runtime value (its /proc/sys file, as `sysctl -n` prints it) and the persisted file are compared
  * separately and only what drifted is changed:
  * - runtime differs -> update: `sysctl -w KEY=VALUE`, then a read-back check ({@link sysctlVerifyCommand});
  * - file missing -> create; file content or mode (644) differ -> update with a diff; both write the whole
@@ -95,7 +97,9 @@ export function sysctlVerifyCommand(key: string, value: string): Command {
  * A key that does not exist fails the task, except a per-interface key whose link does not exist yet (an
  * earlier task creates it, or check mode): then the write is planned anyway and fails at apply if the link
  * never appears. `ensure: 'absent'` deletes the persisted file (if any) and leaves the runtime value.
- * Key: `sysctl[KEY]`. Touches `sysctl:KEY`, `file:FILE`; watches them and `link:IF` for per-interface keys.
+ * Key: `sysctl[NAME]`, NAME being the key as sysctl(8) names it ({@link sysctlName}), so a key spelled two ways
+ * (`net/ipv4/ip_forward`, `net.ipv4.ip_forward`) is one task key, and a duplicate. Touches `sysctl:NAME`, `file:FILE`;
+ * watches them and `link:IF` for per-interface keys.
  * Errors: {@link ValidationError} for a bad key, a missing value for present, a value with a newline or
  * NUL or nothing but blanks, a relative file path, `absent` without `persist`.
  */
@@ -117,15 +121,16 @@ export function sysctl(spec: SysctlSpec): Task<SysctlNorm, SysctlCurrent> {
     return { key, value, persist, file, ensure }
   })
   const { key, file } = norm
+  const name = sysctlName(key)
   const runtimeFact = sysctlFact(key)
   const persisted = fileFact(file)
   const dev = sysctlKeyInterface(key)
   return {
     kind: 'sysctl',
-    key: `sysctl[${key}]`,
+    key: `sysctl[${name}]`,
     spec: norm,
     facts: [...(norm.ensure === 'present' ? [runtimeFact] : []), ...(norm.persist ? [persisted] : [])],
-    watches: [`sysctl:${key}`, `file:${file}`, ...(dev !== undefined ? [`link:${dev}`] : [])],
+    watches: [`sysctl:${name}`, `file:${file}`, ...(dev !== undefined ? [`link:${dev}`] : [])],
     current: (f) => ({
       ...(norm.ensure === 'present' ? { runtime: f.get(runtimeFact) } : {}),
       ...(norm.persist ? { file: f.get(persisted) } : {}),
@@ -135,7 +140,9 @@ export function sysctl(spec: SysctlSpec): Task<SysctlNorm, SysctlCurrent> {
 }
 
 function planSysctl(cur: SysctlCurrent, s: SysctlNorm): Change[] {
-  const { key, value, file } = s
+  // the key as sysctl(8) names it, in commands, messages and the persisted line: one key, one spelling
+  const key = sysctlName(s.key)
+  const { value, file } = s
   const fileTouches = [`file:${file}`]
   if (s.ensure === 'absent') {
     if (cur.file === undefined || !cur.file.exists) return []
@@ -146,6 +153,7 @@ function planSysctl(cur: SysctlCurrent, s: SysctlNorm): Change[] {
     }]
   }
   const changes: Change[] = []
+  const touches = [`sysctl:${key}`]
   const rt = cur.runtime
   if (rt === undefined || !rt.exists) {
     const dev = sysctlKeyInterface(key)
@@ -153,12 +161,12 @@ function planSysctl(cur: SysctlCurrent, s: SysctlNorm): Change[] {
     changes.push({
       op: 'update', summary: `set ${key} = ${value} (key does not exist yet: link ${dev} must be created by an earlier task)`,
       before: { runtime: null }, after: { runtime: value },
-      commands: [cmd('sysctl', '-w', `${key}=${value}`), sysctlVerifyCommand(key, value)], touches: [`sysctl:${key}`],
+      commands: [cmd('sysctl', '-w', `${key}=${value}`), sysctlVerifyCommand(key, value)], touches,
     })
   } else if (rt.value !== value) {
     changes.push({
       op: 'update', summary: `set ${key} = ${value} at runtime`, before: { runtime: rt.value }, after: { runtime: value },
-      commands: [cmd('sysctl', '-w', `${key}=${value}`), sysctlVerifyCommand(key, value)], touches: [`sysctl:${key}`],
+      commands: [cmd('sysctl', '-w', `${key}=${value}`), sysctlVerifyCommand(key, value)], touches,
     })
   }
   if (s.persist) {

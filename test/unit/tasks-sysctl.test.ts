@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { Command } from '../../lib/core/command.ts'
 import type { Change, Task } from '../../lib/core/task.ts'
 import { renderArgv } from '../../lib/connection/quote.ts'
-import { normalizeSysctlValue, sysctlFact, sysctlPath } from '../../lib/facts/sysctl.ts'
+import { normalizeSysctlValue, sysctlFact, sysctlName, sysctlPath } from '../../lib/facts/sysctl.ts'
 import { LocalConnection } from '../../lib/connection/local.ts'
 import { readPlan } from '../../lib/core/runner.ts'
 import { fileFact } from '../../lib/facts/files.ts'
@@ -83,6 +83,24 @@ describe('sysctl', () => {
     expect(argvs(cs)[0]).toEqual(['sysctl', '-w', 'net.ipv4.conf.net1.forwarding=1'])
     expect(sysctlKeyInterface('net.ipv4.conf.all.forwarding')).toBeUndefined()
     expect(sysctlKeyInterface('net/ipv4/conf/eth0.100/rp_filter')).toBe('eth0.100')
+    // the dot form writes a dot in a link name as a slash (sysctl(8)); conf/eth0/100/rp_filter is no per-link key
+    expect(sysctlKeyInterface('net.ipv4.conf.vx/7.rp_filter')).toBe('vx.7')
+    expect(sysctl({ key: 'net.ipv4.conf.vx/7.rp_filter', value: 0 }).watches).toContain('link:vx.7')
+    expect(sysctlKeyInterface('net.ipv4.conf.eth0.100.rp_filter')).toBeUndefined()
+    expect(() => plan(sysctl({ key: 'net.ipv4.conf.eth0.100.rp_filter', value: 0 }), { runtime: { exists: false }, file: { exists: false } })).toThrow(/does not exist on this host/)
+  })
+  it('one key however it is spelled: one task key, one fact, one name in touches (a second spelling is a duplicate)', () => {
+    expect(sysctlName('net/ipv4/ip_forward')).toBe('net.ipv4.ip_forward')
+    expect(sysctlName('net/ipv4/conf/eth0.100/rp_filter')).toBe('net.ipv4.conf.eth0/100.rp_filter')
+    expect(sysctlName('net.ipv4.conf.eth0/100.rp_filter')).toBe('net.ipv4.conf.eth0/100.rp_filter')
+    const a = sysctl({ key: 'net.ipv4.ip_forward', value: 1 })
+    const b = sysctl({ key: 'net/ipv4/ip_forward', value: 0 })
+    expect(b.key).toBe(a.key)
+    expect(b.facts[0]!.id).toBe(a.facts[0]!.id)
+    // the persisted line names the key as sysctl(8) does, so both spellings plan the same changes
+    const changes = (key: string) => plan(sysctl({ key, value: 1 }), { runtime: { exists: true, value: '5' }, file: fileOk })
+    expect(changes('net/ipv4/ip_forward')).toEqual(changes('net.ipv4.ip_forward'))
+    expect(changes('net/ipv4/ip_forward').flatMap((c) => c.touches ?? [])).toEqual(['sysctl:net.ipv4.ip_forward'])
   })
   it('absent -> delete the persisted file (runtime untouched), or nothing', () => {
     const gone = sysctl({ key: KEY, ensure: 'absent' })
