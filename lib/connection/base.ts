@@ -1,7 +1,7 @@
 import { StringDecoder } from 'node:string_decoder'
 import pLimit, { type LimitFunction } from 'p-limit'
 import type { Command } from '../core/command.ts'
-import { describeCommand } from '../core/command.ts'
+import { describeCommand, summarizeCommand } from '../core/command.ts'
 import { CommandTimeoutError, VxlabError } from '../core/errors.ts'
 import { mask } from '../core/secrets.ts'
 import { buildBatchScript, parseBatchOutput, type BatchPart, type ExecResult } from './batch.ts'
@@ -359,7 +359,7 @@ export abstract class BaseConnection implements Connection {
       stream.end()
       if (watchdog.expired !== undefined || (!done && exitCode === undefined)) {
         const i = watchdog.expired ?? parsed.partial ?? n
-        const what = commands[i] !== undefined ? describeCommand(commands[i]) : 'batch'
+        const what = commands[i] !== undefined ? summarizeCommand(commands[i]) : 'batch'
         throw new BatchInterruptedError(new CommandTimeoutError(this.host, watchdog.expired !== undefined ? limits[i]! : batchTimeoutMs, mask(what)).message, parsed.results, i, undefined)
       }
       // the holder's stdout and stderr are one stream: what follows the last complete part is its stderr
@@ -420,7 +420,7 @@ export abstract class BaseConnection implements Connection {
     if (r.timedOut) {
       // the part that overran its own limit (or, when the whole exec ran out of time, the one running then)
       const i = watchdog.expired ?? parsed.partial ?? parsed.results.length
-      const what = commands[i] !== undefined ? describeCommand(commands[i]) : 'batch'
+      const what = commands[i] !== undefined ? summarizeCommand(commands[i]) : 'batch'
       throw new BatchInterruptedError(
         new CommandTimeoutError(this.host, watchdog.expired !== undefined ? limits[i]! : timeoutMs, mask(what)).message, parsed.results, i, undefined)
     }

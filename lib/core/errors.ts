@@ -57,8 +57,16 @@ export class CommandTimeoutError extends VxlabError {
   }
 }
 
-/** A fact could not be read (daemon down, permission denied): never treated as "absent". */
-export class FactError extends VxlabError {}
+/**
+ * A fact could not be read (daemon down, permission denied): never treated as "absent". `factIds`: the facts of a
+ * read that was cut short (a timeout, the connection lost), when known: the first task declaring one of them
+ * carries the error.
+ */
+export class FactError extends VxlabError {
+  constructor(message: string, readonly factIds: readonly string[] = []) {
+    super(message)
+  }
+}
 
 /** A planned command exited non-zero. */
 export class ApplyError extends VxlabError {}

@@ -8,7 +8,7 @@ import { LocalConnection } from '../connection/local.ts'
 import { privateKeyProblem, SshConnection } from '../connection/ssh.ts'
 import type { Inventory, InventoryHost } from '../inventory/inventory.ts'
 import { describeCommand } from './command.ts'
-import { LockError, PlaybookValidationError, UnreachableError, UsageError, VxlabError } from './errors.ts'
+import { FactError, LockError, PlaybookValidationError, UnreachableError, UsageError, VxlabError } from './errors.ts'
 import { LOCK_FILE, LOCK_MARKER, lockCommand, RunLockedConnection } from './lock.ts'
 import { firstReadPlan, HostPlayRunner, type ReadPlan, type RunEvents, type TaskOutcome, type TaskStatus } from './runner.ts'
 import { mask, maskDeep } from './secrets.ts'
@@ -424,9 +424,11 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
         readAhead.delete(host.name)
         const runner = new HostPlayRunner(conn, tasks, { check, events, ...(firstRead !== undefined ? { firstRead } : {}) })
         let hostError: string | undefined
+        let hostFailure: unknown
         try {
           await runner.run()
         } catch (e) {
+          hostFailure = e
           if (e instanceof LockError) {
             // the lock is taken by the host's first exec (lib/core/lock.ts): refused before any fact was read
             lockRefused(e)
@@ -437,8 +439,12 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
         }
         const outcomes = runner.outcomes()
         if (hostError !== undefined) {
-          // the error interrupted the host: the first task not finished carries it
-          const firstOpen = outcomes.find((o) => o.status === 'skipped' && o.error === undefined)
+          // the error interrupted the host: the first task not finished carries it, or, for a read cut short, the
+          // first task not finished that declares one of the facts that read was reading
+          const open = (o: TaskOutcome): boolean => o.status === 'skipped' && o.error === undefined
+          const cut = hostFailure instanceof FactError ? hostFailure.factIds : []
+          const reading = new Set(tasks.filter((t) => t.facts.some((f) => cut.includes(f.id))).map((t) => t.key))
+          const firstOpen = outcomes.find((o) => open(o) && reading.has(o.key)) ?? outcomes.find(open)
           if (firstOpen && !outcomes.some((o) => o.status === 'failed')) {
             firstOpen.status = 'failed'
             firstOpen.error = hostError

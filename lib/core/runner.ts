@@ -56,6 +56,8 @@ export interface ReadPlan {
   readonly parts: readonly BatchPart[]
   /** Each fact's output from the results of `parts` (undefined when its part did not run). */
   outputs(results: readonly (ExecResult | undefined)[]): Array<ExecResult | undefined>
+  /** The facts read by part `part` (several for a group's part). */
+  factsOf(part: number): AnyFact[]
 }
 
 /**
@@ -92,6 +94,7 @@ export function readPlan(facts: readonly AnyFact[]): ReadPlan {
   return {
     facts,
     parts,
+    factsOf: (part) => facts.filter((_, i) => source[i]!.part === part),
     outputs(results) {
       const split = new Map<number, FactOutput[] | Error>()
       return facts.map((_, i) => {
@@ -323,9 +326,12 @@ export class HostPlayRunner {
     }
     for (const p of pending) this.#finish(p.outcome)
     if (interrupted) {
-      // the fact read itself was cut short
+      // the fact read itself was cut short: say which facts the part that did not finish was reading
       this.#stopped = true
-      throw interrupted.cause2 instanceof UnreachableError ? interrupted.cause2 : new FactError(interrupted.message)
+      if (interrupted.cause2 instanceof UnreachableError) throw interrupted.cause2
+      const cut = interrupted.failedPart === undefined ? [] : plan.factsOf(interrupted.failedPart - applyCount)
+      const ids = cut.map((f) => f.id)
+      throw new FactError(ids.length > 0 ? `${interrupted.message} (reading ${ids.join(', ')})` : interrupted.message, ids)
     }
     const outputs = plan.outputs(results.slice(applyCount))
     facts.forEach((f, j) => {

@@ -221,6 +221,19 @@ describe('runPlaybook with the run lock', () => {
     expect(after.hosts.l1).toMatchObject({ changed: 1, failed: 0, execs: 1 })
     expect(existsSync(file('l1'))).toBe(false)
   })
+  it('a read cut short fails the task that reads it, named in the error; the tasks before it are not blamed', async () => {
+    const tag = `vxhang${process.pid}`
+    const hang = playbook({ name: 'hang2', plays: [{ name: 'p', hosts: 'all', tasks: () => [
+      command({ name: 'fast', argv: ['true'], unless: ['true'] }),
+      command({ name: 'slow', argv: ['true'], unless: ['sh', '-c', 'sleep 30', tag] }),
+    ] }] })
+    const r = await runPlaybook(hang, { ...opts, commandTimeoutMs: 600 })
+    const [fast, slow] = r.tasks
+    expect(slow).toMatchObject({ status: 'failed' })
+    expect(slow!.error).toMatch(/timed out after 600 ms: sh -c 'sleep 30' vxhang\d+ \(reading command\.unless:/)
+    expect(fast).toMatchObject({ status: 'skipped' })
+    expect(fast!.error).toBeUndefined()
+  })
   it('a read that hangs in the lock session times out; the holder kills its own process group only, and the lock is free', async () => {
     const fifo = join(dir, 'hang-fifo')
     execFileSync('mkfifo', [fifo])
