@@ -11,8 +11,11 @@ import { readGroupFrame } from './group.ts'
 /** The state of one file on a host: absent, or its content and octal mode. */
 export type FileState = { readonly exists: false } | { readonly exists: true; readonly content: string; readonly mode: string }
 
-/** The command of {@link fileFact} for one file. */
-export const FILE_SCRIPT = '[ -e "$1" ] || exit 3; stat -c %a -- "$1" && cat -- "$1"'
+/**
+ * The command of {@link fileFact} for one file: exit 3 when absent; exit 1 when it is no regular file (after
+ * symlinks): a FIFO or a device would make `cat` wait or read forever, a folder cannot be read.
+ */
+export const FILE_SCRIPT = '[ -e "$1" ] || exit 3; [ -f "$1" ] || { echo "vxlab: $1 is not a regular file" >&2; exit 1; }; stat -c %a -- "$1" && cat -- "$1"'
 
 /**
  * {@link FILE_SCRIPT} for every file of a batch (see {@link fileFact}), in three processes whatever the number of
@@ -57,7 +60,7 @@ for s in $st; do
   case $s in a) continue ;; c*) [ "$rc" -eq 0 ] && continue ;; esac
   eval "f=\\\${$k}"
   printf '%s %d\\n' "$t" "$((k-1))"
-  e=$( { [ -e "$f" ] || exit 3; stat -c %a -- "$f" && cat -- "$f"; } 2>&1 1>&3 ); code=$?
+  e=$( { [ -e "$f" ] || exit 3; [ -f "$f" ] || { echo "vxlab: $f is not a regular file"; exit 1; } >&2; stat -c %a -- "$f" && cat -- "$f"; } 2>&1 1>&3 ); code=$?
   printf '\\n%s %d err %d\\n%s\\n%s %d end\\n' "$t" "$((k-1))" "$code" "$e" "$t" "$((k-1))"
 done`
 

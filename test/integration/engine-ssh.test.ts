@@ -97,11 +97,12 @@ describe('engine over a real sshd', () => {
     expect(r.out).toMatch(/--limit "nosuchhost": no host or group named "nosuchhost"/)
   })
 
-  it('a read that hangs (a FIFO as a file) times out, and its processes die and the run lock is free at once', async () => {
+  it('a read that hangs (a guard reading a FIFO) times out, and its processes die and the run lock is free at once', async () => {
     const fifo = join(work, 'stuck-fifo')
     execFileSync('mkfifo', [fifo])
     const lockFile = join(work, 'run.lock')
-    const stuck = playbook({ name: 'stuck', plays: [{ name: 'p', hosts: 'all', tasks: () => [template({ dest: fifo, src: { inline: 'x\n' } })] }] })
+    // (a FIFO as a template's destination is refused at once: file facts read regular files only)
+    const stuck = playbook({ name: 'stuck', plays: [{ name: 'p', hosts: 'all', tasks: () => [command({ name: 'stuck', argv: ['true'], unless: ['cat', fifo] })] }] })
     const report = await runPlaybook(stuck, { inventory: Inventory.load(sshd.inventory), check: true, commandTimeoutMs: 1500, lockFile })
     const host = Object.keys(report.hosts)[0]!
     expect(report.hosts[host]!.failed).toBe(1)

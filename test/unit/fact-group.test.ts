@@ -4,7 +4,7 @@
  * The docker group runs here against a stand-in `docker` (first on PATH) and is compared, fact by fact,
  * with each fact's own command; test/integration/perf.test.ts does the same against the testbed's dockerd.
  */
-import { spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -198,14 +198,17 @@ describe('file facts read together', () => {
     chmodSync(join(d, 'bin'), 0o600)
     symlinkSync(join(d, 'nowhere'), join(d, 'dangling'))
     symlinkSync(join(d, 'a'), join(d, 'link'))
-    const paths = ['a', 'missing', 'sp ace', 'bin', 'dangling', 'link', 'dir', 'x*'].map((n) => join(d, n))
+    execFileSync('mkfifo', [join(d, 'fifo')])
+    const paths = ['a', 'missing', 'sp ace', 'bin', 'dangling', 'link', 'dir', 'x*', 'fifo'].map((n) => join(d, n)).concat('/dev/zero')
     const facts = paths.map((p) => hostFileFact(p))
     const plan = readPlan(facts)
     expect(plan.parts).toHaveLength(1)
     const conn = new LocalConnection('l')
     const grouped = plan.outputs(await conn.runBatch(plan.parts))
     expect(grouped).toEqual(await conn.runBatch(facts.map((f) => ({ command: f.command }))))
-    expect(grouped.map((o) => o!.code)).toEqual([0, 3, 0, 0, 3, 0, 1, 3]) // a dangling link is absent, a folder an error
+    // a dangling link is absent; a folder, a FIFO (cat would wait for a writer) and a device are errors, never read
+    expect(grouped.map((o) => o!.code)).toEqual([0, 3, 0, 0, 3, 0, 1, 3, 1, 1])
+    expect(grouped[8]!.stderr).toMatch(/fifo is not a regular file/)
     expect(hostFileFact('/tmp/new\nline').group).toBeUndefined() // read by its own command
   })
 
