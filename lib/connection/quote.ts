@@ -17,10 +17,16 @@ export function quote(arg: string): string {
  */
 const COMMAND_WORD_SPECIAL = /^(!|\{|\}|\[\[|\]\]|if|then|else|elif|fi|do|done|case|esac|while|until|for|in|function|select|time|coproc)$|=/
 
+/** Quote argv[0] as {@link quote} does, and always quote a word a shell reads as syntax in command position. */
+export function quoteProgram(arg: string): string {
+  const q = quote(arg)
+  return COMMAND_WORD_SPECIAL.test(arg) && !q.startsWith("'") ? `'${arg}'` : q
+}
+
 /** Render an argv array to one shell command line, each element quoted once (argv[0] always as a program name). */
 export function renderArgv(argv: readonly string[]): string {
   if (argv.length === 0) throw new Error('empty argv')
-  return argv.map((a, i) => (i === 0 && COMMAND_WORD_SPECIAL.test(a) ? `'${a.replace(/'/g, `'\\''`)}'` : quote(a))).join(' ')
+  return argv.map((a, i) => (i === 0 ? quoteProgram(a) : quote(a))).join(' ')
 }
 
 /** Render a {@link Command} (without its stdin) to a shell command line. */

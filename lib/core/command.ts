@@ -3,7 +3,7 @@
  * one place, the connection layer (`lib/connection/quote.ts`), with POSIX single quotes.
  */
 
-import { quote } from '../connection/quote.ts'
+import { quote, quoteProgram } from '../connection/quote.ts'
 
 /** One command to run on a host. */
 export interface Command {
@@ -50,10 +50,11 @@ export function summarizeCommand(c: Command): string {
 
 /**
  * One-line form of a command for logs and plans: arguments quoted as the connection layer quotes them (POSIX
- * single quotes, lib/connection/quote.ts), so a line without a newline pastes into a shell as it ran; an
- * argument holding a newline (a script) is shown JSON-quoted, on one line. Stdin is shown by its size.
+ * single quotes, argv[0] as a program name, lib/connection/quote.ts), so a line without a newline pastes into a
+ * shell as it ran; an argument holding a newline (a script) is shown JSON-quoted, on one line, for reading (such a
+ * line does not paste: a shell would expand `$` and backquotes in it). Stdin is shown by its size.
  */
 export function describeCommand(c: Command): string {
-  const show = (a: string): string => (a.includes('\n') ? JSON.stringify(a) : quote(a))
+  const show = (a: string, i: number): string => (a.includes('\n') ? JSON.stringify(a) : i === 0 ? quoteProgram(a) : quote(a))
   return c.argv.map(show).join(' ') + (c.stdin !== undefined ? ` <<stdin(${c.stdin.length} bytes)` : '')
 }

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { quote, renderArgv } from '../../lib/connection/quote.ts'
+import { describeCommand } from '../../lib/core/command.ts'
 
 const hostile = [
   'plain', 'with space', "it's", '"double"', '$(touch /tmp/vxlab-pwned)', '`id`', 'a\nb\nc', '-n', '--flag=x', '',
@@ -27,6 +28,9 @@ describe('quote', () => {
         // a literal program name that does not exist: "not found" (127), not a negation, syntax error or assignment
         const out = execFileSync(shell, ['-c', `${renderArgv([word, 'true'])} 2>/dev/null; echo "rc=$?"`], { encoding: 'utf8' })
         expect(out.trim(), word).toBe('rc=127')
+        // and the command as plans and -v print it pastes as it runs
+        const shown = execFileSync(shell, ['-c', `${describeCommand({ argv: [word, 'true'] })} 2>/dev/null; echo "rc=$?"`], { encoding: 'utf8' })
+        expect(shown.trim(), word).toBe('rc=127')
       }
     })
     it(`round-trips hostile strings through ${shell}`, () => {
