@@ -109,9 +109,10 @@ export function sysctl(spec: SysctlSpec): Task<SysctlNorm, SysctlCurrent> {
     const ensure = oneOf('ensure', spec.ensure ?? 'present', ENSURE)
     let value = ''
     if (spec.value !== undefined || ensure === 'present') {
+      if (spec.value === undefined) throw new ValidationError('value', "required with ensure: 'present' (the value to set)")
       if (typeof spec.value === 'number' && Number.isFinite(spec.value)) value = String(spec.value)
       else if (typeof spec.value === 'string' && !/[\0\n\r]/.test(spec.value)) value = normalizeSysctlValue(spec.value)
-      else throw new ValidationError('value', `expected a string or number without newlines, got ${JSON.stringify(spec.value)}`)
+      else throw new ValidationError('value', `expected a string or number without newlines, got ${typeof spec.value === 'number' ? String(spec.value) : JSON.stringify(spec.value)}`)
       if (value === '') throw new ValidationError('value', 'must not be empty')
     }
     const persist = spec.persist ?? true

@@ -112,7 +112,8 @@ describe('sysctl', () => {
   })
   it.each([
     [{ key: 'net.ipv4.ip_forward;reboot', value: 1 }, /^sysctl\[net\.ipv4\.ip_forward;reboot\]\.key: expected a sysctl key/],
-    [{ key: KEY }, /^sysctl\[net\.ipv4\.ip_forward\]\.value: expected a string or number/],
+    [{ key: KEY }, /^sysctl\[net\.ipv4\.ip_forward\]\.value: required with ensure: 'present'/],
+    [{ key: KEY, value: NaN }, /\.value: expected a string or number without newlines, got NaN$/],
     [{ key: KEY, value: '1\nkernel.panic = 1' }, /\.value: expected a string or number without newlines/],
     [{ key: KEY, value: '  ' }, /\.value: must not be empty/],
     [{ key: KEY, value: 1, file: 'sysctl.conf' }, /\.file: expected an absolute path/],
