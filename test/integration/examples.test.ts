@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -17,6 +17,7 @@ import { lab } from '../../playbooks/lab.ts'
  */
 
 const work = mkdtempSync(join(tmpdir(), 'vxlab-examples-'))
+afterAll(() => rmSync(work, { recursive: true, force: true }))
 let n = 0
 async function run(pb: PlaybookDef, ...args: string[]): Promise<{ code: number; out: string; report: RunReport }> {
   let out = ''

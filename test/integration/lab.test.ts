@@ -1,13 +1,14 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../../lib/cli.ts'
 import type { RunReport } from '../../lib/core/playbook.ts'
 import { ensureTestbed, hostExec, testbedDir } from '../../lib/testbed/index.ts'
 import { lab } from '../../playbooks/lab.ts'
 
 const work = mkdtempSync(join(tmpdir(), 'vxlab-lab-'))
+afterAll(() => rmSync(work, { recursive: true, force: true }))
 let n = 0
 async function runLab(...args: string[]): Promise<{ code: number; out: string; report: RunReport }> {
   let out = ''

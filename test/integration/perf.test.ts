@@ -3,7 +3,7 @@
  * gives each fact exactly what its own command gives (running, stopped and absent containers, attachments,
  * dockerd unreachable), and the converged lab's runs read each host in one exec.
  */
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -20,6 +20,7 @@ import { lab } from '../../playbooks/lab.ts'
 const STOPPED = 'vxperf-stopped'
 let conn: Connection
 const work = mkdtempSync(join(tmpdir(), 'vxlab-perf-'))
+afterAll(() => rmSync(work, { recursive: true, force: true }))
 
 beforeAll(async () => {
   await ensureTestbed({ hosts: 2 })

@@ -4,13 +4,14 @@
  * loses openssl never rebuilds its image for nothing.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { CONTEXT_HASH_SCRIPT } from '../../lib/facts/docker.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'vxlab-ctxhash-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 /** A PATH with the script's tools but no openssl. */
 const noOpenssl = join(dir, 'bin')
 mkdirSync(noOpenssl)

@@ -5,7 +5,7 @@
  * with each fact's own command; test/integration/perf.test.ts does the same against the testbed's dockerd.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -20,6 +20,7 @@ import { Inventory } from '../../lib/inventory/inventory.ts'
 import { fileFact as hostFileFact } from '../../lib/facts/files.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'vxlab-factgroup-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 // ---------------------------------------------------------------------------------------------------------------------
 // a toy group: files read by one `cat`-like script

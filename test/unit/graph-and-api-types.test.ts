@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
@@ -59,6 +59,7 @@ describe('typed API: wrong field types do not compile', () => {
       (ok) => ({ code: 0, out: ok.stdout + ok.stderr }),
       (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` }),
     )
+    rmSync(dir, { recursive: true, force: true })
     expect(r.code, r.out).not.toBe(0)
     const errors = [...r.out.matchAll(/^api\.ts\((\d+),\d+\): error (TS\d+: .*)$/gm)].map((m) => ({ line: Number(m[1]), message: m[2]! }))
     // one error per marked line, and none elsewhere (the valid usage compiles)

@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { runCli } from '../../lib/cli.ts'
 import type { PlaybookDef, TaskReport } from '../../lib/core/playbook.ts'
 import { graphFormatOf, graphPlaybook, markTopology, mermaidText, toMermaid, toSvg, type Topology } from '../../lib/graph/index.ts'
@@ -305,6 +305,7 @@ describe('any playbook, not only the lab', () => {
 
 describe('--graph on the command line', () => {
   const work = mkdtempSync(join(tmpdir(), 'vxlab-graph-'))
+  afterAll(() => rmSync(work, { recursive: true, force: true }))
   const run = async (...args: string[]) => {
     let out = ''
     let err = ''

@@ -7,7 +7,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { holderInput } from '../../lib/connection/base.ts'
 import { LocalConnection } from '../../lib/connection/local.ts'
 import { buildBatchScript } from '../../lib/connection/batch.ts'
@@ -21,6 +21,7 @@ import type { Change, Fact, Task } from '../../lib/core/task.ts'
 import { FakeHost } from './fake-connection.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'vxlab-runlock-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const lockFile = join(dir, 'vxlab.lock')
 const holder = (owner: string, check = false, waitMs = 1000) => lockCommand({ check, waitMs, owner, file: lockFile })
 
