@@ -58,11 +58,13 @@ function runLine(c: BatchPart['command'], token: string, limitMs?: number): stri
  * One part run in order: stdout straight to fd 3 (the real stdout), stderr captured, then the markers. A part
  * without stdin is one simple command with its redirections, the last thing its command substitution's subshell
  * runs, so the shell execs it in that subshell (one process; a `{ ...; }` group around it costs dash a fork more).
+ * The command does not get fd 3 itself (`3>&-`): a process it leaves running in the background with stdin,
+ * stdout and stderr of its own (a daemon) would otherwise hold the session's output open, and the batch with it.
  */
 function sequentialPart(c: BatchPart['command'], i: number, token: string, limitMs?: number): string[] {
   const run = c.stdin === undefined
-    ? `__e=$(${killPrefix(limitMs)}${renderCommand(c)} </dev/null 2>&1 1>&3); __c=$?`
-    : `__e=$( { ${runLine(c, token, limitMs)}\n} 2>&1 1>&3 ); __c=$?`
+    ? `__e=$(${killPrefix(limitMs)}${renderCommand(c)} </dev/null 2>&1 1>&3 3>&-); __c=$?`
+    : `__e=$( { ${runLine(c, token, limitMs)}\n} 2>&1 1>&3 3>&- ); __c=$?`
   return [
     `printf '%s\\n' '${token}:${i}:out'`,
     run,
@@ -81,7 +83,7 @@ function parallelParts(parts: readonly BatchPart[], bg: readonly number[], fg: r
   for (let l = 0; l < lanes; l++) {
     const mine = bg.filter((_, k) => k % lanes === l)
     if (mine.length === 0) continue
-    const body = mine.map((i) => `{ ${runLine(parts[i]!.command, token, limitsMs?.[i])}\n} >"$__d/${i}.o" 2>"$__d/${i}.e"; echo $? >"$__d/${i}.c"`)
+    const body = mine.map((i) => `{ ${runLine(parts[i]!.command, token, limitsMs?.[i])}\n} >"$__d/${i}.o" 2>"$__d/${i}.e" 3>&-; echo $? >"$__d/${i}.c"`)
     lines.push(`(\n${body.join('\n')}\n) &`)
   }
   lines.push(

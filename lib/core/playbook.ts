@@ -438,6 +438,8 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
           if (e instanceof UnreachableError) recap.unreachable = 1
         }
         const outcomes = runner.outcomes()
+        /** A task reported already, failed afterwards by a host error: reported again (the reporter replaces it). */
+        let refailed: TaskOutcome | undefined
         if (hostError !== undefined) {
           // the error interrupted the host: the first task not finished carries it, or, for a read cut short, the
           // first task not finished that declares one of the facts that read was reading
@@ -445,14 +447,26 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
           const cut = hostFailure instanceof FactError ? hostFailure.factIds : []
           const reading = new Set(tasks.filter((t) => t.facts.some((f) => cut.includes(f.id))).map((t) => t.key))
           const firstOpen = outcomes.find((o) => open(o) && reading.has(o.key)) ?? outcomes.find(open)
-          if (firstOpen && !outcomes.some((o) => o.status === 'failed')) {
-            firstOpen.status = 'failed'
-            firstOpen.error = hostError
+          if (!outcomes.some((o) => o.status === 'failed')) {
+            if (firstOpen) {
+              firstOpen.status = 'failed'
+              firstOpen.error = hostError
+            } else {
+              // every task had finished: the error came from the re-read after apply (the convergence check), which
+              // never happened; the task that read what was cut (or the last one) fails, so the host and the exit
+              // code say so
+              const last = outcomes.find((o) => reading.has(o.key)) ?? outcomes[outcomes.length - 1]
+              if (last) {
+                last.status = 'failed'
+                last.error = `not verified after apply: ${hostError}`
+                refailed = last
+              }
+            }
           }
         }
         for (const o of outcomes) {
           record(o)
-          if (!emitted.has(o.key)) ev?.taskDone?.(bp.def.name, host.name, o)
+          if (!emitted.has(o.key) || o === refailed) ev?.taskDone?.(bp.def.name, host.name, o)
         }
         if (hostError !== undefined || outcomes.some((o) => o.status === 'failed')) dead.add(host.name)
         ev?.hostDone?.(bp.def.name, host.name, hostError !== undefined ? { error: hostError } : {})

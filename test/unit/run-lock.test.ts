@@ -3,7 +3,7 @@
  * it holds the lock (one exec for both), and the batch's read parts run in parallel lanes with the same output
  * as in order. Local connections, with a lock file of the test's own (never the controller's /run/vxlab.lock).
  */
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,7 +13,7 @@ import { LocalConnection } from '../../lib/connection/local.ts'
 import { buildBatchScript } from '../../lib/connection/batch.ts'
 import { cmd, script } from '../../lib/core/command.ts'
 import { LOCK_MARKER, lockCommand } from '../../lib/core/lock.ts'
-import { playbook, runPlaybook } from '../../lib/core/playbook.ts'
+import { exitCodeOf, playbook, runPlaybook } from '../../lib/core/playbook.ts'
 import { Inventory } from '../../lib/inventory/inventory.ts'
 import { command } from '../../lib/tasks/command.ts'
 import type { BatchPart, ExecResult } from '../../lib/connection/types.ts'
@@ -97,6 +97,27 @@ describe('the run lock holder reads the first batch in its own session', () => {
       expect(results).toEqual(await new LocalConnection('x', { readLanes: 1 }).runBatch(PARTS))
     } finally {
       await held.release()
+    }
+  })
+  it('a part that leaves a daemon running (its own stdin, stdout, stderr) does not hold the batch open', async () => {
+    // the daemon used to inherit fd 3, the batch's real stdout: the exec lasted as long as the daemon
+    const tag = `sleep 8.${process.pid}` // a command line of its own, to clean up after the test
+    const daemon = (name: string) => script('sleep "$2" >/dev/null 2>&1 </dev/null & echo "$1"', name, tag.slice('sleep '.length))
+    const parts = [{ command: daemon('in order') }, { command: daemon('in a lane'), background: true }, { command: cmd('echo', 'next') }]
+    try {
+      for (const lanes of [1, 4]) {
+        const t = performance.now()
+        const r = await new LocalConnection('d', { readLanes: lanes }).runBatch(parts)
+        expect(r.map((x) => x.stdout)).toEqual(['in order\n', 'in a lane\n', 'next\n'])
+        expect(performance.now() - t, `lanes ${lanes}`).toBeLessThan(4000)
+      }
+      const t = performance.now()
+      const { held, results } = await new LocalConnection('h').holdThenBatch(holder('daemon run'), LOCK_MARKER, 5000, parts)
+      await held.release()
+      expect(results.map((x) => x.stdout)).toEqual(['in order\n', 'in a lane\n', 'next\n'])
+      expect(performance.now() - t).toBeLessThan(4000)
+    } finally {
+      spawnSync('pkill', ['-f', tag])
     }
   })
   it('a second run is refused with "locked by <owner>" and none of its commands runs', async () => {
@@ -234,6 +255,24 @@ describe('runPlaybook with the run lock', () => {
     expect(slow!.error).toMatch(/timed out after 600 ms: sh -c 'sleep 30' vxhang\d+ \(reading command\.unless:/)
     expect(fast).toMatchObject({ status: 'skipped' })
     expect(fast!.error).toBeUndefined()
+  })
+  it('a re-read after apply that is cut short fails the host (exit 1): the change is applied but not verified', async () => {
+    const flag = join(dir, 'applied-flag')
+    const tag = `sleep 30.${process.pid}`
+    // the guard answers at once before the apply, and hangs once the command has run (the re-read)
+    const pb = playbook({ name: 'reread', plays: [{ name: 'p', hosts: 'all', tasks: () => [
+      command({ name: 'mark', argv: ['touch', flag], unless: ['sh', '-c', 'if [ -e "$1" ]; then sleep "$2"; fi; exit 1', 'sh', flag, tag.slice('sleep '.length)] }),
+    ] }] })
+    try {
+      const r = await runPlaybook(pb, { ...opts, commandTimeoutMs: 600 })
+      expect(existsSync(flag)).toBe(true)
+      expect(r.tasks[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/^not verified after apply: .*timed out after 600 ms/) })
+      expect(r.hosts.l1).toMatchObject({ failed: 1 })
+      expect(exitCodeOf(r)).toBe(1)
+    } finally {
+      spawnSync('pkill', ['-f', tag])
+      rmSync(flag, { force: true })
+    }
   })
   it('a read that hangs in the lock session times out; the holder kills its own process group only, and the lock is free', async () => {
     const fifo = join(dir, 'hang-fifo')
