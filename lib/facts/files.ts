@@ -13,9 +13,10 @@ export type FileState = { readonly exists: false } | { readonly exists: true; re
 
 /**
  * The command of {@link fileFact} for one file: exit 3 when absent; exit 1 when it is no regular file (after
- * symlinks): a FIFO or a device would make `cat` wait or read forever, a folder cannot be read.
+ * symlinks): a FIFO or a device would make `cat` wait or read forever, a folder cannot be read. A symbolic link
+ * is read through: the mode and content of the file it points to.
  */
-export const FILE_SCRIPT = '[ -e "$1" ] || exit 3; [ -f "$1" ] || { echo "vxlab: $1 is not a regular file" >&2; exit 1; }; stat -c %a -- "$1" && cat -- "$1"'
+export const FILE_SCRIPT = '[ -e "$1" ] || exit 3; [ -f "$1" ] || { echo "vxlab: $1 is not a regular file" >&2; exit 1; }; stat -L -c %a -- "$1" && cat -- "$1"'
 
 /**
  * {@link FILE_SCRIPT} for every file of a batch (see {@link fileFact}), in three processes whatever the number of
@@ -30,7 +31,7 @@ export const FILE_SCRIPT = '[ -e "$1" ] || exit 3; [ -f "$1" ] || { echo "vxlab:
  */
 export const FILES_GROUP_SCRIPT = `t=$1; shift
 exec 3>&1
-stats=$(stat -c '%a %n' -- "$@" 2>/dev/null)
+stats=$(stat -L -c '%a %n' -- "$@" 2>/dev/null)
 m=\${TMPDIR:-/tmp}/.vxlab-$t.sep
 { set -C; printf '\\n%s\\n' "$t" >"$m"; } 2>/dev/null || m=
 set +C
@@ -60,7 +61,7 @@ for s in $st; do
   case $s in a) continue ;; c*) [ "$rc" -eq 0 ] && continue ;; esac
   eval "f=\\\${$k}"
   printf '%s %d\\n' "$t" "$((k-1))"
-  e=$( { [ -e "$f" ] || exit 3; [ -f "$f" ] || { echo "vxlab: $f is not a regular file"; exit 1; } >&2; stat -c %a -- "$f" && cat -- "$f"; } 2>&1 1>&3 ); code=$?
+  e=$( { [ -e "$f" ] || exit 3; [ -f "$f" ] || { echo "vxlab: $f is not a regular file"; exit 1; } >&2; stat -L -c %a -- "$f" && cat -- "$f"; } 2>&1 1>&3 ); code=$?
   printf '\\n%s %d err %d\\n%s\\n%s %d end\\n' "$t" "$((k-1))" "$code" "$e" "$t" "$((k-1))"
 done`
 

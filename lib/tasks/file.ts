@@ -9,11 +9,13 @@ import { absPath, validateSpec } from '../core/validate.ts'
 
 /**
  * Commands that write a file atomically: content on stdin to a temp file in the same folder, chmod,
- * then rename over the destination (rename(2) is atomic within a filesystem).
+ * then rename over the destination (rename(2) is atomic within a filesystem). A destination that is a symbolic
+ * link is written through: the file it points to is replaced and the link stays (file facts read through links,
+ * so what is planned is what is written; a dangling link gets its target created).
  */
 export function writeFileCommand(dest: string, content: string, mode: string) {
   return {
-    ...script('set -e; d=$(dirname -- "$1"); mkdir -p -- "$d"; t=$(mktemp -- "$1.vxlab.XXXXXX"); cat > "$t"; chmod "$2" "$t"; mv -f -- "$t" "$1"', dest, mode),
+    ...script('set -e; f=$1; if [ -L "$f" ]; then f=$(readlink -f -- "$f"); fi; d=$(dirname -- "$f"); mkdir -p -- "$d"; t=$(mktemp -- "$f.vxlab.XXXXXX"); cat > "$t"; chmod "$2" "$t"; mv -f -- "$t" "$f"', dest, mode),
     stdin: content,
   }
 }

@@ -2,12 +2,16 @@
  * template(): modes compared as stat(1) prints them, and a task reported twice (changed, then failed by the
  * convergence check) shown once in its host's block.
  */
+import { chmodSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { TaskOutcome } from '../../lib/core/runner.ts'
 import type { FactSnapshot } from '../../lib/core/task.ts'
 import { HostBlocks } from '../../lib/report/text.ts'
 import { fileFact, type FileState } from '../../lib/facts/files.ts'
-import { template } from '../../lib/tasks/file.ts'
+import { template, writeFileCommand } from '../../lib/tasks/file.ts'
+import { LocalConnection } from '../../lib/connection/local.ts'
 
 function planFor(mode: string, current: FileState) {
   const t = template({ dest: '/etc/vx', src: { inline: 'a\n' }, mode })
@@ -39,5 +43,32 @@ describe('host blocks', () => {
     const lines = blocks.take('p', 'h', {})
     expect(lines[0]).toBe('h: 0 ok, 1 failed')
     expect(lines.filter((l) => l.includes('did not converge'))).toHaveLength(1)
+  })
+})
+
+describe('a destination that is a symbolic link', () => {
+  it('is read and written through: the mode and content of its target are planned, the target is replaced, the link stays', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'vxlab-symlink-'))
+    try {
+      writeFileSync(join(d, 'real.conf'), 'hello old\n')
+      chmodSync(join(d, 'real.conf'), 0o640)
+      symlinkSync('real.conf', join(d, 'link.conf'))
+      const conn = new LocalConnection('l')
+      const f = fileFact(join(d, 'link.conf'))
+      const [out] = await conn.runBatch([{ command: f.command }])
+      expect(f.parse({ ...out!, code: out!.code ?? -1 })).toEqual({ exists: true, mode: '640', content: 'hello old\n' })
+      const w = await conn.run(writeFileCommand(join(d, 'link.conf'), 'hello new\n', '644'))
+      expect(w.code, w.stderr).toBe(0)
+      expect(lstatSync(join(d, 'link.conf')).isSymbolicLink()).toBe(true)
+      expect(readFileSync(join(d, 'real.conf'), 'utf8')).toBe('hello new\n')
+      expect((statSync(join(d, 'real.conf')).mode & 0o777).toString(8)).toBe('644')
+      // a dangling link: its target is created
+      symlinkSync('made.conf', join(d, 'dangling.conf'))
+      expect((await conn.run(writeFileCommand(join(d, 'dangling.conf'), 'x\n', '600'))).code).toBe(0)
+      expect(readFileSync(join(d, 'made.conf'), 'utf8')).toBe('x\n')
+      expect(lstatSync(join(d, 'dangling.conf')).isSymbolicLink()).toBe(true)
+    } finally {
+      rmSync(d, { recursive: true, force: true })
+    }
   })
 })
