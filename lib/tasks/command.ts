@@ -28,6 +28,12 @@ interface CommandCurrent {
   readonly unlessPassed: boolean
 }
 
+/** An argv list: a non-empty array of strings whose first (the program) is not empty. */
+function argvList(field: string, v: unknown): void {
+  if (!Array.isArray(v) || !v.every((a) => typeof a === 'string')) throw new ValidationError(field, `expected a list of strings (program and arguments), got ${JSON.stringify(v)}`)
+  if (v.length === 0 || v[0] === '') throw new ValidationError(field, 'must not be empty')
+}
+
 /**
  * The escape hatch: run a command. Reported as changed only when it runs. With `creates` or `unless`, it
  * runs only when the guard says so, and the guard is re-checked after apply (convergence); without a
@@ -39,9 +45,9 @@ export function command(spec: CommandSpec): Task<CommandSpec, CommandCurrent> {
   const key = `command[${label}]`
   return validateSpec(key, () => {
     if ((spec.argv === undefined) === (spec.script === undefined)) throw new ValidationError('argv', 'give exactly one of argv or script')
-    if (spec.argv !== undefined && (spec.argv.length === 0 || spec.argv[0] === '')) throw new ValidationError('argv', 'must not be empty')
+    if (spec.argv !== undefined) argvList('argv', spec.argv)
     if (spec.creates !== undefined) absPath('creates', spec.creates)
-    if (spec.unless !== undefined && spec.unless.length === 0) throw new ValidationError('unless', 'must not be empty')
+    if (spec.unless !== undefined) argvList('unless', spec.unless)
     const run: Command = {
       ...(spec.argv !== undefined ? { argv: spec.argv } : shScript(spec.script!, ...(spec.args ?? []))),
       ...(spec.stdin !== undefined ? { stdin: spec.stdin } : {}),

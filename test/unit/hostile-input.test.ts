@@ -112,6 +112,8 @@ describe('bad input: exit 2, a clear error, no host contacted', () => {
     ['image name with shell metacharacters', () => [dockerContainer({ name: 'doc1', image: 'con_img|sh', network: 'none' })], /\.image: "con_img\|sh" is not a valid image name/],
     ['duplicate task keys on one host', () => [ovsBridge({ name: 'br1' }), ovsBridge({ name: 'br1', datapathType: 'netdev' })], /bad: host1 ovs\.bridge\[br1\]: duplicate task key in play "p" \(keys must be unique per host\)/],
     ['command without argv or script', () => [command({ name: 'x' })], /command\[x\]\.argv: give exactly one of argv or script/],
+    ['a guard that is no argv list', () => [command({ name: 'g', argv: ['true'], unless: true as never })], /command\[g\]\.unless: expected a list of strings \(program and arguments\), got true/],
+    ['an argv with a number in it', () => [command({ name: 'n', argv: ['sleep', 5 as never] })], /command\[n\]\.argv: expected a list of strings \(program and arguments\), got \["sleep",5\]/],
     ['the same file spelled two ways', () => [template({ dest: '/etc/vx', src: { inline: 'a' } }), template({ dest: '/etc//vx', src: { inline: 'b' } })], /bad: host1 file\.template\[\/etc\/vx\]: duplicate task key/],
     ['a file mode given as a number', () => [template({ dest: '/etc/vx', src: { inline: 'a' }, mode: 644 as never })], /file\.template\[\/etc\/vx\]\.mode: expected an octal mode as a string like '644' \(a number is read as decimal\), got 644/],
     ['a template variable that is not given', () => [template({ dest: '/etc/vx', src: { inline: 'x={{missing}}' } })], /\.vars: template \(inline\): variable "missing" is not defined \(line 1, column 5\)/],
