@@ -197,9 +197,15 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
         continue
       }
       const seen = new Set<string>()
+      const owner = new Map<string, string>()
       for (const t of tasks) {
         if (seen.has(t.key)) problems.push(`${pb.name}: ${name} ${t.key}: duplicate task key in play "${def.name}" (keys must be unique per host)`)
         seen.add(t.key)
+        for (const o of t.owns ?? []) {
+          const first = owner.get(o)
+          if (first !== undefined && first !== t.key) problems.push(`${pb.name}: ${name} ${t.key}: ${o} is also written whole by ${first} in play "${def.name}" (each would rewrite it on every run)`)
+          else owner.set(o, t.key)
+        }
       }
       hosts.push({ host, tasks })
       contacted.add(name)

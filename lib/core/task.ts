@@ -91,6 +91,11 @@ export interface Task<Spec = unknown, Current = unknown> {
    * Default: every key (`*`), the safe choice for tasks that do not say.
    */
   readonly watches?: readonly string[]
+  /**
+   * Object keys this task manages whole (`file:PATH` for a file it writes in full). Two tasks of one play on one
+   * host that manage the same object are a validation error: each would rewrite it on every run.
+   */
+  readonly owns?: readonly string[]
   current(facts: FactSnapshot): Current
   plan(current: Current, spec: Spec): Change[]
   /**

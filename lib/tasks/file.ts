@@ -122,6 +122,7 @@ export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
       spec,
       facts: [fact],
       watches: [`file:${dest}`],
+      owns: [`file:${dest}`],
       current: (f) => f.get(fact),
       plan: (cur) => {
         const touches = [`file:${dest}`]

@@ -132,6 +132,7 @@ export function sysctl(spec: SysctlSpec): Task<SysctlNorm, SysctlCurrent> {
     spec: norm,
     facts: [...(norm.ensure === 'present' ? [runtimeFact] : []), ...(norm.persist ? [persisted] : [])],
     watches: [`sysctl:${name}`, `file:${file}`, ...(dev !== undefined ? [`link:${dev}`] : [])],
+    ...(norm.persist ? { owns: [`file:${file}`] } : {}),
     current: (f) => ({
       ...(norm.ensure === 'present' ? { runtime: f.get(runtimeFact) } : {}),
       ...(norm.persist ? { file: f.get(persisted) } : {}),

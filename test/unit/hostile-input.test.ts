@@ -18,6 +18,7 @@ import type { LabSpec } from '../../lib/lab/spec.ts'
 import { LAB as SEED_LAB } from '../../playbooks/lab.ts'
 import { command } from '../../lib/tasks/command.ts'
 import { template } from '../../lib/tasks/file.ts'
+import { sysctl } from '../../lib/tasks/sysctl.ts'
 import { dockerContainer } from '../../lib/tasks/docker.ts'
 import { ipAddress, route, setMtu } from '../../lib/tasks/net.ts'
 import { ovsBridge, ovsPort, vxlanPort } from '../../lib/tasks/ovs.ts'
@@ -112,6 +113,7 @@ describe('bad input: exit 2, a clear error, no host contacted', () => {
     ['image name with shell metacharacters', () => [dockerContainer({ name: 'doc1', image: 'con_img|sh', network: 'none' })], /\.image: "con_img\|sh" is not a valid image name/],
     ['duplicate task keys on one host', () => [ovsBridge({ name: 'br1' }), ovsBridge({ name: 'br1', datapathType: 'netdev' })], /bad: host1 ovs\.bridge\[br1\]: duplicate task key in play "p" \(keys must be unique per host\)/],
     ['command without argv or script', () => [command({ name: 'x' })], /command\[x\]\.argv: give exactly one of argv or script/],
+    ['two tasks writing one file whole', () => [sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: '/etc/sysctl.d/90-vx.conf' }), sysctl({ key: 'net.ipv4.conf.all.rp_filter', value: 0, file: '/etc/sysctl.d/90-vx.conf' })], /bad: host1 sysctl\[net\.ipv4\.conf\.all\.rp_filter\]: file:\/etc\/sysctl\.d\/90-vx\.conf is also written whole by sysctl\[net\.ipv4\.ip_forward\] in play "p"/],
     ['a guard that is no argv list', () => [command({ name: 'g', argv: ['true'], unless: true as never })], /command\[g\]\.unless: expected a list of strings \(program and arguments\), got true/],
     ['an argv with a number in it', () => [command({ name: 'n', argv: ['sleep', 5 as never] })], /command\[n\]\.argv: expected a list of strings \(program and arguments\), got \["sleep",5\]/],
     ['the same file spelled two ways', () => [template({ dest: '/etc/vx', src: { inline: 'a' } }), template({ dest: '/etc//vx', src: { inline: 'b' } })], /bad: host1 file\.template\[\/etc\/vx\]: duplicate task key/],
