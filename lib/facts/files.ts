@@ -14,9 +14,10 @@ export type FileState = { readonly exists: false } | { readonly exists: true; re
 /**
  * The command of {@link fileFact} for one file: exit 3 when absent; exit 1 when it is no regular file (after
  * symlinks): a FIFO or a device would make `cat` wait or read forever, a folder cannot be read. A symbolic link
- * is read through: the mode and content of the file it points to.
+ * is read through: the mode and content of the file it points to; a dangling link is absent (writing creates its
+ * target), a link that does not resolve (a loop) is an error.
  */
-export const FILE_SCRIPT = '[ -e "$1" ] || exit 3; [ -f "$1" ] || { echo "vxlab: $1 is not a regular file" >&2; exit 1; }; stat -L -c %a -- "$1" && cat -- "$1"'
+export const FILE_SCRIPT = '[ -e "$1" ] || { [ -L "$1" ] && [ -L "$(readlink -m -- "$1")" ] && { echo "vxlab: $1 is a symbolic link that does not resolve (a loop?)" >&2; exit 1; }; exit 3; }; [ -f "$1" ] || { echo "vxlab: $1 is not a regular file" >&2; exit 1; }; stat -L -c %a -- "$1" && cat -- "$1"'
 
 /**
  * {@link FILE_SCRIPT} for every file of a batch (see {@link fileFact}), in three processes whatever the number of
@@ -42,7 +43,7 @@ for f in "$@"; do
   while IFS= read -r l; do [ "\${l#* }" = "$f" ] && { mode=\${l%% *}; break; }; done <<VXEOF
 $stats
 VXEOF
-  if [ ! -e "$f" ]; then st="$st a"
+  if [ ! -e "$f" ] && [ ! -L "$f" ]; then st="$st a"
   elif [ -n "$m" ] && [ -n "$mode" ] && [ -f "$f" ] && [ -r "$f" ]; then st="$st c$mode"; refs="$refs \\"\\\${$i}\\" \\"\\$m\\""
   else st="$st o"
   fi
@@ -61,7 +62,7 @@ for s in $st; do
   case $s in a) continue ;; c*) [ "$rc" -eq 0 ] && continue ;; esac
   eval "f=\\\${$k}"
   printf '%s %d\\n' "$t" "$((k-1))"
-  e=$( { [ -e "$f" ] || exit 3; [ -f "$f" ] || { echo "vxlab: $f is not a regular file"; exit 1; } >&2; stat -L -c %a -- "$f" && cat -- "$f"; } 2>&1 1>&3 ); code=$?
+  e=$( { [ -e "$f" ] || { [ -L "$f" ] && [ -L "$(readlink -m -- "$f")" ] && { echo "vxlab: $f is a symbolic link that does not resolve (a loop?)" >&2; exit 1; }; exit 3; }; [ -f "$f" ] || { echo "vxlab: $f is not a regular file"; exit 1; } >&2; stat -L -c %a -- "$f" && cat -- "$f"; } 2>&1 1>&3 ); code=$?
   printf '\\n%s %d err %d\\n%s\\n%s %d end\\n' "$t" "$((k-1))" "$code" "$e" "$t" "$((k-1))"
 done`
 

@@ -157,9 +157,12 @@ export class HostBlocks {
   /** Record a finished task. */
   add(play: string, host: string, t: TaskOutcome): void {
     const k = `${play}\0${host}`
-    // a task reported again (changed, then failed by the end-of-play convergence check) replaces its first report
-    const list = (this.#open.get(k) ?? []).filter((x) => x.key !== t.key)
-    list.push(t)
+    // a task reported again (changed, then failed by the end-of-play convergence check) replaces its first report,
+    // in its place: the block keeps task order
+    const list = this.#open.get(k) ?? []
+    const at = list.findIndex((x) => x.key === t.key)
+    if (at >= 0) list[at] = t
+    else list.push(t)
     this.#open.set(k, list)
   }
 

@@ -5,17 +5,17 @@ import { ValidationError } from '../core/errors.ts'
 import { requireDependency } from '../core/require.ts'
 import type { Task } from '../core/task.ts'
 import { fileFact, type FileState } from '../facts/files.ts'
-import { absPath, validateSpec } from '../core/validate.ts'
+import { filePath, validateSpec } from '../core/validate.ts'
 
 /**
  * Commands that write a file atomically: content on stdin to a temp file in the same folder, chmod,
  * then rename over the destination (rename(2) is atomic within a filesystem). A destination that is a symbolic
  * link is written through: the file it points to is replaced and the link stays (file facts read through links,
- * so what is planned is what is written; a dangling link gets its target created).
+ * so what is planned is what is written; a dangling link gets its target created, folders included).
  */
 export function writeFileCommand(dest: string, content: string, mode: string) {
   return {
-    ...script('set -e; f=$1; if [ -L "$f" ]; then f=$(readlink -f -- "$f"); fi; d=$(dirname -- "$f"); mkdir -p -- "$d"; t=$(mktemp -- "$f.vxlab.XXXXXX"); cat > "$t"; chmod "$2" "$t"; mv -f -- "$t" "$f"', dest, mode),
+    ...script('set -e; f=$1; if [ -L "$f" ]; then f=$(readlink -m -- "$f"); if [ -L "$f" ]; then echo "vxlab: $1 is a symbolic link that does not resolve (a loop?)" >&2; exit 1; fi; fi; d=$(dirname -- "$f"); mkdir -p -- "$d"; t=$(mktemp -- "$f.vxlab.XXXXXX"); cat > "$t"; chmod "$2" "$t"; mv -f -- "$t" "$f"', dest, mode),
     stdin: content,
   }
 }
@@ -93,8 +93,7 @@ export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
   // the key names the file as the host sees it, so /etc//x and /etc/x are the same task (a duplicate)
   const key = `file.template[${typeof spec.dest === 'string' && spec.dest.startsWith('/') ? posix.normalize(spec.dest) : String(spec.dest)}]`
   return validateSpec(key, () => {
-    const dest = posix.normalize(absPath('dest', spec.dest))
-    if (dest.endsWith('/')) throw new ValidationError('dest', `expected the path of a file, got a folder: ${JSON.stringify(spec.dest)}`)
+    const dest = filePath('dest', spec.dest)
     const mode: unknown = spec.mode ?? '644'
     if (typeof mode !== 'string' || !/^[0-7]{3,4}$/.test(mode)) {
       throw new ValidationError('mode', `expected an octal mode as a string like '644'${typeof mode === 'number' ? ' (a number is read as decimal)' : ''}, got ${JSON.stringify(mode)}`)

@@ -200,7 +200,9 @@ describe('file facts read together', () => {
     symlinkSync(join(d, 'nowhere'), join(d, 'dangling'))
     symlinkSync(join(d, 'a'), join(d, 'link'))
     execFileSync('mkfifo', [join(d, 'fifo')])
-    const paths = ['a', 'missing', 'sp ace', 'bin', 'dangling', 'link', 'dir', 'x*', 'fifo'].map((n) => join(d, n)).concat('/dev/zero')
+    symlinkSync('loop2', join(d, 'loop1'))
+    symlinkSync('loop1', join(d, 'loop2'))
+    const paths = ['a', 'missing', 'sp ace', 'bin', 'dangling', 'link', 'dir', 'x*', 'fifo', 'loop1'].map((n) => join(d, n)).concat('/dev/zero')
     const facts = paths.map((p) => hostFileFact(p))
     const plan = readPlan(facts)
     expect(plan.parts).toHaveLength(1)
@@ -208,8 +210,9 @@ describe('file facts read together', () => {
     const grouped = plan.outputs(await conn.runBatch(plan.parts))
     expect(grouped).toEqual(await conn.runBatch(facts.map((f) => ({ command: f.command }))))
     // a dangling link is absent; a folder, a FIFO (cat would wait for a writer) and a device are errors, never read
-    expect(grouped.map((o) => o!.code)).toEqual([0, 3, 0, 0, 3, 0, 1, 3, 1, 1])
+    expect(grouped.map((o) => o!.code)).toEqual([0, 3, 0, 0, 3, 0, 1, 3, 1, 1, 1])
     expect(grouped[8]!.stderr).toMatch(/fifo is not a regular file/)
+    expect(grouped[9]!.stderr).toMatch(/loop1 is a symbolic link that does not resolve \(a loop\?\)/)
     expect(hostFileFact('/tmp/new\nline').group).toBeUndefined() // read by its own command
   })
 

@@ -39,10 +39,13 @@ describe('host blocks', () => {
     const blocks = new HostBlocks({ check: false, color: false, diff: false, verbose: false })
     const first: TaskOutcome = { key: 'file.template[/etc/vx]', kind: 'file.template', status: 'changed', changes: [] }
     blocks.add('p', 'h', first)
+    blocks.add('p', 'h', { key: 'file.template[/etc/vy]', kind: 'file.template', status: 'changed', changes: [{ op: 'create', summary: 'write /etc/vy', commands: [] }] })
     blocks.add('p', 'h', { ...first, status: 'failed', error: 'did not converge' })
     const lines = blocks.take('p', 'h', {})
-    expect(lines[0]).toBe('h: 0 ok, 1 failed')
+    expect(lines[0]).toBe('h: 1 changed, 0 ok, 1 failed')
     expect(lines.filter((l) => l.includes('did not converge'))).toHaveLength(1)
+    // in its place: the block keeps task order
+    expect(lines.findIndex((l) => l.includes('/etc/vx'))).toBeLessThan(lines.findIndex((l) => l.includes('/etc/vy')))
   })
 })
 
@@ -62,11 +65,21 @@ describe('a destination that is a symbolic link', () => {
       expect(lstatSync(join(d, 'link.conf')).isSymbolicLink()).toBe(true)
       expect(readFileSync(join(d, 'real.conf'), 'utf8')).toBe('hello new\n')
       expect((statSync(join(d, 'real.conf')).mode & 0o777).toString(8)).toBe('644')
-      // a dangling link: its target is created
-      symlinkSync('made.conf', join(d, 'dangling.conf'))
+      // a dangling link: its target is created, with the folders it needs
+      symlinkSync('new/dir/made.conf', join(d, 'dangling.conf'))
       expect((await conn.run(writeFileCommand(join(d, 'dangling.conf'), 'x\n', '600'))).code).toBe(0)
-      expect(readFileSync(join(d, 'made.conf'), 'utf8')).toBe('x\n')
+      expect(readFileSync(join(d, 'new/dir/made.conf'), 'utf8')).toBe('x\n')
       expect(lstatSync(join(d, 'dangling.conf')).isSymbolicLink()).toBe(true)
+      // a loop: an error when read (check mode says so) and when written, never a file
+      symlinkSync('loop.b', join(d, 'loop.a'))
+      symlinkSync('loop.a', join(d, 'loop.b'))
+      const lf = fileFact(join(d, 'loop.a'))
+      const [lr] = await conn.runBatch([{ command: lf.command }])
+      expect(lr!.code).toBe(1)
+      expect(lr!.stderr).toMatch(/loop\.a is a symbolic link that does not resolve \(a loop\?\)/)
+      const lw = await conn.run(writeFileCommand(join(d, 'loop.a'), 'x\n', '600'))
+      expect(lw.code).toBe(1)
+      expect(lw.stderr).toMatch(/does not resolve/)
     } finally {
       rmSync(d, { recursive: true, force: true })
     }
