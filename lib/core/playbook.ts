@@ -157,7 +157,8 @@ export interface BuiltPlay {
 
 /**
  * Build every play for every targeted host and validate it, before any host is contacted: task spec
- * errors, duplicate task keys, a `--limit` that matches nothing, missing private key files.
+ * errors, duplicate task keys, two tasks (in any plays) writing one object whole on a host ({@link Task.owns}), a
+ * `--limit` that matches nothing, missing private key files.
  * Throws {@link PlaybookValidationError} (exit 2) listing every problem as `playbook: host key.field: problem`.
  */
 export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory' | 'limit' | 'check' | 'flags'>): BuiltPlay[] {
@@ -181,6 +182,8 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
   }
   const built: BuiltPlay[] = []
   const contacted = new Set<string>()
+  /** Per host, what a task manages whole (Task.owns), in any play: the task and play that claimed it first. */
+  const owners = new Map<string, Map<string, { task: string; play: string }>>()
   for (const def of pb.plays) {
     if (def.when && !def.when(ctx)) continue
     const m = inv.match(def.hosts)
@@ -197,14 +200,16 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
         continue
       }
       const seen = new Set<string>()
-      const owner = new Map<string, string>()
+      const owner = owners.get(name) ?? new Map<string, { task: string; play: string }>()
+      owners.set(name, owner)
       for (const t of tasks) {
         if (seen.has(t.key)) problems.push(`${pb.name}: ${name} ${t.key}: duplicate task key in play "${def.name}" (keys must be unique per host)`)
         seen.add(t.key)
         for (const o of t.owns ?? []) {
           const first = owner.get(o)
-          if (first !== undefined && first !== t.key) problems.push(`${pb.name}: ${name} ${t.key}: ${o} is also written whole by ${first} in play "${def.name}" (each would rewrite it on every run)`)
-          else owner.set(o, t.key)
+          if (first !== undefined && !(first.task === t.key && first.play === def.name)) {
+            problems.push(`${pb.name}: ${name} ${t.key}: ${o} is also written whole by ${first.task} in play "${first.play}" (each would rewrite it on every run)`)
+          } else owner.set(o, { task: t.key, play: def.name })
         }
       }
       hosts.push({ host, tasks })

@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js'
+import { posix } from 'node:path'
 import { ValidationError } from './errors.ts'
 
 /**
@@ -101,6 +102,16 @@ export function absPath(field: string, value: unknown): string {
     throw new ValidationError(field, `expected an absolute path, got ${JSON.stringify(value)}`)
   }
   return value
+}
+
+/**
+ * The absolute path of a file (not a folder), in normal form (`/etc//x`, `/etc/./x` and `/a/../etc/x` are `/etc/x`,
+ * POSIX path rules): one file, one spelling, so two tasks naming it differently are seen to name the same file.
+ */
+export function filePath(field: string, value: unknown): string {
+  const p = posix.normalize(absPath(field, value))
+  if (p.endsWith('/')) throw new ValidationError(field, `expected the path of a file, got a folder: ${JSON.stringify(value)}`)
+  return p
 }
 
 /** A non-empty string. */

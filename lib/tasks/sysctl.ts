@@ -1,7 +1,7 @@
 import { cmd, script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import type { Change, Task } from '../core/task.ts'
-import { absPath, oneOf, sysctlKey, validateSpec } from '../core/validate.ts'
+import { filePath, oneOf, sysctlKey, validateSpec } from '../core/validate.ts'
 import { normalizeSysctlValue, sysctlFact, sysctlName, sysctlPath, type SysctlValue } from '../facts/sysctl.ts'
 import { fileFact, type FileState } from '../facts/files.ts'
 import { fileDiff, writeFileCommand } from './file.ts'
@@ -117,7 +117,7 @@ export function sysctl(spec: SysctlSpec): Task<SysctlNorm, SysctlCurrent> {
     }
     const persist = spec.persist ?? true
     if (typeof persist !== 'boolean') throw new ValidationError('persist', `expected true or false, got ${JSON.stringify(persist)}`)
-    const file = absPath('file', spec.file ?? defaultSysctlFile(key))
+    const file = filePath('file', spec.file ?? defaultSysctlFile(key))
     if (ensure === 'absent' && !persist) throw new ValidationError('ensure', "'absent' deletes the persisted file and needs persist: true (a runtime value cannot be unset)")
     return { key, value, persist, file, ensure }
   })

@@ -114,6 +114,7 @@ describe('bad input: exit 2, a clear error, no host contacted', () => {
     ['duplicate task keys on one host', () => [ovsBridge({ name: 'br1' }), ovsBridge({ name: 'br1', datapathType: 'netdev' })], /bad: host1 ovs\.bridge\[br1\]: duplicate task key in play "p" \(keys must be unique per host\)/],
     ['command without argv or script', () => [command({ name: 'x' })], /command\[x\]\.argv: give exactly one of argv or script/],
     ['two tasks writing one file whole', () => [sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: '/etc/sysctl.d/90-vx.conf' }), sysctl({ key: 'net.ipv4.conf.all.rp_filter', value: 0, file: '/etc/sysctl.d/90-vx.conf' })], /bad: host1 sysctl\[net\.ipv4\.conf\.all\.rp_filter\]: file:\/etc\/sysctl\.d\/90-vx\.conf is also written whole by sysctl\[net\.ipv4\.ip_forward\] in play "p"/],
+    ['one file spelled two ways, a sysctl file and a template', () => [template({ dest: '/etc/sysctl.d/y.conf', src: { inline: 'a' } }), sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: '/etc//sysctl.d/./y.conf' })], /bad: host1 sysctl\[net\.ipv4\.ip_forward\]: file:\/etc\/sysctl\.d\/y\.conf is also written whole by file\.template\[\/etc\/sysctl\.d\/y\.conf\] in play "p"/],
     ['a guard that is no argv list', () => [command({ name: 'g', argv: ['true'], unless: true as never })], /command\[g\]\.unless: expected a list of strings \(program and arguments\), got true/],
     ['an argv with a number in it', () => [command({ name: 'n', argv: ['sleep', 5 as never] })], /command\[n\]\.argv: expected a list of strings \(program and arguments\), got \["sleep",5\]/],
     ['the same file spelled two ways', () => [template({ dest: '/etc/vx', src: { inline: 'a' } }), template({ dest: '/etc//vx', src: { inline: 'b' } })], /bad: host1 file\.template\[\/etc\/vx\]: duplicate task key/],
@@ -214,6 +215,17 @@ describe('bad input: exit 2, a clear error, no host contacted', () => {
     expect(privateKeyProblem(k)).toBeUndefined()
     rmSync(k)
     expect(privateKeyProblem(k)).toBe('does not exist')
+  })
+
+  it('two plays writing one file whole on a host: exit 2, naming both plays', async () => {
+    const twice = playbook({ name: 'twice', plays: [
+      { name: 'first', hosts: 'docker_hosts', tasks: () => [template({ dest: '/etc/vx/same', src: { inline: 'a' } })] },
+      { name: 'second', hosts: 'host1', tasks: () => [template({ dest: '/etc/vx//same', src: { inline: 'b' } })] },
+    ] })
+    const r = await cli(twice, ['-i', inventory()])
+    expect(r.out).toMatch(/twice: host1 file\.template\[\/etc\/vx\/same\]: file:\/etc\/vx\/same is also written whole by file\.template\[\/etc\/vx\/same\] in play "first"/)
+    expect(r.code).toBe(2)
+    expect(r.contacted).toBe(0)
   })
 
   it('a missing inventory file, and bad flag values', async () => {
