@@ -10,8 +10,10 @@ const tasks = (remote: string, key: number) => [
   vxlanPort({ bridge: 'tobr1', name: 'tovx1', remoteIp: remote, key }),
 ]
 const vsctl = (host: string, ...args: string[]) => hostExec(host, ['ovs-vsctl', '--timeout=10', ...args])
+/** What a run could change: the bridges, ports and interfaces with their configuration (not traffic counters). */
 async function show(host: string): Promise<string> {
-  return (await vsctl(host, '--format=json', 'list', 'Interface')).stdout + (await vsctl(host, 'show')).stdout
+  const config = '--columns=_uuid,name,type,options,external_ids,other_config,mtu_request,ofport_request,admin_state'
+  return (await vsctl(host, '--format=json', config, 'list', 'Interface')).stdout + (await vsctl(host, 'show')).stdout
 }
 async function cleanup(): Promise<void> {
   for (const h of ['host1', 'host2']) await vsctl(h, '--if-exists', 'del-br', 'tobr1', '--', '--if-exists', 'del-br', 'tobr2')
