@@ -141,6 +141,16 @@ export function sysctl(spec: SysctlSpec): Task<SysctlNorm, SysctlCurrent> {
   }
 }
 
+/**
+ * For a per-link key in dot form with one component too many (`net.ipv4.conf.eth0.100.rp_filter`): how to write a
+ * link name that holds a dot, since sysctl(8) reads every dot of the dot form as a separator.
+ */
+function linkDotHint(name: string): string {
+  const m = /^(net\.ipv[46]\.(?:conf|neigh)\.)([^./]+)\.([^./]+)\.([^./]+)$/.exec(name)
+  if (!m) return ''
+  return `; for link ${m[2]}.${m[3]} write ${m[1]}${m[2]}/${m[3]}.${m[4]} (a dot in a link name is a slash in the dot form) or ${sysctlPath(`${m[1]}${m[2]}/${m[3]}.${m[4]}`).slice('/proc/sys/'.length)}`
+}
+
 function planSysctl(cur: SysctlCurrent, s: SysctlNorm): Change[] {
   // the key as sysctl(8) names it, in commands, messages and the persisted line: one key, one spelling
   const key = sysctlName(s.key)
@@ -159,7 +169,7 @@ function planSysctl(cur: SysctlCurrent, s: SysctlNorm): Change[] {
   const rt = cur.runtime
   if (rt === undefined || !rt.exists) {
     const dev = sysctlKeyInterface(key)
-    if (dev === undefined) throw new Error(`sysctl key ${key} does not exist on this host (no /proc/sys entry)`)
+    if (dev === undefined) throw new Error(`sysctl key ${key} does not exist on this host (no /proc/sys entry)${linkDotHint(key)}`)
     changes.push({
       op: 'update', summary: `set ${key} = ${value} (key does not exist yet: link ${dev} must be created by an earlier task)`,
       before: { runtime: null }, after: { runtime: value },

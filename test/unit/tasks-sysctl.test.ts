@@ -87,7 +87,9 @@ describe('sysctl', () => {
     expect(sysctlKeyInterface('net.ipv4.conf.vx/7.rp_filter')).toBe('vx.7')
     expect(sysctl({ key: 'net.ipv4.conf.vx/7.rp_filter', value: 0 }).watches).toContain('link:vx.7')
     expect(sysctlKeyInterface('net.ipv4.conf.eth0.100.rp_filter')).toBeUndefined()
-    expect(() => plan(sysctl({ key: 'net.ipv4.conf.eth0.100.rp_filter', value: 0 }), { runtime: { exists: false }, file: { exists: false } })).toThrow(/does not exist on this host/)
+    expect(() => plan(sysctl({ key: 'net.ipv4.conf.eth0.100.rp_filter', value: 0 }), { runtime: { exists: false }, file: { exists: false } }))
+      .toThrow(/does not exist on this host \(no \/proc\/sys entry\); for link eth0\.100 write net\.ipv4\.conf\.eth0\/100\.rp_filter \(a dot in a link name is a slash in the dot form\) or net\/ipv4\/conf\/eth0\.100\/rp_filter$/)
+    expect(() => plan(sysctl({ key: 'net.ipv4.nope', value: 0 }), { runtime: { exists: false }, file: { exists: false } })).toThrow(/\(no \/proc\/sys entry\)$/)
   })
   it('one key however it is spelled: one task key, one fact, one name in touches (a second spelling is a duplicate)', () => {
     expect(sysctlName('net/ipv4/ip_forward')).toBe('net.ipv4.ip_forward')
