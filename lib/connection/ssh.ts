@@ -51,21 +51,28 @@ function loadKnownHosts(path: string): KnownHosts {
 }
 
 /**
- * Private key files read once per content version (path, mtime, size), like known_hosts: the hosts of a run usually
- * share one key, and node-ssh reading the file again for every connection cost ~1 ms of the controller's thread each.
- * `undefined` when the file cannot be read (node-ssh then reads the path and reports the error itself).
+ * Private key files, read once per content version (path, mtime, size) like known_hosts: the hosts of a run usually
+ * share one key, which the check before contacting hosts ({@link privateKeyProblem}) parses once and every connection
+ * reuses (node-ssh reading the file for every connection cost ~1 ms of the controller's thread each). Throws what
+ * statSync and readFileSync throw.
  */
-const privateKeyCache = new Map<string, { stamp: string; text: string }>()
+const keyFiles = new Map<string, { stamp: string; data: Buffer; problem?: string | undefined }>()
 
+function keyFile(path: string): { stamp: string; data: Buffer; problem?: string | undefined } {
+  const st = statSync(path)
+  const stamp = `${st.mtimeMs}:${st.size}`
+  let k = keyFiles.get(path)
+  if (k === undefined || k.stamp !== stamp) {
+    k = { stamp, data: readFileSync(path) }
+    keyFiles.set(path, k)
+  }
+  return k
+}
+
+/** The key's text for node-ssh, or undefined when the file cannot be read (node-ssh then reads the path and reports the error). */
 function loadPrivateKey(path: string): string | undefined {
   try {
-    const st = statSync(path)
-    const stamp = `${st.mtimeMs}:${st.size}`
-    const hit = privateKeyCache.get(path)
-    if (hit && hit.stamp === stamp) return hit.text
-    const text = readFileSync(path, 'utf8')
-    privateKeyCache.set(path, { stamp, text })
-    return text
+    return keyFile(path).data.toString('utf8')
   } catch {
     return undefined
   }
@@ -195,7 +202,6 @@ export function privateKeyExists(path: string): boolean {
 
 type KeyParser = (data: Buffer) => unknown
 let parseKey: KeyParser | undefined
-const keyVerdicts = new Map<string, { stamp: string; problem: string | undefined }>()
 
 /**
  * Why a private key file cannot be used (missing, unreadable, not a key ssh2 understands, encrypted:
@@ -204,21 +210,16 @@ const keyVerdicts = new Map<string, { stamp: string; problem: string | undefined
  * node-ssh itself loads.
  */
 export function privateKeyProblem(path: string): string | undefined {
-  let data: Buffer
-  let stamp: string
+  let k: ReturnType<typeof keyFile>
   try {
-    const st = statSync(path)
-    stamp = `${st.mtimeMs}:${st.size}`
-    // the hosts of a run usually share one key file: parse it once per content version
-    const hit = keyVerdicts.get(path)
-    if (hit && hit.stamp === stamp) return hit.problem
-    data = readFileSync(path)
+    k = keyFile(path)
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(e as Error).message}`
   }
-  parseKey ??= (createRequire(requireDependency.resolve('node-ssh'))('ssh2') as { utils: { parseKey: KeyParser } }).utils.parseKey
-  const k = parseKey(data)
-  const problem = k instanceof Error ? `is not a usable private key: ${k.message}` : undefined
-  keyVerdicts.set(path, { stamp, problem })
-  return problem
+  if (!('problem' in k)) {
+    parseKey ??= (createRequire(requireDependency.resolve('node-ssh'))('ssh2') as { utils: { parseKey: KeyParser } }).utils.parseKey
+    const parsed = parseKey(k.data)
+    k.problem = parsed instanceof Error ? `is not a usable private key: ${parsed.message}` : undefined
+  }
+  return k.problem
 }
