@@ -62,7 +62,8 @@ for s in $st; do
   case $s in a) continue ;; c*) [ "$rc" -eq 0 ] && continue ;; esac
   eval "f=\\\${$k}"
   printf '%s %d\\n' "$t" "$((k-1))"
-  e=$( { [ -e "$f" ] || { [ -L "$f" ] && [ -L "$(readlink -m -- "$f")" ] && { echo "vxlab: $f is a symbolic link that does not resolve (a loop?)" >&2; exit 1; }; exit 3; }; [ -f "$f" ] || { echo "vxlab: $f is not a regular file"; exit 1; } >&2; stat -L -c %a -- "$f" && cat -- "$f"; } 2>&1 1>&3 ); code=$?
+  e=$( { set -- "$f"; ${FILE_SCRIPT}
+} 2>&1 1>&3 ); code=$?
   printf '\\n%s %d err %d\\n%s\\n%s %d end\\n' "$t" "$((k-1))" "$code" "$e" "$t" "$((k-1))"
 done`
 
