@@ -277,9 +277,9 @@ export abstract class BaseConnection implements Connection {
    * lock costs no round trip of its own. `command` must end by running a shell on the rest of its stdin
    * (`exec sh -s`): it gets the batch script, run in the background in a subshell with fd 9 closed (the
    * holder's lock descriptor never leaks into a command, which could keep the lock after the run), while the
-   * holder itself waits for the end of its stdin (`cat >/dev/null`), holding the session and the lock. Its stdin
-   * ends when `release()` closes it, when a part times out here (the watchdog closes it) or when the connection
-   * is lost; if the batch is still running then (a read that hangs: a FIFO, a daemon that does not answer),
+   * holder itself waits for the end of its stdin (a builtin `read` loop, {@link holderInput}), holding the session
+   * and the lock. Its stdin ends when `release()` closes it, when a part times out here (the watchdog closes it) or
+   * when the connection is lost; if the batch is still running then (a read that hangs: a FIFO, a daemon that does not answer),
    * the holder kills its whole process group (the session sshd started, or the group of a local holder),
    * itself included: no read of a run outlives it, and the lock is free at once.
    * Rejects with {@link HoldRefusedError} (the holder's output, e.g. "locked by ...") when the holder ends or

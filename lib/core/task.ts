@@ -92,8 +92,8 @@ export interface Task<Spec = unknown, Current = unknown> {
    */
   readonly watches?: readonly string[]
   /**
-   * Object keys this task manages whole (`file:PATH` for a file it writes in full). Two tasks of one play on one
-   * host that manage the same object are a validation error: each would rewrite it on every run.
+   * Object keys this task manages whole (`file:PATH` for a file it writes in full). Two tasks on one host, in any
+   * plays of a playbook, that manage the same object are a validation error: each would rewrite it on every run.
    */
   readonly owns?: readonly string[]
   current(facts: FactSnapshot): Current
