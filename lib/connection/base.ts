@@ -64,6 +64,11 @@ const BECOME_WITH_PASSWORD =
  */
 export const DEFAULT_READ_LANES = 4
 
+/** How `-v` shows the commands of one batch (quoting every argument of every part costs ms at 50 hosts: only with a log). */
+function describeBatch(commands: readonly Command[]): string {
+  return commands.length === 1 ? describeCommand(commands[0]!) : `batch of ${commands.length}: ${commands.map(describeCommand).join(' ; ')}`
+}
+
 /** The holder of {@link BaseConnection.holdThenBatch} ended or timed out before it printed its marker (its output says why). */
 export class HoldRefusedError extends VxlabError {}
 
@@ -295,9 +300,7 @@ export abstract class BaseConnection implements Connection {
     const { script, token, order, background } = buildBatchScript(parts, { lanes: this.#lanes })
     const end = `${token}:end`
     const batchTimeoutMs = limits.reduce((t, l) => t + l, 0)
-    const shown = commands.length === 0 ? 'nothing'
-      : commands.length === 1 ? describeCommand(commands[0]!) : `batch of ${commands.length}: ${commands.map(describeCommand).join(' ; ')}`
-    this.log?.(this.host, mask(`${describeCommand(command)}; then in the same session: ${shown}`))
+    this.log?.(this.host, mask(`${describeCommand(command)}; then in the same session: ${commands.length === 0 ? 'nothing' : describeBatch(commands)}`))
     const cleanup = this.#registry === undefined ? '' : killRegistered(this.#registry)
     const input = holderInput(commands.length === 0 ? undefined : script, end, cleanup)
     const heldLine = `${marker}\n`
@@ -391,10 +394,11 @@ export abstract class BaseConnection implements Connection {
     this.#registry = dir
   }
 
-  async #exec(line: string, stdin: string | Uint8Array | undefined, timeoutMs: number, shown: string, watch?: ExecWatch): Promise<RawExecResult> {
+  /** `shown` is what `-v` prints: a function, so that a run without a log never formats it. */
+  async #exec(line: string, stdin: string | Uint8Array | undefined, timeoutMs: number, shown: () => string, watch?: ExecWatch): Promise<RawExecResult> {
     return this.#limit(async () => {
       this.#execs++
-      this.log?.(this.host, mask(shown))
+      this.log?.(this.host, mask(shown()))
       const w = this.#wrap(this.#registry === undefined ? line : `${registerExec(this.#registry)}\n${line}`, stdin)
       return this.execRaw(w.line, w.stdin, timeoutMs, watch)
     })
@@ -402,7 +406,7 @@ export abstract class BaseConnection implements Connection {
 
   async run(command: Command): Promise<ExecResult> {
     const timeoutMs = command.timeoutMs ?? this.commandTimeoutMs
-    const r = await this.#exec(renderCommand(command), command.stdin, timeoutMs, describeCommand(command))
+    const r = await this.#exec(renderCommand(command), command.stdin, timeoutMs, () => describeCommand(command))
     if (r.timedOut) throw new CommandTimeoutError(this.host, timeoutMs, mask(describeCommand(command)))
     return { code: r.code, stdout: r.stdout, stderr: r.stderr }
   }
@@ -413,9 +417,8 @@ export abstract class BaseConnection implements Connection {
     const limits = commands.map((c) => c.timeoutMs ?? this.commandTimeoutMs)
     const { script, token, order, background } = buildBatchScript(parts, { lanes: this.#lanes, limitsMs: limits })
     const timeoutMs = limits.reduce((t, l) => t + l, 0)
-    const shown = commands.length === 1 ? describeCommand(commands[0]!) : `batch of ${commands.length}: ${commands.map(describeCommand).join(' ; ')}`
     const watchdog = new PartWatchdog(token, limits, order, background)
-    const r = await this.#exec('sh -s', script, timeoutMs, shown, watchdog).finally(() => watchdog.stop())
+    const r = await this.#exec('sh -s', script, timeoutMs, () => describeBatch(commands), watchdog).finally(() => watchdog.stop())
     const parsed = parseBatchOutput(r.stdout, token, commands.length)
     if (r.timedOut) {
       // the part that overran its own limit (or, when the whole exec ran out of time, the one running then)
