@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { LocalConnection } from '../../lib/connection/local.ts'
 import { buildBatchScript, parseBatchOutput } from '../../lib/connection/batch.ts'
@@ -44,5 +45,44 @@ describe('batched exec', () => {
   it('times out with a clear error naming the command and the limit', async () => {
     const c = new LocalConnection('slowhost', { commandTimeoutMs: 300 })
     await expect(c.runBatch([{ command: cmd('sleep', '5') }])).rejects.toThrow(/slowhost: command timed out after 300 ms: sleep 5/)
+  })
+
+  describe('a read that is a `sh -c` script runs in the batch shell (no shell started for it), as `sh -c` would', () => {
+    const parts = [
+      { command: script('echo "$0 $# $1|$2"; echo err >&2; exit 4', 'a b', "c'd") },
+      { command: script('echo "[${__e-u}${__c-u}${__d-u}${__i-u}${__t-u}]"; cat') },
+      { command: script('if then fi') },
+      { command: script('cd / && x=1 && export x') },
+      { command: cmd('sh', '-c', 'echo "${x-unset} $(pwd)"') },
+      { command: script('exec >&2; echo gone') },
+    ]
+    const expected = [
+      { code: 4, stdout: "sh 2 a b|c'd\n", stderr: 'err' },
+      { code: 0, stdout: '[uuuuu]\n', stderr: '' },
+      { code: 2 },
+      { code: 0, stdout: '', stderr: '' },
+      { code: 0, stdout: `unset ${process.cwd()}\n`, stderr: '' },
+      { code: 0, stdout: '', stderr: 'gone' },
+    ]
+    const run = (lanes: number, background: boolean) => {
+      const { script: text, token } = buildBatchScript(parts.map((p, i) => ({ ...p, background: background && i !== 4 })), { lanes })
+      const out = spawnSync('sh', ['-s'], { input: text, encoding: 'utf8' })
+      return { text, results: parseBatchOutput(out.stdout, token, parts.length).results }
+    }
+    for (const [lanes, background] of [[1, false], [2, true], [1, true]] as const) {
+      it(`lanes ${lanes}, ${background ? 'in the background' : 'in order'}`, () => {
+        const { text, results } = run(lanes, background)
+        expect(text).not.toMatch(/sh -c /) // every part is a `sh -c` script: none starts a shell
+        expect(results).toHaveLength(parts.length)
+        results.forEach((r, i) => expect(r, `part ${i}`).toMatchObject(expected[i]!))
+        expect(results[2]!.stderr).toMatch(/[Ss]yntax error/)
+      })
+    }
+    it('not with a host-side time limit (timeout(1) needs a program) nor another $0', () => {
+      const limited = buildBatchScript([{ command: script('true') }], { limitsMs: [1000] }).script
+      expect(limited).toMatch(/ sh -c true sh /)
+      expect(buildBatchScript([{ command: cmd('sh', '-c', 'echo $0', 'name') }]).script).toMatch(/sh -c 'echo \$0' name/)
+      expect(buildBatchScript([{ command: script('echo $0') }]).script).toMatch(/eval 'echo \$0'/)
+    })
   })
 })
