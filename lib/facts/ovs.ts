@@ -1,8 +1,8 @@
 import type { Fact } from '../core/task.ts'
 
 /**
- * Reading Open vSwitch state from OVSDB as JSON (`ovs-vsctl --format=json list ...`, ovs-vsctl(8)).
- * OVSDB's JSON wraps values: `["set",[...]]`, `["map",[[k,v],...]]`, `["uuid","..."]`; a set column with one
+ * Reading Open vSwitch state from OVSDB as JSON: one `ovsdb-client transact` of three read-only `select`
+ * operations (ovsdb-client(1); RFC 7047 sections 4.1.3 and 5.2.2). OVSDB's JSON wraps values: `["set",[...]]`, `["map",[[k,v],...]]`, `["uuid","..."]`; a set column with one
  * element is written bare and an empty optional value is `["set",[]]` (RFC 7047 section 5.1).
  */
 
@@ -39,10 +39,21 @@ export function asMap(v: OvsValue | undefined): Record<string, string> {
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]))
 }
 
-/** One `list TABLE` JSON document as rows keyed by heading. */
-export function decodeTable(json: string): Array<Record<string, OvsValue>> {
-  const doc = JSON.parse(json) as { data: unknown[][]; headings: string[] }
-  return doc.data.map((row) => Object.fromEntries(doc.headings.map((h, i) => [h, decodeOvsdb(row[i])])))
+/**
+ * The rows of each operation of a `transact` reply (RFC 7047 section 4.1.3: one result per operation, in order;
+ * an operation that failed has `error` instead of `rows`), with every datum decoded.
+ * Throws on an error result or a reply of another shape.
+ */
+export function decodeSelects(json: string, count: number): Array<Array<Record<string, OvsValue>>> {
+  const reply = JSON.parse(json) as unknown
+  if (!Array.isArray(reply) || reply.length !== count) throw new Error(`expected ${count} OVSDB results, got ${JSON.stringify(reply).slice(0, 200)}`)
+  return reply.map((r: unknown) => {
+    const res = r as { rows?: unknown; error?: unknown; details?: unknown }
+    if (res === null || typeof res !== 'object' || !Array.isArray(res.rows)) {
+      throw new Error(`OVSDB select failed: ${String(res?.error ?? JSON.stringify(r))}${res?.details !== undefined ? ` (${String(res.details)})` : ''}`)
+    }
+    return (res.rows as Array<Record<string, unknown>>).map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, decodeOvsdb(v)])))
+  })
 }
 
 /** A bridge row (Bridge table, ovs-vswitchd.conf.db(5)). */
@@ -89,15 +100,19 @@ export interface OvsState {
   readonly interfaces: Record<string, OvsInterface>
 }
 
-const BRIDGE_COLS = 'name,_uuid,ports,datapath_type,fail_mode,external_ids'
-const PORT_COLS = 'name,_uuid,interfaces,external_ids'
-const IFACE_COLS = 'name,_uuid,type,options,external_ids,mtu_request,mtu,ofport,error'
+/** The columns read of each table (ovs-vswitchd.conf.db(5)). */
+const SELECTS = [
+  ['Bridge', ['name', '_uuid', 'ports', 'datapath_type', 'fail_mode', 'external_ids']],
+  ['Port', ['name', '_uuid', 'interfaces', 'external_ids']],
+  ['Interface', ['name', '_uuid', 'type', 'options', 'external_ids', 'mtu_request', 'mtu', 'ofport', 'error']],
+] as const
 
-/** Parse the three JSON documents printed by {@link ovsStateFact}'s command. */
+/** The `transact` request of {@link ovsStateFact}: a select of every row of each table, nothing written. */
+const STATE_TRANSACTION = JSON.stringify(['Open_vSwitch', ...SELECTS.map(([table, columns]) => ({ op: 'select', table, where: [], columns }))])
+
+/** Parse the `transact` reply printed by {@link ovsStateFact}'s command: bridges, ports and interfaces by name. */
 export function parseOvsState(stdout: string): OvsState {
-  const docs = stdout.split('\n').filter((l) => l.trim() !== '')
-  if (docs.length !== 3) throw new Error(`expected 3 OVSDB tables, got ${docs.length}`)
-  const [b, p, i] = docs.map(decodeTable) as [Array<Record<string, OvsValue>>, Array<Record<string, OvsValue>>, Array<Record<string, OvsValue>>]
+  const [b, p, i] = decodeSelects(stdout, SELECTS.length) as [Array<Record<string, OvsValue>>, Array<Record<string, OvsValue>>, Array<Record<string, OvsValue>>]
   const portByUuid = new Map(p.map((r) => [String(r._uuid), String(r.name)]))
   const ifaceByUuid = new Map(i.map((r) => [String(r._uuid), String(r.name)]))
   const bridges: Record<string, OvsBridge> = {}
@@ -143,15 +158,17 @@ export function parseOvsState(stdout: string): OvsState {
 export const OVS_VSCTL = ['ovs-vsctl', '--timeout=10'] as const
 
 /**
- * Fact: every bridge, port and interface, in one ovs-vsctl call (three JSON tables). Shared by all OVS
- * tasks and containerPort, so a host's OVS state costs one command per batch. ovsdb-server down is an
- * error naming it, never an empty configuration.
+ * Fact: every bridge, port and interface, in one read-only OVSDB transaction (`ovsdb-client --timeout=10
+ * transact`, on the default socket ovs-vsctl uses). Shared by all OVS tasks and containerPort, so a host's
+ * OVS state costs one command per batch. ovsdb-server down is an error naming it, never an empty
+ * configuration. ovsdb-client, not `ovs-vsctl list`: ovs-vsctl fetches and parses the whole schema and sets up
+ * a monitor first, ~2.4 ms more CPU per host and read on the host and its ovsdb-server (bench/RESULTS.md).
  */
 export const ovsStateFact: Fact<OvsState> = {
   id: 'ovs.state',
   service: 'ovsdb-server',
   command: {
-    argv: [...OVS_VSCTL, '--format=json', `--columns=${BRIDGE_COLS}`, 'list', 'Bridge', '--', `--columns=${PORT_COLS}`, 'list', 'Port', '--', `--columns=${IFACE_COLS}`, 'list', 'Interface'],
+    argv: ['ovsdb-client', '--timeout=10', 'transact', STATE_TRANSACTION],
   },
   parse: (o) => parseOvsState(o.stdout),
 }

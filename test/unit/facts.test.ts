@@ -30,3 +30,20 @@ describe('fact parsers replay recorded outputs', () => {
     })
   }
 })
+
+describe('the OVS state read (one ovsdb-client transact of three selects)', () => {
+  it('is read-only: select operations only', async () => {
+    const { ovsStateFact } = await import('../../lib/facts/ovs.ts')
+    const [prog, , verb, request] = ovsStateFact.command.argv
+    expect([prog, verb]).toEqual(['ovsdb-client', 'transact'])
+    const ops = (JSON.parse(request!) as unknown[]).slice(1) as Array<{ op: string }>
+    expect(ops.map((o) => o.op)).toEqual(['select', 'select', 'select'])
+  })
+  it('an operation that failed is an error naming OVSDB\'s reason, not a state with fewer rows', async () => {
+    const { parseOvsState } = await import('../../lib/facts/ovs.ts')
+    // OVS 3.1's reply (exit 0) to the same transaction with one unknown column in the Port select
+    const reply = '[{"rows":[{"name":"br-phy"},{"name":"br1"},{"name":"br2"}]},{"details":"nosuch is not a valid column name","error":"syntax error","syntax":"[\\"nosuch\\"]"},null]'
+    expect(() => parseOvsState(reply)).toThrow(/OVSDB select failed: syntax error \(nosuch is not a valid column name\)/)
+    expect(() => parseOvsState('[]')).toThrow(/expected 3 OVSDB results/)
+  })
+})
