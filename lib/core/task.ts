@@ -31,7 +31,7 @@ export interface FactOutput {
 
 /**
  * A piece of host state read by one read-only command. Facts with the same `id` are read once per batch,
- * so two tasks that need `ovs-vsctl --format=json list interface` share one read.
+ * so two tasks that need the OVS state (`ovs.state`: one `ovsdb-client transact`) share one read.
  * `okExitCodes` (default [0]) are the exit codes `parse` accepts; any other code fails the read with stderr:
  * a daemon that is down is an error, never "absent". A fact whose command signals absence by an exit code
  * lists it and returns its own absent value from `parse`.
