@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { script } from '../core/command.ts'
 import type { Fact, FactGroup, FactOutput } from '../core/task.ts'
-import { GROUP_FRAME_SH, splitGroupOutput } from './group.ts'
+import { GROUP_FRAME_END_SH, GROUP_FRAME_START_SH, splitGroupOutput } from './group.ts'
 import { parseLinks, parseRoutes, type Link, type Route } from './ip.ts'
 
 /**
@@ -223,12 +223,15 @@ export interface ContainerNetns {
  * What {@link CONTAINER_NETNS_SCRIPT} reads inside the container's network namespace, in ONE `nsenter` (a shell
  * there runs the reads): its addresses, IPv4 routes and the tx offload of IFACE (`absent` when there is no such
  * link, `unknown` without ethtool). Exit 3 when a read fails. Arg: IFACE. No single quotes (it is quoted as one).
+ * Whether IFACE exists is read from the address listing (its `"ifname"`; names are validated, nothing to
+ * escape), not by one more `ip link show`.
  */
-const IN_NETNS_SCRIPT = `echo @@addr; ip -j -d addr show || exit 3
+const IN_NETNS_SCRIPT = `a=$(ip -j -d addr show) || exit 3
+printf "@@addr\\n%s\\n" "$a"
 echo; echo @@route; ip -j -4 route show || exit 3
 echo; echo @@tx
-if ! ip link show dev "$1" >/dev/null 2>&1; then echo absent
-elif command -v ethtool >/dev/null 2>&1; then ethtool -k "$1" || exit 3
+case $a in *"\\"ifname\\":\\"$1\\""*) ;; *) echo absent; exit 0 ;; esac
+if command -v ethtool >/dev/null 2>&1; then ethtool -k "$1" || exit 3
 else echo unknown
 fi`
 
@@ -254,10 +257,11 @@ if [ -n "$out" ]; then
   fi
 fi
 echo @@host
-if ip link show dev "$h" >/dev/null 2>&1; then
-  ip -j -d addr show dev "$h" || exit 3
+if a=$(ip -j -d addr show dev "$h" 2>/dev/null); then
+  printf '%s\\n' "$a"
   echo; echo @@hosttx; tx ethtool -k "$h"
-else echo; echo @@hosttx; echo absent
+elif ! ip link show dev "$h" >/dev/null 2>&1; then echo; echo @@hosttx; echo absent
+else ip -j -d addr show dev "$h" >/dev/null; exit 3
 fi`
 
 function parseTx(text: string | undefined): TxOffload {
@@ -330,6 +334,7 @@ while [ $# -gt 0 ]; do
   kind=$1 c=$2
   if [ "$kind" = n ]; then i=$3 h=$4; shift 4; else shift 2; fi
   find_line "$c"
+  ${GROUP_FRAME_START_SH}
   (
     if [ "$kind" = c ]; then
       if [ -n "$line" ]; then printf '[%s]\\n' "\${line#* * * }"; exit 0; fi
@@ -342,9 +347,9 @@ while [ $# -gt 0 ]; do
     else printf '%s\\n' "$err" | awk '!seen[$0]++' >&2; exit 2
     fi
 ${NETNS_AFTER_INSPECT}
-  ) >"$d/o" 2>"$d/e" </dev/null
+  ) 2>"$d/e" </dev/null
   code=$?
-  ${GROUP_FRAME_SH}
+  ${GROUP_FRAME_END_SH}
   k=$((k+1))
 done
 rm -rf "$d"`

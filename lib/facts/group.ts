@@ -3,9 +3,14 @@ import type { FactOutput } from '../core/task.ts'
 /**
  * The output framing of grouped reads (see {@link import('../core/task.ts').FactGroup}): for member K, in order,
  * a line `TOKEN K`, the member's stdout, `\nTOKEN K err CODE\n`, its stderr, `\nTOKEN K end\n`. TOKEN is
- * random per read, so no output can forge a marker. An empty output costs no `cat` (a process each).
+ * random per read, so no output can forge a marker. A script prints {@link GROUP_FRAME_START_SH}, runs the member
+ * with its stdout going straight out and its stderr to the file `$d/e`, sets `code`, then prints
+ * {@link GROUP_FRAME_END_SH} (an empty stderr costs no `cat`, a process each).
  */
-export const GROUP_FRAME_SH = `printf '%s %d\\n' "$t" "$k"; [ ! -s "$d/o" ] || cat "$d/o"; printf '\\n%s %d err %d\\n' "$t" "$k" "$code"; [ ! -s "$d/e" ] || cat "$d/e"; printf '\\n%s %d end\\n' "$t" "$k"`
+export const GROUP_FRAME_START_SH = `printf '%s %d\\n' "$t" "$k"`
+
+/** The end of member K's frame: see {@link GROUP_FRAME_START_SH}. */
+export const GROUP_FRAME_END_SH = `printf '\\n%s %d err %d\\n' "$t" "$k" "$code"; [ ! -s "$d/e" ] || cat "$d/e"; printf '\\n%s %d end\\n' "$t" "$k"`
 
 /** Split a grouped read's stdout into each member's own output (fewer when the script was cut short). */
 export function splitGroupOutput(stdout: string, token: string, count: number): FactOutput[] {
