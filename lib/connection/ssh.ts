@@ -147,8 +147,17 @@ export class SshConnection extends BaseConnection {
       const hint = /Timed out while waiting for handshake/.test(msg) ? `connect timed out after ${target.connectTimeoutMs} ms` : msg
       throw new UnreachableError(target.name, mask(`${target.user}@${target.address}:${target.port}: ${hint}`))
     }
-    return new SshConnection(target, ssh, opts)
+    // An error on the connection while no exec listens (a reset, a keepalive timeout) would otherwise be an
+    // uncaught 'error' event and end the whole run, every host; the next exec on it fails as "connection lost".
+    const conn = new SshConnection(target, ssh, opts)
+    ssh.connection?.on('error', (e: Error) => {
+      conn.#lost ??= e.message
+    })
+    return conn
   }
+
+  /** Why the connection failed while idle, if it did (reported by the next exec). */
+  #lost: string | undefined
 
   protected execRaw(commandLine: string, stdin: string | Uint8Array | undefined, timeoutMs: number, watch?: ExecWatch): Promise<RawExecResult> {
     return new Promise((resolve, reject) => {
@@ -192,7 +201,7 @@ export class SshConnection extends BaseConnection {
         .catch((e: unknown) => {
           clearTimeout(timer)
           if (timedOut) return
-          reject(new UnreachableError(this.host, `connection lost: ${e instanceof Error ? e.message : String(e)}`))
+          reject(new UnreachableError(this.host, `connection lost: ${this.#lost ?? (e instanceof Error ? e.message : String(e))}`))
         })
     })
   }

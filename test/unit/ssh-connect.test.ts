@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { createRequire } from 'node:module'
+import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it, vi } from 'vitest'
@@ -59,5 +60,35 @@ describe('SSH connect: the socket vxlab opens', () => {
     await new Promise((r) => setTimeout(r, 100))
     expect(closed).toBe(true)
     await new Promise<void>((r) => srv.close(() => r()))
+  })
+
+  it('a connection reset while no exec runs does not end the process; the next exec fails as connection lost', async () => {
+    // an SSH server in this process (the ssh2 that node-ssh loads), accepting any login, answering exec with "hi"
+    const ssh2 = createRequire(createRequire(import.meta.url).resolve('node-ssh'))('ssh2') as {
+      Server: new (cfg: { hostKeys: unknown[] }, onClient: (c: import('node:events').EventEmitter & Record<string, (...a: never[]) => unknown>) => void) => import('node:events').EventEmitter & { listen(p: number, h: string, cb: () => void): void; address(): { port: number }; close(): void }
+      utils: { generateKeyPairSync(type: string): { private: string } }
+    }
+    const sockets: Socket[] = []
+    const server = new ssh2.Server({ hostKeys: [ssh2.utils.generateKeyPairSync('ed25519').private] }, (client) => {
+      client.on('error', () => undefined)
+      client.on('authentication', (ctx: { accept(): void }) => ctx.accept())
+      client.on('ready', () => client.on('session', (accept: () => import('node:events').EventEmitter) => {
+        accept().on('exec', (acc: () => { write(s: string): void; exit(c: number): void; end(): void }) => {
+          const ch = acc()
+          ch.write('hi\n')
+          ch.exit(0)
+          ch.end()
+        })
+      }))
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    ;(server as unknown as { _srv: import('node:net').Server })._srv.on('connection', (s: Socket) => sockets.push(s))
+    const c = await SshConnection.connect({ name: 'h', address: '127.0.0.1', port: server.address().port, user: 'u', password: 'p', knownHostsFile, hostKeyPolicy: 'accept-new', connectTimeoutMs: 5000 })
+    expect((await c.run({ argv: ['true'] })).stdout).toBe('hi\n')
+    sockets[0]!.resetAndDestroy()
+    await new Promise((r) => setTimeout(r, 200))
+    await expect(c.run({ argv: ['true'] })).rejects.toThrow(/^h: unreachable: connection lost: read ECONNRESET/)
+    await c.close()
+    server.close()
   })
 })
