@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Command } from '../core/command.ts'
+import { isReadScript, type Command } from '../core/command.ts'
 import { quote, renderCommand } from './quote.ts'
 
 /** The result of one command: exit code (null when killed by a signal), stdout untrimmed, stderr. */
@@ -47,17 +47,18 @@ function killPrefix(limitMs: number | undefined): string {
 }
 
 /**
- * A read part that is a POSIX `sh -c BODY [sh ARGS...]` script without stdin and without a host-side time limit
- * runs in the batch's own shell, in a subshell: `unset` of the batch's `__` variables, `set -- ARGS`, then
- * `eval BODY`. What the script sees is the same (its arguments, `$0` = sh, no variables of the batch, its own
- * process for `exit`, `exec`, `cd` and traps), a syntax error still fails that part alone (`eval` fails in the
- * subshell), and the host starts no shell for it: a `sh -c` costs ~0.55 ms of CPU more than a subshell
- * (fork and exec of dash, its dynamic linking), on every host of every run. Returns the shell text, or
- * undefined for any other command.
+ * A read part that is one of vxlab's own read scripts ({@link import('../core/command.ts').readScript}: `sh -c BODY sh ARGS...`, no stdin)
+ * without a host-side time limit runs in the batch's own shell, in a subshell: `unset` of the batch's `__`
+ * variables, `set -- ARGS`, then `eval BODY`. The script gets its arguments, `$0` = sh, no variables of the
+ * batch and a process of its own for `exit`, `exec`, `cd` and traps; a syntax error fails that part alone
+ * (`eval` fails in the subshell). Not the same as `sh -c` in `$$`, `$PPID` and `$-` (the batch's, and `$$` is
+ * the process that holds the run lock) and in the process list: so never a user's script, which keeps its own
+ * `sh`. The host starts no shell for it: a `sh -c` costs ~0.55 ms of CPU more than a subshell (fork and exec of
+ * dash, its dynamic linking), on every host of every run. Returns the shell text, or undefined.
  */
 function inlineScript(c: BatchPart['command'], limitMs: number | undefined): string | undefined {
   const [a0, a1, body, name, ...args] = c.argv
-  if (a0 !== 'sh' || a1 !== '-c' || body === undefined || c.stdin !== undefined || limitMs !== undefined) return undefined
+  if (!isReadScript(c) || a0 !== 'sh' || a1 !== '-c' || body === undefined || c.stdin !== undefined || limitMs !== undefined) return undefined
   if (name !== undefined && name !== 'sh') return undefined
   return `unset __t __e __c __d __i; set -- ${args.map(quote).join(' ')}; eval ${quote(body)}`
 }

@@ -34,6 +34,26 @@ export function script(body: string, ...args: string[]): Command {
   return { argv: ['sh', '-c', body, 'sh', ...args] }
 }
 
+/** The commands made by {@link readScript}: vxlab's own read-only scripts. */
+const ownReadScripts = new WeakSet<Command>()
+
+/**
+ * A read-only script of vxlab's own facts, as {@link script}, that a batch may run in its own shell instead of a
+ * new `sh` (lib/connection/batch.ts). Only for scripts written for it: they never use `$$`, `$PPID`, `$-` or the
+ * process list (in the batch shell those are the batch's, and `$$` there is the process that holds the run lock),
+ * and they set every variable they read. A user's script (a `command` guard) always runs as `sh -c`.
+ */
+export function readScript(body: string, ...args: string[]): Command {
+  const c = script(body, ...args)
+  ownReadScripts.add(c)
+  return c
+}
+
+/** Whether `c` was made by {@link readScript} (the same object). */
+export function isReadScript(c: Command): boolean {
+  return ownReadScripts.has(c)
+}
+
 /**
  * Short human-readable form for messages: like {@link describeCommand}, but a multi-line `sh -c` script is
  * shown as its first line and its line count (`sh -c "c=$1 i=$2…" (14-line script) sh doc1 eth0`).

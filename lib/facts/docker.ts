@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { script } from '../core/command.ts'
+import { readScript } from '../core/command.ts'
 import type { Fact, FactGroup, FactOutput } from '../core/task.ts'
 import { GROUP_FRAME_END_SH, GROUP_FRAME_START_SH, splitGroupOutput } from './group.ts'
 import { parseLinks, parseRoutes, type Link, type Route } from './ip.ts'
@@ -111,7 +111,7 @@ export function dockerContextHashFact(dir: string): Fact<string> {
   return {
     id: `docker.contextHash:${dir}`,
     slow: true,
-    command: script(CONTEXT_HASH_SCRIPT, dir),
+    command: readScript(CONTEXT_HASH_SCRIPT, dir),
     parse: (o) => {
       const m = /^([0-9a-f]{64})\b/.exec(o.stdout.trim())
       if (!m) throw new Error(`unexpected sha256sum output ${JSON.stringify(o.stdout.slice(0, 100))}`)
@@ -371,7 +371,7 @@ function containersGroup(args: readonly string[]): FactGroup {
       const token = `VXG${randomBytes(6).toString('hex')}`
       const names = [...new Set(members.map((m) => m[1]!))]
       return {
-        command: script(CONTAINERS_GROUP_SCRIPT, token, String(names.length), ...names, ...members.flat()),
+        command: readScript(CONTAINERS_GROUP_SCRIPT, token, String(names.length), ...names, ...members.flat()),
         split: (out) => splitContainersGroup(out.stdout, token, members.length),
       }
     },
@@ -389,7 +389,7 @@ export function containerNetnsFact(container: string, iface: string, hostIface: 
   return {
     id: `docker.netns:${container}:${iface}`,
     service: 'dockerd',
-    command: script(CONTAINER_NETNS_SCRIPT, container, iface, hostIface),
+    command: readScript(CONTAINER_NETNS_SCRIPT, container, iface, hostIface),
     group: containersGroup(['n', container, iface, hostIface]),
     slow: true,
     parse: (o) => parseContainerNetns(o.stdout),

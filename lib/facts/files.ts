@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { script } from '../core/command.ts'
+import { readScript } from '../core/command.ts'
 import type { Fact, FactGroup, FactOutput } from '../core/task.ts'
 import { readGroupFrame } from './group.ts'
 
@@ -129,7 +129,7 @@ export function splitFilesOutput(stdout: string, token: string, count: number): 
 export function fileFact(path: string): Fact<FileState> {
   return {
     id: `file:${path}`,
-    command: script(FILE_SCRIPT, path),
+    command: readScript(FILE_SCRIPT, path),
     ...(path.includes('\n') ? {} : { group: filesGroup(path) }),
     okExitCodes: [0, 3],
     parse: (o) => {
@@ -147,7 +147,7 @@ function filesGroup(path: string): FactGroup {
     read(members) {
       const token = `VXF${randomBytes(6).toString('hex')}`
       return {
-        command: script(FILES_GROUP_SCRIPT, token, ...members.map((m) => m[0]!)),
+        command: readScript(FILES_GROUP_SCRIPT, token, ...members.map((m) => m[0]!)),
         split: (out) => splitFilesOutput(out.stdout, token, members.length),
       }
     },

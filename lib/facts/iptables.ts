@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { script } from '../core/command.ts'
+import { readScript } from '../core/command.ts'
 import type { Fact, FactGroup } from '../core/task.ts'
 import { splitGroupOutput } from './group.ts'
 
@@ -31,7 +31,7 @@ export const NO_MATCH_MESSAGE = 'does a matching rule exist'
 export function iptablesRuleFact(table: string, chain: string, rule: readonly string[]): Fact<boolean> {
   return {
     id: `iptables.rule:${table}/${chain} ${JSON.stringify(rule)}`,
-    command: script(IPTABLES_RULE_SCRIPT, table, chain, ...rule),
+    command: readScript(IPTABLES_RULE_SCRIPT, table, chain, ...rule),
     group: rulesGroup([table, chain, String(rule.length), ...rule]),
     okExitCodes: [0, 1],
     parse: (o) => {
@@ -82,7 +82,7 @@ function rulesGroup(args: readonly string[]): FactGroup {
     read(members) {
       const token = `VXI${randomBytes(6).toString('hex')}`
       return {
-        command: script(IPTABLES_GROUP_SCRIPT, token, ...members.flat()),
+        command: readScript(IPTABLES_GROUP_SCRIPT, token, ...members.flat()),
         split: (out) => splitGroupOutput(out.stdout, token, members.length),
       }
     },

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { LocalConnection } from '../../lib/connection/local.ts'
 import { buildBatchScript, parseBatchOutput } from '../../lib/connection/batch.ts'
-import { cmd, script } from '../../lib/core/command.ts'
+import { cmd, readScript, script } from '../../lib/core/command.ts'
 
 describe('batched exec', () => {
   const conn = new LocalConnection('local')
@@ -47,14 +47,14 @@ describe('batched exec', () => {
     await expect(c.runBatch([{ command: cmd('sleep', '5') }])).rejects.toThrow(/slowhost: command timed out after 300 ms: sleep 5/)
   })
 
-  describe('a read that is a `sh -c` script runs in the batch shell (no shell started for it), as `sh -c` would', () => {
+  describe('vxlab\'s own read scripts run in the batch shell (no shell started for them), as `sh -c` would', () => {
     const parts = [
-      { command: script('echo "$0 $# $1|$2"; echo err >&2; exit 4', 'a b', "c'd") },
-      { command: script('echo "[${__e-u}${__c-u}${__d-u}${__i-u}${__t-u}]"; cat') },
-      { command: script('if then fi') },
-      { command: script('cd / && x=1 && export x') },
+      { command: readScript('echo "$0 $# $1|$2"; echo err >&2; exit 4', 'a b', "c'd") },
+      { command: readScript('echo "[${__e-u}${__c-u}${__d-u}${__i-u}${__t-u}]"; cat') },
+      { command: readScript('if then fi') },
+      { command: readScript('cd / && x=1 && export x') },
       { command: cmd('sh', '-c', 'echo "${x-unset} $(pwd)"') },
-      { command: script('exec >&2; echo gone') },
+      { command: readScript('exec >&2; echo gone') },
     ]
     const expected = [
       { code: 4, stdout: "sh 2 a b|c'd\n", stderr: 'err' },
@@ -72,17 +72,25 @@ describe('batched exec', () => {
     for (const [lanes, background] of [[1, false], [2, true], [1, true]] as const) {
       it(`lanes ${lanes}, ${background ? 'in the background' : 'in order'}`, () => {
         const { text, results } = run(lanes, background)
-        expect(text).not.toMatch(/sh -c /) // every part is a `sh -c` script: none starts a shell
+        // the five read scripts start no shell; only the user's `sh -c` (part 4) does
+        expect(text).toContain(`sh -c 'echo "\${x-unset} $(pwd)"'`)
+        expect(text.replaceAll(`sh -c 'echo "\${x-unset} $(pwd)"'`, '')).not.toMatch(/sh -c /)
         expect(results).toHaveLength(parts.length)
         results.forEach((r, i) => expect(r, `part ${i}`).toMatchObject(expected[i]!))
         expect(results[2]!.stderr).toMatch(/[Ss]yntax error/)
       })
     }
-    it('not with a host-side time limit (timeout(1) needs a program) nor another $0', () => {
-      const limited = buildBatchScript([{ command: script('true') }], { limitsMs: [1000] }).script
+    it('not with a host-side time limit (timeout(1) needs a program), nor a script of the user\'s', () => {
+      const limited = buildBatchScript([{ command: readScript('true') }], { limitsMs: [1000] }).script
       expect(limited).toMatch(/ sh -c true sh /)
-      expect(buildBatchScript([{ command: cmd('sh', '-c', 'echo $0', 'name') }]).script).toMatch(/sh -c 'echo \$0' name/)
-      expect(buildBatchScript([{ command: script('echo $0') }]).script).toMatch(/eval 'echo \$0'/)
+      expect(buildBatchScript([{ command: readScript('echo $0') }]).script).toMatch(/eval 'echo \$0'/)
+      // a user's guard keeps its own shell: `kill $$` there must not reach the batch shell (the lock holder)
+      for (const c of [script('echo $0'), cmd('sh', '-c', 'echo $0')]) expect(buildBatchScript([{ command: c }]).script).toMatch(/sh -c 'echo \$0'/)
+      const { script: text, token } = buildBatchScript([{ command: script('kill -TERM $$; sleep 1') }, { command: cmd('echo', 'after') }])
+      const out = spawnSync('sh', ['-s'], { input: text, encoding: 'utf8' })
+      const results = parseBatchOutput(out.stdout, token, 2).results
+      expect(results.map((r) => r.code)).toEqual([143, 0])
+      expect(results[1]!.stdout).toBe('after\n')
     })
   })
 })
