@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { accessSync, constants, existsSync, statSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { UsageError, VxlabError } from './core/errors.ts'
@@ -83,6 +83,33 @@ function positiveNumber(flag: string, value: string | undefined, fallback: numbe
   return n
 }
 
+/** Longest time limit in seconds: Node's timers hold at most 2^31-1 ms (~24.8 days); a longer one fires at once. */
+const MAX_SECONDS = 2_000_000
+
+/** A time limit flag in seconds (0 < S <= {@link MAX_SECONDS}), as milliseconds. */
+function seconds(flag: string, value: string | undefined, fallback: number): number {
+  const s = positiveNumber(flag, value, fallback)
+  if (s > MAX_SECONDS) throw new UsageError(`--${flag}: at most ${MAX_SECONDS} seconds (~23 days), got ${JSON.stringify(value)}`)
+  return s * 1000
+}
+
+/**
+ * An output file flag (--json, --graph, --graph-after): its folder must exist and be writable, and it must not be
+ * a folder itself. Checked before any host is contacted, so a run is not lost for want of a place to write it.
+ */
+function outputFile(flag: string, file: string | undefined): void {
+  if (file === undefined) return
+  const path = resolve(file)
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--${flag}: ${file} is a folder, not a file`)
+  const dir = dirname(path)
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--${flag}: folder ${dirname(file)} does not exist`)
+  try {
+    accessSync(existsSync(path) ? path : dir, constants.W_OK)
+  } catch {
+    throw new UsageError(`--${flag}: cannot write ${existsSync(path) ? file : `in ${dirname(file)}`} (permission denied)`)
+  }
+}
+
 /** The parsed common options of a run. */
 export interface CliOptions {
   readonly inventoryFile: string
@@ -133,9 +160,12 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     if (!Number.isInteger(forks) || forks > 1000) throw new UsageError(`--forks: expected a whole number 1..1000, got ${JSON.stringify(values.forks)}`)
     const hostKeyPolicy = (values['host-key-policy'] as string | undefined) ?? 'strict'
     if (hostKeyPolicy !== 'strict' && hostKeyPolicy !== 'accept-new') throw new UsageError(`--host-key-policy: expected strict or accept-new, got ${JSON.stringify(hostKeyPolicy)}`)
-    const connectTimeoutMs = positiveNumber('connect-timeout', values['connect-timeout'] as string | undefined, 10) * 1000
-    const commandTimeoutMs = positiveNumber('command-timeout', values['command-timeout'] as string | undefined, 120) * 1000
-    const lockTimeoutMs = positiveNumber('lock-timeout', values['lock-timeout'] as string | undefined, 20) * 1000
+    const connectTimeoutMs = seconds('connect-timeout', values['connect-timeout'] as string | undefined, 10)
+    const commandTimeoutMs = seconds('command-timeout', values['command-timeout'] as string | undefined, 120)
+    const lockTimeoutMs = seconds('lock-timeout', values['lock-timeout'] as string | undefined, 20)
+    outputFile('json', values.json as string | undefined)
+    outputFile('graph', values.graph as string | undefined)
+    outputFile('graph-after', values['graph-after'] as string | undefined)
     let password = process.env.VXLAB_SSH_PASSWORD
     let becomePassword = process.env.VXLAB_BECOME_PASSWORD
     const flags: Record<string, string | boolean | undefined> = {}
@@ -201,7 +231,15 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     io.err(`internal error: ${mask(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`)
     return EXIT.hostFailed
   }
-  if (values.json !== undefined) writeJsonReport(values.json as string, report)
+  if (values.json !== undefined) {
+    try {
+      writeJsonReport(values.json as string, report)
+    } catch (e) {
+      // checked before the run; this is a folder removed or a disk filled since: the recap above stands
+      io.err(`error: cannot write the JSON report ${values.json as string}: ${mask(e instanceof Error ? e.message : String(e))}\n`)
+      return EXIT.hostFailed
+    }
+  }
   return exitCodeOf(report)
 }
 

@@ -17,13 +17,16 @@ export const LOCK_MARKER = 'VXLAB_LOCK_HELD'
 
 /**
  * The holder: $1 lock file, $2 `-x` or `-s`, $3 wait in seconds, $4 owner text (for "locked by ..."). Once it
- * holds the lock it becomes a shell reading the rest of its stdin (the first batch, then `exec cat`), with
+ * holds the lock it becomes a shell reading the rest of its stdin (the first batch, then a builtin `read` loop), with
  * the lock on fd 9 until that shell ends.
  */
 export const LOCK_SCRIPT = [
   'l=$1; mode=$2; wait=$3; owner=$4',
   'exec 9>>"$l" || { echo "cannot open the run lock $l"; exit 3; }',
-  'if ! flock "$mode" -w "$wait" 9; then echo "locked by $(cat "$l.owner" 2>/dev/null || echo "another run") (waited $wait s for $l)"; exit 75; fi',
+  // flock(1) exits 1 when the wait ran out (its conflict exit code), other codes for its own errors
+  'flock "$mode" -w "$wait" 9; rc=$?',
+  'if [ "$rc" -eq 1 ]; then echo "locked by $(cat "$l.owner" 2>/dev/null || echo "another run") (waited $wait s for $l)"; exit 75; fi',
+  'if [ "$rc" -ne 0 ]; then echo "cannot take the run lock $l (flock exit $rc)"; exit 3; fi',
   'printf "%s\\n" "$owner" > "$l.owner" 2>/dev/null',
   `echo ${LOCK_MARKER}`,
   'exec sh -s',

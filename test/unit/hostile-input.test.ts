@@ -159,6 +159,22 @@ describe('bad input: exit 2, a clear error, no host contacted', () => {
     expect(a.contacted + b.contacted).toBe(0)
   })
 
+  it('an output file whose folder is missing or a folder, and a time limit past Node\'s timers: before the run', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--json', join(dir, 'no-such-dir', 'r.json')], /^error: --json: folder \S+no-such-dir does not exist$/m],
+      [['--json', dir], /^error: --json: \S+ is a folder, not a file$/m],
+      [['--graph-after', join(dir, 'nope', 'x.svg')], /^error: --graph-after: folder \S+nope does not exist$/m],
+      [['--command-timeout', '3000000'], /^error: --command-timeout: at most 2000000 seconds \(~23 days\), got "3000000"$/m],
+      [['--lock-timeout', '1e308'], /^error: --lock-timeout: at most 2000000 seconds/m],
+    ]
+    for (const [args, msg] of cases) {
+      const r = await cli(labPlaybook(SEED_LAB), ['-i', inventory(), ...args])
+      expect(r.out, args.join(' ')).toMatch(msg)
+      expect(r.code).toBe(2)
+      expect(r.contacted).toBe(0)
+    }
+  })
+
   it('inventory YAML syntax error: file:line:column', async () => {
     const file = join(dir, 'syntax.yml')
     writeFileSync(file, `all:\n  hosts:\n    host1: {ansible_host: 127.0.0.1, ansible_port: ${port}\n    host2:\n`)

@@ -120,6 +120,12 @@ describe('the run lock holder reads the first batch in its own session', () => {
       spawnSync('pkill', ['-f', tag])
     }
   })
+  it('flock failing for its own reason is not reported as "locked by" another run', async () => {
+    // a wait flock cannot take (the CLI bounds --lock-timeout; a library caller might not)
+    const bad = lockCommand({ check: false, waitMs: Infinity, owner: 'x', file: lockFile })
+    await expect(new LocalConnection('c').holdThenBatch(bad, LOCK_MARKER, 5000, [{ command: cmd('true') }]))
+      .rejects.toThrow(/^c: flock: cannot set up timer: .*\ncannot take the run lock \S+vxlab\.lock \(flock exit 71\)$/)
+  })
   it('a second run is refused with "locked by <owner>" and none of its commands runs', async () => {
     const a = new LocalConnection('a')
     const { held } = await a.holdThenBatch(holder('run A, pid 1'), LOCK_MARKER, 5000, [{ command: cmd('true') }])
