@@ -3,6 +3,7 @@ import { readScript } from '../core/command.ts'
 import type { Fact, FactGroup, FactOutput } from '../core/task.ts'
 import { GROUP_FRAME_END_SH, GROUP_FRAME_START_SH, splitGroupOutput } from './group.ts'
 import { parseLinks, parseRoutes, type Link, type Route } from './ip.ts'
+import { nameRecord } from './records.ts'
 
 /**
  * Reading Docker state as JSON (`docker inspect`, `docker image inspect`, docker-inspect(1)) and a
@@ -294,7 +295,7 @@ export function parseContainerNetns(stdout: string): ContainerNetns {
   const addrJson = sections.get('addr') ?? '[]'
   const base = parseLinks(addrJson)
   const raw = JSON.parse(addrJson.trim() === '' ? '[]' : addrJson) as Array<{ ifname: string; link_index?: number; link_netnsid?: number }>
-  const links: Record<string, NetnsLink> = {}
+  const links = nameRecord<NetnsLink>()
   for (const r of raw) {
     const l = base[r.ifname]!
     links[r.ifname] = r.link_index !== undefined && r.link_netnsid !== undefined ? { ...l, peerIfindex: r.link_index } : l

@@ -1,4 +1,5 @@
 import type { Fact } from '../core/task.ts'
+import { nameRecord } from './records.ts'
 
 /**
  * Reading links, addresses and routes with iproute2's JSON output (`ip -j -d addr show`, `ip -j route show`,
@@ -49,7 +50,7 @@ interface IpJsonLink {
 /** Parse `ip -j -d addr show` output. */
 export function parseLinks(stdout: string): Links {
   const arr = JSON.parse(stdout.trim() === '' ? '[]' : stdout) as IpJsonLink[]
-  const out: Record<string, Link> = {}
+  const out = nameRecord<Link>()
   for (const l of arr) {
     // veth peers in other namespaces are shown as "name@ifN"; ip -j gives ifname without the suffix
     const ipv4 = (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => ({ address: a.local, prefixlen: a.prefixlen, cidr: `${a.local}/${a.prefixlen}` }))

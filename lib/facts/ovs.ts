@@ -1,4 +1,5 @@
 import type { Fact } from '../core/task.ts'
+import { nameRecord } from './records.ts'
 
 /**
  * Reading Open vSwitch state from OVSDB as JSON: one `ovsdb-client transact` of three read-only `select`
@@ -15,7 +16,7 @@ export function decodeOvsdb(v: unknown): OvsValue {
     const [tag, body] = v as [string, unknown]
     if (tag === 'uuid' || tag === 'named-uuid') return String(body)
     if (tag === 'set') return (body as unknown[]).map(decodeOvsdb)
-    if (tag === 'map') return Object.fromEntries((body as Array<[unknown, unknown]>).map(([k, x]) => [String(decodeOvsdb(k)), decodeOvsdb(x)]))
+    if (tag === 'map') return nameRecord((body as Array<[unknown, unknown]>).map(([k, x]) => [String(decodeOvsdb(k)), decodeOvsdb(x)] as const))
   }
   if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v
   throw new Error(`unexpected OVSDB value ${JSON.stringify(v)}`)
@@ -35,8 +36,8 @@ export function optional(v: OvsValue | undefined): OvsValue | undefined {
 
 /** A map column as a string record. */
 export function asMap(v: OvsValue | undefined): Record<string, string> {
-  if (v === undefined || Array.isArray(v) || typeof v !== 'object') return {}
-  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]))
+  if (v === undefined || Array.isArray(v) || typeof v !== 'object') return nameRecord()
+  return nameRecord(Object.entries(v).map(([k, x]) => [k, String(x)] as const))
 }
 
 /**
@@ -115,7 +116,7 @@ export function parseOvsState(stdout: string): OvsState {
   const [b, p, i] = decodeSelects(stdout, SELECTS.length) as [Array<Record<string, OvsValue>>, Array<Record<string, OvsValue>>, Array<Record<string, OvsValue>>]
   const portByUuid = new Map(p.map((r) => [String(r._uuid), String(r.name)]))
   const ifaceByUuid = new Map(i.map((r) => [String(r._uuid), String(r.name)]))
-  const bridges: Record<string, OvsBridge> = {}
+  const bridges = nameRecord<OvsBridge>()
   const portBridge = new Map<string, string>()
   for (const r of b) {
     const name = String(r.name)
@@ -127,7 +128,7 @@ export function parseOvsState(stdout: string): OvsState {
       ...(failMode !== undefined ? { failMode: String(failMode) } : {}), externalIds: asMap(r.external_ids), ports,
     }
   }
-  const ports: Record<string, OvsPort> = {}
+  const ports = nameRecord<OvsPort>()
   for (const r of p) {
     const name = String(r.name)
     const bridge = portBridge.get(name)
@@ -136,7 +137,7 @@ export function parseOvsState(stdout: string): OvsState {
       interfaces: asSet(r.interfaces).map((u) => ifaceByUuid.get(String(u)) ?? String(u)).sort(), externalIds: asMap(r.external_ids),
     }
   }
-  const interfaces: Record<string, OvsInterface> = {}
+  const interfaces = nameRecord<OvsInterface>()
   for (const r of i) {
     const name = String(r.name)
     const mtuRequest = optional(r.mtu_request)

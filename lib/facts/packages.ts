@@ -1,4 +1,5 @@
 import type { Fact } from '../core/task.ts'
+import { nameRecord } from './records.ts'
 
 /**
  * Reading Debian package state with `dpkg-query -W -f '${Package}\t${db:Status-Status}\n' NAMES...`
@@ -19,7 +20,7 @@ const rank = (s: string): number => (INSTALLED_STATUSES.includes(s) ? 2 : ABSENT
 
 /** Parse dpkg-query's `name<TAB>status` lines. A multi-arch package (one line per architecture) counts as installed when any line is. */
 export function parsePackageStates(stdout: string): PackageStates {
-  const out: Record<string, string> = {}
+  const out = nameRecord<string>()
   for (const line of stdout.split('\n')) {
     if (line.trim() === '') continue
     const [name = '', raw = ''] = line.split('\t')

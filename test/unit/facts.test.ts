@@ -47,3 +47,27 @@ describe('the OVS state read (one ovsdb-client transact of three selects)', () =
     expect(() => parseOvsState('[]')).toThrow(/expected 3 OVSDB results/)
   })
 })
+
+describe('names that are Object.prototype properties (valid bridge, port and interface names)', () => {
+  const fx = (name: string): FactFixture => JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as FactFixture
+  it('plan as what the host has under that name (nothing), not as a property of every object', async () => {
+    const { parseOvsState } = await import('../../lib/facts/ovs.ts')
+    const { linksFact, parseLinks } = await import('../../lib/facts/ip.ts')
+    const { ovsBridge, ovsPort } = await import('../../lib/tasks/ovs.ts')
+    const { ipAddress } = await import('../../lib/tasks/net.ts')
+    const ovs = parseOvsState(fx('ovs/state-underlay-only').stdout)
+    const links = parseLinks(fx('net/links-veth-two-addresses').stdout)
+    const values = new Map<string, unknown>([['ovs.state', ovs], [linksFact.id, links]])
+    const snap = { get: <T>(f: Fact<T>): T => values.get(f.id) as T }
+    type Plannable = { current: (s: typeof snap) => unknown; plan: (c: unknown, s: unknown) => Array<{ op: string; summary: string }>; spec: unknown }
+    const plan = (t: unknown) => (t as Plannable).plan((t as Plannable).current(snap), (t as Plannable).spec)
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect(ovs.bridges[name], name).toBeUndefined()
+      expect(links[name], name).toBeUndefined()
+      expect(plan(ovsBridge({ name, datapathType: 'netdev' })).map((c) => c.op), name).toEqual(['create'])
+      expect(plan(ovsPort({ bridge: 'br-phy', name, type: 'internal' })).map((c) => c.op), name).toEqual(['create'])
+      // no such link on the host: a clear "does not exist", not a TypeError from a built-in
+      expect(() => plan(ipAddress({ dev: name, address: '10.99.0.1/24' })), name).not.toThrow(TypeError)
+    }
+  })
+})
