@@ -144,7 +144,9 @@ export interface OvsPortSpec {
 /**
  * A port with one interface on a bridge: `--may-exist add-port BR NAME -- set interface NAME type=internal`.
  * A port found on another bridge is moved (replace, in one transaction); a changed type or mtu_request is
- * updated in place. Key: `ovs.port[NAME]`.
+ * updated in place. A port in sync whose interface OVS could not set up (its `error` column, or ofport -1, as
+ * for a `system` port whose link does not exist; ovs-vswitchd.conf.db(5)) fails the task with OVS's reason,
+ * in check mode too. Key: `ovs.port[NAME]`.
  */
 export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
   const key = `ovs.port[${String(spec.name)}]`
@@ -193,6 +195,10 @@ export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
           before.mtuRequest = cur.iface?.mtuRequest ?? null
           after.mtuRequest = spec.mtuRequest
         }
+        // in sync, but an interface OVS could not set up (a system port whose device does not exist): setting it
+        // again would not help, and reporting it ok would hide a port that carries nothing (error, ofport -1)
+        if (sets.length === 0 && cur.iface?.error !== undefined) throw new Error(`OVS cannot use interface ${name}: ${cur.iface.error}`)
+        if (sets.length === 0 && cur.iface?.ofport === -1) throw new Error(`OVS could not add interface ${name} (ofport -1)`)
         if (sets.length === 0) return []
         return [{ op: 'update', summary: `update port ${name}: ${Object.keys(after).join(', ')}`, before, after, commands: [vsctl('set', 'interface', name, ...sets)], touches }]
       },

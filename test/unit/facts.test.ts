@@ -71,3 +71,18 @@ describe('names that are Object.prototype properties (valid bridge, port and int
     }
   })
 })
+
+describe('ovsPort and an interface OVS could not set up (recorded: a system port whose device does not exist)', () => {
+  it('fails with OVS\'s reason instead of reporting the port ok; a type change that can fix it is still planned', async () => {
+    const fx = JSON.parse(readFileSync(join(dir, 'ovs/state-bridge-internal-vxlan-missing-device.json'), 'utf8')) as FactFixture
+    const { parseOvsState } = await import('../../lib/facts/ovs.ts')
+    const { ovsPort } = await import('../../lib/tasks/ovs.ts')
+    const ovs = parseOvsState(fx.stdout)
+    const snap = { get: <T>(): T => ovs as T }
+    type Plannable = { current: (s: typeof snap) => unknown; plan: (c: unknown, s: unknown) => Array<{ op: string }>; spec: unknown }
+    const plan = (t: unknown) => (t as Plannable).plan((t as Plannable).current(snap), (t as Plannable).spec)
+    expect(() => plan(ovsPort({ bridge: 'rbr1', name: 'rgone', type: 'system' }))).toThrow(/^OVS cannot use interface rgone: could not open network device rgone \(No such device\)$/)
+    expect(plan(ovsPort({ bridge: 'rbr1', name: 'rgone', type: 'internal' })).map((c) => c.op)).toEqual(['update'])
+    expect(plan(ovsPort({ bridge: 'rbr1', name: 'rnet1', type: 'internal', mtuRequest: 1450 }))).toEqual([])
+  })
+})
