@@ -32,6 +32,16 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
   'ask-become-pass': { type: 'boolean', short: 'K' },
 }
 
+/**
+ * The options a playbook's CLI takes, as a `node:util` parseArgs config: the common ones (--check, -i, ...) and
+ * the playbook's own flags (`PlaybookDef.flags`, with their defaults).
+ */
+export function cliOptions(pb: PlaybookDef): NonNullable<ParseArgsConfig['options']> {
+  const own: NonNullable<ParseArgsConfig['options']> = {}
+  for (const [k, f] of Object.entries(pb.flags ?? {})) own[k] = { type: f.type, ...(f.default !== undefined ? { default: f.default } : {}) } as (typeof own)[string]
+  return { ...COMMON, ...own }
+}
+
 function usage(pb: PlaybookDef, argv0: string): string {
   const extra = Object.entries(pb.flags ?? {}).map(([k, f]) => `  --${k}${f.type === 'string' ? ' VALUE' : ''}`.padEnd(30) + f.description)
   return [
@@ -132,10 +142,8 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
 }): Promise<number> {
   const argv0 = `npx tsx ${process.argv[1] ? process.argv[1].replace(`${process.cwd()}/`, '') : 'playbook.ts'}`
   let values: Record<string, string | boolean | undefined>
-  const own: NonNullable<ParseArgsConfig['options']> = {}
-  for (const [k, f] of Object.entries(pb.flags ?? {})) own[k] = { type: f.type, ...(f.default !== undefined ? { default: f.default } : {}) } as (typeof own)[string]
   try {
-    const parsed = parseArgs({ args: [...argv], options: { ...COMMON, ...own }, strict: true, allowPositionals: false })
+    const parsed = parseArgs({ args: [...argv], options: cliOptions(pb), strict: true, allowPositionals: false })
     values = parsed.values as Record<string, string | boolean | undefined>
   } catch (e) {
     // usage first, the error last, so it is what a terminal shows

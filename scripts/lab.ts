@@ -2,10 +2,12 @@
  * `npm run lab [-- flags]`: the one command that builds the seed's lab on this machine and proves it works.
  * As root on Debian/Ubuntu: installs the missing packages, brings the built-in testbed up when it is not
  * (network namespaces: gateway router, two Docker hosts, an outside host), then runs playbooks/lab.ts
- * against it with --verify (flags are passed through: `npm run lab -- --check --diff`).
+ * against it with --verify (flags are passed through: `npm run lab -- --check --diff`; not in check mode, not
+ * with `--state absent`, not with `--no-verify`).
  */
 import { join } from 'node:path'
 import { runCli } from '../lib/cli.ts'
+import { labRunArgs } from '../lib/lab/args.ts'
 import { checkPrerequisites, ensureTestbed, installDeps, testbedDir } from '../lib/testbed/index.ts'
 import { lab } from '../playbooks/lab.ts'
 
@@ -26,8 +28,4 @@ if (!pre.ok) {
 const t0 = Date.now()
 const tb = await ensureTestbed({ hosts: 2, log: (l) => say(l.startsWith('testbed') ? l : `testbed: ${l}`) })
 say(`lab: testbed ready (${tb.hosts} docker hosts) in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
-const check = args.includes('--check') || args.includes('-C')
-const absent = args.some((a, i) => a === '--state' && args[i + 1] === 'absent') || args.includes('--state=absent')
-const verify = !check && !absent && !args.includes('--no-verify') ? ['--verify'] : []
-const rest = args.filter((a) => a !== '--no-verify')
-process.exitCode = await runCli(lab, ['-i', join(testbedDir(), 'inventory.yml'), ...verify, ...rest])
+process.exitCode = await runCli(lab, ['-i', join(testbedDir(), 'inventory.yml'), ...labRunArgs(lab, args)])
