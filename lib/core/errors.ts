@@ -53,7 +53,7 @@ export class LockError extends VxlabError {
 /** A command (or batch) did not finish within its time limit. */
 export class CommandTimeoutError extends VxlabError {
   constructor(readonly host: string, readonly limitMs: number, readonly what: string) {
-    super(`${host}: command timed out after ${limitMs} ms: ${what}`)
+    super(`${host}: command timed out after ${Number(limitMs.toPrecision(6))} ms: ${what}`)
   }
 }
 

@@ -179,7 +179,7 @@ export class HostBlocks {
 export function plainReporter(o: TextOptions, write: (s: string) => void): PlaybookEvents {
   const blocks = new HostBlocks(o)
   return {
-    playStart: (play, hosts) => write(`\n${paint(o.color, '1', `PLAY [${play}]`)} ${hosts.length} host${hosts.length === 1 ? '' : 's'}: ${hosts.join(', ')}\n`),
+    playStart: (play, hosts) => write(`\n${paint(o.color, '1', `PLAY [${play}]`)} ${hosts.length} host${hosts.length === 1 ? '' : 's'}${hosts.length > 0 ? `: ${hosts.join(', ')}` : ''}\n`),
     taskDone: (play, host, t: TaskOutcome) => blocks.add(play, host, t),
     hostDone: (play, host, r) => write(`${blocks.take(play, host, r).join('\n')}\n`),
   }

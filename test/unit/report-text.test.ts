@@ -114,6 +114,19 @@ describe('host blocks', () => {
     expect(hostBlock('h', [outcome('command[sleep]', 'failed', [], { error: 'h: command timed out' })], APPLY, { error: 'h: command timed out' })).toEqual(['h: 0 ok, 1 failed, FAILED', '  ! command[sleep] failed: h: command timed out'])
   })
 
+  it('a play header names its hosts, and a play with none ends without a colon', () => {
+    let out = ''
+    const ev = plainReporter(CHECK, (s) => (out += s))
+    ev.playStart!('gateway router', [])
+    ev.playStart!('docker hosts', ['host1', 'host2'])
+    expect(out).toBe('\nPLAY [gateway router] 0 hosts\n\nPLAY [docker hosts] 2 hosts: host1, host2\n')
+  })
+  it('a time limit in a message is a readable number of ms', async () => {
+    const { CommandTimeoutError } = await import('../../lib/core/errors.ts')
+    expect(new CommandTimeoutError('h', 0.1 + 0.1 + 0.1, 'true').message).toBe('h: command timed out after 0.3 ms: true')
+    expect(new CommandTimeoutError('h', 120000, 'true').message).toBe('h: command timed out after 120000 ms: true')
+  })
+
   it('hosts finishing in parallel print whole blocks, never interleaved lines', () => {
     let out = ''
     const ev = plainReporter(CHECK, (s) => (out += s))
