@@ -258,6 +258,29 @@ export class Inventory {
         group(name).parents.add('all')
       }
     }
+    // a group that is its own ancestor has no meaning (Ansible refuses it too): name the cycle
+    const cycleFrom = (start: string): string[] | undefined => {
+      const path: string[] = []
+      const onPath = new Set<string>()
+      const done = new Set<string>()
+      const dfs = (g: string): string[] | undefined => {
+        if (onPath.has(g)) return [...path.slice(path.indexOf(g)), g]
+        if (done.has(g)) return undefined
+        path.push(g)
+        onPath.add(g)
+        for (const c of inv.groups.get(g)?.children ?? []) {
+          const found = dfs(c)
+          if (found) return found
+        }
+        path.pop()
+        onPath.delete(g)
+        done.add(g)
+        return undefined
+      }
+      return dfs(start)
+    }
+    const cycle = cycleFrom('all')
+    if (cycle) throw new InventoryError(`${file}: group ${cycle[0]} is its own ancestor (children: ${cycle.join(' -> ')})`)
     for (const h of inv.hostNames) inv.#hosts.set(h, inv.#buildHost(h))
     return inv
   }

@@ -33,6 +33,14 @@ describe('inventory', () => {
   it('rejects a port given as a string (YAML 1.2 core: no silent coercion)', () => {
     expect(() => Inventory.parse('all:\n  hosts:\n    a:\n      ansible_port: "22"\n', 'p.yml')).toThrow(/p\.yml:4:21: all\.hosts\.a\.ansible_port: expected a port number 1\.\.65535, got "22"/)
   })
+  it('refuses a group that is its own ancestor, naming the cycle', () => {
+    const text = 'g1:\n  hosts:\n    h1: {ansible_host: 10.0.0.1}\n  children:\n    g2:\n      children:\n        g1:\n'
+    expect(() => Inventory.parse(text, 'inv.yml')).toThrow(/^inv\.yml: group g1 is its own ancestor \(children: g1 -> g2 -> g1\)$/)
+    // a group reached twice without a cycle is fine
+    const ok = Inventory.parse('a:\n  children:\n    c:\n      hosts:\n        h1: {ansible_host: 10.0.0.1}\nb:\n  children:\n    c:\n', 'inv.yml')
+    expect(ok.match('a').hosts).toEqual(['h1'])
+    expect(ok.match('b').hosts).toEqual(['h1'])
+  })
   it('reports YAML syntax errors with file:line:column', () => {
     expect(() => Inventory.parse('all:\n  hosts:\n    a: {ansible_host: [1,\n', 'bad.yml')).toThrow(/^bad\.yml:\d+:\d+: YAML syntax error/)
   })
