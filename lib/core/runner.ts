@@ -140,6 +140,8 @@ export class HostPlayRunner {
   readonly #snapshot = new Map<string, FactValue>()
   /** Object keys touched by changes: exec number at which they were applied (Infinity while pending). */
   readonly #touched: Array<{ key: string; at: number }> = []
+  /** Check mode: what the changes planned so far would touch, and by which task. */
+  readonly #plannedTouches: Array<{ key: string; by: string }> = []
   #exec = 0
   #pending: Array<{ outcome: TaskOutcome; task: AnyTask; changes: readonly Change[] }> = []
   readonly #outcomes = new Map<string, TaskOutcome>()
@@ -223,6 +225,14 @@ export class HostPlayRunner {
       current = task.current(this.#snapshotFor(task))
       changes = task.plan(current, task.spec)
     } catch (e) {
+      // check mode: the task reads what an earlier task of this run would change first (a container it would
+      // replace, say), so its plan from today's state says nothing about the run: not planned, not a failure
+      const watches = task.watches ?? [WILDCARD]
+      const before = this.opts.check ? this.#plannedTouches.find((t) => watches.some((w) => w === WILDCARD || t.key === WILDCARD || w === t.key)) : undefined
+      if (before !== undefined) {
+        this.#finish({ ...outcome, status: 'skipped', error: mask(`not planned: it depends on ${before.by}, which this run changes first (planned from the current state: ${errMessage(e)})`) })
+        return
+      }
       outcome.status = 'failed'
       outcome.error = errMessage(e)
       this.#stopped = task.result === undefined
@@ -245,6 +255,7 @@ export class HostPlayRunner {
     }
     outcome.status = 'changed'
     if (this.opts.check) {
+      for (const c of changes) for (const k of c.touches ?? [WILDCARD]) this.#plannedTouches.push({ key: k, by: task.key })
       this.#finish(outcome)
       return
     }

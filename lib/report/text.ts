@@ -97,7 +97,8 @@ export function taskLines(t: TaskOutcome, o: TextOptions): string[] {
     return out
   }
   if (t.status === 'skipped') {
-    if (o.verbose) out.push(`  ${paint(o.color, '36', '.')} ${t.key} skipped${t.error !== undefined ? `: ${mask(t.error)}` : ''}`)
+    // a plan leaves nothing out: in check mode every skipped task says why (it waits for an earlier change, say)
+    if (o.verbose || o.check) out.push(`  ${paint(o.color, '36', '.')} ${t.key} skipped${t.error !== undefined ? `: ${mask(t.error)}` : ''}`)
     return out
   }
   if (t.changes.length === 0) {

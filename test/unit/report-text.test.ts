@@ -114,6 +114,11 @@ describe('host blocks', () => {
     expect(hostBlock('h', [outcome('command[sleep]', 'failed', [], { error: 'h: command timed out' })], APPLY, { error: 'h: command timed out' })).toEqual(['h: 0 ok, 1 failed, FAILED', '  ! command[sleep] failed: h: command timed out'])
   })
 
+  it('check mode shows why a task was skipped (it waits for an earlier change); apply only with -v', () => {
+    const t = outcome('docker.containerPort[doc1:eth0]', 'skipped', [], { error: 'not planned: it depends on docker.container[doc1], which this run changes first' })
+    expect(taskLines(t, CHECK)).toEqual(['  . docker.containerPort[doc1:eth0] skipped: not planned: it depends on docker.container[doc1], which this run changes first'])
+    expect(taskLines(t, APPLY)).toEqual([])
+  })
   it('a play header names its hosts, and a play with none ends without a colon', () => {
     let out = ''
     const ev = plainReporter(CHECK, (s) => (out += s))

@@ -53,6 +53,29 @@ describe('runner', () => {
     expect(second.hosts.a).toMatchObject({ changed: 0, ok: 3, execs: 3 }) // cumulative on the same fake: 2 + 1
     expect(exitCodeOf(second)).toBe(0)
   })
+  it('check mode: a task whose plan fails on what an earlier task would change first is not planned, not failed', async () => {
+    // needs x to hold 1 before it can plan (as containerPort needs the container that dockerContainer replaces)
+    const needsX = (): Task<{ key: string; value: string }, Cur> => {
+      const fact = kvFact('x')
+      return {
+        kind: 'kv', key: 'needs[x]', spec: { key: 'y', value: '2' }, facts: [fact], watches: ['kv:x'],
+        current: (f) => f.get(fact),
+        plan: (cur): Change[] => {
+          if (cur !== '1') throw new Error(`x is ${cur ?? 'not set'}`)
+          return []
+        },
+      }
+    }
+    const hosts = { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }
+    const r = await run(pb(() => [kv('x', '1'), needsX()]), hosts, true)
+    const t = r.tasks.find((x) => x.host === 'a' && x.key === 'needs[x]')!
+    expect(t.status).toBe('skipped')
+    expect(t.error).toBe('not planned: it depends on kv[x], which this run changes first (planned from the current state: x is not set)')
+    expect(exitCodeOf(r)).toBe(0)
+    // nothing earlier changes x: the same failure is the task's own
+    const alone = await run(pb(() => [needsX()]), { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }, true)
+    expect(alone.tasks.find((x) => x.host === 'a')).toMatchObject({ status: 'failed', error: 'x is not set' })
+  })
   it('re-reads before planning a task that watches what an earlier change touched', async () => {
     const hosts = { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }
     // second task writes y but watches x: it must be planned after x was applied
