@@ -146,7 +146,7 @@ export interface OvsPortSpec {
  * A port found on another bridge is moved (replace, in one transaction); a changed type or mtu_request is
  * updated in place. A port in sync whose interface OVS could not set up (its `error` column, or ofport -1, as
  * for a `system` port whose link does not exist; ovs-vswitchd.conf.db(5)) fails the task with OVS's reason,
- * in check mode too. Key: `ovs.port[NAME]`.
+ * in check mode too; so does a port of that name with other interfaces (a bond). Key: `ovs.port[NAME]`.
  */
 export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
   const key = `ovs.port[${String(spec.name)}]`
@@ -173,6 +173,11 @@ export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
         const add = ['--may-exist', 'add-port', bridge, name, '--', 'set', 'interface', name, ...ifaceSets]
         if (!cur.port) {
           return [{ op: 'create', summary: `create ${type} port ${name} on ${bridge}${spec.mtuRequest ? ` (mtu_request ${spec.mtuRequest})` : ''}`, after: { bridge, type, ...(spec.mtuRequest ? { mtuRequest: spec.mtuRequest } : {}) }, commands: [vsctl(...add)], touches }]
+        }
+        // a bond, or a port whose one interface has another name: not a port this task describes (one interface
+        // of the port's name); changing it into one would delete the bond's interfaces
+        if (cur.port.interfaces.length !== 1 || cur.port.interfaces[0] !== name) {
+          throw new Error(`port ${name} on ${cur.port.bridge ?? '(no bridge)'} has interfaces ${cur.port.interfaces.join(', ') || '(none)'}, not one interface ${name} (a bond?): delete it or choose another name`)
         }
         if (cur.port.bridge !== bridge) {
           return [{

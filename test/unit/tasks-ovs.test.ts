@@ -51,6 +51,16 @@ describe('ovsBridge plans', () => {
 })
 
 describe('ovsPort plans', () => {
+  it('a bond (or a port whose interface has another name) of that name fails clearly, in check mode too', () => {
+    const s = state()
+    const bond = { name: 'bond0', uuid: 'p9', bridge: 'br1', interfaces: ['bi3', 'bi4'], externalIds: {} }
+    const bonded: OvsState = { ...s, ports: { ...s.ports, bond0: bond } }
+    expect(() => plan(ovsPort({ bridge: 'br1', name: 'bond0', type: 'internal', mtuRequest: 1400 }), bonded))
+      .toThrow(/^port bond0 on br1 has interfaces bi3, bi4, not one interface bond0 \(a bond\?\): delete it or choose another name$/)
+    expect(() => plan(ovsPort({ bridge: 'br1', name: 'bond0', type: 'internal' }), bonded)).toThrow(/a bond/)
+    // deleting it is still possible
+    expect(plan(ovsPort({ bridge: 'br1', name: 'bond0', type: 'internal', ensure: 'absent' }), bonded).map((c) => c.op)).toEqual(['delete'])
+  })
   it('absent (even with its bridge absent) -> create, never an error about the missing parent', () => {
     const cs = plan(ovsPort({ bridge: 'br2', name: 'net2', type: 'internal' }), empty)
     expect(argv(cs)).toEqual(['ovs-vsctl --timeout=10 --may-exist add-port br2 net2 -- set interface net2 type=internal'])
