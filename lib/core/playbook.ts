@@ -392,7 +392,8 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
             ...(o.result !== undefined ? { result: o.result } : {}),
           })
           recap[o.status]++
-          if (!check && (o.status === 'changed' || o.status === 'failed')) applied++
+          // a failed task may have applied part of its changes; one that failed before any (a read, a plan) did not
+          if (!check && (o.status === 'changed' || (o.status === 'failed' && o.changes.length > 0))) applied++
         }
         if (dead.has(host.name)) {
           for (const t of tasks) record({ key: t.key, kind: t.kind, status: 'skipped', changes: [], error: 'host failed in an earlier play' })

@@ -406,6 +406,14 @@ describe('hosts of later plays read ahead', () => {
     expect(r.hosts.b).toMatchObject({ ok: 1, changed: 0, execs: 2 })
     expect(hosts.b.commands).toEqual([['kv-get', 'y'], ['kv-get', 'y']])
   })
+  it('a host that fails its read in an earlier play changed nothing: the read-ahead is still used', async () => {
+    const { hosts, run } = setup(undefined)
+    hosts.a.daemonDown = true
+    const r = await run()
+    expect(r.hosts.a).toMatchObject({ failed: 1, changed: 0 })
+    expect(r.hosts.b).toMatchObject({ ok: 1, changed: 0, execs: 1 })
+    expect(hosts.b.commands).toEqual([['kv-get', 'y']])
+  })
   it('check mode changes nothing, so the read-ahead is always used', async () => {
     const { hosts, run } = setup(undefined)
     const r = await run(true)
