@@ -140,7 +140,7 @@ export class HostPlayRunner {
   readonly #snapshot = new Map<string, FactValue>()
   /** Object keys touched by changes: exec number at which they were applied (Infinity while pending). */
   readonly #touched: Array<{ key: string; at: number }> = []
-  /** Check mode: what the changes planned so far would touch, and by which task. */
+  /** Check mode: what the changes planned so far would touch, and by which task (named in a later failure). */
   readonly #plannedTouches: Array<{ key: string; by: string }> = []
   #exec = 0
   #pending: Array<{ outcome: TaskOutcome; task: AnyTask; changes: readonly Change[] }> = []
@@ -225,16 +225,14 @@ export class HostPlayRunner {
       current = task.current(this.#snapshotFor(task))
       changes = task.plan(current, task.spec)
     } catch (e) {
-      // check mode: the task reads what an earlier task of this run would change first (a container it would
-      // replace, say), so its plan from today's state says nothing about the run: not planned, not a failure
+      // check mode: the task reads what an earlier task of this run changes first (a container it would replace,
+      // say). Its plan from today's state may not be what apply does, but check mode cannot know whether that
+      // change fixes this: it stays a failure (never a hidden one), and says so
       const watches = task.watches ?? [WILDCARD]
       const before = this.opts.check ? this.#plannedTouches.find((t) => watches.some((w) => w === WILDCARD || t.key === WILDCARD || w === t.key)) : undefined
-      if (before !== undefined) {
-        this.#finish({ ...outcome, status: 'skipped', error: mask(`not planned: it depends on ${before.by}, which this run changes first (planned from the current state: ${errMessage(e)})`) })
-        return
-      }
       outcome.status = 'failed'
-      outcome.error = errMessage(e)
+      outcome.error = before === undefined ? errMessage(e)
+        : `${errMessage(e)} (planned from the current state; ${before.by} changes what this task reads first, and apply plans it after that change)`
       this.#stopped = task.result === undefined
       if (this.#stopped) this.#failedKey = task.key
       this.#finish(outcome)
