@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, statSync } from 'node:fs'
+import { accessSync, constants, existsSync, lstatSync, readlinkSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
@@ -103,16 +103,26 @@ function seconds(flag: string, value: string | undefined, fallback: number): num
   return s * 1000
 }
 
+function lstatOrUndefined(path: string): ReturnType<typeof lstatSync> | undefined {
+  try {
+    return lstatSync(path)
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * An output file flag (--json, --graph, --graph-after): its folder must exist and be writable, and it must not be
  * a folder itself. Checked before any host is contacted, so a run is not lost for want of a place to write it.
  */
 function outputFile(flag: string, file: string | undefined): void {
   if (file === undefined) return
-  const path = resolve(file)
+  let path = resolve(file)
+  // a symbolic link is written through: check where it points (a dangling link's folder may not exist)
+  for (let hops = 0; hops < 40 && lstatOrUndefined(path)?.isSymbolicLink() === true; hops++) path = resolve(dirname(path), readlinkSync(path))
   if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--${flag}: ${file} is a folder, not a file`)
   const dir = dirname(path)
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--${flag}: folder ${dirname(file)} does not exist`)
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--${flag}: folder ${dir === dirname(resolve(file)) ? dirname(file) : `${dir} (where ${file} points)`} does not exist`)
   try {
     accessSync(existsSync(path) ? path : dir, constants.W_OK)
   } catch {
@@ -155,6 +165,8 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     return EXIT.ok
   }
   let report: RunReport
+  /** Draws the --graph-after picture once the run is over (after the JSON report is written). */
+  let drawAfter: (() => void) | undefined
   const check = values.check === true
   const diff = values.diff === true
   const verbose = values.verbose === true
@@ -230,7 +242,9 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     await finish()
     io.out(resultsTable(report.tasks))
     io.out(recapText(report, color))
-    if (graphAfter !== undefined && planned !== undefined && graph !== undefined) io.out(`${graph.graphSummary(graphAfter, graph.writeTopology(graphAfter, planned, report.tasks))}, coloured from this run\n`)
+    if (graphAfter !== undefined && planned !== undefined && graph !== undefined) {
+      drawAfter = () => io.out(`${graph.graphSummary(graphAfter, graph.writeTopology(graphAfter, planned, report.tasks))}, coloured from this run\n`)
+    }
   } catch (e) {
     if (e instanceof VxlabError) {
       io.err(`error: ${mask(e.message)}\n`)
@@ -239,15 +253,20 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     io.err(`internal error: ${mask(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`)
     return EXIT.hostFailed
   }
-  if (values.json !== undefined) {
+  // the files after the run: checked before it, so a failure here is a folder removed or a disk filled since; the
+  // recap above stands, each file is tried, and each failure is one line
+  let unwritten = false
+  const write = (what: string, fn: () => void): void => {
     try {
-      writeJsonReport(values.json as string, report)
+      fn()
     } catch (e) {
-      // checked before the run; this is a folder removed or a disk filled since: the recap above stands
-      io.err(`error: cannot write the JSON report ${values.json as string}: ${mask(e instanceof Error ? e.message : String(e))}\n`)
-      return EXIT.hostFailed
+      unwritten = true
+      io.err(`error: cannot write ${what}: ${mask(e instanceof Error ? e.message : String(e))}\n`)
     }
   }
+  if (values.json !== undefined) write(`the JSON report ${values.json as string}`, () => writeJsonReport(values.json as string, report))
+  if (drawAfter !== undefined) write(`the topology ${values['graph-after'] as string}`, drawAfter)
+  if (unwritten) return EXIT.hostFailed
   return exitCodeOf(report)
 }
 

@@ -4,7 +4,7 @@
  * A control run (valid input, same inventory) must reach it, so the proof can fail.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -160,12 +160,16 @@ describe('bad input: exit 2, a clear error, no host contacted', () => {
   })
 
   it('an output file whose folder is missing or a folder, and a time limit past Node\'s timers: before the run', async () => {
+    // a symbolic link is written through: one that points into a missing folder is refused too
+    const dangling = join(dir, 'dangling.json')
+    if (!existsSync(dangling)) symlinkSync(join(dir, 'no-such-dir', 'x.json'), dangling)
     const cases: Array<[string[], RegExp]> = [
       [['--json', join(dir, 'no-such-dir', 'r.json')], /^error: --json: folder \S+no-such-dir does not exist$/m],
       [['--json', dir], /^error: --json: \S+ is a folder, not a file$/m],
       [['--graph-after', join(dir, 'nope', 'x.svg')], /^error: --graph-after: folder \S+nope does not exist$/m],
       [['--command-timeout', '3000000'], /^error: --command-timeout: at most 2000000 seconds \(~23 days\), got "3000000"$/m],
       [['--lock-timeout', '1e308'], /^error: --lock-timeout: at most 2000000 seconds/m],
+      [['--json', dangling], /^error: --json: folder \S+no-such-dir \(where \S+dangling\.json points\) does not exist$/m],
     ]
     for (const [args, msg] of cases) {
       const r = await cli(labPlaybook(SEED_LAB), ['-i', inventory(), ...args])
