@@ -121,12 +121,29 @@ export function ovsBridge(spec: OvsBridgeSpec): Task<OvsBridgeSpec, OvsBridge | 
 export interface PortCurrent {
   readonly port?: OvsPort
   readonly iface?: OvsInterface
+  /** Another port that holds an interface of this name (a bond's member), when there is no port of the name. */
+  readonly ifaceOwner?: OvsPort
 }
 
 function portCurrent(state: OvsState, name: string): PortCurrent {
   const p = state.ports[name]
   const i = state.interfaces[name]
-  return { ...(p ? { port: p } : {}), ...(i ? { iface: i } : {}) }
+  const owner = !p && i ? Object.values(state.ports).find((x) => x.interfaces.includes(name)) : undefined
+  return { ...(p ? { port: p } : {}), ...(i ? { iface: i } : {}), ...(owner ? { ifaceOwner: owner } : {}) }
+}
+
+/**
+ * Why a port of this name cannot be made the one-interface port that ovsPort and vxlanPort manage, if it cannot:
+ * its name is an interface of another port (a bond's member), or the port of that name has other interfaces (a
+ * bond). OVS refuses the first (`cannot create a port named X because an interface named X already exists`),
+ * and changing the second would delete the bond's interfaces.
+ */
+function notOneInterfacePort(cur: PortCurrent, name: string): string | undefined {
+  if (!cur.port && cur.ifaceOwner) return `${name} is an interface of port ${cur.ifaceOwner.name} on ${cur.ifaceOwner.bridge ?? '(no bridge)'} (a bond?): choose another name`
+  if (cur.port && (cur.port.interfaces.length !== 1 || cur.port.interfaces[0] !== name)) {
+    return `port ${name} on ${cur.port.bridge ?? '(no bridge)'} has interfaces ${cur.port.interfaces.join(', ') || '(none)'}, not one interface ${name} (a bond?): delete it or choose another name`
+  }
+  return undefined
 }
 
 /** Spec of {@link ovsPort}. */
@@ -146,7 +163,8 @@ export interface OvsPortSpec {
  * A port found on another bridge is moved (replace, in one transaction); a changed type or mtu_request is
  * updated in place. A port in sync whose interface OVS could not set up (its `error` column, or ofport -1, as
  * for a `system` port whose link does not exist; ovs-vswitchd.conf.db(5)) fails the task with OVS's reason,
- * in check mode too; so does a port of that name with other interfaces (a bond). Key: `ovs.port[NAME]`.
+ * in check mode too; so does a port of that name with other interfaces (a bond), or a name that is an interface
+ * of another port (a bond's member). Key: `ovs.port[NAME]`.
  */
 export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
   const key = `ovs.port[${String(spec.name)}]`
@@ -171,13 +189,10 @@ export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
           return cur.port ? [{ op: 'delete', summary: `delete port ${name} from ${cur.port.bridge ?? '?'}`, commands: [vsctl('--if-exists', 'del-port', name)], touches }] : []
         }
         const add = ['--may-exist', 'add-port', bridge, name, '--', 'set', 'interface', name, ...ifaceSets]
+        const notOne = notOneInterfacePort(cur, name)
+        if (notOne !== undefined) throw new Error(notOne)
         if (!cur.port) {
           return [{ op: 'create', summary: `create ${type} port ${name} on ${bridge}${spec.mtuRequest ? ` (mtu_request ${spec.mtuRequest})` : ''}`, after: { bridge, type, ...(spec.mtuRequest ? { mtuRequest: spec.mtuRequest } : {}) }, commands: [vsctl(...add)], touches }]
-        }
-        // a bond, or a port whose one interface has another name: not a port this task describes (one interface
-        // of the port's name); changing it into one would delete the bond's interfaces
-        if (cur.port.interfaces.length !== 1 || cur.port.interfaces[0] !== name) {
-          throw new Error(`port ${name} on ${cur.port.bridge ?? '(no bridge)'} has interfaces ${cur.port.interfaces.join(', ') || '(none)'}, not one interface ${name} (a bond?): delete it or choose another name`)
         }
         if (cur.port.bridge !== bridge) {
           return [{
@@ -242,7 +257,8 @@ export interface VxlanOptions {
  * `--may-exist add-port BR NAME -- set interface NAME type=vxlan options:remote_ip=IP options:key=VNI`.
  * A changed remote_ip, key, dst_port or local_ip on an existing port is updated in place (unlike Ansible's
  * openvswitch_port, which applies options only on create). A port of another type or on another bridge is
- * replaced. Key: `ovs.vxlanPort[NAME]`. Errors: ValidationError, e.g. `ovs.vxlanPort[vxlan1].key: 16777216 is out of range 0..16777215`.
+ * replaced; a bond of that name, or a name that is a bond's member, is an error (replacing it would delete the
+ * bond's interfaces). Key: `ovs.vxlanPort[NAME]`. Errors: ValidationError, e.g. `ovs.vxlanPort[vxlan1].key: 16777216 is out of range 0..16777215`.
  */
 export function vxlanPort(spec: VxlanPortSpec): Task<VxlanPortSpec, PortCurrent> {
   const key = `ovs.vxlanPort[${String(spec.name)}]`
@@ -272,6 +288,8 @@ export function vxlanPort(spec: VxlanPortSpec): Task<VxlanPortSpec, PortCurrent>
           return cur.port ? [{ op: 'delete', summary: `delete VXLAN port ${name}`, commands: [vsctl('--if-exists', 'del-port', name)], touches }] : []
         }
         const desc = `${name} on ${bridge} -> ${remoteIp} key ${vniValue}${dstPort !== 4789 ? ` port ${dstPort}` : ''}`
+        const notOne = notOneInterfacePort(cur, name)
+        if (notOne !== undefined) throw new Error(notOne)
         if (!cur.port) return [{ op: 'create', summary: `create VXLAN port ${desc}`, after: want, commands: [vsctl(...add)], touches }]
         if (cur.port.bridge !== bridge || cur.iface?.type !== 'vxlan') {
           return [{

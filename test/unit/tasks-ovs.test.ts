@@ -60,6 +60,13 @@ describe('ovsPort plans', () => {
     expect(() => plan(ovsPort({ bridge: 'br1', name: 'bond0', type: 'internal' }), bonded)).toThrow(/a bond/)
     // deleting it is still possible
     expect(plan(ovsPort({ bridge: 'br1', name: 'bond0', type: 'internal', ensure: 'absent' }), bonded).map((c) => c.op)).toEqual(['delete'])
+    // vxlanPort refuses it too (replacing it would delete the bond's interfaces)
+    expect(() => plan(vxlanPort({ bridge: 'br1', name: 'bond0', remoteIp: '172.16.20.100', key: 5000 }), bonded)).toThrow(/^port bond0 on br1 has interfaces bi3, bi4/)
+    // a bond's member is an interface of another port: OVS would refuse to create a port of that name
+    const members: OvsState = { ...bonded, interfaces: { ...s.interfaces, bi3: { name: 'bi3', uuid: 'i8', type: '', options: {}, externalIds: {} } } }
+    for (const t of [ovsPort({ bridge: 'br1', name: 'bi3', type: 'internal' }), vxlanPort({ bridge: 'br1', name: 'bi3', remoteIp: '172.16.20.100', key: 5000 })]) {
+      expect(() => plan(t, members)).toThrow(/^bi3 is an interface of port bond0 on br1 \(a bond\?\): choose another name$/)
+    }
   })
   it('absent (even with its bridge absent) -> create, never an error about the missing parent', () => {
     const cs = plan(ovsPort({ bridge: 'br2', name: 'net2', type: 'internal' }), empty)
