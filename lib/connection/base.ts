@@ -415,7 +415,12 @@ export abstract class BaseConnection implements Connection {
     if (parts.length === 0) return []
     const commands = parts.map((p) => p.command)
     const limits = commands.map((c) => c.timeoutMs ?? this.commandTimeoutMs)
-    const { script, token, order, background } = buildBatchScript(parts, { lanes: this.#lanes, limitsMs: limits })
+    // Host-side kill (timeout(1)) for every part, except the reads of a connection whose execs are registered with
+    // the run's lock holder: a read the controller gives up on is killed with its session (the channel's KILL
+    // signal, at the latest the holder's cleanup at release), so it never outlives the lock; and a read under
+    // `timeout` is not what it is in the first exec (`pgrep -f` in a guard matches timeout's own command line)
+    const hostLimits = limits.map((l, i) => (this.#registry !== undefined && parts[i]!.stopOnError !== true ? undefined : l))
+    const { script, token, order, background } = buildBatchScript(parts, { lanes: this.#lanes, limitsMs: hostLimits })
     const timeoutMs = limits.reduce((t, l) => t + l, 0)
     const watchdog = new PartWatchdog(token, limits, order, background)
     const r = await this.#exec('sh -s', script, timeoutMs, () => describeBatch(commands), watchdog).finally(() => watchdog.stop())

@@ -35,7 +35,7 @@ export interface BatchScriptOptions {
    * with its process group (`timeout -s KILL`, when the host has timeout(1)): a command the controller gave up
    * on does not live on behind its back (it would race the next run, whose lock it no longer holds).
    */
-  readonly limitsMs?: readonly number[]
+  readonly limitsMs?: ReadonlyArray<number | undefined>
 }
 
 /** Seconds a part may overrun its limit on the host before it is killed: the controller reports the timeout first. */
@@ -101,7 +101,7 @@ function sequentialPart(c: BatchPart['command'], i: number, token: string, limit
  * the background parts' output exactly as {@link sequentialPart} does (after the foreground ones: parts are
  * found by their markers, in any order). Without a temp folder (mktemp fails) every part runs in order.
  */
-function parallelParts(parts: readonly BatchPart[], bg: readonly number[], fg: readonly number[], lanes: number, token: string, limitsMs?: readonly number[]): string[] {
+function parallelParts(parts: readonly BatchPart[], bg: readonly number[], fg: readonly number[], lanes: number, token: string, limitsMs?: ReadonlyArray<number | undefined>): string[] {
   const lines: string[] = ['if __d=$(mktemp -d 2>/dev/null); then']
   for (let l = 0; l < lanes; l++) {
     const mine = bg.filter((_, k) => k % lanes === l)
@@ -139,7 +139,7 @@ export function buildBatchScript(parts: readonly BatchPart[], opts: BatchScriptO
   const token = `VXB${randomBytes(8).toString('hex')}`
   const lanes = Math.max(1, Math.floor(opts.lanes ?? 1))
   const limits = opts.limitsMs
-  const lines: string[] = ['exec 3>&1', ...(limits !== undefined ? ['__t=; command -v timeout >/dev/null 2>&1 && __t=1'] : [])]
+  const lines: string[] = ['exec 3>&1', ...(limits?.some((l) => l !== undefined) === true ? ['__t=; command -v timeout >/dev/null 2>&1 && __t=1'] : [])]
   let reads: number[] = []
   /** The order in which parts print their output, and those that run in the background. */
   const order: number[] = []

@@ -1,9 +1,13 @@
 /**
  * Issue #7, command timeouts: every part of a batch is held to its own limit (not to the sum of the batch's
  * limits), the error names the command and that limit, and on the host a part that overran is killed with its
- * process group (timeout(1)) a little later, so it cannot live on behind the controller's back.
+ * process group (timeout(1)) a little later, so it cannot live on behind the controller's back. In a run, reads
+ * are instead killed with their session by the run's lock holder (the exec registry).
  */
 import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { BatchInterruptedError } from '../../lib/connection/base.ts'
 import { buildBatchScript, HOST_KILL_GRACE_S } from '../../lib/connection/batch.ts'
@@ -52,6 +56,22 @@ describe('command timeouts in a batch', () => {
     expect(out).toBe('plain\n')
   })
 
+  it('with the run\'s exec registry, reads run as in the first exec (no timeout(1) around them); apply parts keep it', async () => {
+    // a guard like `pgrep -f PATTERN` must not find timeout(1)'s own command line
+    const pattern = `vxlab-no-such-daemon-${process.pid}-${Date.now()}`
+    const plain = new LocalConnection('plain')
+    expect((await plain.runBatch([{ command: cmd('pgrep', '-f', pattern) }]))[0]!.code).toBe(0) // matched timeout(1)
+    const reg = new LocalConnection('reg')
+    const registry = mkdtempSync(join(tmpdir(), 'vxlab-reg-'))
+    try {
+      reg.registerExecsIn(join(registry, 'runs'))
+      const [read, apply] = await reg.runBatch([{ command: cmd('pgrep', '-f', pattern) }, { command: cmd('sh', '-c', 'ps -o args= -p $PPID'), stopOnError: true }])
+      expect(read!.code).toBe(1)
+      expect(apply!.stdout).toMatch(/^timeout -s KILL \d+ sh -c/)
+    } finally {
+      rmSync(registry, { recursive: true, force: true })
+    }
+  })
   it('the host-side kill ends a part (and its children) that outlives its limit', () => {
     const t0 = Date.now()
     const { script, token } = buildBatchScript([{ command: cmd('sh', '-c', 'sleep 30 & wait') }], { limitsMs: [10] })
