@@ -133,6 +133,15 @@ function portCurrent(state: OvsState, name: string): PortCurrent {
 }
 
 /**
+ * What deleting a port changes besides the port itself: each of its interfaces (a bond's members) as a port name
+ * and a link, so a later task that uses a member's name is planned after the delete (ovs-vswitchd.conf.db(5):
+ * deleting a Port deletes its Interfaces).
+ */
+function memberTouches(cur: PortCurrent, name: string): string[] {
+  return (cur.port?.interfaces ?? []).filter((i) => i !== name).flatMap((i) => [`ovs.port:${i}`, `link:${i}`])
+}
+
+/**
  * Why a port of this name cannot be made the one-interface port that ovsPort and vxlanPort manage, if it cannot:
  * its name is an interface of another port (a bond's member), or the port of that name has other interfaces (a
  * bond). OVS refuses the first (`cannot create a port named X because an interface named X already exists`),
@@ -186,7 +195,7 @@ export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
       current: (f) => portCurrent(f.get(ovsStateFact), name),
       plan: (cur): Change[] => {
         if (ensure === 'absent') {
-          return cur.port ? [{ op: 'delete', summary: `delete port ${name} from ${cur.port.bridge ?? '?'}`, commands: [vsctl('--if-exists', 'del-port', name)], touches }] : []
+          return cur.port ? [{ op: 'delete', summary: `delete port ${name} from ${cur.port.bridge ?? '?'}`, commands: [vsctl('--if-exists', 'del-port', name)], touches: [...touches, ...memberTouches(cur, name)] }] : []
         }
         const add = ['--may-exist', 'add-port', bridge, name, '--', 'set', 'interface', name, ...ifaceSets]
         const notOne = notOneInterfacePort(cur, name)
@@ -285,7 +294,7 @@ export function vxlanPort(spec: VxlanPortSpec): Task<VxlanPortSpec, PortCurrent>
       current: (f) => portCurrent(f.get(ovsStateFact), name),
       plan: (cur): Change[] => {
         if (ensure === 'absent') {
-          return cur.port ? [{ op: 'delete', summary: `delete VXLAN port ${name}`, commands: [vsctl('--if-exists', 'del-port', name)], touches }] : []
+          return cur.port ? [{ op: 'delete', summary: `delete VXLAN port ${name}`, commands: [vsctl('--if-exists', 'del-port', name)], touches: [...touches, ...memberTouches(cur, name)] }] : []
         }
         const desc = `${name} on ${bridge} -> ${remoteIp} key ${vniValue}${dstPort !== 4789 ? ` port ${dstPort}` : ''}`
         const notOne = notOneInterfacePort(cur, name)

@@ -58,8 +58,10 @@ describe('ovsPort plans', () => {
     expect(() => plan(ovsPort({ bridge: 'br1', name: 'bond0', type: 'internal', mtuRequest: 1400 }), bonded))
       .toThrow(/^port bond0 on br1 has interfaces bi3, bi4, not one interface bond0 \(a bond\?\): delete it or choose another name$/)
     expect(() => plan(ovsPort({ bridge: 'br1', name: 'bond0', type: 'internal' }), bonded)).toThrow(/a bond/)
-    // deleting it is still possible
-    expect(plan(ovsPort({ bridge: 'br1', name: 'bond0', type: 'internal', ensure: 'absent' }), bonded).map((c) => c.op)).toEqual(['delete'])
+    // deleting it is still possible, and it frees the members' names: a later task using one is planned after it
+    const del = plan(ovsPort({ bridge: 'br1', name: 'bond0', type: 'internal', ensure: 'absent' }), bonded)
+    expect(del.map((c) => c.op)).toEqual(['delete'])
+    expect(del[0]!.touches).toEqual(['ovs.port:bond0', 'link:bond0', 'ovs.port:bi3', 'link:bi3', 'ovs.port:bi4', 'link:bi4'])
     // vxlanPort refuses it too (replacing it would delete the bond's interfaces)
     expect(() => plan(vxlanPort({ bridge: 'br1', name: 'bond0', remoteIp: '172.16.20.100', key: 5000 }), bonded)).toThrow(/^port bond0 on br1 has interfaces bi3, bi4/)
     // a bond's member is an interface of another port: OVS would refuse to create a port of that name
