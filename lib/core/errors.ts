@@ -68,6 +68,17 @@ export class FactError extends VxlabError {
   }
 }
 
+/**
+ * Thrown by a fact's `parse` when the output shows that the read itself failed (a daemon that did not answer, with
+ * an exit code the fact otherwise accepts), not that the output could not be understood. The runner reports it
+ * like a read that exited non-zero: `reading ID failed (SERVICE did not answer; is it running?): DETAIL`.
+ */
+export class ReadFailedError extends Error {
+  constructor(message: string, readonly detail: string) {
+    super(message)
+  }
+}
+
 /** A planned command exited non-zero. */
 export class ApplyError extends VxlabError {}
 

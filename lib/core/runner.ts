@@ -1,7 +1,7 @@
 import type { BatchPart, Connection, ExecResult } from '../connection/types.ts'
 import { BatchInterruptedError } from '../connection/base.ts'
 import { summarizeCommand } from './command.ts'
-import { ApplyError, ConvergenceError, FactError, LockError, UnreachableError, VxlabError } from './errors.ts'
+import { ApplyError, ConvergenceError, FactError, LockError, ReadFailedError, UnreachableError, VxlabError } from './errors.ts'
 import { mask } from './secrets.ts'
 import type { AnyFact, AnyTask, Change, CheckResult, Fact, FactOutput, FactSnapshot } from './task.ts'
 
@@ -356,7 +356,10 @@ export class HostPlayRunner {
       try {
         this.#snapshot.set(f.id, { value: f.parse({ stdout: r.stdout, stderr: r.stderr, code: r.code }), epoch: execNo })
       } catch (e) {
-        this.#snapshot.set(f.id, { error: new FactError(mask(`parsing ${f.id} failed: ${errMessage(e)}`)), epoch: execNo })
+        // the output says the read failed (a daemon that did not answer): reported as such, not as a parse error
+        const svc = f.service !== undefined ? ` (${f.service} did not answer; is it running?)` : ''
+        const msg = e instanceof ReadFailedError ? `reading ${f.id} failed${svc}: ${svc ? e.detail : e.message}` : `parsing ${f.id} failed: ${errMessage(e)}`
+        this.#snapshot.set(f.id, { error: new FactError(mask(msg)), epoch: execNo })
       }
     })
   }

@@ -4,6 +4,7 @@ import type { Fact, FactGroup, FactOutput } from '../core/task.ts'
 import { GROUP_FRAME_END_SH, GROUP_FRAME_START_SH, splitGroupOutput } from './group.ts'
 import { parseLinks, parseRoutes, type Link, type Route } from './ip.ts'
 import { nameRecord } from './records.ts'
+import { ReadFailedError } from '../core/errors.ts'
 
 /**
  * Reading Docker state as JSON (`docker inspect`, `docker image inspect`, docker-inspect(1)) and a
@@ -16,9 +17,10 @@ import { nameRecord } from './records.ts'
  */
 
 /** dockerd did not answer a read (daemon down, socket permission): never treated as "absent". */
-export class DockerDaemonError extends Error {
+export class DockerDaemonError extends ReadFailedError {
   constructor(detail: string) {
-    super(`dockerd did not answer (is it running?): ${detail.trim() || 'docker exited 1 with no message'}`)
+    const d = detail.trim() || 'docker exited 1 with no message'
+    super(`dockerd did not answer (is it running?): ${d}`, d)
     this.name = 'DockerDaemonError'
   }
 }

@@ -77,6 +77,19 @@ describe('runner', () => {
     const alone = await run(pb(() => [needsX()]), { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }, true)
     expect(alone.tasks.find((x) => x.host === 'a')).toMatchObject({ status: 'failed', error: 'x is not set' })
   })
+  it('a parse that finds the read itself failed (a daemon that did not answer) is reported as a failed read', async () => {
+    const { ReadFailedError } = await import('../../lib/core/errors.ts')
+    const down: Fact<Cur> = {
+      id: 'kv:d', service: 'kvd', command: { argv: ['kv-get', 'd'] }, okExitCodes: [0, 1],
+      parse: (o) => {
+        if (o.code === 1) throw new ReadFailedError('kvd did not answer: no such key', 'no such key')
+        return o.stdout
+      },
+    }
+    const task: Task<{ key: string; value: string }, Cur> = { ...kv('d', '1'), facts: [down], current: (f) => f.get(down) }
+    const r = await run(pb(() => [task]), { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }, true)
+    expect(r.tasks.find((t) => t.host === 'a')!.error).toBe('reading kv:d failed (kvd did not answer; is it running?): no such key')
+  })
   it('re-reads before planning a task that watches what an earlier change touched', async () => {
     const hosts = { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }
     // second task writes y but watches x: it must be planned after x was applied
