@@ -117,9 +117,14 @@ function lstatOrUndefined(path: string): ReturnType<typeof lstatSync> | undefine
  */
 function outputFile(flag: string, file: string | undefined): void {
   if (file === undefined) return
+  if (file === '') throw new UsageError(`--${flag}: expected a file name`)
+  if (file.endsWith('/')) throw new UsageError(`--${flag}: ${file} names a folder, not a file`)
   let path = resolve(file)
   // a symbolic link is written through: check where it points (a dangling link's folder may not exist)
-  for (let hops = 0; hops < 40 && lstatOrUndefined(path)?.isSymbolicLink() === true; hops++) path = resolve(dirname(path), readlinkSync(path))
+  for (let hops = 0; lstatOrUndefined(path)?.isSymbolicLink() === true; hops++) {
+    if (hops === 40) throw new UsageError(`--${flag}: ${file} is a loop of symbolic links`)
+    path = resolve(dirname(path), readlinkSync(path))
+  }
   if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--${flag}: ${file} is a folder, not a file`)
   const dir = dirname(path)
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--${flag}: folder ${dir === dirname(resolve(file)) ? dirname(file) : `${dir} (where ${file} points)`} does not exist`)

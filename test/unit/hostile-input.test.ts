@@ -163,6 +163,11 @@ describe('bad input: exit 2, a clear error, no host contacted', () => {
     // a symbolic link is written through: one that points into a missing folder is refused too
     const dangling = join(dir, 'dangling.json')
     if (!existsSync(dangling)) symlinkSync(join(dir, 'no-such-dir', 'x.json'), dangling)
+    const loop = join(dir, 'loop1.json')
+    try {
+      symlinkSync(join(dir, 'loop2.json'), loop)
+      symlinkSync(loop, join(dir, 'loop2.json'))
+    } catch { /* made by an earlier run of this test */ }
     const cases: Array<[string[], RegExp]> = [
       [['--json', join(dir, 'no-such-dir', 'r.json')], /^error: --json: folder \S+no-such-dir does not exist$/m],
       [['--json', dir], /^error: --json: \S+ is a folder, not a file$/m],
@@ -170,6 +175,9 @@ describe('bad input: exit 2, a clear error, no host contacted', () => {
       [['--command-timeout', '3000000'], /^error: --command-timeout: at most 2000000 seconds \(~23 days\), got "3000000"$/m],
       [['--lock-timeout', '1e308'], /^error: --lock-timeout: at most 2000000 seconds/m],
       [['--json', dangling], /^error: --json: folder \S+no-such-dir \(where \S+dangling\.json points\) does not exist$/m],
+      [['--json', loop], /^error: --json: \S+loop1\.json is a loop of symbolic links$/m],
+      [['--json', join(dir, 'new.json') + '/'], /^error: --json: \S+new\.json\/ names a folder, not a file$/m],
+      [['--json', ''], /^error: --json: expected a file name$/m],
     ]
     for (const [args, msg] of cases) {
       const r = await cli(labPlaybook(SEED_LAB), ['-i', inventory(), ...args])
