@@ -349,6 +349,13 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
   let applied = 0
   /** The first read planned (and started) ahead, by host: its runner must use exactly these parts. */
   const readAhead = new Map<string, ReadPlan>()
+  /** Check mode: each host's planned changes across its plays (see HostPlayOptions.plannedTouches). */
+  const plannedTouches = new Map<string, Array<{ key: string; by: string }>>()
+  const plannedTouchesOf = (host: string): Array<{ key: string; by: string }> => {
+    let t = plannedTouches.get(host)
+    if (t === undefined) plannedTouches.set(host, (t = []))
+    return t
+  }
   /**
    * Hosts that first appear in a later play: connect, take the run lock and read that play's facts at the start,
    * in parallel with the earlier plays (queued behind their hosts in the forks limit). The read is used when
@@ -434,7 +441,7 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
         }
         const firstRead = readAhead.get(host.name)
         readAhead.delete(host.name)
-        const runner = new HostPlayRunner(conn, tasks, { check, events, ...(firstRead !== undefined ? { firstRead } : {}) })
+        const runner = new HostPlayRunner(conn, tasks, { check, events, ...(firstRead !== undefined ? { firstRead } : {}), plannedTouches: plannedTouchesOf(host.name) })
         let hostError: string | undefined
         let hostFailure: unknown
         try {

@@ -30,6 +30,11 @@ export interface HostPlayOptions {
   readonly events?: RunEvents
   /** The first read, when it was planned (and perhaps run ahead) already: {@link firstReadPlan} of these tasks. */
   readonly firstRead?: ReadPlan
+  /**
+   * Check mode: what the changes planned on this host so far would touch, and by which task, shared by the host's
+   * plays (the runner adds its own), so a failing plan in a later play also names the earlier change it depends on.
+   */
+  readonly plannedTouches?: Array<{ key: string; by: string }>
 }
 
 /** One fact value (or the error reading it produced), with the exec number it was read in. */
@@ -141,7 +146,7 @@ export class HostPlayRunner {
   /** Object keys touched by changes: exec number at which they were applied (Infinity while pending). */
   readonly #touched: Array<{ key: string; at: number }> = []
   /** Check mode: what the changes planned so far would touch, and by which task (named in a later failure). */
-  readonly #plannedTouches: Array<{ key: string; by: string }> = []
+  readonly #plannedTouches: Array<{ key: string; by: string }>
   #exec = 0
   #pending: Array<{ outcome: TaskOutcome; task: AnyTask; changes: readonly Change[] }> = []
   readonly #outcomes = new Map<string, TaskOutcome>()
@@ -153,7 +158,9 @@ export class HostPlayRunner {
     readonly conn: Connection,
     readonly tasks: readonly AnyTask[],
     readonly opts: HostPlayOptions,
-  ) {}
+  ) {
+    this.#plannedTouches = opts.plannedTouches ?? []
+  }
 
   /** Run the play on this host. Never throws for task failures (they are in `outcomes`); throws UnreachableError. */
   async run(): Promise<TaskOutcome[]> {

@@ -76,6 +76,10 @@ describe('runner', () => {
     // nothing earlier changes x: the same failure is the task's own
     const alone = await run(pb(() => [needsX()]), { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }, true)
     expect(alone.tasks.find((x) => x.host === 'a')).toMatchObject({ status: 'failed', error: 'x is not set' })
+    // the change in an earlier play of the same host counts too
+    const twoPlays = playbook({ name: 't', plays: [{ name: 'p1', hosts: 'all', tasks: () => [kv('x', '1')] }, { name: 'p2', hosts: 'all', tasks: () => [needsX()] }] })
+    const r2 = await run(twoPlays, { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }, true)
+    expect(r2.tasks.find((x) => x.host === 'a' && x.key === 'needs[x]')!.error).toMatch(/^x is not set \(planned from the current state; kv\[x\] changes/)
   })
   it('a parse that finds the read itself failed (a daemon that did not answer) is reported as a failed read', async () => {
     const { ReadFailedError } = await import('../../lib/core/errors.ts')
