@@ -103,9 +103,10 @@ function seconds(flag: string, value: string | undefined, fallback: number): num
   return s * 1000
 }
 
-function lstatOrUndefined(path: string): ReturnType<typeof lstatSync> | undefined {
+/** `stat` (`follow`) or `lstat` of a path, or undefined when there is nothing there. */
+function statOf(path: string, follow: boolean): ReturnType<typeof statSync> | undefined {
   try {
-    return lstatSync(path)
+    return follow ? statSync(path) : lstatSync(path)
   } catch {
     return undefined
   }
@@ -121,17 +122,18 @@ function outputFile(flag: string, file: string | undefined): void {
   if (file.endsWith('/')) throw new UsageError(`--${flag}: ${file} names a folder, not a file`)
   let path = resolve(file)
   // a symbolic link is written through: check where it points (a dangling link's folder may not exist)
-  for (let hops = 0; lstatOrUndefined(path)?.isSymbolicLink() === true; hops++) {
+  for (let hops = 0; statOf(path, false)?.isSymbolicLink() === true; hops++) {
     if (hops === 40) throw new UsageError(`--${flag}: ${file} is a loop of symbolic links`)
     path = resolve(dirname(path), readlinkSync(path))
   }
-  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--${flag}: ${file} is a folder, not a file`)
+  const there = statOf(path, true)
+  if (there?.isDirectory() === true) throw new UsageError(`--${flag}: ${file} is a folder, not a file`)
   const dir = dirname(path)
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--${flag}: folder ${dir === dirname(resolve(file)) ? dirname(file) : `${dir} (where ${file} points)`} does not exist`)
+  if (statOf(dir, true)?.isDirectory() !== true) throw new UsageError(`--${flag}: folder ${dir === dirname(resolve(file)) ? dirname(file) : `${dir} (where ${file} points)`} does not exist`)
   try {
-    accessSync(existsSync(path) ? path : dir, constants.W_OK)
+    accessSync(there !== undefined ? path : dir, constants.W_OK)
   } catch {
-    throw new UsageError(`--${flag}: cannot write ${existsSync(path) ? file : `in ${dirname(file)}`} (permission denied)`)
+    throw new UsageError(`--${flag}: cannot write ${there !== undefined ? file : `in ${dirname(file)}`} (permission denied)`)
   }
 }
 

@@ -57,9 +57,9 @@ function killPrefix(limitMs: number | undefined): string {
  * dash, its dynamic linking), on every host of every run. Returns the shell text, or undefined.
  */
 function inlineScript(c: BatchPart['command'], limitMs: number | undefined): string | undefined {
-  const [a0, a1, body, name, ...args] = c.argv
-  if (!isReadScript(c) || a0 !== 'sh' || a1 !== '-c' || body === undefined || c.stdin !== undefined || limitMs !== undefined) return undefined
-  if (name !== undefined && name !== 'sh') return undefined
+  if (!isReadScript(c) || c.stdin !== undefined || limitMs !== undefined) return undefined
+  // readScript's shape: sh -c BODY sh ARGS...
+  const [, , body = '', , ...args] = c.argv
   return `unset __t __e __c __d __i; set -- ${args.map(quote).join(' ')}; eval ${quote(body)}`
 }
 
@@ -77,7 +77,7 @@ function runLine(c: BatchPart['command'], token: string, limitMs?: number): stri
  * One part run in order: stdout straight to fd 3 (the real stdout), stderr captured, then the markers. A part
  * without stdin is one simple command with its redirections, the last thing its command substitution's subshell
  * runs, so the shell execs it in that subshell (one process; a `{ ...; }` group around it costs dash a fork more);
- * a `sh -c` script runs in that subshell itself ({@link inlineScript}).
+ * one of vxlab's own read scripts runs in that subshell itself ({@link inlineScript}).
  * The command does not get fd 3 itself (`3>&-`): a process it leaves running in the background with stdin,
  * stdout and stderr of its own (a daemon) would otherwise hold the session's output open, and the batch with it.
  */

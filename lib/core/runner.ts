@@ -354,9 +354,9 @@ export class HostPlayRunner {
       const r = outputs[j]
       if (r === undefined) return
       const ok = f.okExitCodes ?? [0]
+      const svc = f.service !== undefined ? ` (${f.service} did not answer; is it running?)` : ''
       if (r.code === null || !ok.includes(r.code)) {
         const why = r.stderr.trim() || r.stdout.trim().slice(0, 300)
-        const svc = f.service !== undefined ? ` (${f.service} did not answer; is it running?)` : ''
         this.#snapshot.set(f.id, { error: new FactError(mask(`reading ${f.id} failed${svc}: \`${summarizeCommand(f.command)}\` exited ${String(r.code)}${why ? `: ${why}` : ''}`)), epoch: execNo })
         return
       }
@@ -364,7 +364,6 @@ export class HostPlayRunner {
         this.#snapshot.set(f.id, { value: f.parse({ stdout: r.stdout, stderr: r.stderr, code: r.code }), epoch: execNo })
       } catch (e) {
         // the output says the read failed (a daemon that did not answer): reported as such, not as a parse error
-        const svc = f.service !== undefined ? ` (${f.service} did not answer; is it running?)` : ''
         const msg = e instanceof ReadFailedError ? `reading ${f.id} failed${svc}: ${svc ? e.detail : e.message}` : `parsing ${f.id} failed: ${errMessage(e)}`
         this.#snapshot.set(f.id, { error: new FactError(mask(msg)), epoch: execNo })
       }

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { readScript } from '../core/command.ts'
+import { ReadFailedError } from '../core/errors.ts'
 import type { Fact, FactGroup, FactOutput } from '../core/task.ts'
 import { GROUP_FRAME_END_SH, GROUP_FRAME_START_SH, splitGroupOutput } from './group.ts'
 import { parseLinks, parseRoutes, type Link, type Route } from './ip.ts'
 import { nameRecord } from './records.ts'
-import { ReadFailedError } from '../core/errors.ts'
 
 /**
  * Reading Docker state as JSON (`docker inspect`, `docker image inspect`, docker-inspect(1)) and a
