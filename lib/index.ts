@@ -53,7 +53,7 @@ export { packages } from './tasks/packages.ts'
 export type { PackagesSpec } from './tasks/packages.ts'
 // tasks: Docker
 export { dockerImage, dockerContainer, containerPort, vethNames, IMAGE_HASH_LABEL, CONTAINER_SPEC_LABEL } from './tasks/docker.ts'
-export type { DockerImageSpec, DockerContainerSpec, ContainerPortSpec, RestartPolicy, DockerImageCurrent, DockerContainerCurrent, ContainerPortCurrent } from './tasks/docker.ts'
+export type { DockerImageSpec, DockerfileSource, DockerContainerSpec, ContainerPortSpec, RestartPolicy, DockerImageCurrent, DockerContainerCurrent, ContainerPortCurrent } from './tasks/docker.ts'
 // tasks: read-only checks
 export { probe } from './tasks/probe.ts'
 export type { ProbeSpec } from './tasks/probe.ts'

@@ -1,5 +1,3 @@
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { script } from '../core/command.ts'
 import { UsageError } from '../core/errors.ts'
 import type { PlayDef, PlaybookDef, BuildContext } from '../core/playbook.ts'
@@ -35,7 +33,6 @@ export interface LabFlags {
   readonly state: 'present' | 'absent'
 }
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SYSCTL_FILE = '/etc/sysctl.d/90-vxlab-ip-forward.conf'
 /** The testbed's outside web server (TEST-NET-3, inside the testbed only) answering with the caller's address. */
 export const DEFAULT_NAT_PROBE_URL = 'http://203.0.113.10/cgi-bin/whoami'
@@ -73,17 +70,52 @@ export function gatewayTasks(lab: LabSpec, host: InventoryHost, ctx: BuildContex
   ]
 }
 
+/**
+ * The lab image's Dockerfile (the seed's con_img). `'scratch'`: the testbed variant, built FROM scratch from the
+ * root filesystem tar that `npm run testbed -- up` puts in the host's `lab_image_context` (no image registry is
+ * reachable inside the testbed). Otherwise the name of a Debian base image, with the packages the seed installs
+ * and an apache2 page (`index.html`, from the image task's files).
+ *
+ * Plain text built here rather than a Handlebars template: the lab renders it on every run, and compiling a
+ * template costs ~30 ms of the controller's start-up before any host is contacted (bench/RESULTS.md).
+ */
+export function labDockerfile(base: 'scratch' | { readonly image: string }): string {
+  if (base === 'scratch') {
+    return [
+      '# vxlab lab image, testbed variant: no image registry is reachable inside the testbed, so the image is',
+      '# built FROM scratch from a root filesystem tar (busybox-static: sh, ping, ip, wget, httpd; iputils ping',
+      '# for the don\'t-fragment probe; iperf3 with its libraries) that `npm run testbed -- up` prepares.',
+      'FROM scratch',
+      'ADD rootfs.tar /',
+      'EXPOSE 80',
+      'CMD ["httpd", "-f", "-p", "80", "-h", "/www"]',
+      '',
+    ].join('\n')
+  }
+  return [
+    '# vxlab lab image (the seed\'s con_img): Debian with ping, net-tools, iproute2, iperf and apache2 serving',
+    '# a page that says where it runs.',
+    `FROM ${base.image}`,
+    'RUN apt-get update \\',
+    ' && apt-get install -y --no-install-recommends iputils-ping net-tools iproute2 iperf iperf3 apache2 apache2-utils wget \\',
+    ' && rm -rf /var/lib/apt/lists/*',
+    'COPY index.html /var/www/html/index.html',
+    'EXPOSE 80',
+    'CMD ["apachectl", "-D", "FOREGROUND"]',
+    '',
+  ].join('\n')
+}
+
 function imageTask(lab: LabSpec, host: InventoryHost, absent: boolean): AnyTask {
   const context = host.vars.has('lab_image_context') ? host.vars.string('lab_image_context') : undefined
-  const template = join(ROOT, 'templates', 'Dockerfile.hbs')
   if (absent) return dockerImage({ name: lab.image, ensure: 'absent' })
   if (context !== undefined) {
     // testbed: the FROM-scratch rootfs is already on the host (lab_image_context); the Dockerfile is ours
-    return dockerImage({ name: lab.image, context, dockerfile: { template, vars: { scratch: true, baseImage: '' } } })
+    return dockerImage({ name: lab.image, context, dockerfile: { text: labDockerfile('scratch') } })
   }
   return dockerImage({
     name: lab.image,
-    dockerfile: { template, vars: { scratch: false, baseImage: host.vars.string('lab_base_image', 'debian:bookworm-slim') } },
+    dockerfile: { text: labDockerfile({ image: host.vars.string('lab_base_image', 'debian:bookworm-slim') }) },
     files: { 'index.html': `<!doctype html>\n<html><head><title>vxlab</title></head><body><h1>vxlab</h1><p>This container runs on the VXLAN-distributed network.</p></body></html>\n` },
   })
 }

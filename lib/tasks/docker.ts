@@ -145,12 +145,13 @@ export interface DockerImageSpec {
    */
   readonly context?: string
   /**
-   * A Dockerfile rendered on the controller (Handlebars, noEscape + strict): `template` is a path on the
-   * controller or `{inline: '...'}`. Without `context`, the build context (Dockerfile + `files`) is sent to
-   * `docker build -` as a tar on standard input; with `context`, the Dockerfile alone goes on standard input
-   * (`docker build -f - CONTEXT`) and the context's own Dockerfile is ignored.
+   * A Dockerfile from the controller, either rendered (Handlebars, noEscape + strict: `template` is a path on
+   * the controller or `{inline: '...'}`, with `vars`) or given as it is (`text`: a string the playbook built,
+   * used verbatim; no template engine is loaded). Without `context`, the build context (Dockerfile + `files`) is
+   * sent to `docker build -` as a tar on standard input; with `context`, the Dockerfile alone goes on standard
+   * input (`docker build -f - CONTEXT`) and the context's own Dockerfile is ignored.
    */
-  readonly dockerfile?: { readonly template: string | { readonly inline: string }; readonly vars?: Readonly<Record<string, unknown>> }
+  readonly dockerfile?: DockerfileSource
   /** Extra context files for `dockerfile` builds: relative path -> content (text or bytes). */
   readonly files?: Readonly<Record<string, string | Uint8Array>>
   /** `--build-arg K=V` values (part of the input hash). */
@@ -160,6 +161,14 @@ export interface DockerImageSpec {
   /** Time limit of the build in ms (default {@link BUILD_TIMEOUT_MS}, 300000). */
   readonly timeoutMs?: number
 }
+
+/**
+ * Where {@link DockerImageSpec.dockerfile} comes from: a Handlebars template (a path on the controller or
+ * `{inline}`) with its `vars`, or the Dockerfile's `text` as it is.
+ */
+export type DockerfileSource =
+  | { readonly template: string | { readonly inline: string }; readonly vars?: Readonly<Record<string, unknown>> }
+  | { readonly text: string }
 
 /** What {@link dockerImage} reads: the image and, for a host context, the context's content hash. */
 export interface DockerImageCurrent {
@@ -177,6 +186,31 @@ export function contextInputHash(contextHash: string, buildArgs: Readonly<Record
 export function dockerfileInputHash(dockerfile: string, files: Readonly<Record<string, string | Uint8Array>>, buildArgs: Readonly<Record<string, string>>): string {
   const f = Object.entries(files).map(([p, c]) => [p, sha256(c)]).sort()
   return sha256(JSON.stringify({ v: 1, kind: 'dockerfile', dockerfile: sha256(dockerfile), files: f, buildArgs: Object.entries(buildArgs).sort() }))
+}
+
+/** The Dockerfile a {@link DockerfileSource} gives: `text` as it is, or the template rendered with its vars. */
+function dockerfileOf(src: DockerfileSource): string {
+  if (src === null || typeof src !== 'object') throw new ValidationError('dockerfile', 'expected {template, vars} or {text}')
+  if ('text' in src) {
+    if ('template' in src) throw new ValidationError('dockerfile', 'give template (with vars) or text, not both')
+    if (typeof src.text !== 'string') throw new ValidationError('dockerfile.text', `expected a string, got ${typeof src.text}`)
+    return src.text
+  }
+  const t = src.template
+  let source: string
+  if (typeof t === 'string') {
+    try {
+      source = readFileSync(t, 'utf8')
+    } catch (e) {
+      throw new ValidationError('dockerfile.template', `cannot read template ${t}: ${e instanceof Error ? e.message : String(e)}`)
+    }
+  } else if (t !== null && typeof t === 'object' && typeof t.inline === 'string') source = t.inline
+  else throw new ValidationError('dockerfile.template', 'expected a path or {inline: string}')
+  try {
+    return renderTemplate(source, src.vars ?? {})
+  } catch (e) {
+    throw new ValidationError('dockerfile.vars', `template ${typeof t === 'string' ? t : '(inline)'}: ${templateError(e)}`)
+  }
 }
 
 /**
@@ -212,26 +246,12 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
     let fixedHash: string | undefined
     let dockerfile: string | undefined
     if (spec.dockerfile !== undefined && ensure === 'present') {
-      const t = spec.dockerfile.template
-      let source: string
-      if (typeof t === 'string') {
-        try {
-          source = readFileSync(t, 'utf8')
-        } catch (e) {
-          throw new ValidationError('dockerfile.template', `cannot read template ${t}: ${e instanceof Error ? e.message : String(e)}`)
-        }
-      } else if (t !== null && typeof t === 'object' && typeof t.inline === 'string') source = t.inline
-      else throw new ValidationError('dockerfile.template', 'expected a path or {inline: string}')
-      try {
-        dockerfile = renderTemplate(source, spec.dockerfile.vars ?? {})
-      } catch (e) {
-        throw new ValidationError('dockerfile.vars', `template ${typeof t === 'string' ? t : '(inline)'}: ${templateError(e)}`)
-      }
+      dockerfile = dockerfileOf(spec.dockerfile)
       const files = spec.files ?? {}
       if (files === null || typeof files !== 'object' || Array.isArray(files)) throw new ValidationError('files', 'expected a map of path -> content')
       for (const [p, c] of Object.entries(files)) {
         relPath(`files.${p}`, p)
-        if (p === 'Dockerfile') throw new ValidationError('files.Dockerfile', 'the Dockerfile comes from dockerfile.template')
+        if (p === 'Dockerfile') throw new ValidationError('files.Dockerfile', 'the Dockerfile comes from dockerfile')
         if (typeof c !== 'string' && !(c instanceof Uint8Array)) throw new ValidationError(`files.${p}`, 'expected a string or bytes')
       }
       if (context === undefined) {

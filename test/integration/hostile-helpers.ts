@@ -7,12 +7,12 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll } from 'vitest'
 import { runCli } from '../../lib/cli.ts'
 import { playbook, type PlaybookDef, type RunReport } from '../../lib/core/playbook.ts'
 import type { AnyTask } from '../../lib/core/task.ts'
 import type { InventoryHost } from '../../lib/inventory/inventory.ts'
+import { labDockerfile } from '../../lib/lab/plays.ts'
 import { command } from '../../lib/tasks/command.ts'
 import { containerPort, dockerContainer, dockerImage } from '../../lib/tasks/docker.ts'
 import { template } from '../../lib/tasks/file.ts'
@@ -21,7 +21,6 @@ import { ipAddress } from '../../lib/tasks/net.ts'
 import { ovsBridge, ovsPort, vxlanPort } from '../../lib/tasks/ovs.ts'
 import { hostExec, testbedDir } from '../../lib/testbed/index.ts'
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const work = mkdtempSync(join(tmpdir(), 'vxlab-hostile-'))
 afterAll(() => rmSync(work, { recursive: true, force: true })) // (registered for the importing test file)
 
@@ -45,7 +44,7 @@ export function labImage(host: InventoryHost): AnyTask {
   return dockerImage({
     name: 'con_img',
     context: host.vars.string('lab_image_context'),
-    dockerfile: { template: join(ROOT, 'templates', 'Dockerfile.hbs'), vars: { scratch: true, baseImage: '' } },
+    dockerfile: { text: labDockerfile('scratch') },
   })
 }
 

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../../lib/cli.ts'
 import type { Connection } from '../../lib/connection/types.ts'
@@ -75,6 +76,18 @@ describe('grouped docker reads on the testbed', () => {
       }
     })
   }
+
+  it('a no-op lab run as users run it (a process of its own, no terminal) loads no template engine, jsdiff or listr2', async () => {
+    const loaded = join(work, 'loaded.json')
+    const { execFileSync } = await import('node:child_process')
+    const env: NodeJS.ProcessEnv = { ...process.env, VXLAB_LOADED_FILE: loaded }
+    delete env.NODE_OPTIONS
+    execFileSync(process.execPath, ['--require', fileURLToPath(new URL('../fixtures/loaded-packages.cjs', import.meta.url)), '--import', 'tsx', 'playbooks/lab.ts', '-i', join(testbedDir(), 'inventory.yml')], { env, stdio: 'pipe', timeout: 60_000 })
+    const names = JSON.parse((await import('node:fs')).readFileSync(loaded, 'utf8')) as string[]
+    // the probe sees the run's own dependencies, so an empty list cannot pass
+    expect(names).toEqual(expect.arrayContaining(['node-ssh', 'ssh2', 'yaml']))
+    for (const lean of ['handlebars', 'diff', 'listr2']) expect(names, lean).not.toContain(lean)
+  })
 
   it('the converged lab: a no-op run and a check run read every host in one exec, with 0 changes', async () => {
     for (const args of [[], ['--check']]) {

@@ -102,6 +102,20 @@ describe('dockerImage', () => {
     expect(cs[0]!.commands).toEqual([{ argv: ['docker', 'build', '-q', '-t', 'vxlab-test-img', '--label', `vxlab.hash=${h}`, '-f', '-', ctx], stdin: 'FROM scratch\nADD rootfs.tar /\n', timeoutMs: 300_000 }])
     expect(planWith(t, { ...f, 'docker.image:vxlab-test-img': img({ 'vxlab.hash': h }) })).toEqual([])
   })
+  it('dockerfile.text is used as it is (no template engine): the same build and hash as a template that renders to it', () => {
+    const text = 'FROM scratch\nADD rootfs.tar /\nLABEL x="{{not a template}}"\n'
+    const f = { 'docker.image:vxlab-test-img': { exists: false }, [`docker.contextHash:${ctx}`]: hash }
+    const cs = planWith(dockerImage({ name: 'vxlab-test-img', context: ctx, dockerfile: { text } }), f)
+    expect(cs[0]!.commands[0]!.stdin).toBe(text)
+    expect(cs[0]!.commands[0]!.argv[6]).toBe(`vxlab.hash=${contextInputHash(hash, {}, text)}`)
+    const plain = 'FROM scratch\nADD rootfs.tar /\n'
+    const viaText = planWith(dockerImage({ name: 'vxlab-test-img', context: ctx, dockerfile: { text: plain } }), f)
+    const viaTemplate = planWith(dockerImage({ name: 'vxlab-test-img', context: ctx, dockerfile: { template: { inline: plain } } }), f)
+    expect(viaText[0]!.commands).toEqual(viaTemplate[0]!.commands)
+    // without a context: Dockerfile and files in a tar, as with a template
+    const tar = planWith(dockerImage({ name: 'vxlab-test-tpl', dockerfile: { text: plain }, files: { a: 'x' } }), { 'docker.image:vxlab-test-tpl': { exists: false } })[0]!.commands[0]!
+    expect(execFileSync('tar', ['-tf', '-'], { input: tar.stdin as Uint8Array }).toString().trim().split('\n')).toEqual(['Dockerfile', 'a'])
+  })
   it('tar archives of long paths use the ustar prefix field', () => {
     const long = `${'d'.repeat(90)}/${'f'.repeat(90)}`
     const listing = execFileSync('tar', ['-tf', '-'], { input: tarArchive([{ path: long, content: 'x' }]) }).toString()
@@ -115,6 +129,10 @@ describe('dockerImage', () => {
     expect(() => dockerImage({ name: 'img', dockerfile: { template: { inline: 'FROM x' } }, files: { '../etc/passwd': 'x' } })).toThrow(/files\.\.\.\/etc\/passwd: path "\.\.\/etc\/passwd" must not contain/)
     expect(() => dockerImage({ name: 'img', dockerfile: { template: { inline: 'FROM {{base}}' } } })).toThrow(/docker\.image\[img\]\.dockerfile\.vars: .*base/)
     expect(() => dockerImage({ name: 'img', context: ctx, buildArgs: { 'A B': 'x' } })).toThrow(/buildArgs\.A B: keys must be/)
+    expect(() => dockerImage({ name: 'img', dockerfile: { text: 42 } as unknown as { text: string } })).toThrow('docker.image[img].dockerfile.text: expected a string, got number')
+    expect(() => dockerImage({ name: 'img', dockerfile: { text: 'FROM x', template: 'y' } as unknown as { text: string } })).toThrow('docker.image[img].dockerfile: give template (with vars) or text, not both')
+    expect(() => dockerImage({ name: 'img', dockerfile: null as unknown as { text: string } })).toThrow('docker.image[img].dockerfile: expected {template, vars} or {text}')
+    expect(() => dockerImage({ name: 'img', dockerfile: { text: 'FROM x' }, files: { Dockerfile: 'y' } })).toThrow('docker.image[img].files.Dockerfile: the Dockerfile comes from dockerfile')
   })
 })
 
