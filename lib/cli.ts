@@ -205,7 +205,10 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     if (graphFile !== undefined && graphAfter !== undefined) throw new UsageError('--graph draws without running and --graph-after draws after a run: give one of them')
     // the topology module is loaded only when a picture is asked for: a plain run does not pay for it
     const graph = graphFile !== undefined || graphAfter !== undefined ? await import('./graph/index.ts') : undefined
-    for (const f of [graphFile, graphAfter]) if (f !== undefined && graph !== undefined) graph.graphFormatOf(f)
+    if (graph !== undefined) {
+      if (graphFile !== undefined) graph.graphFormatOf(graphFile, 'graph')
+      if (graphAfter !== undefined) graph.graphFormatOf(graphAfter, 'graph-after')
+    }
     if (graphFile !== undefined && graph !== undefined) {
       // the picture only: built and validated like a run, no host contacted, no password asked
       const topo = graph.graphPlaybook(pb, { inventory, flags, check, ...limit })

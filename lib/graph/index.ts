@@ -22,12 +22,12 @@ export { toSvg, xmlEscape } from './svg.ts'
 /** Picture formats, chosen by the output file's extension. */
 export type GraphFormat = 'mermaid' | 'svg'
 
-/** The format for a file name: `.mmd` / `.mermaid` -> mermaid, `.svg` -> svg. Throws {@link UsageError} otherwise. */
-export function graphFormatOf(file: string): GraphFormat {
+/** The format for a file name: `.mmd` / `.mermaid` -> mermaid, `.svg` -> svg. Throws {@link UsageError} naming `flag` (default `graph`) otherwise. */
+export function graphFormatOf(file: string, flag: 'graph' | 'graph-after' = 'graph'): GraphFormat {
   const ext = extname(file).toLowerCase()
   if (ext === '.mmd' || ext === '.mermaid') return 'mermaid'
   if (ext === '.svg') return 'svg'
-  throw new UsageError(`--graph ${file}: unknown picture format ${JSON.stringify(ext || '(no extension)')}; use .mmd (Mermaid) or .svg`)
+  throw new UsageError(`--${flag} ${file}: unknown picture format ${JSON.stringify(ext || '(no extension)')}; use .mmd (Mermaid) or .svg`)
 }
 
 /**

@@ -345,8 +345,12 @@ describe('--graph on the command line', () => {
     const png = join(work, 'lab.png')
     const r1 = await run('-i', INV2, '--graph', png)
     expect(r1.code).toBe(2)
-    expect(r1.err).toContain('unknown picture format')
+    expect(r1.err).toContain(`--graph ${png}: unknown picture format`)
     expect(existsSync(png)).toBe(false)
+    // the flag named is the one given: --graph-after, not --graph
+    const r2 = await run('-i', INV2, '--graph-after', png)
+    expect(r2.code).toBe(2)
+    expect(r2.err).toContain(`--graph-after ${png}: unknown picture format ".png"`)
     expect((await run('-i', INV2, '--graph-report', 'x.json')).err).toContain('--graph-report needs --graph FILE')
     expect((await run('-i', INV2, '--graph', join(work, 'a.svg'), '--graph-after', join(work, 'b.svg'))).code).toBe(2)
     expect((await run('-i', INV2, '--graph', join(work, 'a.svg'), '--state', 'sideways')).err).toContain('--state must be present or absent')
