@@ -6,7 +6,15 @@ import { requireDependency } from '../core/require.ts'
 import { secret } from '../core/secrets.ts'
 import * as v from '../core/validate.ts'
 
-const { isMap, isScalar, LineCounter, parseDocument } = requireDependency('yaml') as typeof import('yaml')
+const { isAlias, isMap, isScalar, LineCounter, parseDocument } = requireDependency('yaml') as typeof import('yaml')
+
+/** Aliases an inventory may expand, in its structure and in each value (yaml's own guard for values). */
+const MAX_ALIASES = 1000
+
+/** A plain `<<` key: a YAML merge key, which yaml (with `merge: true`) reads as a symbol; a quoted '<<' is an ordinary key. */
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && typeof key.value === 'symbol' && key.value.description === '<<'
+}
 
 /** Where a value came from: the dotted path in the file and its line:column. */
 export interface VarSource {
@@ -164,7 +172,7 @@ export class Inventory {
   /** Parse inventory text (`file` is used in messages and to resolve relative key paths). */
   static parse(text: string, file: string): Inventory {
     const lc = new LineCounter()
-    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, schema: 'core' })
+    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, schema: 'core', merge: true })
     if (doc.errors.length > 0) {
       const e = doc.errors[0]!
       const pos = e.linePos?.[0] ?? lc.linePos(Math.min(e.pos[0], text.length))
@@ -181,6 +189,44 @@ export class Inventory {
       const s = where(node, path)
       throw new InventoryError(`${file}${s.line !== undefined ? `:${s.line}:${s.col}` : ''}: ${path}: ${msg}`)
     }
+    /**
+     * Anchors, aliases and merge keys, as Ansible's YAML inventories use them (`vars: &common {...}`, `host2: *h1`,
+     * `<<: *common`; merge keys as in the YAML 1.1 merge-key type, https://yaml.org/type/merge.html: keys of the
+     * map itself win, then the merged maps in the order given). Aliases are counted: a document that expands
+     * them without end (a "billion laughs") is an error, not a hang.
+     */
+    let aliases = 0
+    const deref = (node: unknown, path: string): unknown => {
+      if (!isAlias(node)) return node
+      if (++aliases > MAX_ALIASES) fail(node as Node, path, `more than ${MAX_ALIASES} aliases expanded (an alias bomb?)`)
+      const target = node.resolve(doc)
+      if (target === undefined) fail(node as Node, path, `alias *${node.source} has no anchor before it`)
+      return target
+    }
+    type Item = { key: unknown; value: unknown }
+    const pairsOf = (node: unknown, path: string, depth = 0): Item[] => {
+      const own = (node as { items: Item[] }).items
+      if (!own.some((p) => isMergeKey(p.key))) return own
+      if (depth > 20) fail(node as Node, path, 'merge keys nested too deep (a cycle?)')
+      const keyOf = (p: Item): string => (isScalar(p.key) ? String(p.key.value) : String(p.key))
+      const out: Item[] = own.filter((p) => !isMergeKey(p.key))
+      const seen = new Set(out.map(keyOf))
+      for (const m of own.filter((p) => isMergeKey(p.key))) {
+        const v = deref(m.value, `${path}.<<`)
+        const sources = isMap(v) ? [v] : ((v as { items?: unknown[] } | null)?.items ?? [v]).map((x) => deref(x, `${path}.<<`))
+        for (const src of sources) {
+          if (!isMap(src)) fail((src ?? m.key) as Node, `${path}.<<`, 'a merge key (<<) takes a mapping or a list of mappings')
+          for (const p of pairsOf(src, path, depth + 1)) {
+            const k = keyOf(p)
+            if (!seen.has(k)) {
+              seen.add(k)
+              out.push(p)
+            }
+          }
+        }
+      }
+      return out
+    }
     const root = doc.contents
     if (root === null || (isScalar(root) && root.value === null)) throw new InventoryError(`${file}: inventory is empty`)
     if (!isMap(root)) fail(root, '(top)', 'expected a mapping of group names')
@@ -193,13 +239,22 @@ export class Inventory {
       return g
     }
     group('all')
-    const readVars = (node: unknown, path: string, into: Map<string, { value: unknown; source: VarSource }>): void => {
+    const readVars = (raw: unknown, path: string, into: Map<string, { value: unknown; source: VarSource }>): void => {
+      const node = deref(raw, path)
       if (node === null || node === undefined || (isScalar(node) && node.value === null)) return
       if (!isMap(node)) fail(node as Node, path, 'expected a mapping of variables')
-      for (const pair of (node as { items: Array<{ key: unknown; value: unknown }> }).items) {
+      for (const pair of pairsOf(node, path)) {
         const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
         const valNode = pair.value as Node | null
-        const value = valNode === null ? null : (valNode as { toJSON(): unknown }).toJSON()
+        let value: unknown = null
+        if (valNode !== null) {
+          try {
+            // aliases and merge keys inside a value are expanded by yaml itself (bounded by its maxAliasCount)
+            value = valNode.toJS(doc, { maxAliasCount: MAX_ALIASES })
+          } catch (e) {
+            fail(valNode, `${path}.${k}`, e instanceof Error ? e.message : String(e))
+          }
+        }
         into.set(k, { value, source: where(valNode ?? (pair.key as Node), `${path}.${k}`) })
       }
     }
@@ -212,18 +267,19 @@ export class Inventory {
       for (let i = Number(a); i <= Number(b); i++) out.push(`${pre}${String(i).padStart(width, '0')}${post}`)
       return out
     }
-    const walk = (name: string, node: unknown, path: string, depth: number): void => {
-      if (depth > 20) fail(node as Node, path, 'groups nested too deep (a cycle?)')
+    const walk = (name: string, raw: unknown, path: string, depth: number): void => {
+      if (depth > 20) fail(raw as Node, path, 'groups nested too deep (a cycle?)')
       const g = group(name)
-      if (node === null || (isScalar(node) && node.value === null)) return
+      const node = deref(raw, path)
+      if (node === null || node === undefined || (isScalar(node) && node.value === null)) return
       if (!isMap(node)) fail(node as Node, path, 'expected a group mapping with hosts, vars or children')
-      for (const pair of (node as { items: Array<{ key: unknown; value: unknown }> }).items) {
+      for (const pair of pairsOf(node, path)) {
         const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
-        const val = pair.value
+        const val = k === 'hosts' || k === 'children' ? deref(pair.value, `${path}.${k}`) : pair.value
         if (k === 'hosts') {
-          if (val === null || (isScalar(val) && val.value === null)) continue
+          if (val === null || val === undefined || (isScalar(val) && val.value === null)) continue
           if (!isMap(val)) fail(val as Node, `${path}.hosts`, 'expected a mapping of host names')
-          for (const hp of (val as { items: Array<{ key: unknown; value: unknown }> }).items) {
+          for (const hp of pairsOf(val, `${path}.hosts`)) {
             const hn = isScalar(hp.key) ? String(hp.key.value) : String(hp.key)
             for (const h of expandRange(hn)) {
               g.hosts.add(h)
@@ -237,9 +293,9 @@ export class Inventory {
         } else if (k === 'vars') {
           readVars(val, `${path}.vars`, g.vars)
         } else if (k === 'children') {
-          if (val === null || (isScalar(val) && val.value === null)) continue
+          if (val === null || val === undefined || (isScalar(val) && val.value === null)) continue
           if (!isMap(val)) fail(val as Node, `${path}.children`, 'expected a mapping of group names')
-          for (const cp of (val as { items: Array<{ key: unknown; value: unknown }> }).items) {
+          for (const cp of pairsOf(val, `${path}.children`)) {
             const cn = isScalar(cp.key) ? String(cp.key.value) : String(cp.key)
             g.children.add(cn)
             group(cn).parents.add(name)
@@ -250,7 +306,7 @@ export class Inventory {
         }
       }
     }
-    for (const pair of (root as { items: Array<{ key: unknown; value: unknown }> }).items) {
+    for (const pair of pairsOf(root, '(top)')) {
       const name = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
       walk(name, pair.value, name, 0)
       if (name !== 'all') {

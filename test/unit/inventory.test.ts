@@ -51,6 +51,53 @@ describe('inventory', () => {
     expect(() => Inventory.parse('', 'e.yml')).toThrow(InventoryError)
     expect(() => Inventory.load('/nonexistent/inv.yml')).toThrow(/cannot read inventory/)
   })
+  it('reads anchors, aliases and merge keys as Ansible does: keys of the map itself win, then the merged maps in order', () => {
+    const text = [
+      'all:',
+      '  vars:',
+      '    defaults: &defaults {ansible_user: root, ovs_datapath_type: netdev}',
+      '  children:',
+      '    gateway:',
+      '      hosts:',
+      '        gw: &gw',
+      '          ansible_host: 10.0.0.1',
+      '          <<: *defaults',
+      '    docker_hosts:',
+      '      vars:',
+      '        <<: [*defaults, {ansible_port: 2222, ansible_user: nobody}]',
+      '        ansible_user: admin',
+      '        ifaces: &ifaces [eth0, eth1]',
+      '        more_ifaces: *ifaces',
+      '      hosts:',
+      '        h1: {ansible_host: 10.0.0.2}',
+      '        h2: *gw',
+      '        h3: {"<<": literal}',
+      '    again: *gw_group_absent_is_an_error_below',
+    ].join('\n')
+    const ok = text.split('\n').slice(0, -1).join('\n') + '\n'
+    const inv = Inventory.parse(ok, 'a.yml')
+    expect(inv.host('gw').connection).toMatchObject({ address: '10.0.0.1', user: 'root' })
+    expect(inv.host('gw').vars.string('ovs_datapath_type')).toBe('netdev')
+    // the group's own ansible_user wins over both merged maps; the first merged map wins over the second
+    expect(inv.host('h1').connection).toMatchObject({ address: '10.0.0.2', user: 'admin', port: 2222 })
+    expect(inv.host('h1').vars.stringList('more_ifaces')).toEqual(['eth0', 'eth1'])
+    // h2 is gw's vars by alias: its host vars (root) override the group's (admin)
+    expect(inv.host('h2').connection).toMatchObject({ address: '10.0.0.1', user: 'root' })
+    // a quoted "<<" is an ordinary key
+    expect(inv.host('h3').vars.raw('<<')).toBe('literal')
+    expect(() => Inventory.parse(text, 'a.yml')).toThrow(/^a\.yml:20:12: again: alias \*gw_group_absent_is_an_error_below has no anchor before it$/)
+  })
+  it('refuses a merge of something that is not a mapping, a merge cycle and alias bombs, naming where', () => {
+    expect(() => Inventory.parse('all:\n  hosts:\n    h1:\n      <<: 5\n', 'm.yml')).toThrow(/^m\.yml:4:11: all\.hosts\.h1\.<<: a merge key \(<<\) takes a mapping or a list of mappings$/)
+    expect(() => Inventory.parse('all:\n  vars: &v\n    a: 1\n    <<: *v\n', 'm.yml')).toThrow(/all\.vars: merge keys nested too deep/)
+    // groups that expand one another 10 x 10 x 10 times: refused, not walked 10^4 times
+    const level = (n: number) => `g${n}: &g${n} {children: {${'abcdefghij'.split('').map((c) => `${c}${n}: *g${n - 1}`).join(', ')}}}`
+    const groups = ['g0: &g0 {hosts: {h: null}}', level(1), level(2), level(3), level(4)].join('\n') + '\n'
+    expect(() => Inventory.parse(groups, 'b.yml')).toThrow(/more than 1000 aliases expanded \(an alias bomb\?\)/)
+    // the same inside a variable's value: yaml's own guard, reported with the variable
+    const lists = ['all:', '  vars:', '    a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcde'.split('').map((c, i) => `    ${c}: &${c} [${Array(10).fill(`*${'abcde'[i]}`).join(', ')}]`)].join('\n') + '\n'
+    expect(() => Inventory.parse(lists, 'c.yml')).toThrow(/^c\.yml:\d+:\d+: all\.vars\.\w: Excessive alias count/)
+  })
   it('tells which variable is missing', () => {
     const inv = Inventory.load(F)
     expect(() => inv.host('gw').vars.ipv4('underlay_ip')).toThrow(/host gw: variable underlay_ip is not set/)
