@@ -9,6 +9,18 @@ import { Inventory } from './inventory/inventory.ts'
 import { readJsonReport, writeJsonReport } from './report/json.ts'
 import { plainReporter, recapText, resultsTable } from './report/text.ts'
 
+/** Narrowest terminal (columns) that gets listr2's live view; a narrower one gets the plain lines. */
+const MIN_LIVE_COLUMNS = 40
+
+/**
+ * Whether a run draws listr2's live view: on a terminal, outside CI (`CI` set), without -v, and at least
+ * {@link MIN_LIVE_COLUMNS} wide (a terminal that reports 0 columns, a bare `script(1)` or some CI consoles, got
+ * one character per line). Otherwise the plain lines, which also go to pipes and files.
+ */
+export function liveView(out: { readonly isTTY?: boolean; readonly columns?: number }, env: NodeJS.ProcessEnv, verbose: boolean): boolean {
+  return out.isTTY === true && env.CI === undefined && !verbose && (out.columns ?? 0) >= MIN_LIVE_COLUMNS
+}
+
 /** Exit codes: 0 success; 1 a host failed or was unreachable; 2 usage, inventory or validation error (no host contacted). */
 export const EXIT = { ok: 0, hostFailed: 1, usage: 2 } as const
 
@@ -225,7 +237,7 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     const textOpts = { check, diff, verbose, color }
     let events: PlaybookEvents
     let finish: () => Promise<void> = async () => undefined
-    if (process.stdout.isTTY === true && process.env.CI === undefined && !verbose) {
+    if (liveView(process.stdout, process.env, verbose)) {
       const { listrReporter } = await import('./report/listr.ts')
       const r = listrReporter(textOpts, io.out)
       events = r.events

@@ -112,7 +112,8 @@ export interface RunOptions {
 
 /** Progress callbacks for reporters. */
 export interface PlaybookEvents {
-  playStart?(play: string, hosts: readonly string[]): void
+  /** A play begins; `targets` says what chose its hosts (its pattern, and `--limit` if given), for a play with none. */
+  playStart?(play: string, hosts: readonly string[], targets?: { readonly pattern: string; readonly limit?: string }): void
   hostStart?(play: string, host: string): void
   taskDone?(play: string, host: string, outcome: TaskOutcome): void
   hostDone?(play: string, host: string, result: { unreachable?: string; error?: string }): void
@@ -378,7 +379,7 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
   }
   try {
     for (const [playIndex, bp] of built.entries()) {
-      ev?.playStart?.(bp.def.name, bp.hosts.map((h) => h.host.name))
+      ev?.playStart?.(bp.def.name, bp.hosts.map((h) => h.host.name), { pattern: bp.def.hosts, ...(opts.limit !== undefined ? { limit: opts.limit } : {}) })
       const playDone = Promise.all(bp.hosts.map(({ host, tasks }) => limit(async () => {
         const recap = (report.hosts[host.name] ??= emptyRecap())
         const record = (o: TaskOutcome): void => {

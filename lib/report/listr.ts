@@ -1,7 +1,7 @@
 import { Listr, type ListrTaskWrapper } from 'listr2'
 import type { PlaybookEvents } from '../core/playbook.ts'
 import type { TaskOutcome } from '../core/runner.ts'
-import { changeLines, HostBlocks, type TextOptions } from './text.ts'
+import { changeLines, HostBlocks, plainReporter, type TextOptions } from './text.ts'
 
 interface HostView {
   resolve(): void
@@ -25,7 +25,14 @@ export function listrReporter(o: TextOptions, write: (s: string) => void = (s) =
   const title = (host: string, v: HostView): string =>
     `${host}: ok=${v.counts.ok} ${o.check ? 'would change' : 'changed'}=${v.counts.changed}${v.counts.failed ? ` failed=${v.counts.failed}` : ''}${v.counts.skipped ? ` skipped=${v.counts.skipped}` : ''}`
   const events: PlaybookEvents = {
-    playStart: (play, hosts) => {
+    playStart: (play, hosts, targets) => {
+      if (hosts.length === 0) {
+        // nothing for listr to draw: the plain line says why the play is skipped
+        const line: string[] = []
+        plainReporter(o, (s) => line.push(s)).playStart?.(play, hosts, targets)
+        running = running.then(() => write(line.join('')))
+        return
+      }
       views = new Map()
       const mine = views
       for (const h of hosts) {

@@ -37,6 +37,12 @@ function fmt(v: unknown): string {
  * `(N-line script)`, followed by its arguments ({@link summarizeCommand}, the form errors use too), unless
  * `full` (`-v`). The JSON report always keeps commands whole. Secrets are masked.
  */
+/** Why a play runs on no host (Ansible: "skipping: no hosts matched"): its pattern, and --limit when given. */
+function noHostsNote(targets: { readonly pattern: string; readonly limit?: string } | undefined): string {
+  if (targets === undefined) return ''
+  return `: skipped, no host matches ${JSON.stringify(targets.pattern)}${targets.limit !== undefined ? ` within --limit ${JSON.stringify(targets.limit)}` : ''}`
+}
+
 export function commandText(c: Command, full: boolean): string {
   return mask(full ? describeCommand(c) : summarizeCommand(c))
 }
@@ -180,7 +186,7 @@ export class HostBlocks {
 export function plainReporter(o: TextOptions, write: (s: string) => void): PlaybookEvents {
   const blocks = new HostBlocks(o)
   return {
-    playStart: (play, hosts) => write(`\n${paint(o.color, '1', `PLAY [${play}]`)} ${hosts.length} host${hosts.length === 1 ? '' : 's'}${hosts.length > 0 ? `: ${hosts.join(', ')}` : ''}\n`),
+    playStart: (play, hosts, targets) => write(`\n${paint(o.color, '1', `PLAY [${play}]`)} ${hosts.length} host${hosts.length === 1 ? '' : 's'}${hosts.length > 0 ? `: ${hosts.join(', ')}` : noHostsNote(targets)}\n`),
     taskDone: (play, host, t: TaskOutcome) => blocks.add(play, host, t),
     hostDone: (play, host, r) => write(`${blocks.take(play, host, r).join('\n')}\n`),
   }

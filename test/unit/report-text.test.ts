@@ -126,6 +126,23 @@ describe('host blocks', () => {
     ev.playStart!('docker hosts', ['host1', 'host2'])
     expect(out).toBe('\nPLAY [gateway router] 0 hosts\n\nPLAY [docker hosts] 2 hosts: host1, host2\n')
   })
+  it('the live view is for terminals at least 40 columns wide, outside CI and without -v', async () => {
+    const { liveView } = await import('../../lib/cli.ts')
+    expect(liveView({ isTTY: true, columns: 80 }, {}, false)).toBe(true)
+    expect(liveView({ isTTY: true, columns: 0 }, {}, false)).toBe(false)
+    expect(liveView({ isTTY: true }, {}, false)).toBe(false)
+    expect(liveView({ isTTY: true, columns: 39 }, {}, false)).toBe(false)
+    expect(liveView({ isTTY: false, columns: 80 }, {}, false)).toBe(false)
+    expect(liveView({ isTTY: true, columns: 80 }, { CI: 'true' }, false)).toBe(false)
+    expect(liveView({ isTTY: true, columns: 80 }, {}, true)).toBe(false)
+  })
+  it('a play with no host says why (Ansible: "skipping: no hosts matched"): its pattern, and --limit when given', () => {
+    let out = ''
+    const ev = plainReporter(CHECK, (s) => (out += s))
+    ev.playStart!('docker hosts', [], { pattern: 'docker_hosts', limit: 'gw' })
+    ev.playStart!('spare', [], { pattern: 'spare_hosts' })
+    expect(out).toBe('\nPLAY [docker hosts] 0 hosts: skipped, no host matches "docker_hosts" within --limit "gw"\n\nPLAY [spare] 0 hosts: skipped, no host matches "spare_hosts"\n')
+  })
   it('a time limit in a message is a readable number of ms', async () => {
     const { CommandTimeoutError } = await import('../../lib/core/errors.ts')
     expect(new CommandTimeoutError('h', 0.1 + 0.1 + 0.1, 'true').message).toBe('h: command timed out after 0.3 ms: true')
