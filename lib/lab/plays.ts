@@ -204,7 +204,10 @@ function iperfPair(lab: LabSpec) {
   return undefined
 }
 
-/** The seed's checks, as read-only probes run on each host. */
+/**
+ * The seed's checks, as read-only probes run on each host. In check mode (`--check --verify`: is the lab as it
+ * is now still working?) every probe runs but iperf3, whose server the `verify: servers` play would start.
+ */
 export function verifyTasks(lab: LabSpec, host: InventoryHost, ctx: BuildContext): AnyTask[] {
   const inv = ctx.inventory
   if (host.groups.includes('gateway')) {
@@ -233,6 +236,8 @@ export function verifyTasks(lab: LabSpec, host: InventoryHost, ctx: BuildContext
   const pair = iperfPair(lab)
   if (pair && pair.from.host === host.name) {
     out.push(probe({ name: `full-size ping ${pair.from.name} -> ${pair.to.name} (1472 B, DF)`, command: pingFrom(pair.from.name, pair.to.address, 4, ['-M', 'do', '-s', '1472']), judge: byExit }))
+  }
+  if (pair && pair.from.host === host.name && !ctx.check) {
     out.push(probe({
       name: `iperf3 ${pair.from.name} -> ${pair.to.name}`,
       command: script('timeout 25 docker exec "$1" iperf3 -c "$2" -t 2 -J --connect-timeout 3000', pair.from.name, pair.to.address),
@@ -270,7 +275,8 @@ export function labPlaybook(lab: LabSpec, name = 'lab'): PlaybookDef {
   const plays: PlayDef[] = [
     { name: 'gateway router', hosts: 'gateway', tasks: (h, ctx) => gatewayTasks(lab, h, ctx) },
     { name: 'docker hosts', hosts: 'docker_hosts', tasks: (h, ctx) => dockerHostTasks(lab, h, ctx) },
-    { name: 'verify: servers', hosts: 'docker_hosts', when: (ctx) => flagsOf(ctx).verify && flagsOf(ctx).state === 'present', tasks: (h) => verifyServerTasks(lab, h) },
+    // check mode changes nothing: no iperf3 server is started (the read-only probes still run, see verifyTasks)
+    { name: 'verify: servers', hosts: 'docker_hosts', when: (ctx) => flagsOf(ctx).verify && flagsOf(ctx).state === 'present' && !ctx.check, tasks: (h) => verifyServerTasks(lab, h) },
     { name: 'verify', hosts: 'gateway,docker_hosts', when: (ctx) => flagsOf(ctx).verify && flagsOf(ctx).state === 'present', tasks: (h, ctx) => verifyTasks(lab, h, ctx) },
   ]
   return {
@@ -281,7 +287,7 @@ export function labPlaybook(lab: LabSpec, name = 'lab'): PlaybookDef {
       validateLab(lab, ctx.inventory)
     },
     flags: {
-      verify: { type: 'boolean', description: 'after converging, run the seed\'s checks (pings, full-size frame, NAT, web, iperf3) and print a table' },
+      verify: { type: 'boolean', description: 'after converging, run the seed\'s checks (pings, full-size frame, NAT, web, iperf3) and print a table; with --check, all but iperf3 (it starts a server)' },
       'skip-mtu': { type: 'boolean', description: 'leave the underlay MTU alone (reproduces the seed\'s MTU fault)' },
       state: { type: 'string', description: 'present (default) builds the lab; absent removes everything it created' },
     },

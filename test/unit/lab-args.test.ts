@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { buildPlaybook } from '../../lib/core/playbook.ts'
+import { Inventory } from '../../lib/inventory/inventory.ts'
 import { labRunArgs } from '../../lib/lab/args.ts'
 import { lab } from '../../playbooks/lab.ts'
 
@@ -20,5 +22,18 @@ describe('npm run lab: the arguments it gives the lab playbook', () => {
     expect(labRunArgs(lab, ['--state=absent'])).toEqual(['--state=absent'])
     expect(labRunArgs(lab, ['--no-verify', '-D'])).toEqual(['-D'])
     expect(labRunArgs(lab, ['--state', 'present'])).toEqual(['--verify', '--state', 'present'])
+  })
+})
+
+describe('--check --verify', () => {
+  const inventory = Inventory.load('test/fixtures/inventory/graph-2hosts.yml')
+  const probes = (check: boolean): string[] =>
+    buildPlaybook(lab, { inventory, check, flags: { verify: true } }).flatMap((p) => p.hosts.flatMap((h) => h.tasks.map((t) => `${p.def.name}: ${h.host.name} ${t.key}`))).filter((k) => k.startsWith('verify'))
+  it('runs the read-only probes but starts no iperf3 server and runs no iperf3 client', () => {
+    const apply = probes(false)
+    const check = probes(true)
+    expect(apply.filter((k) => k.includes('iperf3'))).toEqual(['verify: servers: host2 verify[iperf3 server in doc3]', 'verify: host1 verify[iperf3 doc1 -> doc3]'])
+    expect(check).toEqual(apply.filter((k) => !k.includes('iperf3')))
+    expect(check.length).toBeGreaterThan(8)
   })
 })
