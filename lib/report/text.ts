@@ -68,7 +68,8 @@ function detailLines(c: Change, o: TextOptions, indent: string): string[] {
     const b = c.before as Record<string, unknown>
     const a = c.after as Record<string, unknown>
     for (const k of new Set([...Object.keys(b), ...Object.keys(a)])) {
-      if (JSON.stringify(b[k]) !== JSON.stringify(a[k])) out.push(`${indent}${k}: ${mask(fmt(b[k] ?? null))} -> ${mask(fmt(a[k] ?? null))}`)
+      // a field missing on one side reads as null: `eth0: null -> null` is no change to show
+      if (JSON.stringify(b[k] ?? null) !== JSON.stringify(a[k] ?? null)) out.push(`${indent}${k}: ${mask(fmt(b[k] ?? null))} -> ${mask(fmt(a[k] ?? null))}`)
     }
   }
   if (o.diff && c.diff !== undefined) {

@@ -5,7 +5,7 @@ import { playbook, runPlaybook, type RunReport } from '../../lib/core/playbook.t
 import type { TaskOutcome } from '../../lib/core/runner.ts'
 import type { Change, Fact, Task } from '../../lib/core/task.ts'
 import { Inventory } from '../../lib/inventory/inventory.ts'
-import { commandText, hostBlock, plainReporter, planSummary, recapText, taskLines, type TextOptions } from '../../lib/report/text.ts'
+import { changeLines, commandText, hostBlock, plainReporter, planSummary, recapText, taskLines, type TextOptions } from '../../lib/report/text.ts'
 import { NETNS_CONFIG_SCRIPT } from '../../lib/tasks/docker.ts'
 import { FakeHost } from './fake-connection.ts'
 
@@ -125,6 +125,10 @@ describe('host blocks', () => {
     ev.playStart!('gateway router', [])
     ev.playStart!('docker hosts', ['host1', 'host2'])
     expect(out).toBe('\nPLAY [gateway router] 0 hosts\n\nPLAY [docker hosts] 2 hosts: host1, host2\n')
+  })
+  it('a field that is null on one side and missing on the other is not shown as a change', () => {
+    const c: Change = { op: 'replace', summary: 're-attach doc1:eth0', before: { ports: [], hostEnd: null, eth0: null }, after: { bridge: 'br1', hostEnd: 'vxabc_l' }, commands: [], touches: [] }
+    expect(changeLines([c], APPLY)).toEqual(['    -/+ re-attach doc1:eth0', '        ports: [] -> null', '        hostEnd: null -> vxabc_l', '        bridge: null -> br1'])
   })
   it('the live view is for terminals at least 40 columns wide, outside CI and without -v', async () => {
     const { liveView } = await import('../../lib/cli.ts')
