@@ -150,7 +150,8 @@ export function hostBlock(host: string, outcomes: readonly TaskOutcome[], o: Tex
   for (const t of outcomes) lines.push(...taskLines(t, o))
   // the messages name the host and what happened (`host2: unreachable: ...`, `host1: run lock not taken: ...`)
   if (end.unreachable !== undefined) lines.push(`  ${paint(o.color, '31', mask(end.unreachable))}`)
-  else if (end.error !== undefined && !outcomes.some((t) => t.status === 'failed' && t.error === end.error)) lines.push(`  ${paint(o.color, '31', mask(end.error))}`)
+  // ... once: not again when a failed task already carries it (as it is, or `not verified after apply: ...`)
+  else if (end.error !== undefined && !outcomes.some((t) => t.status === 'failed' && t.error?.includes(end.error!) === true)) lines.push(`  ${paint(o.color, '31', mask(end.error))}`)
   return lines
 }
 

@@ -112,6 +112,10 @@ describe('host blocks', () => {
     expect(hostBlock('gw', [], APPLY, { error: 'gw: run lock not taken' })).toEqual(['gw: 0 ok, FAILED', '  gw: run lock not taken'])
     // an error that is already a failed task's error is not repeated
     expect(hostBlock('h', [outcome('command[sleep]', 'failed', [], { error: 'h: command timed out' })], APPLY, { error: 'h: command timed out' })).toEqual(['h: 0 ok, 1 failed, FAILED', '  ! command[sleep] failed: h: command timed out'])
+    // the re-read after apply timed out: the task says it was not verified; the host line does not repeat it
+    expect(hostBlock('h', [outcome('command[x]', 'failed', [], { error: 'not verified after apply: h: read timed out' })], APPLY, { error: 'h: read timed out' })).toEqual(['h: 0 ok, 1 failed, FAILED', '  ! command[x] failed: not verified after apply: h: read timed out'])
+    // another error than the task's is still shown
+    expect(hostBlock('h', [outcome('command[x]', 'failed', [], { error: 'exit 1' })], APPLY, { error: 'h: connection lost' })).toEqual(['h: 0 ok, 1 failed, FAILED', '  ! command[x] failed: exit 1', '  h: connection lost'])
   })
 
   it('check mode shows why a task was skipped (it waits for an earlier change); apply only with -v', () => {
