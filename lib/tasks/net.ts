@@ -309,6 +309,8 @@ function planMtu(cur: SetMtuCurrent, s: SetMtuNorm): Change[] {
   }
   const kernel = cur.link?.mtu ?? null
   if (viaOvs) {
+    // an interface OVS could not set up keeps its error whatever mtu_request says: an update would not converge
+    if (iface.error !== undefined) throw new Error(`OVS cannot use interface ${dev}: ${iface.error} (its MTU cannot be set)`)
     if (iface.mtuRequest !== mtu) {
       return [{
         op: 'update', summary: `set mtu_request of OVS ${iface.type || 'system'} interface ${dev} to ${mtu}`,

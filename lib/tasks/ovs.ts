@@ -224,10 +224,12 @@ export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
           before.mtuRequest = cur.iface?.mtuRequest ?? null
           after.mtuRequest = spec.mtuRequest
         }
-        // in sync, but an interface OVS could not set up (a system port whose device does not exist): setting it
-        // again would not help, and reporting it ok would hide a port that carries nothing (error, ofport -1)
-        if (sets.length === 0 && cur.iface?.error !== undefined) throw new Error(`OVS cannot use interface ${name}: ${cur.iface.error}`)
-        if (sets.length === 0 && cur.iface?.ofport === -1) throw new Error(`OVS could not add interface ${name} (ofport -1)`)
+        // an interface OVS could not set up (a system port whose device does not exist): only a type change can
+        // fix it; reporting it ok would hide a port that carries nothing (error, ofport -1), and writing only its
+        // mtu_request would be an update that cannot converge (the column is written, the error stays)
+        const pending = sets.length === 0 ? '' : ` (setting ${Object.keys(after).join(', ')} would not fix it)`
+        if (after.type === undefined && cur.iface?.error !== undefined) throw new Error(`OVS cannot use interface ${name}: ${cur.iface.error}${pending}`)
+        if (after.type === undefined && cur.iface?.ofport === -1) throw new Error(`OVS could not add interface ${name} (ofport -1)${pending}`)
         if (sets.length === 0) return []
         return [{ op: 'update', summary: `update port ${name}: ${Object.keys(after).join(', ')}`, before, after, commands: [vsctl('set', 'interface', name, ...sets)], touches }]
       },

@@ -83,6 +83,9 @@ describe('ovsPort and an interface OVS could not set up (recorded: a system port
     const plan = (t: unknown) => (t as Plannable).plan((t as Plannable).current(snap), (t as Plannable).spec)
     expect(() => plan(ovsPort({ bridge: 'rbr1', name: 'rgone', type: 'system' }))).toThrow(/^OVS cannot use interface rgone: could not open network device rgone \(No such device\)$/)
     expect(plan(ovsPort({ bridge: 'rbr1', name: 'rgone', type: 'internal' })).map((c) => c.op)).toEqual(['update'])
+    // an mtu_request alone cannot fix it: planned as an update, it would write the column and then fail
+    expect(() => plan(ovsPort({ bridge: 'rbr1', name: 'rgone', type: 'system', mtuRequest: 1400 }))).toThrow(/^OVS cannot use interface rgone: could not open network device rgone \(No such device\) \(setting mtuRequest would not fix it\)$/)
+    expect(plan(ovsPort({ bridge: 'rbr1', name: 'rgone', type: 'internal', mtuRequest: 1400 })).map((c) => c.op)).toEqual(['update'])
     expect(plan(ovsPort({ bridge: 'rbr1', name: 'rnet1', type: 'internal', mtuRequest: 1450 }))).toEqual([])
   })
 })

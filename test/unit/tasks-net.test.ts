@@ -187,6 +187,11 @@ describe('net.setMtu', () => {
     // also when the kernel link does not exist yet
     expect(argvs(plan(n, { ovsInterface: ovsIface('net1', 'internal', 1500) }))).toEqual([['ovs-vsctl', '--timeout=10', 'set', 'interface', 'net1', 'mtu_request=1450']])
   })
+  it('an OVS interface that OVS could not set up -> a clear failure, not an mtu_request update that cannot converge', () => {
+    const n = setMtu({ dev: 'net1', mtu: 1450 })
+    const broken = { ...ovsIface('net1', 'internal', 1500), error: 'could not add network device net1 to ofproto (File exists)' }
+    expect(() => plan(n, { ovsInterface: broken })).toThrow('OVS cannot use interface net1: could not add network device net1 to ofproto (File exists) (its MTU cannot be set)')
+  })
   it('OVS internal port in sync -> no change; kernel MTU changed by hand under a right request -> ip link repair', () => {
     const n = setMtu({ dev: 'net1', mtu: 1450 })
     expect(plan(n, { link: link('net1', { mtu: 1450 }), ovsInterface: ovsIface('net1', 'internal', 1450) })).toEqual([])
