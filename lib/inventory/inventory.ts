@@ -5,16 +5,12 @@ import { InventoryError, ValidationError } from '../core/errors.ts'
 import { requireDependency } from '../core/require.ts'
 import { secret } from '../core/secrets.ts'
 import * as v from '../core/validate.ts'
+import { YamlNodes } from './yaml-nodes.ts'
 
-const { isAlias, isMap, isScalar, LineCounter, parseDocument } = requireDependency('yaml') as typeof import('yaml')
+const { isMap, isScalar, LineCounter, parseDocument } = requireDependency('yaml') as typeof import('yaml')
 
-/** Aliases an inventory may expand, in its structure and in each value (yaml's own guard for values). */
-const MAX_ALIASES = 1000
-
-/** A plain `<<` key: a YAML merge key, which yaml (with `merge: true`) reads as a symbol; a quoted '<<' is an ordinary key. */
-function isMergeKey(key: unknown): boolean {
-  return isScalar(key) && typeof key.value === 'symbol' && key.value.description === '<<'
-}
+/** Hosts one range pattern (`web[01:50]`) may stand for. */
+const MAX_RANGE_HOSTS = 100_000
 
 /** Where a value came from: the dotted path in the file and its line:column. */
 export interface VarSource {
@@ -172,7 +168,8 @@ export class Inventory {
   /** Parse inventory text (`file` is used in messages and to resolve relative key paths). */
   static parse(text: string, file: string): Inventory {
     const lc = new LineCounter()
-    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, schema: 'core', merge: true })
+    // duplicate keys are found by YamlNodes (yaml's own check compares every key with every earlier one: quadratic)
+    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false, schema: 'core', merge: true })
     if (doc.errors.length > 0) {
       const e = doc.errors[0]!
       const pos = e.linePos?.[0] ?? lc.linePos(Math.min(e.pos[0], text.length))
@@ -189,44 +186,7 @@ export class Inventory {
       const s = where(node, path)
       throw new InventoryError(`${file}${s.line !== undefined ? `:${s.line}:${s.col}` : ''}: ${path}: ${msg}`)
     }
-    /**
-     * Anchors, aliases and merge keys, as Ansible's YAML inventories use them (`vars: &common {...}`, `host2: *h1`,
-     * `<<: *common`; merge keys as in the YAML 1.1 merge-key type, https://yaml.org/type/merge.html: keys of the
-     * map itself win, then the merged maps in the order given). Aliases are counted: a document that expands
-     * them without end (a "billion laughs") is an error, not a hang.
-     */
-    let aliases = 0
-    const deref = (node: unknown, path: string): unknown => {
-      if (!isAlias(node)) return node
-      if (++aliases > MAX_ALIASES) fail(node as Node, path, `more than ${MAX_ALIASES} aliases expanded (an alias bomb?)`)
-      const target = node.resolve(doc)
-      if (target === undefined) fail(node as Node, path, `alias *${node.source} has no anchor before it`)
-      return target
-    }
-    type Item = { key: unknown; value: unknown }
-    const pairsOf = (node: unknown, path: string, depth = 0): Item[] => {
-      const own = (node as { items: Item[] }).items
-      if (!own.some((p) => isMergeKey(p.key))) return own
-      if (depth > 20) fail(node as Node, path, 'merge keys nested too deep (a cycle?)')
-      const keyOf = (p: Item): string => (isScalar(p.key) ? String(p.key.value) : String(p.key))
-      const out: Item[] = own.filter((p) => !isMergeKey(p.key))
-      const seen = new Set(out.map(keyOf))
-      for (const m of own.filter((p) => isMergeKey(p.key))) {
-        const v = deref(m.value, `${path}.<<`)
-        const sources = isMap(v) ? [v] : ((v as { items?: unknown[] } | null)?.items ?? [v]).map((x) => deref(x, `${path}.<<`))
-        for (const src of sources) {
-          if (!isMap(src)) fail((src ?? m.key) as Node, `${path}.<<`, 'a merge key (<<) takes a mapping or a list of mappings')
-          for (const p of pairsOf(src, path, depth + 1)) {
-            const k = keyOf(p)
-            if (!seen.has(k)) {
-              seen.add(k)
-              out.push(p)
-            }
-          }
-        }
-      }
-      return out
-    }
+    const y = new YamlNodes(doc, fail)
     const root = doc.contents
     if (root === null || (isScalar(root) && root.value === null)) throw new InventoryError(`${file}: inventory is empty`)
     if (!isMap(root)) fail(root, '(top)', 'expected a mapping of group names')
@@ -240,28 +200,21 @@ export class Inventory {
     }
     group('all')
     const readVars = (raw: unknown, path: string, into: Map<string, { value: unknown; source: VarSource }>): void => {
-      const node = deref(raw, path)
+      const node = y.deref(raw, path)
       if (node === null || node === undefined || (isScalar(node) && node.value === null)) return
       if (!isMap(node)) fail(node as Node, path, 'expected a mapping of variables')
-      for (const pair of pairsOf(node, path)) {
-        const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
+      for (const pair of y.pairsOf(node, path)) {
+        const k = y.keyOf(pair.key, path)
         const valNode = pair.value as Node | null
-        let value: unknown = null
-        if (valNode !== null) {
-          try {
-            // aliases and merge keys inside a value are expanded by yaml itself (bounded by its maxAliasCount)
-            value = valNode.toJS(doc, { maxAliasCount: MAX_ALIASES })
-          } catch (e) {
-            fail(valNode, `${path}.${k}`, e instanceof Error ? e.message : String(e))
-          }
-        }
-        into.set(k, { value, source: where(valNode ?? (pair.key as Node), `${path}.${k}`) })
+        into.set(k, { value: y.toValue(valNode, `${path}.${k}`), source: where(valNode ?? (pair.key as Node), `${path}.${k}`) })
       }
     }
-    const expandRange = (name: string): string[] => {
+    const expandRange = (name: string, node: unknown, path: string): string[] => {
       const m = /^(.*)\[(\d+):(\d+)\](.*)$/.exec(name)
       if (!m) return [name]
       const [, pre, a, b, post] = m
+      const count = Number(b) - Number(a) + 1
+      if (count > MAX_RANGE_HOSTS) fail(node as Node, `${path}.${name}`, `a host range of ${count} hosts (at most ${MAX_RANGE_HOSTS})`)
       const width = a!.length
       const out: string[] = []
       for (let i = Number(a); i <= Number(b); i++) out.push(`${pre}${String(i).padStart(width, '0')}${post}`)
@@ -270,18 +223,18 @@ export class Inventory {
     const walk = (name: string, raw: unknown, path: string, depth: number): void => {
       if (depth > 20) fail(raw as Node, path, 'groups nested too deep (a cycle?)')
       const g = group(name)
-      const node = deref(raw, path)
+      const node = y.deref(raw, path)
       if (node === null || node === undefined || (isScalar(node) && node.value === null)) return
       if (!isMap(node)) fail(node as Node, path, 'expected a group mapping with hosts, vars or children')
-      for (const pair of pairsOf(node, path)) {
-        const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
-        const val = k === 'hosts' || k === 'children' ? deref(pair.value, `${path}.${k}`) : pair.value
+      for (const pair of y.pairsOf(node, path)) {
+        const k = y.keyOf(pair.key, path)
+        const val = k === 'hosts' || k === 'children' ? y.deref(pair.value, `${path}.${k}`) : pair.value
         if (k === 'hosts') {
           if (val === null || val === undefined || (isScalar(val) && val.value === null)) continue
           if (!isMap(val)) fail(val as Node, `${path}.hosts`, 'expected a mapping of host names')
-          for (const hp of pairsOf(val, `${path}.hosts`)) {
-            const hn = isScalar(hp.key) ? String(hp.key.value) : String(hp.key)
-            for (const h of expandRange(hn)) {
+          for (const hp of y.pairsOf(val, `${path}.hosts`)) {
+            const hn = y.keyOf(hp.key, `${path}.hosts`)
+            for (const h of expandRange(hn, hp.key, `${path}.hosts`)) {
               g.hosts.add(h)
               if (!inv.#hostVars.has(h)) {
                 inv.#hostVars.set(h, new Map())
@@ -295,8 +248,8 @@ export class Inventory {
         } else if (k === 'children') {
           if (val === null || val === undefined || (isScalar(val) && val.value === null)) continue
           if (!isMap(val)) fail(val as Node, `${path}.children`, 'expected a mapping of group names')
-          for (const cp of pairsOf(val, `${path}.children`)) {
-            const cn = isScalar(cp.key) ? String(cp.key.value) : String(cp.key)
+          for (const cp of y.pairsOf(val, `${path}.children`)) {
+            const cn = y.keyOf(cp.key, `${path}.children`)
             g.children.add(cn)
             group(cn).parents.add(name)
             walk(cn, cp.value, cn, depth + 1)
@@ -306,8 +259,8 @@ export class Inventory {
         }
       }
     }
-    for (const pair of pairsOf(root, '(top)')) {
-      const name = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
+    for (const pair of y.pairsOf(root, '(top)')) {
+      const name = y.keyOf(pair.key, '(top)')
       walk(name, pair.value, name, 0)
       if (name !== 'all') {
         group('all').children.add(name)
@@ -431,10 +384,12 @@ export class Inventory {
 
   /**
    * Hosts matching a pattern: comma- or colon-separated host or group names, shell globs (`host*`),
-   * `!name` to exclude, `all`. Returns names in inventory order. Unknown plain names are reported in `unknown`.
+   * `!name` to exclude, `all`. A pattern of exclusions only (`!gw`) excludes from `all`, as in Ansible.
+   * Returns names in inventory order. Unknown plain names are reported in `unknown`.
    */
   match(pattern: string): { hosts: string[]; unknown: string[] } {
-    const parts = pattern.split(/[,:]/).map((p) => p.trim()).filter((p) => p !== '')
+    const given = pattern.split(/[,:]/).map((p) => p.trim()).filter((p) => p !== '')
+    const parts = given.length > 0 && given.every((p) => p.startsWith('!')) ? ['all', ...given] : given
     const include = new Set<string>()
     const exclude = new Set<string>()
     const unknown: string[] = []

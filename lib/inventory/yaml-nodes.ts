@@ -1,0 +1,142 @@
+import type { Alias, Document, Node, Pair } from 'yaml'
+import { requireDependency } from '../core/require.ts'
+
+const { isAlias, isMap, isScalar, isSeq, visit } = requireDependency('yaml') as typeof import('yaml')
+
+/**
+ * Work an inventory may cost while its aliases and merge keys are expanded: nodes converted, pairs listed and
+ * aliases followed, together. An Ansible inventory of 10000 hosts with 20 variables each is ~200000; a document
+ * whose aliases expand without end (a "billion laughs") reaches the limit in well under a second.
+ */
+export const MAX_EXPANSION = 1_000_000
+
+/** Reports a problem at a node: `fail(node, 'all.hosts.h1', 'expected ...')`; never returns. */
+export type NodeFail = (node: Node | null | undefined, path: string, msg: string) => never
+
+/**
+ * The YAML of an inventory read as Ansible (PyYAML) reads it: anchors and aliases (`&x`, `*x`, in keys too), and
+ * merge keys (`<<: *common`, `<<: [*a, *b]`; the YAML 1.1 merge-key type, https://yaml.org/type/merge.html: the
+ * mapping's own keys win, then the merged mappings in the order given). Aliases are resolved in one pass over the
+ * document (yaml's `Alias.resolve` walks the document for every alias, which made a large inventory quadratic).
+ * Errors, through `fail`: an alias without an anchor before it, a value that contains itself, a key that is not a
+ * scalar, a key twice in one mapping (checked here with a set: yaml's own `uniqueKeys` check is quadratic), a merge
+ * of something that is not a mapping, two merge keys in one mapping, a merge cycle, and more than
+ * {@link MAX_EXPANSION} steps of expansion.
+ */
+export class YamlNodes {
+  readonly #targets = new Map<Alias, Node | undefined>()
+  readonly #fail: NodeFail
+  #spent = 0
+
+  constructor(doc: Document, fail: NodeFail) {
+    this.#fail = fail
+    // an alias refers to the last node anchored with its name before it, in document order (YAML 1.2, 7.1);
+    // visit() calls a node before its children, so `&x [1, *x]` refers to itself, as YAML says
+    const anchors = new Map<string, Node>()
+    visit(doc, {
+      Node: (_key, node) => {
+        if (isAlias(node)) this.#targets.set(node, anchors.get(node.source))
+        else if (node.anchor !== undefined) anchors.set(node.anchor, node)
+      },
+    })
+  }
+
+  #spend(node: unknown, path: string): void {
+    if (++this.#spent > MAX_EXPANSION) this.#fail(node as Node, path, `expands to more than ${MAX_EXPANSION} nodes through its aliases (an alias bomb?)`)
+  }
+
+  /** The node itself, or what an alias refers to. */
+  deref(node: unknown, path: string): unknown {
+    if (!isAlias(node)) return node
+    this.#spend(node, path)
+    const target = this.#targets.get(node)
+    if (target === undefined) this.#fail(node, path, `alias *${node.source} has no anchor before it`)
+    return target
+  }
+
+  /** A key as a name: a scalar, or an alias of one; a mapping or a list as a key is an error. */
+  keyOf(key: unknown, path: string): string {
+    const k = this.deref(key, path)
+    if (!isScalar(k)) this.#fail((k ?? key) as Node, path, 'a key must be a name (a scalar), not a mapping or a list')
+    return String(k.value)
+  }
+
+  /** The pairs of a mapping, with its merge keys expanded (its own keys first). */
+  pairsOf(map: unknown, path: string): Pair[] {
+    return this.#pairsOf(map, path, new Set())
+  }
+
+  /** `merging`: the mappings whose merge keys led here (a stack, as in #toValue). */
+  #pairsOf(map: unknown, path: string, merging: Set<unknown>): Pair[] {
+    const own = (map as { items: Pair[] }).items
+    const seen = new Set<string>()
+    let m: Pair | undefined
+    for (const p of own) {
+      this.#spend(p.key, path)
+      if (isMergeKey(p.key)) {
+        if (m !== undefined) this.#fail(p.key as Node, `${path}.<<`, 'more than one merge key (<<) in a mapping: give one, with a list: <<: [*a, *b]')
+        m = p
+        continue
+      }
+      const k = this.keyOf(p.key, path)
+      if (seen.has(k)) this.#fail(p.key as Node, `${path}.${k}`, `duplicate key "${k}" (YAML mapping keys must be unique)`)
+      seen.add(k)
+    }
+    if (m === undefined) return own
+    const out = own.filter((p) => p !== m)
+    const v = this.deref(m.value, `${path}.<<`)
+    const sources = isSeq(v) ? v.items.map((x) => this.deref(x, `${path}.<<`)) : [v]
+    for (const src of sources) {
+      if (!isMap(src)) this.#fail((src ?? m.key) as Node, `${path}.<<`, 'a merge key (<<) takes a mapping or a list of mappings')
+      if (src === map || merging.has(src)) this.#fail(m.key as Node, `${path}.<<`, 'a merge key (<<) refers to a mapping that merges it (a cycle)')
+      merging.add(map)
+      const merged = this.#pairsOf(src, path, merging)
+      merging.delete(map)
+      for (const p of merged) {
+        const k = this.keyOf(p.key, path)
+        if (!seen.has(k)) {
+          seen.add(k)
+          out.push(p)
+        }
+      }
+    }
+    return out
+  }
+
+  /**
+   * A value as plain data: scalars as the YAML 1.2 core schema types them, mappings as objects (merge keys
+   * expanded; every key an own property, `__proto__` too), lists as arrays, aliases followed.
+   */
+  toValue(node: unknown, path: string): unknown {
+    return this.#toValue(node, path, new Set())
+  }
+
+  /** `within`: the values being converted around this one (a stack: added on the way in, removed on the way out). */
+  #toValue(node: unknown, path: string, within: Set<unknown>): unknown {
+    const n = this.deref(node, path)
+    this.#spend(n, path)
+    if (within.has(n)) this.#fail(node as Node, path, 'an alias refers to a value that contains it (a recursive value)')
+    if (n === null || n === undefined) return null
+    if (isScalar(n)) return n.value
+    within.add(n)
+    try {
+      if (isSeq(n)) return n.items.map((x, i) => this.#toValue(x, `${path}[${i}]`, within))
+      if (isMap(n)) {
+        const o: Record<string, unknown> = {}
+        for (const p of this.pairsOf(n, path)) {
+          const k = this.keyOf(p.key, path)
+          Object.defineProperty(o, k, { value: this.#toValue(p.value, `${path}.${k}`, within), enumerable: true, writable: true, configurable: true })
+        }
+        return o
+      }
+      return this.#fail(n as Node, path, 'unsupported YAML node')
+    } finally {
+      within.delete(n)
+    }
+  }
+}
+
+/** A plain `<<` key: a YAML merge key, which yaml (with `merge: true`) reads as a symbol; `'<<'` or `!!str <<` is an ordinary key. */
+export function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && typeof key.value === 'symbol' && key.value.description === '<<'
+}
