@@ -22,6 +22,8 @@ export interface BuildContext {
   readonly check: boolean
   readonly flags: FlagValues
   readonly inventory: Inventory
+  /** The hosts `--limit` lets the run contact; undefined without `--limit` (every host). */
+  readonly limit?: ReadonlySet<string>
 }
 
 /** A play: a host pattern and the tasks to run on each matching host, in order. */
@@ -172,7 +174,7 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
     if (m.hosts.length === 0) throw new UsageError(`--limit ${JSON.stringify(opts.limit)} matches no host in ${inv.file}`)
     limited = new Set(m.hosts)
   }
-  const ctx: BuildContext = { check: opts.check ?? false, flags: opts.flags ?? {}, inventory: inv }
+  const ctx: BuildContext = { check: opts.check ?? false, flags: opts.flags ?? {}, inventory: inv, ...(limited !== undefined ? { limit: limited } : {}) }
   if (pb.validate) {
     try {
       pb.validate(ctx)

@@ -25,15 +25,20 @@ describe('npm run lab: the arguments it gives the lab playbook', () => {
   })
 })
 
-describe('--check --verify', () => {
+describe('--verify with --check or --limit', () => {
   const inventory = Inventory.load('test/fixtures/inventory/graph-2hosts.yml')
-  const probes = (check: boolean): string[] =>
-    buildPlaybook(lab, { inventory, check, flags: { verify: true } }).flatMap((p) => p.hosts.flatMap((h) => h.tasks.map((t) => `${p.def.name}: ${h.host.name} ${t.key}`))).filter((k) => k.startsWith('verify'))
+  const probes = (check: boolean, limit?: string): string[] =>
+    buildPlaybook(lab, { inventory, check, flags: { verify: true }, ...(limit !== undefined ? { limit } : {}) }).flatMap((p) => p.hosts.flatMap((h) => h.tasks.map((t) => `${p.def.name}: ${h.host.name} ${t.key}`))).filter((k) => k.startsWith('verify'))
   it('runs the read-only probes but starts no iperf3 server and runs no iperf3 client', () => {
     const apply = probes(false)
     const check = probes(true)
     expect(apply.filter((k) => k.includes('iperf3'))).toEqual(['verify: servers: host2 verify[iperf3 server in doc3]', 'verify: host1 verify[iperf3 doc1 -> doc3]'])
     expect(check).toEqual(apply.filter((k) => !k.includes('iperf3')))
     expect(check.length).toBeGreaterThan(8)
+  })
+  it('with a --limit that leaves out the iperf3 server\'s host, no iperf3 client either (it could only fail)', () => {
+    expect(probes(false, 'host1').filter((k) => k.includes('iperf3'))).toEqual([])
+    expect(probes(false, 'host1').length).toBeGreaterThan(3)
+    expect(probes(false, 'host1,host2').filter((k) => k.includes('iperf3')).length).toBe(2)
   })
 })
