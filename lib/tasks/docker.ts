@@ -167,8 +167,8 @@ export interface DockerImageSpec {
  * `{inline}`) with its `vars`, or the Dockerfile's `text` as it is.
  */
 export type DockerfileSource =
-  | { readonly template: string | { readonly inline: string }; readonly vars?: Readonly<Record<string, unknown>> }
-  | { readonly text: string }
+  | { readonly template: string | { readonly inline: string }; readonly vars?: Readonly<Record<string, unknown>>; readonly text?: never }
+  | { readonly text: string; readonly template?: never; readonly vars?: never }
 
 /** What {@link dockerImage} reads: the image and, for a host context, the context's content hash. */
 export interface DockerImageCurrent {
@@ -177,7 +177,7 @@ export interface DockerImageCurrent {
   readonly contextHash?: string
 }
 
-/** The hash stored as `vxlab.hash` for a host-context build: context content (+ the rendered Dockerfile, if any) + build args. */
+/** The hash stored as `vxlab.hash` for a host-context build: context content (+ the Dockerfile from the controller, if any) + build args. */
 export function contextInputHash(contextHash: string, buildArgs: Readonly<Record<string, string>>, dockerfile?: string): string {
   return sha256(JSON.stringify({ v: 1, kind: 'context', context: contextHash, ...(dockerfile !== undefined ? { dockerfile: sha256(dockerfile) } : {}), buildArgs: Object.entries(buildArgs).sort() }))
 }
@@ -188,14 +188,21 @@ export function dockerfileInputHash(dockerfile: string, files: Readonly<Record<s
   return sha256(JSON.stringify({ v: 1, kind: 'dockerfile', dockerfile: sha256(dockerfile), files: f, buildArgs: Object.entries(buildArgs).sort() }))
 }
 
-/** The Dockerfile a {@link DockerfileSource} gives: `text` as it is, or the template rendered with its vars. */
+/**
+ * The Dockerfile a {@link DockerfileSource} gives: `text` as it is, or the template rendered with its vars. Either
+ * must hold an instruction: docker refuses an empty Dockerfile, or one of comments only, but only at build time.
+ */
 function dockerfileOf(src: DockerfileSource): string {
-  if (src === null || typeof src !== 'object') throw new ValidationError('dockerfile', 'expected {template, vars} or {text}')
-  if ('text' in src) {
-    if ('template' in src) throw new ValidationError('dockerfile', 'give template (with vars) or text, not both')
-    if (typeof src.text !== 'string') throw new ValidationError('dockerfile.text', `expected a string, got ${typeof src.text}`)
-    return src.text
+  if (src === null || typeof src !== 'object' || Array.isArray(src)) throw new ValidationError('dockerfile', `expected {template, vars} or {text}, got ${describeValue(src)}`)
+  const has = (k: string): boolean => (src as Record<string, unknown>)[k] !== undefined
+  if (has('text') && has('template')) throw new ValidationError('dockerfile', 'give template (with vars) or text, not both')
+  if (has('text')) {
+    if (has('vars')) throw new ValidationError('dockerfile.vars', 'vars are for a template; text is used as it is')
+    const text = (src as { text: unknown }).text
+    if (typeof text !== 'string') throw new ValidationError('dockerfile.text', `expected a string, got ${describeValue(text)}`)
+    return withInstructions('dockerfile.text', text, 'has')
   }
+  if (!has('template')) throw new ValidationError('dockerfile', 'expected {template, vars} or {text}, got neither')
   const t = src.template
   let source: string
   if (typeof t === 'string') {
@@ -206,11 +213,26 @@ function dockerfileOf(src: DockerfileSource): string {
     }
   } else if (t !== null && typeof t === 'object' && typeof t.inline === 'string') source = t.inline
   else throw new ValidationError('dockerfile.template', 'expected a path or {inline: string}')
+  let rendered: string
   try {
-    return renderTemplate(source, src.vars ?? {})
+    rendered = renderTemplate(source, src.vars ?? {})
   } catch (e) {
     throw new ValidationError('dockerfile.vars', `template ${typeof t === 'string' ? t : '(inline)'}: ${templateError(e)}`)
   }
+  return withInstructions('dockerfile.template', rendered, 'renders to')
+}
+
+/** `text` if it holds a Dockerfile instruction: a line that is neither blank nor a comment. */
+function withInstructions(field: string, text: string, verb: string): string {
+  if (!/^[ \t]*[^#\s]/m.test(text)) throw new ValidationError(field, `${verb} a Dockerfile with no instruction (only blank lines or comments): docker build would refuse it`)
+  return text
+}
+
+/** A value in an error message: `null`, `an array`, `a number (42)`, ... */
+function describeValue(v: unknown): string {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'an array'
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`
 }
 
 /**
@@ -220,7 +242,7 @@ function dockerfileOf(src: DockerfileSource): string {
  *   build = `docker build -q -t NAME --label vxlab.hash=H [--build-arg K=V]... CONTEXT`.
  * - `dockerfile` (+ `files`): rendered and hashed on the controller when the playbook is built; build =
  *   `docker build -q -t NAME --label vxlab.hash=H [--build-arg K=V]... -` with a tar context on stdin.
- * - both: `docker build ... -f - CONTEXT` with the rendered Dockerfile on stdin; the hash covers both.
+ * - both: `docker build ... -f - CONTEXT` with the Dockerfile from the controller on stdin; the hash covers both.
  * Plan: absent -> create (build); hash differs -> replace (rebuild; containers on the old image are then
  * replaced by dockerContainer, which watches `docker.image:NAME`); same -> nothing. Touches `docker.image:NAME`.
  * A host context is hashed when read: after any earlier change in the play it is read again (watches `*`),
@@ -241,7 +263,7 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
     if (spec.context !== undefined && spec.files !== undefined) throw new ValidationError('files', 'files are only used with dockerfile (a host context already holds its files)')
     const context = spec.context === undefined ? undefined : absPath('context', spec.context)
 
-    // rendered Dockerfile: known now
+    // a Dockerfile from the controller (text or rendered template): known now
     let stdin: Buffer | string | undefined
     let fixedHash: string | undefined
     let dockerfile: string | undefined
@@ -271,8 +293,8 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
     ]
     const buildCommand = (hash: string): Command => ({ argv: buildArgv(hash), ...(stdin !== undefined ? { stdin } : {}), timeoutMs })
     const source = context !== undefined
-      ? `context ${context}${dockerfile !== undefined ? ' with a rendered Dockerfile' : ''}`
-      : `a rendered Dockerfile (${Object.keys(spec.files ?? {}).length} extra files, ${stdin?.length ?? 0} bytes tar)`
+      ? `context ${context}${dockerfile !== undefined ? ' with a Dockerfile from the controller' : ''}`
+      : `a Dockerfile from the controller (${Object.keys(spec.files ?? {}).length} extra files, ${stdin?.length ?? 0} bytes tar)`
 
     return {
       kind: 'docker.image',

@@ -6,7 +6,7 @@
  * each error message, so these checks can be seen failing.
  */
 import {
-  containerPort, dockerContainer, iptablesMasq, ipAddress, ovsBridge, ovsPort, playbook, route, runCli, sysctl, vxlanPort,
+  containerPort, dockerContainer, dockerImage, iptablesMasq, ipAddress, ovsBridge, ovsPort, playbook, route, runCli, sysctl, vxlanPort,
   type AnyTask, type InventoryHost, type PlaybookDef,
 } from '../../lib/index.ts'
 import type { Topology } from '../../lib/graph/index.ts'
@@ -83,6 +83,16 @@ export function wrongFieldTypes(): void {
     key: 'net.ipv4.ip_forward',
     // @ts-expect-error a sysctl value is a string or a number
     value: true,
+  })
+  dockerImage({
+    name: 'img',
+    // @ts-expect-error a Dockerfile is given as text or as a template, not both
+    dockerfile: { text: 'FROM scratch\n', template: 'Dockerfile.hbs' },
+  })
+  dockerImage({
+    name: 'img',
+    // @ts-expect-error vars are a template's: text is used as it is
+    dockerfile: { text: 'FROM scratch\n', vars: { base: 'x' } },
   })
 }
 

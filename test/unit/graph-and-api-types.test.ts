@@ -30,6 +30,8 @@ const EXPECTED: Array<[code: string, message: RegExp]> = [
   ["ensure: 'gone',", /TS2322: Type '"gone"' is not assignable to type '"absent" \| "present"'/],
   ['source: 10,', /TS2322: Type 'number' is not assignable to type 'string'/],
   ['value: true,', /TS2322: Type 'boolean' is not assignable to type 'string \| number'/],
+  ["dockerfile: { text: 'FROM scratch\\n', template:", /TS2322: Type 'string' is not assignable to type 'undefined'/],
+  ["dockerfile: { text: 'FROM scratch\\n', vars:", /TS2322: Type '\{ base: string; \}' is not assignable to type 'undefined'/],
   ["tasks: () => ['ovs-vsctl add-br br1'],", /TS2322: Type 'string' is not assignable to type 'AnyTask'/],
   ["flags: { count: { type: 'number'", /TS2322: Type '"number"' is not assignable to type '"boolean" \| "string"'/],
   ['const key: string = vxlanPort(', /TS2322: Type 'number' is not assignable to type 'string'/],

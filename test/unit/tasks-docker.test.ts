@@ -131,7 +131,18 @@ describe('dockerImage', () => {
     expect(() => dockerImage({ name: 'img', context: ctx, buildArgs: { 'A B': 'x' } })).toThrow(/buildArgs\.A B: keys must be/)
     expect(() => dockerImage({ name: 'img', dockerfile: { text: 42 } as unknown as { text: string } })).toThrow('docker.image[img].dockerfile.text: expected a string, got number')
     expect(() => dockerImage({ name: 'img', dockerfile: { text: 'FROM x', template: 'y' } as unknown as { text: string } })).toThrow('docker.image[img].dockerfile: give template (with vars) or text, not both')
-    expect(() => dockerImage({ name: 'img', dockerfile: null as unknown as { text: string } })).toThrow('docker.image[img].dockerfile: expected {template, vars} or {text}')
+    expect(() => dockerImage({ name: 'img', dockerfile: null as unknown as { text: string } })).toThrow('docker.image[img].dockerfile: expected {template, vars} or {text}, got null')
+    expect(() => dockerImage({ name: 'img', dockerfile: {} as unknown as { text: string } })).toThrow('docker.image[img].dockerfile: expected {template, vars} or {text}, got neither')
+    expect(() => dockerImage({ name: 'img', dockerfile: ['FROM x'] as unknown as { text: string } })).toThrow('docker.image[img].dockerfile: expected {template, vars} or {text}, got an array')
+    expect(() => dockerImage({ name: 'img', dockerfile: { text: null } as unknown as { text: string } })).toThrow('docker.image[img].dockerfile.text: expected a string, got null')
+    expect(() => dockerImage({ name: 'img', dockerfile: { text: 'FROM x', vars: { a: 1 } } as unknown as { text: string } })).toThrow('docker.image[img].dockerfile.vars: vars are for a template; text is used as it is')
+    // a key given as undefined is not given
+    expect(dockerImage({ name: 'img', dockerfile: { text: 'FROM x\n', template: undefined } as unknown as { text: string } }).key).toBe('docker.image[img]')
+    // no instruction: docker refuses it at build time; vxlab says so before any host is contacted
+    for (const text of ['', '  \n\n', '# only a comment\n  # another\n']) {
+      expect(() => dockerImage({ name: 'img', dockerfile: { text } }), JSON.stringify(text)).toThrow('docker.image[img].dockerfile.text: has a Dockerfile with no instruction (only blank lines or comments): docker build would refuse it')
+    }
+    expect(() => dockerImage({ name: 'img', dockerfile: { template: { inline: '{{#if x}}FROM a{{/if}}\n' }, vars: { x: false } } })).toThrow('docker.image[img].dockerfile.template: renders to a Dockerfile with no instruction')
     expect(() => dockerImage({ name: 'img', dockerfile: { text: 'FROM x' }, files: { Dockerfile: 'y' } })).toThrow('docker.image[img].files.Dockerfile: the Dockerfile comes from dockerfile')
   })
 })
