@@ -24,21 +24,31 @@ export type NodeFail = (node: Node | null | undefined, path: string, msg: string
  * {@link MAX_EXPANSION} steps of expansion.
  */
 export class YamlNodes {
-  readonly #targets = new Map<Alias, Node | undefined>()
+  readonly #doc: Document
   readonly #fail: NodeFail
+  /** Each alias's node, found in one pass over the document the first time an alias is followed. */
+  #targets: Map<Alias, Node | undefined> | undefined
   #spent = 0
 
   constructor(doc: Document, fail: NodeFail) {
+    this.#doc = doc
     this.#fail = fail
+  }
+
+  #targetsOf(): Map<Alias, Node | undefined> {
+    if (this.#targets !== undefined) return this.#targets
     // an alias refers to the last node anchored with its name before it, in document order (YAML 1.2, 7.1);
     // visit() calls a node before its children, so `&x [1, *x]` refers to itself, as YAML says
+    const targets = new Map<Alias, Node | undefined>()
     const anchors = new Map<string, Node>()
-    visit(doc, {
+    visit(this.#doc, {
       Node: (_key, node) => {
-        if (isAlias(node)) this.#targets.set(node, anchors.get(node.source))
+        if (isAlias(node)) targets.set(node, anchors.get(node.source))
         else if (node.anchor !== undefined) anchors.set(node.anchor, node)
       },
     })
+    this.#targets = targets
+    return targets
   }
 
   #spend(node: unknown, path: string): void {
@@ -49,7 +59,7 @@ export class YamlNodes {
   deref(node: unknown, path: string): unknown {
     if (!isAlias(node)) return node
     this.#spend(node, path)
-    const target = this.#targets.get(node)
+    const target = this.#targetsOf().get(node)
     if (target === undefined) this.#fail(node, path, `alias *${node.source} has no anchor before it`)
     return target
   }
