@@ -3,7 +3,8 @@
  * gives each fact exactly what its own command gives (running, stopped and absent containers, attachments,
  * dockerd unreachable), and the converged lab's runs read each host in one exec.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -12,7 +13,7 @@ import { runCli } from '../../lib/cli.ts'
 import type { Connection } from '../../lib/connection/types.ts'
 import { readPlan } from '../../lib/core/runner.ts'
 import type { AnyFact, FactOutput } from '../../lib/core/task.ts'
-import { containerNetnsFact, dockerContainerFact } from '../../lib/facts/docker.ts'
+import { containerNetnsFact, dockerContainerFact, dockerImageFact } from '../../lib/facts/docker.ts'
 import { vethNames } from '../../lib/tasks/docker.ts'
 import { ensureTestbed, hostExec, testbedDir } from '../../lib/testbed/index.ts'
 import { testbedConnection } from '../fixtures/recorder.ts'
@@ -76,6 +77,39 @@ describe('grouped docker reads on the testbed', () => {
       }
     })
   }
+
+  it('over the Engine API (curl) and through the docker CLI, the same facts; the API path runs no docker CLI', async () => {
+    const images = [dockerImageFact('con_img'), dockerImageFact('vxperf-no-such-image')]
+    const plan = readPlan(unique)
+    // a docker CLI that fails whenever it runs, first on PATH (the testbed hosts share this machine's files)
+    const stub = join(work, 'nodocker')
+    mkdirSync(stub, { recursive: true })
+    writeFileSync(join(stub, 'docker'), '#!/bin/sh\necho "docker CLI ran" >&2\nexit 99\n', { mode: 0o755 })
+    const read = async (env: string[]) => {
+      const wrap = (argv: readonly string[]) => ({ argv: ['env', ...env, ...argv] })
+      const grouped = plan.outputs(await conn.runBatch(plan.parts.map((p) => ({ command: wrap(p.command.argv) }))))
+      const own = await conn.runBatch(images.map((f) => ({ command: wrap(f.command.argv) })))
+      return [...unique.map((f, i) => judge(f, grouped[i])), ...images.map((f, i) => judge(f, own[i]))]
+    }
+    const path = (await hostExec('host1', ['sh', '-c', 'printf %s "$PATH"'])).stdout
+    const api = await read([`PATH=${stub}:${path}`])
+    const cli = await read(['DOCKER_CONTEXT=default'])
+    expect(api).toEqual(cli)
+    expect(JSON.stringify(api)).not.toMatch(/docker CLI ran|failed/)
+    expect(api.at(-2)).toMatchObject({ exists: true, repoTags: ['con_img:latest'] })
+    expect(api.at(-1)).toEqual({ exists: false })
+  })
+  it('dockerd not answering on its socket (a stale socket file): over the API every read fails naming dockerd, never "absent"', async () => {
+    const sock = join(work, 'stale.sock')
+    execFileSync('python3', ['-c', `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(sock)})`])
+    const images = [dockerImageFact('con_img')]
+    const wrap = (argv: readonly string[]) => ({ argv: ['env', `DOCKER_HOST=unix://${sock}`, ...argv] })
+    const plan = readPlan(unique)
+    const grouped = plan.outputs(await conn.runBatch(plan.parts.map((p) => ({ command: wrap(p.command.argv) }))))
+    const own = await conn.runBatch(images.map((f) => ({ command: wrap(f.command.argv) })))
+    const all = [...unique.map((f, i) => judge(f, grouped[i])), ...images.map((f, i) => judge(f, own[i]))]
+    for (const x of all) expect(JSON.stringify(x)).toMatch(/Cannot connect to the Docker daemon at unix:\/\/.*stale\.sock/)
+  })
 
   it('a no-op lab run as users run it (a process of its own, no terminal) loads no template engine, jsdiff or listr2', async () => {
     const loaded = join(work, 'loaded.json')
