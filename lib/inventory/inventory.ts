@@ -9,7 +9,7 @@ import { YamlNodes } from './yaml-nodes.ts'
 
 const { isMap, isScalar, LineCounter, parseDocument } = requireDependency('yaml') as typeof import('yaml')
 
-/** Hosts one range pattern (`web[01:50]`) may stand for. */
+/** Hosts one range pattern (`web[01:50]`), and all of an inventory's ranges together, may stand for. */
 const MAX_RANGE_HOSTS = 100_000
 
 /** Where a value came from: the dotted path in the file and its line:column. */
@@ -138,7 +138,7 @@ export interface InventoryHost {
   readonly connection: HostConnectionVars
 }
 
-const ANSIBLE_BOOL: Record<string, boolean> = { yes: true, no: false, true: true, false: false, on: true, off: false, '1': true, '0': false }
+const ANSIBLE_BOOL: ReadonlyMap<string, boolean> = new Map([['yes', true], ['no', false], ['true', true], ['false', false], ['on', true], ['off', false], ['1', true], ['0', false]])
 
 /**
  * An Ansible YAML inventory (https://docs.ansible.com/ansible/latest/inventory_guide/intro_inventory.html):
@@ -175,6 +175,12 @@ export class Inventory {
       const pos = e.linePos?.[0] ?? lc.linePos(Math.min(e.pos[0], text.length))
       throw new InventoryError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}`)
     }
+    // a tag yaml cannot resolve (Ansible's `!vault`, a custom `!tag`) would otherwise read as a plain string
+    const tag = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED')
+    if (tag !== undefined) {
+      const pos = tag.linePos?.[0] ?? lc.linePos(Math.min(tag.pos[0], text.length))
+      throw new InventoryError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: ${tag.message.split('\n')[0]} (vxlab reads YAML 1.2 core types only; Ansible Vault values are not decrypted: give secrets with -k/-K or VXLAB_SSH_PASSWORD)`)
+    }
     const inv = new Inventory(file)
     const where = (node: Node | null | undefined, path: string): VarSource => {
       const r = node?.range
@@ -209,12 +215,16 @@ export class Inventory {
         into.set(k, { value: y.toValue(valNode, `${path}.${k}`), source: where(valNode ?? (pair.key as Node), `${path}.${k}`) })
       }
     }
+    /** Hosts that host ranges stood for so far, every time one is read (an alias read twice counts twice). */
+    let rangeHosts = 0
     const expandRange = (name: string, node: unknown, path: string): string[] => {
       const m = /^(.*)\[(\d+):(\d+)\](.*)$/.exec(name)
       if (!m) return [name]
       const [, pre, a, b, post] = m
       const count = Number(b) - Number(a) + 1
+      rangeHosts += Math.max(0, count)
       if (count > MAX_RANGE_HOSTS) fail(node as Node, `${path}.${name}`, `a host range of ${count} hosts (at most ${MAX_RANGE_HOSTS})`)
+      if (rangeHosts > MAX_RANGE_HOSTS) fail(node as Node, `${path}.${name}`, `host ranges stand for more than ${MAX_RANGE_HOSTS} hosts in all`)
       const width = a!.length
       const out: string[] = []
       for (let i = Number(a); i <= Number(b); i++) out.push(`${pre}${String(i).padStart(width, '0')}${post}`)
@@ -328,7 +338,9 @@ export class Inventory {
       const x = merged.get(k)?.value
       if (x === undefined || x === null) return undefined
       if (typeof x === 'boolean') return x
-      if (typeof x === 'string' && x.toLowerCase() in ANSIBLE_BOOL) return ANSIBLE_BOOL[x.toLowerCase()]
+      // a Map, not an object: `constructor` or `__proto__` must not read as an inherited (truthy) entry
+      const b = typeof x === 'string' ? ANSIBLE_BOOL.get(x.toLowerCase()) : typeof x === 'number' ? ANSIBLE_BOOL.get(String(x)) : undefined
+      if (b !== undefined) return b
       throw new InventoryError(`${where(k)}: expected a boolean (true/false, or Ansible's yes/no), got ${JSON.stringify(x)}`)
     }
     const portVal = merged.get('ansible_port')?.value
@@ -396,7 +408,8 @@ export class Inventory {
     for (const raw of parts) {
       const neg = raw.startsWith('!')
       const p = neg ? raw.slice(1) : raw
-      const re = /[*?[]/.test(p) ? new RegExp(`^${p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`) : undefined
+      // shell-style * and ?; everything else, brackets too, is literal (Ansible patterns have no character classes)
+      const re = /[*?]/.test(p) ? new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`) : undefined
       const hits = new Set<string>()
       for (const h of this.hosts()) {
         if (re ? re.test(h.name) || h.groups.some((g) => re.test(g)) : h.name === p || h.groups.includes(p)) hits.add(h.name)

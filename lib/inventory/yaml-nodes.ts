@@ -4,9 +4,10 @@ import { requireDependency } from '../core/require.ts'
 const { isAlias, isMap, isScalar, isSeq, visit } = requireDependency('yaml') as typeof import('yaml')
 
 /**
- * Work an inventory may cost while its aliases and merge keys are expanded: nodes converted, pairs listed and
- * aliases followed, together. An Ansible inventory of 10000 hosts with 20 variables each is ~200000; a document
- * whose aliases expand without end (a "billion laughs") reaches the limit in well under a second.
+ * Nodes an inventory's aliases may add while it is read: each time an alias is followed, the nodes of what it
+ * refers to (not counting the aliases inside). Nodes written out in the file cost nothing. 1200 hosts that each
+ * merge a mapping of 10 variables add ~25000; a document whose aliases expand without end (a "billion laughs")
+ * reaches the limit in well under a second.
  */
 export const MAX_EXPANSION = 1_000_000
 
@@ -30,9 +31,13 @@ export class YamlNodes {
   #targets: Map<Alias, Node | undefined> | undefined
   #spent = 0
 
-  constructor(doc: Document, fail: NodeFail) {
+  readonly #max: number
+
+  /** `maxExpansion`: the budget of nodes that aliases may add (default {@link MAX_EXPANSION}). */
+  constructor(doc: Document, fail: NodeFail, maxExpansion = MAX_EXPANSION) {
     this.#doc = doc
     this.#fail = fail
+    this.#max = maxExpansion
   }
 
   #targetsOf(): Map<Alias, Node | undefined> {
@@ -51,27 +56,46 @@ export class YamlNodes {
     return targets
   }
 
-  #spend(node: unknown, path: string): void {
-    if (++this.#spent > MAX_EXPANSION) this.#fail(node as Node, path, `expands to more than ${MAX_EXPANSION} nodes through its aliases (an alias bomb?)`)
+  /** Nodes of each anchored subtree, not following the aliases in it (what one use of the alias adds). */
+  readonly #sizes = new WeakMap<object, number>()
+
+  #sizeOf(node: Node): number {
+    const known = this.#sizes.get(node)
+    if (known !== undefined) return known
+    let n = 0
+    visit(node, { Node: () => void n++ })
+    this.#sizes.set(node, n)
+    return n
+  }
+
+  /** Charges what following an alias to `target` adds to the document; nothing else is charged. */
+  #spend(target: Node, alias: Node, path: string): void {
+    this.#spent += this.#sizeOf(target)
+    if (this.#spent > this.#max) this.#fail(alias, path, `expands to more than ${this.#max} nodes through its aliases (an alias bomb?)`)
   }
 
   /** The node itself, or what an alias refers to. */
   deref(node: unknown, path: string): unknown {
     if (!isAlias(node)) return node
-    this.#spend(node, path)
     const target = this.#targetsOf().get(node)
-    if (target === undefined) this.#fail(node, path, `alias *${node.source} has no anchor before it`)
+    if (target === undefined) return this.#fail(node, path, `alias *${node.source} has no anchor before it`)
+    this.#spend(target, node, path)
     return target
   }
 
   /** A key as a name: a scalar, or an alias of one; a mapping or a list as a key is an error. */
   keyOf(key: unknown, path: string): string {
     const k = this.deref(key, path)
-    if (!isScalar(k)) this.#fail((k ?? key) as Node, path, 'a key must be a name (a scalar), not a mapping or a list')
+    if (!isScalar(k)) return this.#fail(key as Node, path, 'a key must be a name (a scalar), not a mapping or a list')
+    if (k.value === null || k.value === undefined) return this.#fail(key as Node, path, 'a key must be a name, not empty (null)')
     return String(k.value)
   }
 
-  /** The pairs of a mapping, with its merge keys expanded (its own keys first). */
+  /**
+   * The pairs of a mapping, with its merge keys expanded in PyYAML's order (what Ansible reads): the merged
+   * mappings' keys first, in the order merged (the first mapping to give a key wins), then the mapping's own keys;
+   * an own key that a merged mapping also has keeps the merged key's place and takes its own value.
+   */
   pairsOf(map: unknown, path: string): Pair[] {
     return this.#pairsOf(map, path, new Set())
   }
@@ -79,21 +103,21 @@ export class YamlNodes {
   /** `merging`: the mappings whose merge keys led here (a stack, as in #toValue). */
   #pairsOf(map: unknown, path: string, merging: Set<unknown>): Pair[] {
     const own = (map as { items: Pair[] }).items
-    const seen = new Set<string>()
+    const mine = new Map<string, Pair>()
     let m: Pair | undefined
     for (const p of own) {
-      this.#spend(p.key, path)
       if (isMergeKey(p.key)) {
         if (m !== undefined) this.#fail(p.key as Node, `${path}.<<`, 'more than one merge key (<<) in a mapping: give one, with a list: <<: [*a, *b]')
         m = p
         continue
       }
       const k = this.keyOf(p.key, path)
-      if (seen.has(k)) this.#fail(p.key as Node, `${path}.${k}`, `duplicate key "${k}" (YAML mapping keys must be unique)`)
-      seen.add(k)
+      if (mine.has(k)) this.#fail(p.key as Node, `${path}.${k}`, `duplicate key "${k}" (YAML mapping keys must be unique)`)
+      mine.set(k, p)
     }
     if (m === undefined) return own
-    const out = own.filter((p) => p !== m)
+    const out: Pair[] = []
+    const seen = new Set<string>()
     const v = this.deref(m.value, `${path}.<<`)
     const sources = isSeq(v) ? v.items.map((x) => this.deref(x, `${path}.<<`)) : [v]
     for (const src of sources) {
@@ -106,10 +130,11 @@ export class YamlNodes {
         const k = this.keyOf(p.key, path)
         if (!seen.has(k)) {
           seen.add(k)
-          out.push(p)
+          out.push(mine.get(k) ?? p)
         }
       }
     }
+    for (const [k, p] of mine) if (!seen.has(k)) out.push(p)
     return out
   }
 
@@ -124,7 +149,6 @@ export class YamlNodes {
   /** `within`: the values being converted around this one (a stack: added on the way in, removed on the way out). */
   #toValue(node: unknown, path: string, within: Set<unknown>): unknown {
     const n = this.deref(node, path)
-    this.#spend(n, path)
     if (within.has(n)) this.#fail(node as Node, path, 'an alias refers to a value that contains it (a recursive value)')
     if (n === null || n === undefined) return null
     if (isScalar(n)) return n.value
@@ -139,7 +163,7 @@ export class YamlNodes {
         }
         return o
       }
-      return this.#fail(n as Node, path, 'unsupported YAML node')
+      return this.#fail(node as Node, path, `unsupported YAML type${(n as { tag?: string }).tag !== undefined ? ` ${(n as { tag?: string }).tag}` : ''} (vxlab reads mappings, lists and scalars)`)
     } finally {
       within.delete(n)
     }

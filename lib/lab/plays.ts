@@ -184,10 +184,15 @@ function pingFrom(container: string, target: string, tries: number, extra: strin
 
 const byExit = (o: FactOutput): { ok: boolean; detail: string } => ({ ok: o.code === 0, detail: (o.stdout + o.stderr).trim().split('\n').slice(-1)[0] ?? '' })
 
-/** Probes started before the others (iperf3 servers in the target containers). */
-export function verifyServerTasks(lab: LabSpec, host: InventoryHost): AnyTask[] {
-  const target = iperfPair(lab)?.to
-  if (!target || target.host !== host.name) return []
+/**
+ * Probes started before the others (iperf3 servers in the target containers); none when `--limit` leaves out the
+ * client's host (a server that no client connects to would wait for ever).
+ */
+export function verifyServerTasks(lab: LabSpec, host: InventoryHost, ctx?: BuildContext): AnyTask[] {
+  const pair = iperfPair(lab)
+  const target = pair?.to
+  if (!pair || !target || target.host !== host.name) return []
+  if (ctx?.limit !== undefined && !ctx.limit.has(pair.from.host)) return []
   return [probe({
     name: `iperf3 server in ${target.name}`,
     command: script('docker exec -d "$1" iperf3 -s -1 && sleep 0.3 && echo started', target.name),
@@ -279,7 +284,7 @@ export function labPlaybook(lab: LabSpec, name = 'lab'): PlaybookDef {
     { name: 'gateway router', hosts: 'gateway', tasks: (h, ctx) => gatewayTasks(lab, h, ctx) },
     { name: 'docker hosts', hosts: 'docker_hosts', tasks: (h, ctx) => dockerHostTasks(lab, h, ctx) },
     // check mode changes nothing: no iperf3 server is started (the read-only probes still run, see verifyTasks)
-    { name: 'verify: servers', hosts: 'docker_hosts', when: (ctx) => flagsOf(ctx).verify && flagsOf(ctx).state === 'present' && !ctx.check, tasks: (h) => verifyServerTasks(lab, h) },
+    { name: 'verify: servers', hosts: 'docker_hosts', when: (ctx) => flagsOf(ctx).verify && flagsOf(ctx).state === 'present' && !ctx.check, tasks: (h, ctx) => verifyServerTasks(lab, h, ctx) },
     { name: 'verify', hosts: 'gateway,docker_hosts', when: (ctx) => flagsOf(ctx).verify && flagsOf(ctx).state === 'present', tasks: (h, ctx) => verifyTasks(lab, h, ctx) },
   ]
   return {

@@ -213,18 +213,23 @@ function dockerfileOf(src: DockerfileSource): string {
     }
   } else if (t !== null && typeof t === 'object' && typeof t.inline === 'string') source = t.inline
   else throw new ValidationError('dockerfile.template', 'expected a path or {inline: string}')
+  const vars: unknown = src.vars ?? {}
+  if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) throw new ValidationError('dockerfile.vars', `expected a mapping of template variables, got ${describeValue(vars)}`)
   let rendered: string
   try {
-    rendered = renderTemplate(source, src.vars ?? {})
+    rendered = renderTemplate(source, vars as Record<string, unknown>)
   } catch (e) {
-    throw new ValidationError('dockerfile.vars', `template ${typeof t === 'string' ? t : '(inline)'}: ${templateError(e)}`)
+    // a variable the template uses and vars lack is the vars' fault; anything else is the template's
+    const msg = templateError(e)
+    throw new ValidationError(/^variable ".*" is not defined/.test(msg) ? 'dockerfile.vars' : 'dockerfile.template', `template ${typeof t === 'string' ? t : '(inline)'}: ${msg}`)
   }
   return withInstructions('dockerfile.template', rendered, 'renders to')
 }
 
 /** `text` if it holds a Dockerfile instruction: a line that is neither blank nor a comment. */
 function withInstructions(field: string, text: string, verb: string): string {
-  if (!/^[ \t]*[^#\s]/m.test(text)) throw new ValidationError(field, `${verb} a Dockerfile with no instruction (only blank lines or comments): docker build would refuse it`)
+  // a UTF-8 byte order mark before the first line is dropped by docker's parser (BuildKit: frontend/dockerfile/parser)
+  if (!/^[ \t]*[^#\s]/m.test(text.replace(/^\uFEFF/, ''))) throw new ValidationError(field, `${verb} a Dockerfile with no instruction (only blank lines or comments): docker build would refuse it`)
   return text
 }
 
@@ -232,7 +237,9 @@ function withInstructions(field: string, text: string, verb: string): string {
 function describeValue(v: unknown): string {
   if (v === null) return 'null'
   if (Array.isArray(v)) return 'an array'
-  return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`
+  if (typeof v === 'object') return 'an object'
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return `${typeof v} ${JSON.stringify(v)}`
+  return `a ${typeof v}`
 }
 
 /**

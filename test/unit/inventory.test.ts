@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { InventoryError } from '../../lib/core/errors.ts'
+import { parseDocument } from 'yaml'
 import { Inventory } from '../../lib/inventory/inventory.ts'
+import { YamlNodes, type NodeFail } from '../../lib/inventory/yaml-nodes.ts'
 
 const F = 'test/fixtures/inventory/ansible-lab.yml'
 
@@ -46,6 +48,43 @@ describe('inventory', () => {
   })
   it('reports YAML syntax errors with file:line:column', () => {
     expect(() => Inventory.parse('all:\n  hosts:\n    a: {ansible_host: [1,\n', 'bad.yml')).toThrow(/^bad\.yml:\d+:\d+: YAML syntax error/)
+  })
+  it('from a second trial: no alias budget for inventories without aliases; a cap on all ranges; tags, null keys, brackets in patterns, merged key order', () => {
+    // the budget counts what aliases add, nothing else: with a budget of 100 nodes, 200 plain values are read,
+    // and 200 nodes through aliases are not
+    const fail: NodeFail = (_n, path, msg) => { throw new Error(`${path}: ${msg}`) }
+    const plainDoc = parseDocument(`{${Array.from({ length: 200 }, (_, i) => `k${i}: ${i}`).join(', ')}}`, { merge: true })
+    expect(Object.keys(new YamlNodes(plainDoc, fail, 100).toValue(plainDoc.contents, 'x') as object)).toHaveLength(200)
+    const aliasDoc = parseDocument(`a: &a [${Array(60).fill('x').join(', ')}]\nb: [*a, *a, *a, *a]\n`, { merge: true })
+    const b = (aliasDoc.contents as unknown as { items: Array<{ value: unknown }> }).items[1]!.value
+    expect(() => new YamlNodes(aliasDoc, fail, 100).toValue(b, 'b')).toThrow(/^b\[1\]: expands to more than 100 nodes through its aliases/)
+    // ranges: at most 100000 hosts in all, an alias read twice counts twice
+    const ranges = 'all:\n  hosts:\n' + Array.from({ length: 3 }, (_, i) => `    w${i}x[1:40000]:\n`).join('')
+    expect(() => Inventory.parse(ranges, 'r.yml')).toThrow(/^r\.yml:5:5: all\.hosts\.w2x\[1:40000\]: host ranges stand for more than 100000 hosts in all$/)
+    expect(() => Inventory.parse('g0: {hosts: &H {"web[1:60000]": }}\ng1: {hosts: *H}\n', 'r.yml')).toThrow(/host ranges stand for more than 100000 hosts in all/)
+    // an unknown tag (Ansible Vault, a custom one) is refused, not read as its text
+    expect(() => Inventory.parse('all:\n  vars:\n    ansible_password: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6162\n', 't.yml')).toThrow(/^t\.yml:3:23: Unresolved tag: !vault .*Ansible Vault values are not decrypted/)
+    // an empty key
+    expect(() => Inventory.parse('all:\n  hosts:\n    ? \n    host1: {}\n', 'n.yml')).toThrow(/^n\.yml:3:7: all\.hosts: a key must be a name, not empty \(null\)$/)
+    // the error for an alias of a mapping used as a key points at the alias
+    expect(() => Inventory.parse('all:\n  vars:\n    m: &m {a: 1}\n    *m : 2\n', 'k.yml')).toThrow(/^k\.yml:4:5: all\.vars: a key must be a name/)
+    // merged keys come first, in PyYAML's (Ansible's) order; own keys override in place
+    const order = Inventory.parse('all:\n  hosts:\n    <<: {host1: {a: 1}, host2: {a: 2}}\n    host3: {a: 3}\n    host1: {a: 9}\n', 'o.yml')
+    expect(order.hostNames).toEqual(['host1', 'host2', 'host3'])
+    expect(order.host('host1').vars.raw('a')).toBe(9)
+  })
+  it('reads become as a boolean only from true/false and yes/no/on/off/1/0, never from an inherited name', () => {
+    for (const v of ['constructor', '__proto__', 'toString', 'maybe']) {
+      expect(() => Inventory.parse(`all:\n  vars:\n    ansible_become: ${v}\n  hosts:\n    h: {ansible_host: 10.0.0.1}\n`, 'b.yml').host('h').connection, v).toThrow(/all\.vars\.ansible_become: expected a boolean/)
+    }
+    const yes = Inventory.parse('all:\n  vars:\n    ansible_become: "yes"\n  hosts:\n    h: {ansible_host: 10.0.0.1, ansible_become: 1}\n', 'b.yml')
+    expect(yes.host('h').connection.become).toBe(true)
+  })
+  it('treats brackets in a host pattern as text (Ansible patterns have no character classes)', () => {
+    const inv = Inventory.parse('all:\n  hosts:\n    host1: {}\n    "host[": {}\n', 'g.yml')
+    expect(inv.match('host[').hosts).toEqual(['host['])
+    expect(inv.match('host[*').hosts).toEqual(['host['])
+    expect(inv.match('h*1').hosts).toEqual(['host1'])
   })
   it('expands host ranges, and refuses one of more than 100000 hosts', () => {
     expect(Inventory.parse('all:\n  hosts:\n    web[08:11]:\n', 'r.yml').hostNames).toEqual(['web08', 'web09', 'web10', 'web11'])

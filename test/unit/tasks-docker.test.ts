@@ -143,6 +143,12 @@ describe('dockerImage', () => {
       expect(() => dockerImage({ name: 'img', dockerfile: { text } }), JSON.stringify(text)).toThrow('docker.image[img].dockerfile.text: has a Dockerfile with no instruction (only blank lines or comments): docker build would refuse it')
     }
     expect(() => dockerImage({ name: 'img', dockerfile: { template: { inline: '{{#if x}}FROM a{{/if}}\n' }, vars: { x: false } } })).toThrow('docker.image[img].dockerfile.template: renders to a Dockerfile with no instruction')
+    // a byte order mark before FROM is dropped by docker, so it is a Dockerfile with an instruction
+    expect(dockerImage({ name: 'img', dockerfile: { text: '\uFEFFFROM alpine\n' } }).key).toBe('docker.image[img]')
+    expect(() => dockerImage({ name: 'img', dockerfile: { text: 1n } as unknown as { text: string } })).toThrow('docker.image[img].dockerfile.text: expected a string, got a bigint')
+    expect(() => dockerImage({ name: 'img', dockerfile: Symbol('x') as unknown as { text: string } })).toThrow('docker.image[img].dockerfile: expected {template, vars} or {text}, got a symbol')
+    expect(() => dockerImage({ name: 'img', dockerfile: { template: { inline: 'FROM x' }, vars: 'abc' as unknown as Record<string, unknown> } })).toThrow('docker.image[img].dockerfile.vars: expected a mapping of template variables, got string "abc"')
+    expect(() => dockerImage({ name: 'img', dockerfile: { template: { inline: 'FROM {{#if}}' } } })).toThrow(/^docker\.image\[img\]\.dockerfile\.template: template \(inline\): /)
     expect(() => dockerImage({ name: 'img', dockerfile: { text: 'FROM x' }, files: { Dockerfile: 'y' } })).toThrow('docker.image[img].files.Dockerfile: the Dockerfile comes from dockerfile')
   })
 })
