@@ -305,7 +305,14 @@ export class Inventory {
   }
 
   /** Groups of a host (direct and inherited), ordered parents-first by depth. */
+  /** Each host's own groups (those listing it under `hosts`), built once: a scan of every group per host was quadratic. */
+  #direct: Map<string, string[]> | undefined
+
   #groupsOf(host: string): string[] {
+    if (this.#direct === undefined) {
+      this.#direct = new Map()
+      for (const g of this.groups.values()) for (const h of g.hosts) this.#direct.set(h, [...(this.#direct.get(h) ?? []), g.name])
+    }
     const depth = new Map<string, number>()
     const visit = (g: string, d: number): void => {
       const seen = depth.get(g)
@@ -313,7 +320,7 @@ export class Inventory {
       depth.set(g, d)
       for (const p of this.groups.get(g)?.parents ?? []) visit(p, d - 1)
     }
-    for (const g of this.groups.values()) if (g.hosts.has(host)) visit(g.name, 0)
+    for (const g of this.#direct.get(host) ?? []) visit(g, 0)
     depth.set('all', -Infinity)
     return [...depth.entries()].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0])).map(([g]) => g)
   }
