@@ -49,8 +49,11 @@ function parseInspect<T>(o: FactOutput, what: string): T | undefined {
  * per call, a lab Docker host made two such calls per run, and under load each took 25-75 ms.
  *
  * `dk_api` sets `api` to the socket when that is safe: curl is there, no docker context is chosen
- * (`DOCKER_CONTEXT`, or `currentContext` in the CLI's config.json), `DOCKER_HOST` is unset or `unix://`, and
- * the socket is one this user may use. Otherwise `api` is empty and the scripts run the docker CLI as before, so
+ * (`DOCKER_CONTEXT` set, even empty, or `currentContext` in the CLI's config.json in any case or with `\\u`
+ * escapes), `DOCKER_HOST` is unset or `unix://`, and the socket is one this user may use; and (`dk_safe`) every
+ * name read is plain (no `..`, `//`, trailing `/`, or characters outside `A-Za-z0-9._:/@-`). curl runs with `-q`
+ * (no ~/.curlrc) and `--path-as-is`. An error answer is printed as the CLI prints it, `Error response from
+ * daemon: MESSAGE`, so "No such container/image" is absence and anything else a failure, as with the CLI. Otherwise `api` is empty and the scripts run the docker CLI as before, so
  * every setup the CLI handles (contexts, ssh:// and tcp:// hosts, TLS) still works.
  *
  * `dk_get PATH...` GETs each path (`/containers/NAME/json`, unversioned: dockerd answers in its own API
@@ -66,13 +69,14 @@ function parseInspect<T>(o: FactOutput, what: string): T | undefined {
 export const DOCKER_API_SH = `dk_api() {
   api=
   command -v curl >/dev/null 2>&1 || return 0
-  [ -z "\${DOCKER_CONTEXT:-}" ] || return 0
+  [ -z "\${DOCKER_CONTEXT+set}" ] || return 0
   case \${DOCKER_HOST:-unix:///var/run/docker.sock} in unix://*) ;; *) return 0 ;; esac
   dk_s=\${DOCKER_HOST:-unix:///var/run/docker.sock}; dk_s=\${dk_s#unix://}
   [ -S "$dk_s" ] && [ -r "$dk_s" ] && [ -w "$dk_s" ] || return 0
   dk_f=\${DOCKER_CONFIG:-\${HOME:-/nonexistent}/.docker}/config.json
   if [ -r "$dk_f" ]; then
-    while IFS= read -r dk_l || [ -n "$dk_l" ]; do case $dk_l in *'"currentContext"'*) return 0 ;; esac; done <"$dk_f"
+    # the CLI decodes config.json with Go, which matches keys in any case and reads \\u escapes: any of those -> CLI
+    while IFS= read -r dk_l || [ -n "$dk_l" ]; do case $dk_l in *[cC][uU][rR][rR][eE][nN][tT][cC][oO][nN][tT][eE][xX][tT]*|*'\\u'*) return 0 ;; esac; done <"$dk_f"
   fi
   api=$dk_s
 }
@@ -89,10 +93,17 @@ dk_fields() {
     shift
   done
 }
+dk_safe() { case $1 in ''|*..*|*//*|*/|*[!A-Za-z0-9._:/@-]*) return 1 ;; esac; return 0; }
+dk_msg() {
+  dk_m=
+  dk_i=$IFS; IFS='"'; set -f; set -- $1; set +f; IFS=$dk_i
+  while [ $# -gt 3 ]; do [ "$2" = message ] && [ "$3" = : ] && { dk_m=$4; return 0; }; shift; done
+}
 dk_get() {
   dk_u=
   for dk_p in "$@"; do dk_u="$dk_u http://docker$dk_p"; done
-  curl -sS --max-time 60 --unix-socket "$api" -w '\n@@VXDK %{http_code}\n' $dk_u 2>/dev/null && return 0
+  # -q first: no ~/.curlrc; --path-as-is: the path goes to dockerd as given
+  curl -q -sS --path-as-is --max-time 60 --unix-socket "$api" -w '\n@@VXDK %{http_code}\n' $dk_u 2>/dev/null && return 0
   echo "Cannot connect to the Docker daemon at unix://$api. Is the docker daemon running?" >&2
   return 1
 }`
@@ -103,6 +114,7 @@ dk_get() {
  */
 export const IMAGE_INSPECT_SCRIPT = `${DOCKER_API_SH}
 dk_api
+dk_safe "$1" || api=
 [ -n "$api" ] || exec docker image inspect "$1"
 img=$1
 r=$(dk_get "/images/$img/json") || exit 1
@@ -112,8 +124,7 @@ IFS='
 for l; do case $l in '@@VXDK '*) c=\${l#@@VXDK } ;; *) b=$l ;; esac; done
 case $c in
   200) printf '[%s]\n' "$b" ;;
-  404) echo "Error: No such image: $img" >&2; exit 1 ;;
-  *) printf 'Error response from daemon (HTTP %s): %s\n' "$c" "$b" >&2; exit 1 ;;
+  *) dk_msg "$b"; printf 'Error response from daemon: %s\n' "\${dk_m:-HTTP $c}" >&2; exit 1 ;;
 esac`
 
 // ---------------------------------------------------------------------------------------------
@@ -405,6 +416,7 @@ d=$(mktemp -d) || { echo "vxlab: no temp folder for the grouped docker read" >&2
 nl='
 '
 dk_api
+for c in $names; do dk_safe "$c" || api=; done
 if [ -n "$api" ]; then
   # the CLI's lines (NAME STATUS PID JSON) and messages, from one curl: name, status and pid are the first
   # "Name", "Status" and "Pid" keys of dockerd's compact JSON (top-level Name, State.Status, State.Pid)
@@ -419,8 +431,7 @@ if [ -n "$api" ]; then
           code=\${l#@@VXDK }; c=\${rest%% *}; rest=\${rest#"$c"}; rest=\${rest# }
           case $code in
             200) dk_fields "$b"; all="$all$nm $st $pd $b$nl" ;;
-            404) echo "Error: No such container: $c" >>"$d/err"; rc=1 ;;
-            *) printf 'Error response from daemon (HTTP %s): %s\\n' "$code" "$b" >>"$d/err"; rc=1 ;;
+            *) dk_msg "$b"; printf 'Error response from daemon: %s\\n' "\${dk_m:-HTTP $code}" >>"$d/err"; rc=1 ;;
           esac ;;
         *) b=$l ;;
       esac
