@@ -53,8 +53,9 @@ function parseInspect<T>(o: FactOutput, what: string): T | undefined {
  * escapes), `DOCKER_HOST` is unset or `unix://`, and the socket is one this user may use; and (`dk_safe`) every
  * name read is plain (no `..`, `//`, trailing `/`, or characters outside `A-Za-z0-9._:/@-`). curl runs with `-q`
  * (no ~/.curlrc) and `--path-as-is`. An error answer is printed as the CLI prints it, `Error response from
- * daemon: MESSAGE`, so "No such container/image" is absence and anything else a failure, as with the CLI. Otherwise `api` is empty and the scripts run the docker CLI as before, so
- * every setup the CLI handles (contexts, ssh:// and tcp:// hosts, TLS) still works.
+ * daemon: MESSAGE`, so "No such container/image" is absence and anything else a failure, as with the CLI.
+ * Otherwise `api` is empty and the scripts run the docker CLI as before, so every setup the CLI handles (contexts,
+ * ssh:// and tcp:// hosts, TLS) still works.
  *
  * `dk_get PATH...` GETs each path (`/containers/NAME/json`, unversioned: dockerd answers in its own API
  * version) in ONE curl, and prints for each its body on one line (dockerd writes compact JSON and a newline),

@@ -170,17 +170,15 @@ export class Inventory {
     const lc = new LineCounter()
     // duplicate keys are found by YamlNodes (yaml's own check compares every key with every earlier one: quadratic)
     const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false, schema: 'core', merge: true })
-    if (doc.errors.length > 0) {
-      const e = doc.errors[0]!
+    /** A diagnostic of yaml's as one line: `file:line:col: PREFIXmessage SUFFIX`. */
+    const yamlProblem = (e: { linePos?: Array<{ line: number; col: number }>; pos: [number, number]; message: string }, prefix: string, suffix = ''): InventoryError => {
       const pos = e.linePos?.[0] ?? lc.linePos(Math.min(e.pos[0], text.length))
-      throw new InventoryError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}`)
+      return new InventoryError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: ${prefix}${e.message.split('\n')[0]}${suffix}`)
     }
+    if (doc.errors.length > 0) throw yamlProblem(doc.errors[0]!, 'YAML syntax error: ')
     // a tag yaml cannot resolve (Ansible's `!vault`, a custom `!tag`) would otherwise read as a plain string
     const tag = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED')
-    if (tag !== undefined) {
-      const pos = tag.linePos?.[0] ?? lc.linePos(Math.min(tag.pos[0], text.length))
-      throw new InventoryError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: ${tag.message.split('\n')[0]} (vxlab reads YAML 1.2 core types only; Ansible Vault values are not decrypted: give secrets with -k/-K or VXLAB_SSH_PASSWORD)`)
-    }
+    if (tag !== undefined) throw yamlProblem(tag, '', ' (vxlab reads YAML 1.2 core types only; Ansible Vault values are not decrypted: give secrets with -k/-K or VXLAB_SSH_PASSWORD)')
     const inv = new Inventory(file)
     const where = (node: Node | null | undefined, path: string): VarSource => {
       const r = node?.range
@@ -304,14 +302,20 @@ export class Inventory {
     return inv
   }
 
-  /** Groups of a host (direct and inherited), ordered parents-first by depth. */
   /** Each host's own groups (those listing it under `hosts`), built once: a scan of every group per host was quadratic. */
   #direct: Map<string, string[]> | undefined
 
+  /** Groups of a host (direct and inherited), ordered parents-first by depth. */
   #groupsOf(host: string): string[] {
     if (this.#direct === undefined) {
       this.#direct = new Map()
-      for (const g of this.groups.values()) for (const h of g.hosts) this.#direct.set(h, [...(this.#direct.get(h) ?? []), g.name])
+      for (const g of this.groups.values()) {
+        for (const h of g.hosts) {
+          const mine = this.#direct.get(h)
+          if (mine === undefined) this.#direct.set(h, [g.name])
+          else mine.push(g.name)
+        }
+      }
     }
     const depth = new Map<string, number>()
     const visit = (g: string, d: number): void => {
