@@ -207,10 +207,9 @@ export class Inventory {
       const node = y.deref(raw, path)
       if (node === null || node === undefined || (isScalar(node) && node.value === null)) return
       if (!isMap(node)) fail(node as Node, path, 'expected a mapping of variables')
-      for (const pair of y.pairsOf(node, path)) {
-        const k = y.keyOf(pair.key, path)
-        const valNode = pair.value as Node | null
-        into.set(k, { value: y.toValue(valNode, `${path}.${k}`), source: where(valNode ?? (pair.key as Node), `${path}.${k}`) })
+      for (const { name: k, key, value } of y.entriesOf(node, path)) {
+        const valNode = value as Node | null
+        into.set(k, { value: y.toValue(valNode, `${path}.${k}`), source: where(valNode ?? (key as Node), `${path}.${k}`) })
       }
     }
     /** Hosts that host ranges stood for so far, every time one is read (an alias read twice counts twice). */
@@ -234,14 +233,14 @@ export class Inventory {
       const node = y.deref(raw, path)
       if (node === null || node === undefined || (isScalar(node) && node.value === null)) return
       if (!isMap(node)) fail(node as Node, path, 'expected a group mapping with hosts, vars or children')
-      for (const pair of y.pairsOf(node, path)) {
-        const k = y.keyOf(pair.key, path)
+      for (const pair of y.entriesOf(node, path)) {
+        const k = pair.name
         const val = k === 'hosts' || k === 'children' ? y.deref(pair.value, `${path}.${k}`) : pair.value
         if (k === 'hosts') {
           if (val === null || val === undefined || (isScalar(val) && val.value === null)) continue
           if (!isMap(val)) fail(val as Node, `${path}.hosts`, 'expected a mapping of host names')
-          for (const hp of y.pairsOf(val, `${path}.hosts`)) {
-            const hn = y.keyOf(hp.key, `${path}.hosts`)
+          for (const hp of y.entriesOf(val, `${path}.hosts`)) {
+            const hn = hp.name
             for (const h of expandRange(hn, hp.key, `${path}.hosts`)) {
               g.hosts.add(h)
               if (!inv.#hostVars.has(h)) {
@@ -256,8 +255,8 @@ export class Inventory {
         } else if (k === 'children') {
           if (val === null || val === undefined || (isScalar(val) && val.value === null)) continue
           if (!isMap(val)) fail(val as Node, `${path}.children`, 'expected a mapping of group names')
-          for (const cp of y.pairsOf(val, `${path}.children`)) {
-            const cn = y.keyOf(cp.key, `${path}.children`)
+          for (const cp of y.entriesOf(val, `${path}.children`)) {
+            const cn = cp.name
             g.children.add(cn)
             group(cn).parents.add(name)
             walk(cn, cp.value, cn, depth + 1)
@@ -267,8 +266,8 @@ export class Inventory {
         }
       }
     }
-    for (const pair of y.pairsOf(root, '(top)')) {
-      const name = y.keyOf(pair.key, '(top)')
+    for (const pair of y.entriesOf(root, '(top)')) {
+      const name = pair.name
       walk(name, pair.value, name, 0)
       if (name !== 'all') {
         group('all').children.add(name)

@@ -11,6 +11,13 @@ const { isAlias, isMap, isScalar, isSeq, visit } = requireDependency('yaml') as 
  */
 export const MAX_EXPANSION = 1_000_000
 
+/** One key of a mapping: its name (the key as text) and the pair's key and value nodes. */
+export interface Entry {
+  readonly name: string
+  readonly key: unknown
+  readonly value: unknown
+}
+
 /** Reports a problem at a node: `fail(node, 'all.hosts.h1', 'expected ...')`; never returns. */
 export type NodeFail = (node: Node | null | undefined, path: string, msg: string) => never
 
@@ -92,31 +99,31 @@ export class YamlNodes {
   }
 
   /**
-   * The pairs of a mapping, with its merge keys expanded in PyYAML's order (what Ansible reads): the merged
-   * mappings' keys first, in the order merged (the first mapping to give a key wins), then the mapping's own keys;
-   * an own key that a merged mapping also has keeps the merged key's place and takes its own value.
+   * The entries of a mapping (each key's name with the pair's key and value nodes), with its merge keys expanded in
+   * PyYAML's order (what Ansible reads): the merged mappings' keys first, in the order merged (the first mapping to
+   * give a key wins), then the mapping's own keys; an own key that a merged mapping also has keeps the merged key's
+   * place and takes its own value.
    */
-  pairsOf(map: unknown, path: string): Pair[] {
-    return this.#pairsOf(map, path, new Set())
+  entriesOf(map: unknown, path: string): Entry[] {
+    return this.#entriesOf(map, path, new Set())
   }
 
   /** `merging`: the mappings whose merge keys led here (a stack, as in #toValue). */
-  #pairsOf(map: unknown, path: string, merging: Set<unknown>): Pair[] {
-    const own = (map as { items: Pair[] }).items
-    const mine = new Map<string, Pair>()
+  #entriesOf(map: unknown, path: string, merging: Set<unknown>): Entry[] {
+    const mine = new Map<string, Entry>()
     let m: Pair | undefined
-    for (const p of own) {
+    for (const p of (map as { items: Pair[] }).items) {
       if (isMergeKey(p.key)) {
         if (m !== undefined) this.#fail(p.key as Node, `${path}.<<`, 'more than one merge key (<<) in a mapping: give one, with a list: <<: [*a, *b]')
         m = p
         continue
       }
-      const k = this.keyOf(p.key, path)
-      if (mine.has(k)) this.#fail(p.key as Node, `${path}.${k}`, `duplicate key "${k}" (YAML mapping keys must be unique)`)
-      mine.set(k, p)
+      const name = this.keyOf(p.key, path)
+      if (mine.has(name)) this.#fail(p.key as Node, `${path}.${name}`, `duplicate key "${name}" (YAML mapping keys must be unique)`)
+      mine.set(name, { name, key: p.key, value: p.value })
     }
-    if (m === undefined) return own
-    const out: Pair[] = []
+    if (m === undefined) return [...mine.values()]
+    const out: Entry[] = []
     const seen = new Set<string>()
     const v = this.deref(m.value, `${path}.<<`)
     const sources = isSeq(v) ? v.items.map((x) => this.deref(x, `${path}.<<`)) : [v]
@@ -124,17 +131,16 @@ export class YamlNodes {
       if (!isMap(src)) this.#fail((src ?? m.key) as Node, `${path}.<<`, 'a merge key (<<) takes a mapping or a list of mappings')
       if (src === map || merging.has(src)) this.#fail(m.key as Node, `${path}.<<`, 'a merge key (<<) refers to a mapping that merges it (a cycle)')
       merging.add(map)
-      const merged = this.#pairsOf(src, path, merging)
+      const merged = this.#entriesOf(src, path, merging)
       merging.delete(map)
-      for (const p of merged) {
-        const k = this.keyOf(p.key, path)
-        if (!seen.has(k)) {
-          seen.add(k)
-          out.push(mine.get(k) ?? p)
+      for (const e of merged) {
+        if (!seen.has(e.name)) {
+          seen.add(e.name)
+          out.push(mine.get(e.name) ?? e)
         }
       }
     }
-    for (const [k, p] of mine) if (!seen.has(k)) out.push(p)
+    for (const [name, e] of mine) if (!seen.has(name)) out.push(e)
     return out
   }
 
@@ -157,9 +163,8 @@ export class YamlNodes {
       if (isSeq(n)) return n.items.map((x, i) => this.#toValue(x, `${path}[${i}]`, within))
       if (isMap(n)) {
         const o: Record<string, unknown> = {}
-        for (const p of this.pairsOf(n, path)) {
-          const k = this.keyOf(p.key, path)
-          Object.defineProperty(o, k, { value: this.#toValue(p.value, `${path}.${k}`, within), enumerable: true, writable: true, configurable: true })
+        for (const e of this.entriesOf(n, path)) {
+          Object.defineProperty(o, e.name, { value: this.#toValue(e.value, `${path}.${e.name}`, within), enumerable: true, writable: true, configurable: true })
         }
         return o
       }
