@@ -12,6 +12,52 @@ const { isMap, isScalar, LineCounter, parseDocument } = requireDependency('yaml'
 /** Hosts one range pattern (`web[01:50]`), and all of an inventory's ranges together, may stand for. */
 const MAX_RANGE_HOSTS = 100_000
 
+/** Letters of an alphabetic host range, in Ansible's order (Python's `string.ascii_letters`: `[x:B]` is x, y, z, A, B). */
+const ASCII_LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
+
+/** One `[beg:end]` or `[beg:end:step]` of a host pattern: how many names it gives, and the i-th of them. */
+interface HostRange {
+  readonly count: bigint
+  at(i: bigint): string
+}
+
+/**
+ * One range of a host pattern (the text between the brackets), read by Ansible's rule (`expand_hostname_range`,
+ * ansible/ansible lib/ansible/plugins/inventory/__init__.py): `beg:end` or `beg:end:step`; an empty `beg` is 0; an
+ * empty `end` is an error; single letters are an alphabetic range (a-z then A-Z); a `beg` with a leading zero gives
+ * the width every name is zero-padded to, and then `end` must be as long. Refused although Ansible reads them (they
+ * almost never mean what they give there): a range of no hosts (Ansible: none for `[5:1]`, an error for `[f:a]`), a
+ * step below 1 (Ansible's negative steps stop short: `[5:1:-1]` gives 5, 4, 3), bounds of several letters (Ansible
+ * finds them as substrings of a-zA-Z) and numbers Python's int() reads but that are not plain digits (`1_0`, ` 1`).
+ * Returns the problem as a string.
+ */
+function hostRange(spec: string): HostRange | string {
+  const bounds = spec.split(':')
+  if (bounds.length !== 2 && bounds.length !== 3) return `host range [${spec}] must be begin:end or begin:end:step`
+  const beg = bounds[0] === '' ? '0' : bounds[0]!
+  const end = bounds[1]!
+  if (end === '') return `host range [${spec}] must specify an end value`
+  const step = bounds[2] ?? '1'
+  const width = beg[0] === '0' && beg.length > 1 ? beg.length : 0
+  if (width > 0 && end.length !== width) return `host range [${spec}]: a zero-padded range must have begin and end of equal length (${beg} and ${end})`
+  const int = /^[+-]?[0-9]+$/
+  if (!int.test(step)) return `host range [${spec}]: the step must be an integer, not ${JSON.stringify(step)}`
+  const by = BigInt(step)
+  if (by < 1n) return `host range [${spec}]: the step must be 1 or more (Ansible's negative steps stop short of the end: [5:1:-1] gives 5, 4, 3)`
+  const ib = ASCII_LETTERS.indexOf(beg)
+  const ie = ASCII_LETTERS.indexOf(end)
+  if (ib >= 0 && ie >= 0) {
+    if (beg.length > 1 || end.length > 1) return `host range [${spec}]: an alphabetic range goes from one letter to another`
+    if (ib > ie) return `host range [${spec}] must have begin <= end`
+    return { count: BigInt(ie - ib) / by + 1n, at: (i: bigint) => ASCII_LETTERS[ib + Number(i * by)]! }
+  }
+  if (!int.test(beg) || !int.test(end)) return `host range [${spec}]: begin and end must be both integers or both letters (a-z, A-Z)`
+  const b = BigInt(beg)
+  const e = BigInt(end)
+  if (e < b) return `host range [${spec}] stands for no hosts (its end is below its begin; Ansible would read no hosts)`
+  return { count: (e - b) / by + 1n, at: (i: bigint) => (b + i * by).toString().padStart(width, '0') }
+}
+
 /** Where a value came from: the dotted path in the file and its line:column. */
 export interface VarSource {
   readonly path: string
@@ -19,7 +65,7 @@ export interface VarSource {
   readonly col?: number
 }
 
-/** A group: its direct hosts, child groups and vars. */
+/** A group: its direct hosts, child groups and vars (not `ansible_group_priority`: Ansible takes that as the group's priority). */
 export interface InventoryGroup {
   readonly name: string
   readonly hosts: Set<string>
@@ -132,19 +178,37 @@ export class HostVars {
 /** One host of the inventory. */
 export interface InventoryHost {
   readonly name: string
-  /** Every group the host belongs to, directly or through children, plus `all`. */
+  /**
+   * Every group the host belongs to, directly or through children, plus `all`, in the order their vars are merged
+   * (later ones win): Ansible's, by depth from `all`, then `ansible_group_priority`, then name.
+   */
   readonly groups: readonly string[]
   readonly vars: HostVars
   readonly connection: HostConnectionVars
+}
+
+/** Python's order of strings (by code point), as Ansible sorts group names; JavaScript's `<` compares UTF-16 units. */
+function byCodePoint(a: string, b: string): number {
+  if (a === b) return 0
+  const n = Math.min(a.length, b.length)
+  let i = 0
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++
+  if (i === n) return a.length - b.length
+  return a.codePointAt(i)! - b.codePointAt(i)!
 }
 
 const ANSIBLE_BOOL: ReadonlyMap<string, boolean> = new Map([['yes', true], ['no', false], ['true', true], ['false', false], ['on', true], ['off', false], ['1', true], ['0', false]])
 
 /**
  * An Ansible YAML inventory (https://docs.ansible.com/ansible/latest/inventory_guide/intro_inventory.html):
- * groups with `hosts`, `vars` and `children`, nested; `all` implicit; group vars inherited (parents first,
- * deeper groups override), host vars override group vars. YAML 1.2 core schema: no `yes`->true coercion.
- * Errors: {@link InventoryError} with `file:line:column` and the path in the file.
+ * groups with `hosts`, `vars` and `children`, nested; `all` implicit. Group vars are merged in Ansible's order
+ * (`sort_groups` in ansible/ansible lib/ansible/inventory/helpers.py, as lib/ansible/vars/manager.py uses it): by
+ * depth from `all` (a child one deeper than its deepest parent), then `ansible_group_priority` (an integer, default
+ * 1; the group's, not a variable), then name, later groups winning; host vars override all group vars. Host ranges
+ * expand as Ansible's `expand_hostname_range` (lib/ansible/plugins/inventory/__init__.py) does: every `[beg:end]` or
+ * `[beg:end:step]` of a name, numeric (`[01:10]` zero-pads) or alphabetic (`[a:f]`), the first varying slowest.
+ * YAML 1.2 core schema: no `yes`->true coercion. Errors: {@link InventoryError} with `file:line:column` and the
+ * path in the file.
  */
 export class Inventory {
   readonly groups = new Map<string, InventoryGroup>()
@@ -214,17 +278,53 @@ export class Inventory {
     }
     /** Hosts that host ranges stood for so far, every time one is read (an alias read twice counts twice). */
     let rangeHosts = 0
+    /**
+     * The host names a pattern stands for, by Ansible's rule (`expand_hostname_range`, ansible/ansible
+     * lib/ansible/plugins/inventory/__init__.py): the first `[...]` is expanded and the rest of each name again, so
+     * every range is, the first varying slowest (`h[1:2]x[a:b]`: h1xa, h1xb, h2xa, h2xb). The hosts of all the
+     * ranges together are counted before any name is made.
+     */
     const expandRange = (name: string, node: unknown, path: string): string[] => {
-      const m = /^(.*)\[(\d+):(\d+)\](.*)$/.exec(name)
-      if (!m) return [name]
-      const [, pre, a, b, post] = m
-      const count = Number(b) - Number(a) + 1
-      rangeHosts += Math.max(0, count)
-      if (count > MAX_RANGE_HOSTS) fail(node as Node, `${path}.${name}`, `a host range of ${count} hosts (at most ${MAX_RANGE_HOSTS})`)
-      if (rangeHosts > MAX_RANGE_HOSTS) fail(node as Node, `${path}.${name}`, `host ranges stand for more than ${MAX_RANGE_HOSTS} hosts in all`)
-      const width = a!.length
+      if (!name.includes('[')) return [name]
+      const at = `${path}.${name}`
+      // Ansible splits the name at '|' after marking the brackets with it: another '|' makes the name unreadable
+      if (name.includes('|')) fail(node as Node, at, "a host name with a range cannot contain '|' (Ansible cannot read it)")
+      const texts: string[] = []
+      const ranges: HostRange[] = []
+      let rest = name
+      for (let i = rest.indexOf('['); i >= 0; i = rest.indexOf('[')) {
+        const j = rest.indexOf(']')
+        if (j < 0) fail(node as Node, at, `a host range must end with ']'`)
+        if (j < i) fail(node as Node, at, `a ']' before the '[' of a host range`)
+        const r = hostRange(rest.slice(i + 1, j))
+        if (typeof r === 'string') return fail(node as Node, at, r)
+        texts.push(rest.slice(0, i))
+        ranges.push(r)
+        rest = rest.slice(j + 1)
+      }
+      texts.push(rest)
+      const max = BigInt(MAX_RANGE_HOSTS)
+      let total = 1n
+      for (const r of ranges) total *= r.count
+      if (total > max) fail(node as Node, at, `a host range of ${total < 10n ** 15n ? total : 'more than 10^15'} hosts (at most ${MAX_RANGE_HOSTS})`)
+      rangeHosts += Number(total)
+      if (rangeHosts > MAX_RANGE_HOSTS) fail(node as Node, at, `host ranges stand for more than ${MAX_RANGE_HOSTS} hosts in all`)
       const out: string[] = []
-      for (let i = Number(a); i <= Number(b); i++) out.push(`${pre}${String(i).padStart(width, '0')}${post}`)
+      const index = ranges.map(() => 0n)
+      for (let n = 0; n < Number(total); n++) {
+        let h = texts[0]!
+        for (let k = 0; k < ranges.length; k++) h += ranges[k]!.at(index[k]!) + texts[k + 1]!
+        out.push(h)
+        // the last range varies fastest
+        for (let k = ranges.length - 1; k >= 0; k--) {
+          const next = index[k]! + 1n
+          if (next < ranges[k]!.count) {
+            index[k] = next
+            break
+          }
+          index[k] = 0n
+        }
+      }
       return out
     }
     const walk = (name: string, raw: unknown, path: string, depth: number): void => {
@@ -252,6 +352,16 @@ export class Inventory {
           }
         } else if (k === 'vars') {
           readVars(val, `${path}.vars`, g.vars)
+          // Ansible's Group.set_variable takes it as the group's priority, not as a variable (lib/ansible/inventory/group.py)
+          const p = g.vars.get('ansible_group_priority')
+          if (p !== undefined) {
+            if (typeof p.value !== 'number' || !Number.isSafeInteger(p.value)) {
+              const at = p.source.line !== undefined ? `:${p.source.line}:${p.source.col}` : ''
+              throw new InventoryError(`${file}${at}: ${p.source.path}: expected an integer (the priority of group ${name} among groups of equal depth), got ${JSON.stringify(p.value)}`)
+            }
+            inv.#priority.set(name, p.value)
+            g.vars.delete('ansible_group_priority')
+          }
         } else if (k === 'children') {
           if (val === null || val === undefined || (isScalar(val) && val.value === null)) continue
           if (!isMap(val)) fail(val as Node, `${path}.children`, 'expected a mapping of group names')
@@ -301,10 +411,47 @@ export class Inventory {
     return inv
   }
 
+  /** Each group's `ansible_group_priority` (absent: 1, Ansible's default). */
+  readonly #priority = new Map<string, number>()
+
   /** Each host's own groups (those listing it under `hosts`), built once: a scan of every group per host was quadratic. */
   #direct: Map<string, string[]> | undefined
 
-  /** Groups of a host (direct and inherited), ordered parents-first by depth. */
+  /** Every group's place in the order group vars are merged (see {@link #groupsOf}), built once for all hosts. */
+  #rank: Map<string, number> | undefined
+
+  /**
+   * The place of every group in Ansible's order (`sort_groups`, ansible/ansible lib/ansible/inventory/helpers.py):
+   * by depth, then `ansible_group_priority`, then name (Python's order: by code point). A group's depth is Ansible's
+   * `Group.depth` (lib/ansible/inventory/group.py, add_child_group): `all` is 0, a child one more than its deepest
+   * parent. Linear in the groups and their links (run after the cycle check: the links form no loop).
+   */
+  #ranks(): Map<string, number> {
+    const depth = new Map<string, number>()
+    const waiting = new Map<string, number>()
+    for (const g of this.groups.values()) waiting.set(g.name, g.parents.size)
+    const ready = [...this.groups.values()].filter((g) => g.parents.size === 0).map((g) => g.name)
+    for (const g of ready) depth.set(g, 0)
+    for (let i = 0; i < ready.length; i++) {
+      const g = ready[i]!
+      const d = depth.get(g)!
+      for (const c of this.groups.get(g)!.children) {
+        if ((depth.get(c) ?? -1) < d + 1) depth.set(c, d + 1)
+        const left = waiting.get(c)! - 1
+        waiting.set(c, left)
+        if (left === 0) ready.push(c)
+      }
+    }
+    const prio = (g: string): number => this.#priority.get(g) ?? 1
+    const order = [...this.groups.keys()].sort((a, b) => depth.get(a)! - depth.get(b)! || prio(a) - prio(b) || byCodePoint(a, b))
+    return new Map(order.map((g, i) => [g, i]))
+  }
+
+  /**
+   * Groups of a host (its own, their ancestors, and `all`), in the order their vars are merged, later ones winning:
+   * Ansible's `sort_groups` order (see {@link #ranks}; lib/ansible/vars/manager.py merges `all`, then the host's
+   * other groups so sorted, then the host's own vars).
+   */
   #groupsOf(host: string): string[] {
     if (this.#direct === undefined) {
       this.#direct = new Map()
@@ -316,16 +463,17 @@ export class Inventory {
         }
       }
     }
-    const depth = new Map<string, number>()
-    const visit = (g: string, d: number): void => {
-      const seen = depth.get(g)
-      if (seen !== undefined && seen >= d) return
-      depth.set(g, d)
-      for (const p of this.groups.get(g)?.parents ?? []) visit(p, d - 1)
+    this.#rank ??= this.#ranks()
+    const seen = new Set<string>(['all'])
+    const todo = [...(this.#direct.get(host) ?? [])]
+    while (todo.length > 0) {
+      const g = todo.pop()!
+      if (seen.has(g)) continue
+      seen.add(g)
+      for (const p of this.groups.get(g)?.parents ?? []) todo.push(p)
     }
-    for (const g of this.#direct.get(host) ?? []) visit(g, 0)
-    depth.set('all', -Infinity)
-    return [...depth.entries()].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0])).map(([g]) => g)
+    const rank = this.#rank
+    return [...seen].sort((a, b) => rank.get(a)! - rank.get(b)!)
   }
 
   #buildHost(name: string): InventoryHost {

@@ -26,16 +26,22 @@ export type NodeFail = (node: Node | null | undefined, path: string, msg: string
  * merge keys (`<<: *common`, `<<: [*a, *b]`; the YAML 1.1 merge-key type, https://yaml.org/type/merge.html: the
  * mapping's own keys win, then the merged mappings in the order given). Aliases are resolved in one pass over the
  * document (yaml's `Alias.resolve` walks the document for every alias, which made a large inventory quadratic).
- * Errors, through `fail`: an alias without an anchor before it, a value that contains itself, a key that is not a
- * scalar, a key twice in one mapping (checked here with a set: yaml's own `uniqueKeys` check is quadratic), a merge
- * of something that is not a mapping, two merge keys in one mapping, a merge cycle, and more than
- * {@link MAX_EXPANSION} steps of expansion.
+ * Errors, through `fail`: an alias without an anchor before it, a value that contains itself (named at the alias that
+ * lies inside what it refers to: the path where that alias is read), a key that is not a scalar, a key twice in one
+ * mapping (checked here with a set: yaml's own `uniqueKeys` check is quadratic), a merge of something that is not a
+ * mapping, two merge keys in one mapping, a merge cycle, and more than {@link MAX_EXPANSION} steps of expansion.
  */
 export class YamlNodes {
   readonly #doc: Document
   readonly #fail: NodeFail
   /** Each alias's node, found in one pass over the document the first time an alias is followed. */
   #targets: Map<Alias, Node | undefined> | undefined
+  /**
+   * Aliases that lie inside the node they refer to (found in the same pass). A value that contains itself always has
+   * one: an alias can only refer to a node anchored before it, so a chain of aliases that never points into an
+   * enclosing node only ever points back in the document and cannot close a loop.
+   */
+  readonly #recursive = new Set<unknown>()
   #spent = 0
 
   readonly #max: number
@@ -54,9 +60,12 @@ export class YamlNodes {
     const targets = new Map<Alias, Node | undefined>()
     const anchors = new Map<string, Node>()
     visit(this.#doc, {
-      Node: (_key, node) => {
-        if (isAlias(node)) targets.set(node, anchors.get(node.source))
-        else if (node.anchor !== undefined) anchors.set(node.anchor, node)
+      Node: (_key, node, path) => {
+        if (isAlias(node)) {
+          const target = anchors.get(node.source)
+          targets.set(node, target)
+          if (target !== undefined && path.includes(target)) this.#recursive.add(node)
+        } else if (node.anchor !== undefined) anchors.set(node.anchor, node)
       },
     })
     this.#targets = targets
@@ -81,11 +90,20 @@ export class YamlNodes {
     if (this.#spent > this.#max) this.#fail(alias, path, `expands to more than ${this.#max} nodes through its aliases (an alias bomb?)`)
   }
 
-  /** The node itself, or what an alias refers to. */
+  /**
+   * The node itself, or what an alias refers to. An alias inside what it refers to (a value that contains itself) is
+   * an error at the alias, with `path`: the path where the alias is read.
+   */
   deref(node: unknown, path: string): unknown {
+    return this.#deref(node, path, false)
+  }
+
+  /** `loopOk`: an alias inside its own target is returned (a merge key's source: #entriesOf names that cycle itself). */
+  #deref(node: unknown, path: string, loopOk: boolean): unknown {
     if (!isAlias(node)) return node
     const target = this.#targetsOf().get(node)
     if (target === undefined) return this.#fail(node, path, `alias *${node.source} has no anchor before it`)
+    if (!loopOk && this.#recursive.has(node)) return this.#fail(node, path, RECURSIVE)
     this.#spend(target, node, path)
     return target
   }
@@ -125,11 +143,14 @@ export class YamlNodes {
     if (m === undefined) return [...mine.values()]
     const out: Entry[] = []
     const seen = new Set<string>()
-    const v = this.deref(m.value, `${path}.<<`)
-    const sources = isSeq(v) ? v.items.map((x) => this.deref(x, `${path}.<<`)) : [v]
-    for (const src of sources) {
+    const v = this.#deref(m.value, `${path}.<<`, true)
+    const sources: Array<[unknown, unknown]> = isSeq(v) ? v.items.map((x) => [x, this.#deref(x, `${path}.<<`, true)]) : [[m.value, v]]
+    for (const [ref, src] of sources) {
       if (!isMap(src)) this.#fail((src ?? m.key) as Node, `${path}.<<`, 'a merge key (<<) takes a mapping or a list of mappings')
       if (src === map || merging.has(src)) this.#fail(m.key as Node, `${path}.<<`, 'a merge key (<<) refers to a mapping that merges it (a cycle)')
+      for (const r of [m.value, ref]) {
+        if (this.#recursive.has(r)) this.#fail(r as Node, `${path}.<<`, 'a merge key (<<) refers to a value that contains it (a cycle)')
+      }
       merging.add(map)
       const merged = this.#entriesOf(src, path, merging)
       merging.delete(map)
@@ -155,7 +176,8 @@ export class YamlNodes {
   /** `within`: the values being converted around this one (a stack: added on the way in, removed on the way out). */
   #toValue(node: unknown, path: string, within: Set<unknown>): unknown {
     const n = this.deref(node, path)
-    if (within.has(n)) this.#fail(node as Node, path, 'an alias refers to a value that contains it (a recursive value)')
+    // deref refuses every alias inside its own target already: this is a second guard
+    if (within.has(n)) this.#fail(node as Node, path, RECURSIVE)
     if (n === null || n === undefined) return null
     if (isScalar(n)) return n.value
     within.add(n)
@@ -174,6 +196,8 @@ export class YamlNodes {
     }
   }
 }
+
+const RECURSIVE = 'an alias refers to a value that contains it (a recursive value)'
 
 /** A plain `<<` key: a YAML merge key, which yaml (with `merge: true`) reads as a symbol; `'<<'` or `!!str <<` is an ordinary key. */
 export function isMergeKey(key: unknown): boolean {

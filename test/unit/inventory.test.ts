@@ -81,9 +81,12 @@ describe('inventory', () => {
     expect(yes.host('h').connection.become).toBe(true)
   })
   it('treats brackets in a host pattern as text (Ansible patterns have no character classes)', () => {
-    const inv = Inventory.parse('all:\n  hosts:\n    host1: {}\n    "host[": {}\n', 'g.yml')
-    expect(inv.match('host[').hosts).toEqual(['host['])
-    expect(inv.match('host[*').hosts).toEqual(['host['])
+    // a '[' in a host name starts a host range (as in Ansible), so the names here hold ']' only
+    const inv = Inventory.parse('all:\n  hosts:\n    host1: {}\n    "host]": {}\n', 'g.yml')
+    expect(inv.match('host]').hosts).toEqual(['host]'])
+    expect(inv.match('host]*').hosts).toEqual(['host]'])
+    expect(inv.match('host[1]*').hosts).toEqual([]) // not a character class that matches host1
+    expect(inv.match('host[').unknown).toEqual(['host['])
     expect(inv.match('h*1').hosts).toEqual(['host1'])
   })
   it('expands host ranges, and refuses one of more than 100000 hosts', () => {
