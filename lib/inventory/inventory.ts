@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
+import ipaddr from 'ipaddr.js'
 import type { Node } from 'yaml'
 import { InventoryError, ValidationError } from '../core/errors.ts'
 import { requireDependency } from '../core/require.ts'
@@ -58,6 +59,113 @@ function hostRange(spec: string): HostRange | string {
   return { count: (e - b) / by + 1n, at: (i: bigint) => (b + i * by).toString().padStart(width, '0') }
 }
 
+/**
+ * A range as parse_address's host name pattern allows one (`alphanumeric_range`, ansible/ansible
+ * lib/ansible/parsing/utils/addresses.py): one letter to one letter, or digits to digits, then `:step` in digits.
+ */
+const ALNUM_RANGE = String.raw`\[(?:[a-z]:[a-z]|[0-9]+:[0-9]+)(?::[0-9]+)?\]`
+
+/**
+ * A label (`label` in addresses.py): a letter, digit or `_` (Python's `\w`, of any script) or a range first, then
+ * those, `-` or ranges, not ending in `-` or `_`.
+ */
+const LABEL = String.raw`(?:[\p{L}\p{N}_]|${ALNUM_RANGE})(?:[\p{L}\p{N}_-]|${ALNUM_RANGE})*(?<![_-])`
+
+/**
+ * parse_address's `hostname` pattern: labels joined by dots. Its `ipv4` pattern (four numbers 0-255 or numeric
+ * ranges) only matches what this one does, so an IPv4 address is read as a host name here, then checked by
+ * ipaddr.js ({@link hostKey}).
+ */
+const HOSTNAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`, 'iu')
+
+/** parse_address's `bracketed_hostport`: `[host]:port`, whatever is in the brackets. */
+const BRACKETED_HOSTPORT = /^\[(.+)\]:([0-9]+)$/
+
+/** parse_address's `hostport`: text without `:` outside complete `[...]`, then `:port`. */
+const HOSTPORT = /^((?:[^:[\]]|\[[^\]]*\])*):([0-9]+)$/
+
+/** A range in place of a group of an IPv6 address (`hexadecimal_range` in addresses.py). */
+const HEX_RANGE = /\[[0-9a-f]+:[0-9a-f]+(?::[0-9]+)?\]/gi
+
+/** A name of four numbers: an IPv4 address or nothing (a resolver reads `010.0.0.1` as 8.0.0.1, `10.0.0.256` not at all). */
+const FOUR_NUMBERS = /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/
+
+/**
+ * Whether a host pattern is an IPv6 address, ranges standing where groups would (`2001:db8::[a:f]`): tried by
+ * ipaddr.js with each range as a 0. parse_address's `ipv6` pattern is anchored at its ends only (its `^` binds to its
+ * first form, its `$` to its last), so Ansible takes anything that begins like an IPv6 address (`2001:db8::1 x`, and
+ * so `fe80::1%eth0`); here the whole must be one (a zone, `%eth0`, is part of one).
+ */
+function isIPv6Pattern(pattern: string): boolean {
+  const one = pattern.replace(HEX_RANGE, '0')
+  return one.includes(':') && ipaddr.IPv6.isValid(one)
+}
+
+/** A host pattern without its `[...]` ranges, read as {@link Inventory}'s range expansion reads them; undefined if one is not closed. */
+function textOutsideRanges(pattern: string): string | undefined {
+  let text = ''
+  let rest = pattern
+  for (let i = rest.indexOf('['); i >= 0; i = rest.indexOf('[')) {
+    const j = rest.indexOf(']')
+    if (j < i) return undefined
+    text += rest.slice(0, i)
+    rest = rest.slice(j + 1)
+  }
+  return text + rest
+}
+
+/** A host key read by parse_address: the host pattern (ranges not expanded), its port if it has one, and whether it is IPv6. */
+interface HostKey {
+  readonly pattern: string
+  readonly port?: number
+  readonly ipv6: boolean
+}
+
+/**
+ * What a host key stands for, by Ansible's rule: `_expand_hostpattern` (ansible/ansible
+ * lib/ansible/plugins/inventory/__init__.py) reads it with `parse_address(key, allow_ranges=True)`
+ * (lib/ansible/parsing/utils/addresses.py): `[host]:port`, else `host:port` (no `:` outside ranges before the port),
+ * else the key; what is left must be an IPv6 address ({@link isIPv6Pattern}) or a host name (an IPv4 address is one),
+ * either with ranges. The only port an IPv6 address takes is `[address]:port`: `2001:db8::1:22` is an address. Where
+ * parse_address finds no host ("Not a valid network hostname"), _expand_hostpattern takes the whole key as the name,
+ * with no port: `undefined` here when that name has no `:` (a label such as `gw (old)` with `ansible_host`, or `host]`).
+ * Refused (returned as a string), where Ansible's reading is a name with `:` in it or a port it drops: that fallback
+ * (`web1:22:33`, `web_:22`: a label does not end in `_`), a host part that only begins like an IPv6 address, brackets
+ * without a port (`[2001:db8::1]`, a range error in Ansible), a port split off twice (`[a:22]:33`: parse_address
+ * tries `host:port` again on what the brackets held, giving port 22) and a port out of 1-65535 (Ansible drops 0 and
+ * passes 65536 on).
+ */
+function hostKey(key: string): HostKey | string | undefined {
+  let host = key
+  let port: string | undefined
+  const bracketed = BRACKETED_HOSTPORT.exec(key)
+  const plain = bracketed ? undefined : HOSTPORT.exec(key)
+  if (bracketed) {
+    host = bracketed[1]!
+    port = bracketed[2]!
+    const twice = HOSTPORT.exec(host)
+    if (twice) return `two ports: Ansible reads this key as host ${twice[1]} with port ${Number(twice[2])} (parse_address splits a port off twice)`
+  } else if (plain) {
+    host = plain[1]!
+    port = plain[2]!
+  }
+  const ipv6 = isIPv6Pattern(host)
+  if (!ipv6 && !HOSTNAME.test(host)) {
+    const inner = port === undefined ? /^\[(.+)\]$/.exec(key)?.[1] : undefined
+    if (inner !== undefined && (isIPv6Pattern(inner) || HOSTNAME.test(inner))) {
+      return `brackets around a host must be followed by its port (${key}:22); without a port, write the host bare (${inner})`
+    }
+    // the fallback's names have the key's text outside its ranges (none when they are not closed: the ranges' error then)
+    if (!(textOutsideRanges(key)?.includes(':') ?? false)) return undefined
+    return `not a valid network hostname: ${host === '' ? '""' : host} (by the rule of Ansible's parse_address: a host name, an IPv4 address or an IPv6 address, `
+      + "with [begin:end] ranges, then :port if any, [IPv6 address]:port for IPv6; Ansible would name the host with the ':' in it)"
+  }
+  if (port === undefined) return { pattern: host, ipv6 }
+  const n = Number(port)
+  if (n < 1 || n > 65535) return `the port of a host key must be 1 to 65535, not ${port.replace(/^0+(?=.)/, '')}`
+  return { pattern: host, port: n, ipv6 }
+}
+
 /** Where a value came from: the dotted path in the file and its line:column. */
 export interface VarSource {
   readonly path: string
@@ -78,7 +186,7 @@ export interface InventoryGroup {
 export interface HostConnectionVars {
   /** `ansible_host` (default: the inventory name). */
   readonly address: string
-  /** `ansible_port` (default 22). */
+  /** `ansible_port`, which a port in the host's key (`web1:2222`) sets as a host var (default 22). */
   readonly port: number
   /** `ansible_user` (default $USER, or root). */
   readonly user: string
@@ -207,6 +315,13 @@ const ANSIBLE_BOOL: ReadonlyMap<string, boolean> = new Map([['yes', true], ['no'
  * 1; the group's, not a variable), then name, later groups winning; host vars override all group vars. Host ranges
  * expand as Ansible's `expand_hostname_range` (lib/ansible/plugins/inventory/__init__.py) does: every `[beg:end]` or
  * `[beg:end:step]` of a name, numeric (`[01:10]` zero-pads) or alphabetic (`[a:f]`), the first varying slowest.
+ * A host key is read as `_expand_hostpattern` (same file) reads it with `parse_address`
+ * (lib/ansible/parsing/utils/addresses.py): a host name, an IPv4 address or an IPv6 address (bare, or bracketed and
+ * then only with a port), ranges and all, and an optional port: `web1:2222`, `web[1:3]:2222`, `10.0.0.5:2222`,
+ * `[2001:db8::1]:2222`, `2001:db8::1`. The port is a host var `ansible_port` set where the host is first listed
+ * (`InventoryData.add_host`, `Host.__init__`: lib/ansible/inventory/data.py, host.py): the vars of that entry and of
+ * later ones override it, and it overrides group vars. A key parse_address cannot read is, as in Ansible, the host's
+ * name, unless that name would have a `:`; addresses are checked with ipaddr.js (see {@link hostKey}).
  * YAML 1.2 core schema: no `yes`->true coercion. Errors: {@link InventoryError} with `file:line:column` and the
  * path in the file.
  */
@@ -282,11 +397,10 @@ export class Inventory {
      * The host names a pattern stands for, by Ansible's rule (`expand_hostname_range`, ansible/ansible
      * lib/ansible/plugins/inventory/__init__.py): the first `[...]` is expanded and the rest of each name again, so
      * every range is, the first varying slowest (`h[1:2]x[a:b]`: h1xa, h1xb, h2xa, h2xb). The hosts of all the
-     * ranges together are counted before any name is made.
+     * ranges together are counted before any name is made. `at` is the key's path, for errors.
      */
-    const expandRange = (name: string, node: unknown, path: string): string[] => {
+    const expandRange = (name: string, node: unknown, at: string): string[] => {
       if (!name.includes('[')) return [name]
-      const at = `${path}.${name}`
       // Ansible splits the name at '|' after marking the brackets with it: another '|' makes the name unreadable
       if (name.includes('|')) fail(node as Node, at, "a host name with a range cannot contain '|' (Ansible cannot read it)")
       const texts: string[] = []
@@ -327,6 +441,24 @@ export class Inventory {
       }
       return out
     }
+    /**
+     * The hosts a host key stands for, and the port it gives them: {@link hostKey} (Ansible's parse_address), then
+     * {@link expandRange}; every name of four numbers must be an IPv4 address in dotted decimal and every name of an
+     * IPv6 pattern with ranges an IPv6 address (ipaddr.js).
+     */
+    const hostsOfKey = (key: string, node: Node, at: string): { names: string[]; port?: number } => {
+      const k = hostKey(key)
+      if (typeof k === 'string') return fail(node, at, k)
+      // Ansible's fallback: the key itself is the name (its ranges expanded)
+      if (k === undefined) return { names: expandRange(key, node, at) }
+      const names = expandRange(k.pattern, node, at)
+      for (const h of names) {
+        if (k.ipv6 ? h !== k.pattern && !ipaddr.IPv6.isValid(h) : FOUR_NUMBERS.test(h) && !ipaddr.IPv4.isValidFourPartDecimal(h)) {
+          fail(node, at, k.ipv6 ? `${h} is not an IPv6 address` : `${h} is not an IPv4 address (four numbers 0-255 without leading zeros: a resolver reads 010 as octal 8)`)
+        }
+      }
+      return k.port === undefined ? { names } : { names, port: k.port }
+    }
     const walk = (name: string, raw: unknown, path: string, depth: number): void => {
       if (depth > 20) fail(raw as Node, path, 'groups nested too deep (a cycle?)')
       const g = group(name)
@@ -340,14 +472,28 @@ export class Inventory {
           if (val === null || val === undefined || (isScalar(val) && val.value === null)) continue
           if (!isMap(val)) fail(val as Node, `${path}.hosts`, 'expected a mapping of host names')
           for (const hp of y.entriesOf(val, `${path}.hosts`)) {
-            const hn = hp.name
-            for (const h of expandRange(hn, hp.key, `${path}.hosts`)) {
+            const at = `${path}.hosts.${hp.name}`
+            const { names, port } = hostsOfKey(hp.name, hp.key as Node, at)
+            for (const h of names) {
               g.hosts.add(h)
-              if (!inv.#hostVars.has(h)) {
-                inv.#hostVars.set(h, new Map())
+              let vars = inv.#hostVars.get(h)
+              if (vars === undefined) {
+                vars = new Map()
+                inv.#hostVars.set(h, vars)
                 inv.hostNames.push(h)
+                // the key's port is a host var set where the host is first listed, before the entry's own vars
+                // (Ansible's InventoryData.add_host and Host.__init__, lib/ansible/inventory/data.py and host.py)
+                if (port !== undefined) vars.set('ansible_port', { value: port, source: where(hp.key as Node, at) })
+                readVars(hp.value, `${path}.hosts.${h}`, vars)
+                continue
               }
-              readVars(hp.value, `${path}.hosts.${h}`, inv.#hostVars.get(h)!)
+              const before = vars.get('ansible_port')
+              readVars(hp.value, `${path}.hosts.${h}`, vars)
+              // Ansible drops the port of a key for a host listed before; refused unless the entry sets ansible_port
+              if (port !== undefined && vars.get('ansible_port') === before && before?.value !== port) {
+                fail(hp.key as Node, at, `host ${h} is listed before this key, and Ansible takes a host key's port only where the host is first listed (InventoryData.add_host): `
+                  + `port ${port} would be ignored (give it there, or as ansible_port)`)
+              }
             }
           }
         } else if (k === 'vars') {
