@@ -155,6 +155,15 @@ function notOneInterfacePort(cur: PortCurrent, name: string): string | undefined
   return undefined
 }
 
+/**
+ * An interface's type as OVSDB has it, with the empty string read as `system` (its synonym, ovs-vswitchd.conf.db(5)
+ * Interface type); undefined when there is no interface.
+ */
+function interfaceType(iface: OvsInterface | undefined): string | undefined {
+  if (iface === undefined) return undefined
+  return iface.type === '' ? 'system' : iface.type
+}
+
 /** Spec of {@link ovsPort}. */
 export interface OvsPortSpec {
   readonly bridge: string
@@ -169,8 +178,16 @@ export interface OvsPortSpec {
 
 /**
  * A port with one interface on a bridge: `--may-exist add-port BR NAME -- set interface NAME type=internal`.
- * A port found on another bridge is moved (replace, in one transaction); a changed type or mtu_request is
- * updated in place. A port in sync whose interface OVS could not set up (its `error` column, or ofport -1, as
+ * A port found on another bridge is moved (replace, in one transaction); a changed mtu_request is updated in
+ * place. The interface's type is read as OVSDB has it (`''` and `system` are one type, ovs-vswitchd.conf.db(5)
+ * Interface type): between `internal` and `system`, neither of which takes options, it is set in place; a port of
+ * any other type (a tunnel such as `vxlan` or `geneve`, `patch`, `tap`, `dpdk`, ...) is replaced: deleted and added
+ * again in one ovs-vsctl transaction, shown as `-/+` with the old type and options. Setting only `type=internal` on
+ * a tunnel would keep its type-specific `options` column (remote_ip, key, peer, ...) on the new interface, and
+ * reporting it ok as a `system` port would hide that the name holds a tunnel. Replace rather than fail because the
+ * task states what the port must be, as {@link vxlanPort} does for a port of another type, and check mode shows the
+ * tunnel that would go. A `system` port needs a kernel link of its name: after
+ * replacing a tunnel that has none, the port fails as below. A port in sync whose interface OVS could not set up (its `error` column, or ofport -1, as
  * for a `system` port whose link does not exist; ovs-vswitchd.conf.db(5)) fails the task with OVS's reason,
  * in check mode too; so does a port of that name with other interfaces (a bond), or a name that is an interface
  * of another port (a bond's member). Key: `ovs.port[NAME]`.
@@ -203,18 +220,26 @@ export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
         if (!cur.port) {
           return [{ op: 'create', summary: `create ${type} port ${name} on ${bridge}${spec.mtuRequest ? ` (mtu_request ${spec.mtuRequest})` : ''}`, after: { bridge, type, ...(spec.mtuRequest ? { mtuRequest: spec.mtuRequest } : {}) }, commands: [vsctl(...add)], touches }]
         }
-        if (cur.port.bridge !== bridge) {
+        const curType = interfaceType(cur.iface)
+        const inPlaceType = curType === undefined || curType === 'internal' || curType === 'system'
+        if (cur.port.bridge !== bridge || !inPlaceType) {
+          const from = cur.port.bridge ?? '(no bridge)'
+          const options = cur.iface !== undefined && Object.keys(cur.iface.options).length > 0 ? cur.iface.options : undefined
+          const dropped = options !== undefined ? `; its options ${Object.entries(options).map(([k, v]) => `${k}=${v}`).join(' ')} go with it` : ''
           return [{
-            op: 'replace', summary: `move port ${name} from ${cur.port.bridge ?? '(no bridge)'} to ${bridge}`,
-            before: { bridge: cur.port.bridge ?? null }, after: { bridge },
+            op: 'replace',
+            summary: inPlaceType
+              ? `move port ${name} from ${from} to ${bridge}`
+              : `replace ${curType} port ${name} on ${from} with ${type} port ${name} on ${bridge}${dropped}`,
+            before: { bridge: cur.port.bridge ?? null, ...(curType !== undefined && curType !== type ? { type: curType } : {}), ...(!inPlaceType && options !== undefined ? { options } : {}) },
+            after: { bridge, ...(curType !== undefined && curType !== type ? { type } : {}), ...(!inPlaceType && options !== undefined ? { options: null } : {}) },
             commands: [vsctl('--if-exists', 'del-port', name, '--', ...add)], touches,
           }]
         }
         const before: Record<string, unknown> = {}
         const after: Record<string, unknown> = {}
         const sets: string[] = []
-        const curType = cur.iface?.type === 'internal' ? 'internal' : 'system'
-        if (cur.iface && curType !== type) {
+        if (curType !== undefined && curType !== type) {
           sets.push(`type=${ovsType}`)
           before.type = curType
           after.type = type
