@@ -4,13 +4,14 @@ import ipaddr from 'ipaddr.js'
 import { cmd, script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { mask } from '../core/secrets.ts'
-import type { Change, Task } from '../core/task.ts'
+import type { Change, Claim, Task } from '../core/task.ts'
 import { absPath, dockerName, ifname, ipv4, ipv4Interface, mac as macAddr, mtu as mtuValue, oneOf, validateSpec } from '../core/validate.ts'
 import {
   containerNetnsFact, dockerContainerFact, dockerContextHashFact, dockerImageFact,
   type ContainerNetns, type DockerContainerState, type DockerImageState, type NetnsLink,
 } from '../facts/docker.ts'
 import { OVS_VSCTL, ovsStateFact, type OvsState } from '../facts/ovs.ts'
+import { bridgeNeeded } from './ovs.ts'
 import { renderTemplate, templateError } from './file.ts'
 
 /**
@@ -608,7 +609,12 @@ function attachmentsOf(ovs: OvsState, container: string, iface: string, hostName
  * update in place; `ensure: 'absent'` -> delete OVS port(s) and veth. A container that is not running
  * plans create (it may be started earlier in the same run) and fails at apply if it still is not.
  * Key `docker.containerPort[CONTAINER:IFACE]`. Watches `docker.container:C`, `ovs.bridge:BR`, `ovs.port:<host end>`;
- * touches `ovs.port:<host end>`, `link:<host end>`. Errors: ValidationError naming the field.
+ * touches `ovs.port:<host end>`, `link:<host end>`. Claims ({@link Task.claims}) `ovs.port:<host end>` (`port of
+ * container C iface I on BR`, or `absent`) and, when present, `ovs.bridge:BR` (present), `container.addr:C I` (the
+ * address: the iface's other addresses are flushed), `link.mtu:<host end>` with `mtu`, `container.mac:C I` with
+ * `mac`, and `container.route:C default` with `gateway` (one default route per container: two attachments of one
+ * container with different gateways would replace each other's).
+ * Errors: ValidationError naming the field.
  */
 export function containerPort(spec: ContainerPortSpec): Task<ContainerPortSpec, ContainerPortCurrent> {
   const key = `docker.containerPort[${String(spec.container)}:${String(spec.iface ?? 'eth0')}]`
@@ -638,6 +644,14 @@ export function containerPort(spec: ContainerPortSpec): Task<ContainerPortSpec, 
     const extIds = [`external_ids:container_id=${JSON.stringify(container)}`, `external_ids:container_iface=${JSON.stringify(iface)}`]
     const netnsCmd = (steps: string[]): Command => script(NETNS_CONFIG_SCRIPT, container, iface, ...steps)
     const where = `${container}:${iface}`
+    const claims: Claim[] = ensure === 'absent' ? [{ object: `ovs.port:${H}`, value: 'absent' }] : [
+      { object: `ovs.port:${H}`, value: `port of container ${container} iface ${iface} on ${bridge}` },
+      bridgeNeeded(bridge),
+      { object: `container.addr:${container} ${iface}`, value: address! },
+      ...(mtu !== undefined ? [{ object: `link.mtu:${H}`, value: String(mtu) }] : []),
+      ...(mac !== undefined ? [{ object: `container.mac:${container} ${iface}`, value: mac }] : []),
+      ...(gateway !== undefined ? [{ object: `container.route:${container} default`, value: `via ${gateway} dev ${iface}` }] : []),
+    ]
 
     /** Delete every existing piece: OVS rows (ours and others' for this container/iface), the host link. */
     function cleanup(cur: ContainerPortCurrent): Command[] {
@@ -678,6 +692,7 @@ export function containerPort(spec: ContainerPortSpec): Task<ContainerPortSpec, 
       spec,
       facts: [netnsFact, ovsStateFact],
       watches: [`docker.container:${container}`, `ovs.bridge:${bridge}`, `ovs.port:${H}`],
+      claims,
       current: (f) => {
         const ovs = f.get(ovsStateFact)
         const br = ovs.bridges[bridge]
