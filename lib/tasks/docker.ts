@@ -256,6 +256,9 @@ function describeValue(v: unknown): string {
  * A host context is hashed when read: after any earlier change in the play it is read again (watches `*`),
  * since an earlier task may have written into it; a context folder that does not exist fails the read (also
  * in check mode). The image replaced by a rebuild stays as a dangling image (`docker image prune` removes it).
+ * Claims ({@link Task.claims}) `docker.image:NAME`: `absent`, or where it is built from with a sha256 of the inputs
+ * known when the playbook is built (a host context's content is read later): two tasks building one image from
+ * other inputs would rebuild it, and replace its containers, on every run.
  * Key `docker.image[NAME]`. Errors: ValidationError (name, paths, no source, template variables);
  * a missing context folder or dockerd down fails the read.
  */
@@ -304,10 +307,12 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
       ? `context ${context}${dockerfile !== undefined ? ' with a Dockerfile from the controller' : ''}`
       : `a Dockerfile from the controller (${Object.keys(spec.files ?? {}).length} extra files, ${stdin?.length ?? 0} bytes tar)`
 
+    const inputs = fixedHash ?? sha256(JSON.stringify({ context, dockerfile: dockerfile === undefined ? null : sha256(dockerfile), buildArgs: Object.entries(buildArgs).sort() }))
     return {
       kind: 'docker.image',
       key,
       spec,
+      claims: [{ object: `docker.image:${name}`, value: ensure === 'absent' ? 'absent' : `built from ${source} (inputs ${short(inputs)})` }],
       facts: ctxFact ? [imageFact, ctxFact] : [imageFact],
       // a host context may be written by an earlier task of the play (a template into the folder): re-read it
       // after any earlier change, or the build would be planned from the old content and not converge
@@ -382,6 +387,8 @@ const RUNNING_STATUSES = new Set(['running', 'restarting'])
  * Check mode cannot know the ID an image rebuilt in the same run will get, so it shows only the rebuild; the
  * replacement of its containers (and their re-attachment) appears in the apply run.
  * Watches `docker.container:NAME` and `docker.image:IMAGE`; touches `docker.container:NAME`.
+ * Claims ({@link Task.claims}) `docker.container:NAME` (`absent`, or its image, network and spec hash, see
+ * {@link containerSpecHash}), and when not absent `docker.container:NAME state` and `docker.container:NAME restart`.
  * Key `docker.container[NAME]`. Errors: ValidationError naming the field; dockerd down fails the read.
  */
 export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainerSpec, DockerContainerCurrent> {
@@ -421,6 +428,11 @@ export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainer
       spec,
       facts: [containerFact, imageFact],
       watches: [`docker.container:${name}`, `docker.image:${image}`],
+      claims: state === 'absent' ? [{ object: `docker.container:${name}`, value: 'absent' }] : [
+        { object: `docker.container:${name}`, value: `image ${image}, network ${network} (spec ${short(hash)})` },
+        { object: `docker.container:${name} state`, value: state },
+        { object: `docker.container:${name} restart`, value: restart },
+      ],
       current: (f) => ({ container: f.get(containerFact), image: f.get(imageFact) }),
       plan: (cur): Change[] => {
         const c = cur.container

@@ -15,6 +15,7 @@ import { template } from '../../lib/tasks/file.ts'
 import { iptablesMasq, iptablesRule } from '../../lib/tasks/iptables.ts'
 import { ipAddress, route, setMtu } from '../../lib/tasks/net.ts'
 import { ovsBridge, ovsPort, vxlanPort } from '../../lib/tasks/ovs.ts'
+import { packages } from '../../lib/tasks/packages.ts'
 import { sysctl } from '../../lib/tasks/sysctl.ts'
 import { LAB } from '../../playbooks/lab.ts'
 
@@ -205,6 +206,46 @@ describe('conflicting tasks of different kinds on one host object (the trial\'s 
   it('files written whole by two tasks are still refused as before (Task.owns), next to claims', () => {
     const ps = problems(twoPlays(() => [template({ dest: '/etc/vx', src: { inline: 'a' } })], () => [template({ dest: '/etc/vx', src: { inline: 'a' } }), setMtu({ dev: 'eth0', mtu: 1500 })]))
     expect(ps).toEqual(['twoplays: host1 file.template[/etc/vx]: file:/etc/vx is also written whole by file.template[/etc/vx] in play "a" (each would rewrite it on every run)'])
+  })
+})
+
+describe('other host objects set differently by two plays', () => {
+  const cases: Array<[string, () => AnyTask[], () => AnyTask[], RegExp]> = [
+    ['a sysctl set to two values (the same key, another file)',
+      () => [sysctl({ key: 'net.ipv4.ip_forward', value: 1 })], () => [sysctl({ key: 'net/ipv4/ip_forward', value: 0, file: '/etc/sysctl.d/91-other.conf' })],
+      /^twoplays: host1 sysctl\[net\.ipv4\.ip_forward\]: wants sysctl:net\.ipv4\.ip_forward = 0 in play "b", but sysctl\[net\.ipv4\.ip_forward\] in play "a" wants sysctl:net\.ipv4\.ip_forward = 1 /],
+    ['an iptables rule added and deleted',
+      () => [iptablesRule({ chain: 'INPUT', rule: ['-j', 'ACCEPT'] })], () => [iptablesRule({ chain: 'INPUT', rule: ['-j', 'ACCEPT'], ensure: 'absent' })],
+      /wants iptables\.rule:filter\/INPUT -j ACCEPT = absent in play "b", but iptables\.rule\[filter\/INPUT -j ACCEPT\] in play "a" wants iptables\.rule:filter\/INPUT -j ACCEPT = present /],
+    ['a NAT rule deleted by a rule task',
+      () => [iptablesMasq({ iface: 'net1', source: '10.0.1.0/24' })], () => [iptablesRule({ table: 'nat', chain: 'POSTROUTING', rule: ['-s', '10.0.1.0/24', '-j', 'MASQUERADE'], ensure: 'absent' })],
+      /wants iptables\.rule:nat\/POSTROUTING -s 10\.0\.1\.0\/24 -j MASQUERADE = absent in play "b", but iptables\.masq\[net1\] in play "a" wants .* = present /],
+    ['a container from two images (replaced on every run)',
+      () => [dockerContainer({ name: 'dz', image: 'con_img', network: 'none' })], () => [dockerContainer({ name: 'dz', image: 'busybox', network: 'none' })],
+      /docker\.container\[dz\]: wants docker\.container:dz = image busybox, network none \(spec [0-9a-f]{12}\) in play "b", but docker\.container\[dz\] in play "a" wants docker\.container:dz = image con_img, network none \(spec [0-9a-f]{12}\) /],
+    ['a container running and stopped',
+      () => [dockerContainer({ name: 'dz', image: 'con_img', network: 'none' })], () => [dockerContainer({ name: 'dz', image: 'con_img', network: 'none', state: 'stopped' })],
+      /wants docker\.container:dz state = stopped in play "b", but docker\.container\[dz\] in play "a" wants docker\.container:dz state = running /],
+    ['an image built from two Dockerfiles (rebuilt on every run)',
+      () => [dockerImage({ name: 'img', dockerfile: { text: 'FROM scratch\n' } })], () => [dockerImage({ name: 'img', dockerfile: { text: 'FROM busybox\n' } })],
+      /docker\.image\[img\]: wants docker\.image:img = built from a Dockerfile from the controller .*\(inputs [0-9a-f]{12}\) in play "b", but docker\.image\[img\] in play "a" wants docker\.image:img = built from/],
+    ['a package installed and removed',
+      () => [packages({ names: ['ethtool', 'iproute2'] })], () => [packages({ names: ['ethtool'], ensure: 'absent' })],
+      /packages\.apt\[ethtool\]: wants package:ethtool = absent in play "b", but packages\.apt\[ethtool,iproute2\] in play "a" wants package:ethtool = present /],
+  ]
+  for (const [name, a, b, message] of cases) {
+    it(name, () => {
+      const ps = problems(twoPlays(a, b))
+      expect(ps.length, 'refused').toBeGreaterThan(0)
+      expect(ps.join('\n')).toMatch(message)
+    })
+  }
+  it('the same image, container, rule, sysctl and packages in two plays are fine', () => {
+    const same = (): AnyTask[] => [
+      dockerImage({ name: 'img', dockerfile: { text: 'FROM scratch\n' } }), dockerContainer({ name: 'dz', image: 'img', network: 'none', env: { A: 'b' } }),
+      iptablesMasq({ iface: 'net1', source: '10.0.1.0/24' }), sysctl({ key: 'net.ipv4.ip_forward', value: 1, persist: false }), packages({ names: ['ethtool'] }),
+    ]
+    expect(problems(twoPlays(same, same))).toEqual([])
   })
 })
 
