@@ -76,8 +76,9 @@ export type AnyFact = Fact<unknown>
  * hold no space): `ovs.bridge:NAME` (present / absent), `ovs.bridge:NAME datapath_type`, `ovs.port:NAME` (the
  * port and its one interface of that name: its kind and bridge, and for a tunnel its options), `link.mtu:DEV`,
  * `ip.addr:DEV A.B.C.D` (the address's prefix length), `ip.addr:DEV A.B.C.D/LEN` (present / absent),
- * `ip.route:DEST`, `sysctl:NAME`, `iptables.rule:TABLE CHAIN RULE`, `docker.container:NAME`, `docker.image:NAME`, ...
- * (each task's docstring lists its own).
+ * `ip.route:DEST`, `container.addr:CONTAINER IFACE`, `container.route:CONTAINER default`, `sysctl:NAME`,
+ * `iptables.rule:TABLE/CHAIN RULE...`, `package:NAME`, `docker.container:NAME`, `docker.image:NAME`, ... (each
+ * task's docstring lists its own). A task of your own (defineTask) that sets one of these should claim it too.
  */
 export interface Claim {
   readonly object: string
