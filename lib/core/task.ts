@@ -81,6 +81,7 @@ export type AnyFact = Fact<unknown>
  * task's docstring lists its own). A task of your own (defineTask) that sets one of these should claim it too.
  */
 export interface Claim {
+  /** The object, and the attribute after a space when the claim is on one attribute: `ovs.bridge:br1 datapath_type`. */
   readonly object: string
   /**
    * The value the task makes it hold, as text normalized so that one intent is one text (`internal port on br1`,
