@@ -9,7 +9,7 @@
 // model
 export type { Command } from './core/command.ts'
 export { cmd, cmdStdin, script, describeCommand, summarizeCommand } from './core/command.ts'
-export type { Change, ChangeOp, CheckResult, Fact, FactOutput, FactSnapshot, Task, AnyTask, AnyFact } from './core/task.ts'
+export type { Change, ChangeOp, CheckResult, Claim, Fact, FactOutput, FactSnapshot, Task, AnyTask, AnyFact } from './core/task.ts'
 export { defineFact, defineTask } from './core/task.ts'
 export {
   VxlabError, UsageError, ValidationError, PlaybookValidationError, InventoryError, UnreachableError, HostKeyError,

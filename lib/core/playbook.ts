@@ -12,7 +12,7 @@ import { FactError, LockError, PlaybookValidationError, UnreachableError, UsageE
 import { LOCK_FILE, LOCK_MARKER, lockCommand, RunLockedConnection } from './lock.ts'
 import { firstReadPlan, HostPlayRunner, type ReadPlan, type RunEvents, type TaskOutcome, type TaskStatus } from './runner.ts'
 import { mask, maskDeep } from './secrets.ts'
-import type { AnyTask, ChangeOp, CheckResult } from './task.ts'
+import type { AnyTask, ChangeOp, CheckResult, Claim } from './task.ts'
 
 /** Values of a playbook's own CLI flags (declared in {@link PlaybookDef.flags}). */
 export type FlagValues = Readonly<Record<string, string | boolean | undefined>>
@@ -160,9 +160,12 @@ export interface BuiltPlay {
 
 /**
  * Build every play for every targeted host and validate it, before any host is contacted: task spec
- * errors, duplicate task keys, two tasks (in any plays) writing one object whole on a host ({@link Task.owns}), a
+ * errors, duplicate task keys, two tasks (in any plays) writing one object whole on a host ({@link Task.owns}),
+ * two tasks (in one play or any two) setting one host object to different values ({@link Task.claims}), a
  * `--limit` that matches nothing, missing private key files.
- * Throws {@link PlaybookValidationError} (exit 2) listing every problem as `playbook: host key.field: problem`.
+ * Throws {@link PlaybookValidationError} (exit 2) listing every problem as `playbook: host key.field: problem`;
+ * a conflict of claims reads `playbook: host KEY: wants OBJECT = VALUE in play "B", but KEY2 in play "A" wants
+ * OBJECT = VALUE2 (...)`. Linear in the number of tasks: one map of owned and one of claimed objects per host.
  */
 export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory' | 'limit' | 'check' | 'flags'>): BuiltPlay[] {
   const inv = opts.inventory
@@ -187,6 +190,8 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
   const contacted = new Set<string>()
   /** Per host, what a task manages whole (Task.owns), in any play: the task and play that claimed it first. */
   const owners = new Map<string, Map<string, { task: string; play: string }>>()
+  /** Per host, what a task sets an object to (Task.claims), in any play: the first claim, its task and play. */
+  const claimed = new Map<string, Map<string, { claim: Claim; task: string; play: string }>>()
   for (const def of pb.plays) {
     if (def.when && !def.when(ctx)) continue
     const m = inv.match(def.hosts)
@@ -205,6 +210,8 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
       const seen = new Set<string>()
       const owner = owners.get(name) ?? new Map<string, { task: string; play: string }>()
       owners.set(name, owner)
+      const claims = claimed.get(name) ?? new Map<string, { claim: Claim; task: string; play: string }>()
+      claimed.set(name, claims)
       for (const t of tasks) {
         if (seen.has(t.key)) problems.push(`${pb.name}: ${name} ${t.key}: duplicate task key in play "${def.name}" (keys must be unique per host)`)
         seen.add(t.key)
@@ -213,6 +220,12 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
           if (first !== undefined && !(first.task === t.key && first.play === def.name)) {
             problems.push(`${pb.name}: ${name} ${t.key}: ${o} is also written whole by ${first.task} in play "${first.play}" (each would rewrite it on every run)`)
           } else owner.set(o, { task: t.key, play: def.name })
+        }
+        for (const c of t.claims ?? []) {
+          const first = claims.get(c.object)
+          if (first === undefined) claims.set(c.object, { claim: c, task: t.key, play: def.name })
+          // a second task of one key in one play is a duplicate key, reported above
+          else if (first.claim.value !== c.value && !(first.task === t.key && first.play === def.name)) problems.push(claimConflict(pb.name, name, c, t.key, def.name, first))
         }
       }
       hosts.push({ host, tasks })
@@ -227,6 +240,12 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
   }
   if (problems.length > 0) throw new PlaybookValidationError([...new Set(problems)])
   return built
+}
+
+/** The problem two claims of different values on one object make (see {@link buildPlaybook}). */
+function claimConflict(playbookName: string, host: string, c: Claim, task: string, play: string, first: { claim: Claim; task: string; play: string }): string {
+  const shown = (x: Claim): string => `${x.object} = ${x.value}${x.because !== undefined ? ` (${x.because})` : ''}`
+  return `${playbookName}: ${host} ${task}: wants ${shown(c)} in play "${play}", but ${first.task} in play "${first.play}" wants ${shown(first.claim)} (both cannot hold: each run would undo one of them, or fail on it)`
 }
 
 export { LOCK_FILE }

@@ -70,6 +70,31 @@ export interface FactGroup {
 /** Any fact, for lists (the parse result type is erased). */
 export type AnyFact = Fact<unknown>
 
+/**
+ * What a task sets one host object (or one attribute of it) to, for {@link Task.claims}. Objects are named like
+ * the keys of `touches` / `watches`, with the attribute after a space (names of links, bridges and containers
+ * hold no space): `ovs.bridge:NAME` (present / absent), `ovs.bridge:NAME datapath_type`, `ovs.port:NAME` (the
+ * port and its one interface of that name: its kind and bridge, and for a tunnel its options), `link.mtu:DEV`,
+ * `ip.addr:DEV A.B.C.D` (the address's prefix length), `ip.addr:DEV A.B.C.D/LEN` (present / absent),
+ * `ip.route:DEST`, `container.addr:CONTAINER IFACE`, `container.route:CONTAINER default`, `sysctl:NAME`,
+ * `iptables.rule:TABLE/CHAIN RULE...`, `package:NAME`, `docker.container:NAME`, `docker.image:NAME`, ... (each
+ * task's docstring lists its own). A task of your own (defineTask) that sets one of these should claim it too.
+ */
+export interface Claim {
+  /** The object, and the attribute after a space when the claim is on one attribute: `ovs.bridge:br1 datapath_type`. */
+  readonly object: string
+  /**
+   * The value the task makes it hold, as text normalized so that one intent is one text (`internal port on br1`,
+   * `1554`, `10.0.1.1/24`, `absent`): two claims on one object conflict when their values differ.
+   */
+  readonly value: string
+  /**
+   * Why the task claims an object it needs rather than sets (a port needs its bridge present: `the port's
+   * bridge`), shown after the value in the message.
+   */
+  readonly because?: string
+}
+
 /** The facts a task declared, read in one batch. */
 export interface FactSnapshot {
   /** The parsed value of a declared fact. Throws if the task did not declare it. */
@@ -96,6 +121,14 @@ export interface Task<Spec = unknown, Current = unknown> {
    * plays of a playbook, that manage the same object are a validation error: each would rewrite it on every run.
    */
   readonly owns?: readonly string[]
+  /**
+   * What this task sets host objects to ({@link Claim}): two tasks on one host, in one play or in any two plays of
+   * a playbook, that claim one object with different values are a validation error (exit 2, before any host is
+   * contacted): each run would undo the other's change, or the second would fail on what the first made.
+   * Equal claims (one task repeated in two plays with the same spec, an ovsPort of the bridge's own local port)
+   * are fine. Attributes a spec leaves unset ("left as is") are not claimed. Default: none.
+   */
+  readonly claims?: readonly Claim[]
   current(facts: FactSnapshot): Current
   plan(current: Current, spec: Spec): Change[]
   /**

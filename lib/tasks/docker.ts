@@ -4,13 +4,14 @@ import ipaddr from 'ipaddr.js'
 import { cmd, script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { mask } from '../core/secrets.ts'
-import type { Change, Task } from '../core/task.ts'
+import type { Change, Claim, Task } from '../core/task.ts'
 import { absPath, dockerName, ifname, ipv4, ipv4Interface, mac as macAddr, mtu as mtuValue, oneOf, validateSpec } from '../core/validate.ts'
 import {
   containerNetnsFact, dockerContainerFact, dockerContextHashFact, dockerImageFact,
   type ContainerNetns, type DockerContainerState, type DockerImageState, type NetnsLink,
 } from '../facts/docker.ts'
 import { OVS_VSCTL, ovsStateFact, type OvsState } from '../facts/ovs.ts'
+import { bridgeNeeded } from './ovs.ts'
 import { renderTemplate, templateError } from './file.ts'
 
 /**
@@ -255,6 +256,9 @@ function describeValue(v: unknown): string {
  * A host context is hashed when read: after any earlier change in the play it is read again (watches `*`),
  * since an earlier task may have written into it; a context folder that does not exist fails the read (also
  * in check mode). The image replaced by a rebuild stays as a dangling image (`docker image prune` removes it).
+ * Claims ({@link Task.claims}) `docker.image:NAME`: `absent`, or where it is built from with a sha256 of the inputs
+ * known when the playbook is built (a host context's content is read later): two tasks building one image from
+ * other inputs would rebuild it, and replace its containers, on every run.
  * Key `docker.image[NAME]`. Errors: ValidationError (name, paths, no source, template variables);
  * a missing context folder or dockerd down fails the read.
  */
@@ -303,10 +307,12 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
       ? `context ${context}${dockerfile !== undefined ? ' with a Dockerfile from the controller' : ''}`
       : `a Dockerfile from the controller (${Object.keys(spec.files ?? {}).length} extra files, ${stdin?.length ?? 0} bytes tar)`
 
+    const inputs = fixedHash ?? sha256(JSON.stringify({ context, dockerfile: dockerfile === undefined ? null : sha256(dockerfile), buildArgs: Object.entries(buildArgs).sort() }))
     return {
       kind: 'docker.image',
       key,
       spec,
+      claims: [{ object: `docker.image:${name}`, value: ensure === 'absent' ? 'absent' : `built from ${source} (inputs ${short(inputs)})` }],
       facts: ctxFact ? [imageFact, ctxFact] : [imageFact],
       // a host context may be written by an earlier task of the play (a template into the folder): re-read it
       // after any earlier change, or the build would be planned from the old content and not converge
@@ -381,6 +387,8 @@ const RUNNING_STATUSES = new Set(['running', 'restarting'])
  * Check mode cannot know the ID an image rebuilt in the same run will get, so it shows only the rebuild; the
  * replacement of its containers (and their re-attachment) appears in the apply run.
  * Watches `docker.container:NAME` and `docker.image:IMAGE`; touches `docker.container:NAME`.
+ * Claims ({@link Task.claims}) `docker.container:NAME` (`absent`, or its image, network and spec hash, see
+ * {@link containerSpecHash}), and when not absent `docker.container:NAME state` and `docker.container:NAME restart`.
  * Key `docker.container[NAME]`. Errors: ValidationError naming the field; dockerd down fails the read.
  */
 export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainerSpec, DockerContainerCurrent> {
@@ -420,6 +428,11 @@ export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainer
       spec,
       facts: [containerFact, imageFact],
       watches: [`docker.container:${name}`, `docker.image:${image}`],
+      claims: state === 'absent' ? [{ object: `docker.container:${name}`, value: 'absent' }] : [
+        { object: `docker.container:${name}`, value: `image ${image}, network ${network} (spec ${short(hash)})` },
+        { object: `docker.container:${name} state`, value: state },
+        { object: `docker.container:${name} restart`, value: restart },
+      ],
       current: (f) => ({ container: f.get(containerFact), image: f.get(imageFact) }),
       plan: (cur): Change[] => {
         const c = cur.container
@@ -608,7 +621,12 @@ function attachmentsOf(ovs: OvsState, container: string, iface: string, hostName
  * update in place; `ensure: 'absent'` -> delete OVS port(s) and veth. A container that is not running
  * plans create (it may be started earlier in the same run) and fails at apply if it still is not.
  * Key `docker.containerPort[CONTAINER:IFACE]`. Watches `docker.container:C`, `ovs.bridge:BR`, `ovs.port:<host end>`;
- * touches `ovs.port:<host end>`, `link:<host end>`. Errors: ValidationError naming the field.
+ * touches `ovs.port:<host end>`, `link:<host end>`. Claims ({@link Task.claims}) `ovs.port:<host end>` (`port of
+ * container C iface I on BR`, or `absent`) and, when present, `ovs.bridge:BR` (present), `container.addr:C I` (the
+ * address: the iface's other addresses are flushed), `link.mtu:<host end>` with `mtu`, `container.mac:C I` with
+ * `mac`, and `container.route:C default` with `gateway` (one default route per container: two attachments of one
+ * container with different gateways would replace each other's).
+ * Errors: ValidationError naming the field.
  */
 export function containerPort(spec: ContainerPortSpec): Task<ContainerPortSpec, ContainerPortCurrent> {
   const key = `docker.containerPort[${String(spec.container)}:${String(spec.iface ?? 'eth0')}]`
@@ -638,6 +656,14 @@ export function containerPort(spec: ContainerPortSpec): Task<ContainerPortSpec, 
     const extIds = [`external_ids:container_id=${JSON.stringify(container)}`, `external_ids:container_iface=${JSON.stringify(iface)}`]
     const netnsCmd = (steps: string[]): Command => script(NETNS_CONFIG_SCRIPT, container, iface, ...steps)
     const where = `${container}:${iface}`
+    const claims: Claim[] = ensure === 'absent' ? [{ object: `ovs.port:${H}`, value: 'absent' }] : [
+      { object: `ovs.port:${H}`, value: `port of container ${container} iface ${iface} on ${bridge}` },
+      bridgeNeeded(bridge),
+      { object: `container.addr:${container} ${iface}`, value: address! },
+      ...(mtu !== undefined ? [{ object: `link.mtu:${H}`, value: String(mtu) }] : []),
+      ...(mac !== undefined ? [{ object: `container.mac:${container} ${iface}`, value: mac }] : []),
+      ...(gateway !== undefined ? [{ object: `container.route:${container} default`, value: `via ${gateway} dev ${iface}` }] : []),
+    ]
 
     /** Delete every existing piece: OVS rows (ours and others' for this container/iface), the host link. */
     function cleanup(cur: ContainerPortCurrent): Command[] {
@@ -678,6 +704,7 @@ export function containerPort(spec: ContainerPortSpec): Task<ContainerPortSpec, 
       spec,
       facts: [netnsFact, ovsStateFact],
       watches: [`docker.container:${container}`, `ovs.bridge:${bridge}`, `ovs.port:${H}`],
+      claims,
       current: (f) => {
         const ovs = f.get(ovsStateFact)
         const br = ovs.bridges[bridge]

@@ -1,6 +1,6 @@
 import { cmd, script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
-import type { Change, Task } from '../core/task.ts'
+import type { Change, Claim, Task } from '../core/task.ts'
 import { ifname, ipv4Cidr, oneOf, validateSpec } from '../core/validate.ts'
 import { IPTABLES, iptablesRuleFact } from '../facts/iptables.ts'
 
@@ -85,6 +85,11 @@ export function describeRule(table: string, chain: string, rule: readonly string
   return `${table}/${chain} ${rule.map((a) => (/^[\w@%+=:,./!-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')}`
 }
 
+/** A rule task's claim on its rule: present or absent ({@link Task.claims}). */
+function ruleClaim(r: IptablesRuleRef, ensure: 'present' | 'absent'): Claim {
+  return { object: `iptables.rule:${describeRule(r.table, r.chain, r.rule)}`, value: ensure }
+}
+
 /** One rule: where it lives and its argv. */
 export interface IptablesRuleRef {
   readonly table: IptablesTable
@@ -167,7 +172,8 @@ export interface IptablesCurrent {
  * Ensure one iptables rule. Existence via `iptables -t TABLE -C CHAIN RULE...` ({@link iptablesRuleFact});
  * present: missing -> create (`-A`, or `-I` with position insert); absent: present -> delete (`-D`, repeated
  * until `-C` finds no copy). The rule's position is not compared (an existing rule anywhere in the chain counts).
- * Key: `iptables.rule[TABLE/CHAIN RULE...]`. Touches and watches `iptables:TABLE/CHAIN`.
+ * Key: `iptables.rule[TABLE/CHAIN RULE...]`. Touches and watches `iptables:TABLE/CHAIN`. Claims ({@link Task.claims})
+ * `iptables.rule:TABLE/CHAIN RULE...` as present or absent (as {@link iptablesMasq} claims its rules).
  * Errors: {@link ValidationError} for an unknown table, a bad chain name, an empty rule, an argument with NUL
  * or newline or that selects a command/table (`-A`, `-t`, ...); at read time, a missing chain or an unknown
  * match/target (iptables' own message).
@@ -188,6 +194,7 @@ export function iptablesRule(spec: IptablesRuleSpec): Task<IptablesRuleNorm, Ipt
     spec: norm,
     facts: [fact],
     watches: [`iptables:${norm.table}/${norm.chain}`],
+    claims: [ruleClaim(norm, norm.ensure)],
     current: (f) => ({ exists: [f.get(fact)] }),
     plan: (cur, s) => ruleChanges(s, cur.exists[0] ?? false, s.ensure, s.position),
   }
@@ -229,6 +236,7 @@ export function masqRules(iface: string, source: string): readonly IptablesRuleR
  * number of reruns leaves exactly one of each. IP forwarding is a separate `sysctl` task
  * (`net.ipv4.ip_forward = 1`).
  * Key: `iptables.masq[IFACE]`. Touches and watches `iptables:filter/FORWARD`, `iptables:nat/POSTROUTING`.
+ * Claims ({@link Task.claims}) each of its rules as `iptables.rule:TABLE/CHAIN RULE...`, present or absent.
  * Errors: {@link ValidationError} for a bad iface, a source that is not a network (`10.0.1.5/24`), a bad ensure.
  */
 export function iptablesMasq(spec: IptablesMasqSpec): Task<IptablesMasqNorm, IptablesCurrent> {
@@ -245,6 +253,7 @@ export function iptablesMasq(spec: IptablesMasqSpec): Task<IptablesMasqNorm, Ipt
     spec: norm,
     facts,
     watches: ['iptables:filter/FORWARD', 'iptables:nat/POSTROUTING'],
+    claims: rules.map((r) => ruleClaim(r, norm.ensure)),
     current: (f) => ({ exists: facts.map((fact) => f.get(fact)) }),
     plan: (cur, s) => masqRules(s.iface, s.source).flatMap((r, i) => ruleChanges(r, cur.exists[i] ?? false, s.ensure, 'append')),
   }

@@ -1,7 +1,7 @@
 import ipaddr from 'ipaddr.js'
 import { cmd, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
-import type { Change, Task } from '../core/task.ts'
+import type { Change, Claim, Task } from '../core/task.ts'
 import { ifname, ipv4, ipv4Cidr, ipv4Interface, mtu as mtuValue, oneOf, validateSpec } from '../core/validate.ts'
 import { linksFact, routesFact, type Link, type Route } from '../facts/ip.ts'
 import { OVS_VSCTL, ovsStateFact, type OvsInterface } from '../facts/ovs.ts'
@@ -67,7 +67,10 @@ type IpAddressNorm = Required<IpAddressSpec>
  * Plan (absent): remove exactly `A/len` if present (`ip addr del`), nothing otherwise.
  *
  * Key: `net.ipAddress[DEV A/len]`. Touches `addr:DEV`, `route:NETWORK` (the connected route) and, for
- * `up`, `link:DEV`; watches `link:DEV`, `addr:DEV`, `ovs.port:DEV`.
+ * `up`, `link:DEV`; watches `link:DEV`, `addr:DEV`, `ovs.port:DEV`. Claims ({@link Task.claims})
+ * `ip.addr:DEV A/len` (present / absent) and, when present, `ip.addr:DEV A` as `A/len`: one address with two prefix
+ * lengths on one link is refused when the playbook is built (each task would replace the other's), while removing
+ * `A/16` and adding `A/24` is not a conflict.
  * Errors: {@link ValidationError} for a bad `dev` (empty, > 15 chars, leading `-`, metacharacters),
  * a bad `address` (not `A.B.C.D/len`), a non-boolean `up`, or `ensure` not present/absent.
  */
@@ -85,6 +88,10 @@ export function ipAddress(spec: IpAddressSpec): Task<IpAddressNorm, IpAddressCur
     spec: norm,
     facts: [linksFact],
     watches: [`link:${dev}`, `addr:${dev}`, `ovs.port:${dev}`],
+    claims: [
+      { object: `ip.addr:${dev} ${norm.address}`, value: norm.ensure },
+      ...(norm.ensure === 'present' ? [{ object: `ip.addr:${dev} ${norm.address.split('/')[0]!}`, value: norm.address }] : []),
+    ],
     current: (f) => {
       const link = f.get(linksFact)[dev]
       return link !== undefined ? { link } : {}
@@ -183,6 +190,9 @@ function routeDestination(field: string, value: unknown): string {
  * differs -> update; both with `ip route replace DEST [via GW] [dev DEV]` (add or change, never a duplicate).
  * Plan (absent): one `ip route del DEST [via GW]` per matching route (all routes to DEST when `via` is not given).
  * Key: `net.route[DEST]`. Touches and watches `route:DEST` (and watches `link:DEV`, `addr:DEV` when `dev` is given).
+ * Claims ({@link Task.claims}): present, `ip.route:DEST` as `via GW` (or `no gateway` for a link route), `ip.route:DEST
+ * via GW` as present, and `ip.route:DEST dev` when `dev` is given; absent, `ip.route:DEST` as absent, or with `via`
+ * only `ip.route:DEST via GW` as absent (removing a route via another gateway is no conflict).
  * Errors: {@link ValidationError} for a bad destination (host bits set: `10.0.1.5/24`), gateway or dev,
  * neither `via` nor `dev` for present, or a bad `ensure`. The kernel rejects an unreachable gateway at apply
  * ("Nexthop has invalid gateway").
@@ -203,9 +213,21 @@ export function route(spec: RouteSpec): Task<RouteNorm, RouteCurrent> {
     spec: norm,
     facts: [routesFact],
     watches: [`route:${destination}`, ...(norm.dev !== undefined ? [`link:${norm.dev}`, `addr:${norm.dev}`] : [])],
+    claims: routeClaims(norm),
     current: (f) => ({ routes: f.get(routesFact).filter((r) => r.destination === destination) }),
     plan: (cur, s) => planRoute(cur, s),
   }
+}
+
+/** What a route task claims (see {@link route}). */
+function routeClaims(s: RouteNorm): Claim[] {
+  const o = `ip.route:${s.destination}`
+  if (s.ensure === 'absent') return [s.via === undefined ? { object: o, value: 'absent' } : { object: `${o} via ${s.via}`, value: 'absent' }]
+  return [
+    { object: o, value: s.via !== undefined ? `via ${s.via}` : 'no gateway' },
+    ...(s.via !== undefined ? [{ object: `${o} via ${s.via}`, value: 'present' }] : []),
+    ...(s.dev !== undefined ? [{ object: `${o} dev`, value: s.dev }] : []),
+  ]
 }
 
 function describeRoute(r: { destination: string; via?: string | undefined; dev?: string | undefined }): string {
@@ -273,6 +295,8 @@ const KERNEL_MTU_TYPES = ['', 'system', 'tap']
  * does not re-apply an unchanged request).
  * A link missing at plan time (created earlier in the run, or check mode) plans the ip-link command anyway.
  * Key: `net.setMtu[DEV]`. Touches `link:DEV` (and `ovs.port:DEV` for an mtu_request); watches `link:DEV`, `ovs.port:DEV`.
+ * Claims ({@link Task.claims}) `link.mtu:DEV` as the MTU, as ovsPort's `mtuRequest` and containerPort's `mtu` do:
+ * two MTUs for one link are refused when the playbook is built (each run would set the other's back).
  * Errors: {@link ValidationError} for a bad dev or an MTU outside 68..65535
  * (`net.setMtu[eth0].mtu: 70000 is out of range 68..65535`); at plan time, an OVS tunnel/patch
  * interface (its MTU is not settable: set the underlay's).
@@ -290,6 +314,7 @@ export function setMtu(spec: SetMtuSpec): Task<SetMtuNorm, SetMtuCurrent> {
     spec: norm,
     facts: norm.ovs ? [linksFact, ovsStateFact] : [linksFact],
     watches: [`link:${dev}`, `ovs.port:${dev}`],
+    claims: [{ object: `link.mtu:${dev}`, value: String(norm.mtu) }],
     current: (f) => {
       const link = f.get(linksFact)[dev]
       const ovsInterface = norm.ovs ? f.get(ovsStateFact).interfaces[dev] : undefined

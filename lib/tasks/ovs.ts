@@ -1,6 +1,6 @@
 import type { Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
-import type { Change, Task } from '../core/task.ts'
+import type { Change, Claim, Task } from '../core/task.ts'
 import { ifname, ipv4, mtu, oneOf, port, validateSpec, vni } from '../core/validate.ts'
 import { OVS_VSCTL, ovsStateFact, type OvsBridge, type OvsInterface, type OvsPort, type OvsState } from '../facts/ovs.ts'
 
@@ -34,6 +34,14 @@ function mapArg(column: string, key: string, value: string): string {
   return `${column}:${key}=${JSON.stringify(value)}`
 }
 
+/**
+ * The claim of a port task on its bridge: it must exist ({@link Task.claims}), so a playbook that also deletes the
+ * bridge on the host is refused when it is built.
+ */
+export function bridgeNeeded(bridge: string): Claim {
+  return { object: `ovs.bridge:${bridge}`, value: 'present', because: "the port's bridge" }
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 
 /** Spec of {@link ovsBridge}. */
@@ -53,6 +61,12 @@ export interface OvsBridgeSpec {
 /**
  * An OVS bridge. Created with `--may-exist add-br`; datapath_type, fail_mode and the given external_ids are
  * compared on an existing bridge and updated in place (a bridge without fail_mode stays a no-op).
+ * Claims ({@link Task.claims}) `ovs.bridge:NAME` (present / absent) and, when given, `ovs.bridge:NAME datapath_type`,
+ * `ovs.bridge:NAME fail_mode`, `ovs.bridge:NAME external_ids:KEY`; a present bridge also claims `ovs.port:NAME` as
+ * `internal port on NAME`: OVS gives every bridge a port and interface of its own name (ovs-vsctl(8) add-br:
+ * "Initially the bridge will have no ports (other than bridge itself)"), so a port of another kind or bridge
+ * under that name is refused when the playbook is built (OVS would refuse it at apply: "cannot create a port named
+ * NAME because a bridge named NAME already exists").
  * Key: `ovs.bridge[NAME]`. Errors: ValidationError for a bad name or value.
  */
 export function ovsBridge(spec: OvsBridgeSpec): Task<OvsBridgeSpec, OvsBridge | undefined> {
@@ -64,12 +78,20 @@ export function ovsBridge(spec: OvsBridgeSpec): Task<OvsBridgeSpec, OvsBridge | 
     const ext = externalIdsOf('externalIds', spec.externalIds)
     const ensure = ensureOf('ensure', spec.ensure)
     const touches = [`ovs.bridge:${name}`, `link:${name}`]
+    const claims: Claim[] = ensure === 'absent' ? [{ object: `ovs.bridge:${name}`, value: 'absent' }] : [
+      { object: `ovs.bridge:${name}`, value: 'present' },
+      { object: `ovs.port:${name}`, value: `internal port on ${name}`, because: 'every bridge has a port and interface of its own name, ovs-vsctl(8) add-br' },
+      ...(spec.datapathType !== undefined ? [{ object: `ovs.bridge:${name} datapath_type`, value: spec.datapathType }] : []),
+      ...(spec.failMode !== undefined ? [{ object: `ovs.bridge:${name} fail_mode`, value: spec.failMode }] : []),
+      ...Object.entries(ext ?? {}).map(([k, x]) => ({ object: `ovs.bridge:${name} external_ids:${k}`, value: JSON.stringify(x) })),
+    ]
     return {
       kind: 'ovs.bridge',
       key,
       spec,
       facts: [ovsStateFact],
       watches: [`ovs.bridge:${name}`],
+      claims,
       current: (f) => f.get(ovsStateFact).bridges[name],
       plan: (cur): Change[] => {
         if (ensure === 'absent') {
@@ -155,6 +177,15 @@ function notOneInterfacePort(cur: PortCurrent, name: string): string | undefined
   return undefined
 }
 
+/**
+ * An interface's type as OVSDB has it, with the empty string read as `system` (its synonym, ovs-vswitchd.conf.db(5)
+ * Interface type); undefined when there is no interface.
+ */
+function interfaceType(iface: OvsInterface | undefined): string | undefined {
+  if (iface === undefined) return undefined
+  return iface.type === '' ? 'system' : iface.type
+}
+
 /** Spec of {@link ovsPort}. */
 export interface OvsPortSpec {
   readonly bridge: string
@@ -169,11 +200,22 @@ export interface OvsPortSpec {
 
 /**
  * A port with one interface on a bridge: `--may-exist add-port BR NAME -- set interface NAME type=internal`.
- * A port found on another bridge is moved (replace, in one transaction); a changed type or mtu_request is
- * updated in place. A port in sync whose interface OVS could not set up (its `error` column, or ofport -1, as
+ * A port found on another bridge is moved (replace, in one transaction); a changed mtu_request is updated in
+ * place. The interface's type is read as OVSDB has it (`''` and `system` are one type, ovs-vswitchd.conf.db(5)
+ * Interface type): between `internal` and `system`, neither of which takes options, it is set in place; a port of
+ * any other type (a tunnel such as `vxlan` or `geneve`, `patch`, `tap`, `dpdk`, ...) is replaced: deleted and added
+ * again in one ovs-vsctl transaction, shown as `-/+` with the old type and options. Setting only `type=internal` on
+ * a tunnel would keep its type-specific `options` column (remote_ip, key, peer, ...) on the new interface, and
+ * reporting it ok as a `system` port would hide that the name holds a tunnel. Replace rather than fail because the
+ * task states what the port must be, as {@link vxlanPort} does for a port of another type, and check mode shows the
+ * tunnel that would go; the likely accident, one name given to an ovsPort and a vxlanPort of one playbook, is
+ * refused when the playbook is built (see the claims below). A `system` port needs a kernel link of its name: after
+ * replacing a tunnel that has none, the port fails as below. A port in sync whose interface OVS could not set up (its `error` column, or ofport -1, as
  * for a `system` port whose link does not exist; ovs-vswitchd.conf.db(5)) fails the task with OVS's reason,
  * in check mode too; so does a port of that name with other interfaces (a bond), or a name that is an interface
- * of another port (a bond's member). Key: `ovs.port[NAME]`.
+ * of another port (a bond's member). Claims ({@link Task.claims}) `ovs.port:NAME` (`TYPE port on BRIDGE`, or
+ * `absent`), and when present `ovs.bridge:BRIDGE` (present) and, with mtuRequest, `link.mtu:NAME`.
+ * Key: `ovs.port[NAME]`.
  */
 export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
   const key = `ovs.port[${String(spec.name)}]`
@@ -186,12 +228,18 @@ export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
     const ovsType = type === 'internal' ? 'internal' : '""'
     const ifaceSets = [`type=${ovsType}`, ...(spec.mtuRequest !== undefined ? [`mtu_request=${spec.mtuRequest}`] : [])]
     const touches = [`ovs.port:${name}`, `link:${name}`]
+    const claims: Claim[] = ensure === 'absent' ? [{ object: `ovs.port:${name}`, value: 'absent' }] : [
+      { object: `ovs.port:${name}`, value: `${type} port on ${bridge}` },
+      bridgeNeeded(bridge),
+      ...(spec.mtuRequest !== undefined ? [{ object: `link.mtu:${name}`, value: String(spec.mtuRequest) }] : []),
+    ]
     return {
       kind: 'ovs.port',
       key,
       spec,
       facts: [ovsStateFact],
       watches: [`ovs.port:${name}`],
+      claims,
       current: (f) => portCurrent(f.get(ovsStateFact), name),
       plan: (cur): Change[] => {
         if (ensure === 'absent') {
@@ -203,18 +251,26 @@ export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
         if (!cur.port) {
           return [{ op: 'create', summary: `create ${type} port ${name} on ${bridge}${spec.mtuRequest ? ` (mtu_request ${spec.mtuRequest})` : ''}`, after: { bridge, type, ...(spec.mtuRequest ? { mtuRequest: spec.mtuRequest } : {}) }, commands: [vsctl(...add)], touches }]
         }
-        if (cur.port.bridge !== bridge) {
+        const curType = interfaceType(cur.iface)
+        const inPlaceType = curType === undefined || curType === 'internal' || curType === 'system'
+        if (cur.port.bridge !== bridge || !inPlaceType) {
+          const from = cur.port.bridge ?? '(no bridge)'
+          const options = cur.iface !== undefined && Object.keys(cur.iface.options).length > 0 ? cur.iface.options : undefined
+          const dropped = options !== undefined ? `; its options ${Object.entries(options).map(([k, v]) => `${k}=${v}`).join(' ')} go with it` : ''
           return [{
-            op: 'replace', summary: `move port ${name} from ${cur.port.bridge ?? '(no bridge)'} to ${bridge}`,
-            before: { bridge: cur.port.bridge ?? null }, after: { bridge },
+            op: 'replace',
+            summary: inPlaceType
+              ? `move port ${name} from ${from} to ${bridge}`
+              : `replace ${curType} port ${name} on ${from} with ${type} port ${name} on ${bridge}${dropped}`,
+            before: { bridge: cur.port.bridge ?? null, ...(curType !== undefined && curType !== type ? { type: curType } : {}), ...(!inPlaceType && options !== undefined ? { options } : {}) },
+            after: { bridge, ...(curType !== undefined && curType !== type ? { type } : {}), ...(!inPlaceType && options !== undefined ? { options: null } : {}) },
             commands: [vsctl('--if-exists', 'del-port', name, '--', ...add)], touches,
           }]
         }
         const before: Record<string, unknown> = {}
         const after: Record<string, unknown> = {}
         const sets: string[] = []
-        const curType = cur.iface?.type === 'internal' ? 'internal' : 'system'
-        if (cur.iface && curType !== type) {
+        if (curType !== undefined && curType !== type) {
           sets.push(`type=${ovsType}`)
           before.type = curType
           after.type = type
@@ -269,7 +325,10 @@ export interface VxlanOptions {
  * A changed remote_ip, key, dst_port or local_ip on an existing port is updated in place (unlike Ansible's
  * openvswitch_port, which applies options only on create). A port of another type or on another bridge is
  * replaced; a bond of that name, or a name that is a bond's member, is an error (replacing it would delete the
- * bond's interfaces). Key: `ovs.vxlanPort[NAME]`. Errors: ValidationError, e.g. `ovs.vxlanPort[vxlan1].key: 16777216 is out of range 0..16777215`.
+ * bond's interfaces). Claims ({@link Task.claims}) `ovs.port:NAME` (`vxlan port on BRIDGE: remote_ip=.. key=..
+ * dst_port=..[ local_ip=..]`, or `absent`), and when present `ovs.bridge:BRIDGE` (present) and `link.mtu:NAME` as not
+ * settable (a tunnel interface's MTU follows the underlay's: `setMtu` refuses it).
+ * Key: `ovs.vxlanPort[NAME]`. Errors: ValidationError, e.g. `ovs.vxlanPort[vxlan1].key: 16777216 is out of range 0..16777215`.
  */
 export function vxlanPort(spec: VxlanPortSpec): Task<VxlanPortSpec, PortCurrent> {
   const key = `ovs.vxlanPort[${String(spec.name)}]`
@@ -287,12 +346,18 @@ export function vxlanPort(spec: VxlanPortSpec): Task<VxlanPortSpec, PortCurrent>
     const optionArgs = [`options:remote_ip=${remoteIp}`, `options:key=${vniValue}`, ...(dstPort !== 4789 ? [`options:dst_port=${dstPort}`] : []), ...(localIp !== undefined ? [`options:local_ip=${localIp}`] : [])]
     const touches = [`ovs.port:${name}`]
     const add = ['--may-exist', 'add-port', bridge, name, '--', 'set', 'interface', name, 'type=vxlan', ...optionArgs]
+    const claims: Claim[] = ensure === 'absent' ? [{ object: `ovs.port:${name}`, value: 'absent' }] : [
+      { object: `ovs.port:${name}`, value: `vxlan port on ${bridge}: remote_ip=${remoteIp} key=${vniValue} dst_port=${dstPort}${localIp !== undefined ? ` local_ip=${localIp}` : ''}` },
+      bridgeNeeded(bridge),
+      { object: `link.mtu:${name}`, value: 'not settable', because: 'an OVS vxlan interface' },
+    ]
     return {
       kind: 'ovs.vxlanPort',
       key,
       spec,
       facts: [ovsStateFact],
       watches: [`ovs.port:${name}`],
+      claims,
       current: (f) => portCurrent(f.get(ovsStateFact), name),
       plan: (cur): Change[] => {
         if (ensure === 'absent') {

@@ -50,6 +50,7 @@ export interface PackagesCurrent {
  * Absent: names installed (or half-installed) -> delete: `env DEBIAN_FRONTEND=noninteractive apt-get remove -y NAMES...`.
  * Installing or removing a package can change anything on the host (binaries, services, files), so
  * these changes touch every key (`*`): later tasks are re-read before they are planned. Watches `package:NAME`.
+ * Claims ({@link Task.claims}) `package:NAME` as present or absent for each name.
  * Errors: {@link ValidationError} for an empty list or a name that is not a Debian package name.
  */
 export function packages(spec: PackagesSpec): Task<PackagesNorm, PackagesCurrent> {
@@ -66,6 +67,7 @@ export function packages(spec: PackagesSpec): Task<PackagesNorm, PackagesCurrent
     spec: norm,
     facts: [fact],
     watches: norm.names.map((n) => `package:${n}`),
+    claims: norm.names.map((n) => ({ object: `package:${n}`, value: norm.ensure })),
     current: (f) => ({ states: f.get(fact) }),
     plan: (cur, s) => planPackages(cur, s),
   }

@@ -100,6 +100,8 @@ export function sysctlVerifyCommand(key: string, value: string): Command {
  * Key: `sysctl[NAME]`, NAME being the key as sysctl(8) names it ({@link sysctlName}), so a key spelled two ways
  * (`net/ipv4/ip_forward`, `net.ipv4.ip_forward`) is one task key, and a duplicate. Touches `sysctl:NAME`, `file:FILE`;
  * watches them and `link:IF` for per-interface keys.
+ * Claims ({@link Task.claims}) `sysctl:NAME` as the value when present: one key set to two values by two plays is
+ * refused when the playbook is built.
  * Errors: {@link ValidationError} for a bad key, a missing value for present, a value with a newline or
  * NUL or nothing but blanks, a relative file path, `absent` without `persist`.
  */
@@ -133,6 +135,7 @@ export function sysctl(spec: SysctlSpec): Task<SysctlNorm, SysctlCurrent> {
     facts: [...(norm.ensure === 'present' ? [runtimeFact] : []), ...(norm.persist ? [persisted] : [])],
     watches: [`sysctl:${name}`, `file:${file}`, ...(dev !== undefined ? [`link:${dev}`] : [])],
     ...(norm.persist ? { owns: [`file:${file}`] } : {}),
+    ...(norm.ensure === 'present' ? { claims: [{ object: `sysctl:${name}`, value: norm.value }] } : {}),
     current: (f) => ({
       ...(norm.ensure === 'present' ? { runtime: f.get(runtimeFact) } : {}),
       ...(norm.persist ? { file: f.get(persisted) } : {}),

@@ -256,6 +256,22 @@ describe('bad input: exit 2, a clear error, no host contacted', () => {
     expect(r.contacted).toBe(0)
   })
 
+  it('two plays setting one OVS object differently on a host (a fresh-user trial\'s twoplays.ts): exit 2, naming both plays', async () => {
+    const twoplays = playbook({ name: 'twoplays', plays: [
+      { name: 'a', hosts: 'host1', tasks: () => [ovsBridge({ name: 'br9', datapathType: 'netdev' }), ovsPort({ bridge: 'br9', name: 'p9', type: 'internal' })] },
+      { name: 'b', hosts: 'host1', tasks: () => [ovsBridge({ name: 'br9', datapathType: 'system' }), ovsPort({ bridge: 'br1', name: 'p9', type: 'internal' })] },
+    ] })
+    const r = await cli(twoplays, ['-i', inventory()])
+    expect(r.out).toMatch(/twoplays: host1 ovs\.bridge\[br9\]: wants ovs\.bridge:br9 datapath_type = system in play "b", but ovs\.bridge\[br9\] in play "a" wants ovs\.bridge:br9 datapath_type = netdev/)
+    expect(r.out).toMatch(/twoplays: host1 ovs\.port\[p9\]: wants ovs\.port:p9 = internal port on br1 in play "b", but ovs\.port\[p9\] in play "a" wants ovs\.port:p9 = internal port on br9/)
+    expect(r.code).toBe(2)
+    expect(r.contacted).toBe(0)
+    // in check mode too: its plan of play b would otherwise be made as if play a had changed nothing
+    const c = await cli(twoplays, ['-i', inventory(), '--check'])
+    expect(c.code).toBe(2)
+    expect(c.contacted).toBe(0)
+  })
+
   it('a missing inventory file, and bad flag values', async () => {
     expect((await cli(labPlaybook(SEED_LAB), ['-i', join(dir, 'nope.yml')])).out).toMatch(/inventory \S+nope\.yml not found/)
     for (const args of [['--forks', '0'], ['--connect-timeout', 'soon'], ['--command-timeout', '-1'], ['--host-key-policy', 'yolo'], ['--state', 'gone']]) {

@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { describeCommand } from '../../lib/core/command.ts'
 import type { Change } from '../../lib/core/task.ts'
-import type { OvsState } from '../../lib/facts/ovs.ts'
+import { parseOvsState, type OvsState } from '../../lib/facts/ovs.ts'
 import { ovsBridge, ovsPort, vxlanPort } from '../../lib/tasks/ovs.ts'
+import type { FactFixture } from '../fixtures/recorder.ts'
 
 const empty: OvsState = { bridges: {}, ports: {}, interfaces: {} }
 function state(): OvsState {
@@ -86,6 +89,50 @@ describe('ovsPort plans', () => {
   })
   it('absent wanted -> delete', () => {
     expect(argv(plan(ovsPort({ bridge: 'br1', name: 'net1', type: 'internal', ensure: 'absent' }), state()))).toEqual(['ovs-vsctl --timeout=10 --if-exists del-port net1'])
+  })
+})
+
+// The trial's case: ovsPort on a name that holds a tunnel read every type but `internal` as `system`, so a `system`
+// port was ok on a live VXLAN tunnel and an `internal` one was set in place, keeping the tunnel's options.
+describe('ovsPort on a port of another type (a tunnel, a patch port)', () => {
+  const fx = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'facts', 'ovs', 'state-bridge-internal-vxlan-missing-device.json'), 'utf8')) as FactFixture
+  // recorded on the testbed: rvx1 is a VXLAN port on rbr1 (remote_ip 172.16.20.100, key 5000, dst_port 4790)
+  const recorded = parseOvsState(fx.stdout)
+  it('a system port wanted on a recorded VXLAN tunnel is not ok: replaced in one transaction, options shown', () => {
+    const cs = plan(ovsPort({ bridge: 'rbr1', name: 'rvx1', type: 'system' }), recorded)
+    expect(cs.map((c) => c.op)).toEqual(['replace'])
+    expect(cs[0]).toMatchObject({
+      summary: 'replace vxlan port rvx1 on rbr1 with system port rvx1 on rbr1; its options dst_port=4790 key=5000 remote_ip=172.16.20.100 go with it',
+      before: { bridge: 'rbr1', type: 'vxlan', options: { remote_ip: '172.16.20.100', key: '5000', dst_port: '4790' } },
+      after: { bridge: 'rbr1', type: 'system', options: null },
+    })
+    expect(argv(cs)).toEqual(['ovs-vsctl --timeout=10 --if-exists del-port rvx1 -- --may-exist add-port rbr1 rvx1 -- set interface rvx1 \'type=""\''])
+  })
+  it('an internal port wanted on it: deleted and added again (never `set interface type=internal`, which keeps remote_ip and key)', () => {
+    const cs = plan(ovsPort({ bridge: 'rbr1', name: 'rvx1', type: 'internal', mtuRequest: 1400 }), recorded)
+    expect(cs.map((c) => c.op)).toEqual(['replace'])
+    expect(cs[0]!.before).toMatchObject({ type: 'vxlan' })
+    expect(argv(cs)).toEqual(['ovs-vsctl --timeout=10 --if-exists del-port rvx1 -- --may-exist add-port rbr1 rvx1 -- set interface rvx1 type=internal mtu_request=1400'])
+    expect(argv(cs).join('\n')).not.toMatch(/set interface rvx1 type=internal$/m)
+  })
+  it('geneve and patch ports are read as they are, also on another bridge', () => {
+    const s = state()
+    const other = (type: string, options: Record<string, string>): OvsState => ({ ...s, interfaces: { ...s.interfaces, vxlan1: { ...s.interfaces.vxlan1!, type, options } } })
+    const gen = plan(ovsPort({ bridge: 'br1', name: 'vxlan1', type: 'system' }), other('geneve', { remote_ip: '172.16.20.100', key: '7' }))
+    expect(gen[0]).toMatchObject({ op: 'replace', before: { type: 'geneve' }, after: { type: 'system' } })
+    const patch = plan(ovsPort({ bridge: 'br2', name: 'vxlan1', type: 'internal' }), other('patch', { peer: 'patch-br2' }))
+    expect(patch[0]).toMatchObject({ op: 'replace', summary: 'replace patch port vxlan1 on br1 with internal port vxlan1 on br2; its options peer=patch-br2 go with it', before: { bridge: 'br1', type: 'patch' }, after: { bridge: 'br2', type: 'internal' } })
+    expect(argv(patch)).toEqual(['ovs-vsctl --timeout=10 --if-exists del-port vxlan1 -- --may-exist add-port br2 vxlan1 -- set interface vxlan1 type=internal'])
+  })
+  it('between internal and system the type is still set in place; "" and "system" are one type', () => {
+    const s = state()
+    const sys = (t: string): OvsState => ({ ...s, interfaces: { ...s.interfaces, net1: { ...s.interfaces.net1!, type: t } } })
+    expect(plan(ovsPort({ bridge: 'br1', name: 'net1', type: 'system', mtuRequest: 1500 }), sys(''))).toEqual([])
+    expect(plan(ovsPort({ bridge: 'br1', name: 'net1', type: 'system', mtuRequest: 1500 }), sys('system'))).toEqual([])
+    const cs = plan(ovsPort({ bridge: 'br1', name: 'net1', type: 'internal', mtuRequest: 1500 }), sys(''))
+    expect(cs[0]).toMatchObject({ op: 'update', before: { type: 'system' }, after: { type: 'internal' } })
+    expect(argv(cs)).toEqual(['ovs-vsctl --timeout=10 set interface net1 type=internal'])
+    expect(plan(ovsPort({ bridge: 'br2', name: 'net1', type: 'system' }), s)[0]).toMatchObject({ op: 'replace', summary: 'move port net1 from br1 to br2', before: { bridge: 'br1', type: 'internal' }, after: { bridge: 'br2', type: 'system' } })
   })
 })
 
