@@ -54,6 +54,11 @@ export function cliOptions(pb: PlaybookDef): NonNullable<ParseArgsConfig['option
   return { ...COMMON, ...own }
 }
 
+/** The one line after a usage error's message: how the playbook is run, and where its options are listed. */
+export function usageHint(argv0: string): string {
+  return `usage: ${argv0} [options]; --help lists the options`
+}
+
 function usage(pb: PlaybookDef, argv0: string): string {
   const extra = Object.entries(pb.flags ?? {}).map(([k, f]) => `  --${k}${f.type === 'string' ? ' VALUE' : ''}`.padEnd(30) + f.description)
   return [
@@ -175,8 +180,8 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     const parsed = parseArgs({ args: [...argv], options: cliOptions(pb), strict: true, allowPositionals: false })
     values = parsed.values as Record<string, string | boolean | undefined>
   } catch (e) {
-    // usage first, the error last, so it is what a terminal shows
-    io.err(`${usage(pb, argv0)}\n\nerror: ${e instanceof Error ? e.message.replace(/^Error: /, '') : String(e)}\n`)
+    // the error first and short, as common CLIs print it: the whole help would push it off the screen
+    io.err(`error: ${e instanceof Error ? e.message.replace(/^Error: /, '') : String(e)}\n${usageHint(argv0)}\n`)
     return EXIT.usage
   }
   if (values.help === true) {
