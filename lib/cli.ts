@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { UsageError, VxlabError } from './core/errors.ts'
-import { DEFAULT_FORKS, exitCodeOf, runPlaybook, type FlagValues, type PlaybookDef, type PlaybookEvents, type RunReport } from './core/playbook.ts'
+import { DEFAULT_FORKS, exitCodeOf, runPlaybook, type FlagDef, type FlagValues, type PlaybookDef, type PlaybookEvents, type RunReport } from './core/playbook.ts'
 import { mask, secret } from './core/secrets.ts'
 import { Inventory } from './inventory/inventory.ts'
 import { readJsonReport, writeJsonReport } from './report/json.ts'
@@ -54,13 +54,25 @@ export function cliOptions(pb: PlaybookDef): NonNullable<ParseArgsConfig['option
   return { ...COMMON, ...own }
 }
 
+/** One help line: the flag column, then the description from column 30 (at least two spaces apart). */
+const helpLine = (flag: string, description: string): string => `${flag.padEnd(28)}  ${description}`
+
+/**
+ * The help line of a playbook's own flag, with its default when it has one (`(default: present)`; a switch's
+ * `false` goes without saying). A string default is shown as typed, quoted when empty or with spaces in it.
+ */
+export function playbookFlagHelp(name: string, f: FlagDef): string {
+  const shown = typeof f.default === 'string' && (f.default === '' || /\s/.test(f.default)) ? JSON.stringify(f.default) : String(f.default)
+  return helpLine(`      --${name}${f.type === 'string' ? ' VALUE' : ''}`, `${f.description}${f.default !== undefined && f.default !== false ? ` (default: ${shown})` : ''}`)
+}
+
 /** The one line after a usage error's message: how the playbook is run, and where its options are listed. */
 export function usageHint(argv0: string): string {
   return `usage: ${argv0} [options]; --help lists the options`
 }
 
 function usage(pb: PlaybookDef, argv0: string): string {
-  const extra = Object.entries(pb.flags ?? {}).map(([k, f]) => `  --${k}${f.type === 'string' ? ' VALUE' : ''}`.padEnd(30) + f.description)
+  const extra = Object.entries(pb.flags ?? {}).map(([k, f]) => playbookFlagHelp(k, f))
   return [
     `usage: ${argv0} [options]   (playbook "${pb.name}")`,
     '',
