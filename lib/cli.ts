@@ -85,7 +85,8 @@ function usage(pb: PlaybookDef, argv0: string): string {
     '      --graph FILE            draw the planned topology (.svg or .mmd Mermaid) and stop: no host is contacted',
     '      --graph-report JSON     with --graph: colour the picture from a saved --json report (verified green, failed red)',
     '      --graph-after FILE      run, then draw the topology coloured with the run\'s verify results and failures',
-    '  -v, --verbose               print every command as it runs, with exec counts',
+    '  -v, --verbose               show ok tasks and every command in full, and log each exec to a host as it is',
+    '                              sent, numbered per host (the recap\'s execs=); one level: -vv is the same as -v',
     '      --host-key-policy P     strict (default) or accept-new (record unknown keys on first contact)',
     '      --connect-timeout S     SSH connect timeout in seconds (default 10)',
     '      --command-timeout S     per-command timeout in seconds (default 120)',
@@ -163,6 +164,19 @@ function outputFile(flag: string, file: string | undefined): void {
     accessSync(there !== undefined ? path : dir, constants.W_OK)
   } catch {
     throw new UsageError(`--${flag}: cannot write ${there !== undefined ? file : `in ${dirname(file)}`} (permission denied)`)
+  }
+}
+
+/**
+ * The `-v` exec log: each exec to a host as it is sent, numbered per host (`host1      exec: #3 ovs-vsctl ...`).
+ * Every exec is logged once, so a host's last number is its `execs=` in the recap and the JSON report.
+ */
+export function execLog(write: (s: string) => void): (host: string, line: string) => void {
+  const counts = new Map<string, number>()
+  return (host, line) => {
+    const n = (counts.get(host) ?? 0) + 1
+    counts.set(host, n)
+    write(`${host.padEnd(10)} exec: #${n} ${line}\n`)
   }
 }
 
@@ -262,7 +276,7 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     } else {
       events = plainReporter(textOpts, io.out)
     }
-    const logExec = verbose ? (host: string, line: string): void => io.out(`${host.padEnd(10)} exec: ${line}\n`) : undefined
+    const logExec = verbose ? execLog(io.out) : undefined
     report = await runPlaybook(pb, {
       inventory,
       check,

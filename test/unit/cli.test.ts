@@ -1,8 +1,18 @@
-/** The CLI's own output: usage errors and --help. */
-import { describe, expect, it } from 'vitest'
-import { EXIT, runCli } from '../../lib/cli.ts'
+/**
+ * The CLI's own output: usage errors, --help, and the -v exec log. Runs on this machine only (a local
+ * connection, check mode: nothing is changed).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { EXIT, execLog, runCli } from '../../lib/cli.ts'
 import { playbook, type PlaybookDef } from '../../lib/core/playbook.ts'
+import { command } from '../../lib/tasks/command.ts'
 import { lab } from '../../playbooks/lab.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'vxlab-cli-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 async function run(pb: PlaybookDef, args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = ''
@@ -57,5 +67,34 @@ describe('--help', () => {
     expect(line('name')).toMatch(/ a name$/)
     // a playbook flag's description starts in the same column as the common ones'
     expect(line('mode').indexOf('how to go')).toBe(line('json').indexOf('write the run report'))
+  })
+  it('says what -v shows and that -vv is the same (one level)', async () => {
+    const r = await run(lab, ['-h'])
+    expect(r.out).toMatch(/-v, --verbose .*numbered per host/s)
+    expect(r.out).toContain('-vv is the same as -v')
+  })
+})
+
+describe('-v: the exec log', () => {
+  it('numbers each host\'s execs', () => {
+    let out = ''
+    const log = execLog((s) => (out += s))
+    log('host1', 'a')
+    log('host2', 'b')
+    log('host1', 'c')
+    expect(out).toBe('host1      exec: #1 a\nhost2      exec: #1 b\nhost1      exec: #2 c\n')
+  })
+  it('a run\'s last number per host is the recap\'s execs= (and -vv logs the same)', async () => {
+    const inv = join(dir, 'local.yml')
+    writeFileSync(inv, 'all:\n  hosts:\n    local1: {ansible_connection: local}\n')
+    const pb = playbook({ name: 'v', plays: [{ name: 'p', hosts: 'all', tasks: () => [command({ name: 'noop', argv: ['true'], unless: ['true'] })] }] })
+    for (const v of ['-v', '-vv']) {
+      const r = await run(pb, ['-i', inv, '--check', v])
+      expect(r.code, r.err).toBe(EXIT.ok)
+      const numbers = [...r.out.matchAll(/^local1 +exec: #(\d+) /gm)].map((m) => Number(m[1]))
+      expect(numbers.length).toBeGreaterThan(0)
+      expect(numbers).toEqual(numbers.map((_, i) => i + 1))
+      expect(r.out).toMatch(new RegExp(`^local1 +: ok=1 .* execs=${numbers.length}$`, 'm'))
+    }
   })
 })
