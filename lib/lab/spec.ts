@@ -98,8 +98,8 @@ export function tunnelsOf(lab: LabSpec, host: string, dockerHosts: readonly stri
 
 /**
  * Validate a lab against itself and the inventory: names, CIDRs, VNIs, unique addresses inside their
- * network, hosts that exist in `docker_hosts`. Throws {@link ValidationError} naming the field
- * (`lab.containers[doc3].address: 10.0.3.20 is not in net1 10.0.1.0/24`).
+ * network, hosts that exist in `docker_hosts`, networks that do not overlap. Throws {@link ValidationError}
+ * naming the field (`lab.containers[doc3].address: 10.0.3.20 is not in net1 10.0.1.0/24`).
  */
 export function validateLab(lab: LabSpec, inventory: Inventory): void {
   const fail = (field: string, msg: string): never => {
@@ -131,6 +131,16 @@ export function validateLab(lab: LabSpec, inventory: Inventory): void {
     if (nets.has(n.name)) fail(`${f}.name`, 'duplicate network name')
     if ([...nets.values()].some((o) => o.bridge === n.bridge)) fail(`${f}.bridge`, `bridge ${n.bridge} is used by two networks`)
     if (!dockerHosts.includes(n.gatewayHost)) fail(`${f}.gatewayHost`, `${JSON.stringify(n.gatewayHost)} is not in docker_hosts (${dockerHosts.join(', ')})`)
+    // one address, one network: the gateway host would hold both gateway addresses, route and MASQUERADE both,
+    // and a container's address would be in two networks at once
+    const [addr, len] = ipaddr.IPv4.parseCIDR(cidr)
+    for (const o of nets.values()) {
+      const [oAddr, oLen] = ipaddr.IPv4.parseCIDR(o.cidr)
+      if (addr.match(oAddr, oLen) || oAddr.match(addr, len)) {
+        const how = len === oLen ? 'is the same network as' : len < oLen ? 'contains' : 'is inside'
+        fail(`${f}.cidr`, `${cidr} ${how} ${o.name}'s ${o.cidr}: networks must not overlap (give each its own range)`)
+      }
+    }
     nets.set(n.name, n)
   }
   const addrs = new Set<string>()
