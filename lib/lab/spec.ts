@@ -2,6 +2,7 @@ import ipaddr from 'ipaddr.js'
 import { ValidationError } from '../core/errors.ts'
 import { dockerName, ifname, ipv4, ipv4Cidr, ipv4InCidr, mtu, vni } from '../core/validate.ts'
 import type { Inventory } from '../inventory/inventory.ts'
+import { vethNames } from '../tasks/docker.ts'
 
 /**
  * The seed's lab as data: container networks stretched over Docker hosts with VXLAN, containers with fixed
@@ -98,8 +99,9 @@ export function tunnelsOf(lab: LabSpec, host: string, dockerHosts: readonly stri
 
 /**
  * Validate a lab against itself and the inventory: names, CIDRs, VNIs, unique addresses inside their
- * network, hosts that exist in `docker_hosts`, networks that do not overlap. Throws {@link ValidationError}
- * naming the field (`lab.containers[doc3].address: 10.0.3.20 is not in net1 10.0.1.0/24`).
+ * network, hosts that exist in `docker_hosts`, networks that do not overlap, and interface names that do not
+ * collide on a host (bridges, internal ports, VXLAN ports, the underlay interface, container veths). Throws
+ * {@link ValidationError} naming the field (`lab.containers[doc3].address: 10.0.3.20 is not in net1 10.0.1.0/24`).
  */
 export function validateLab(lab: LabSpec, inventory: Inventory): void {
   const fail = (field: string, msg: string): never => {
@@ -161,4 +163,31 @@ export function validateLab(lab: LabSpec, inventory: Inventory): void {
     if (addrs.has(a)) fail(`${f}.address`, `${a} is used twice`)
     addrs.add(a)
   }
+  interfaceNames(lab, inventory, dockerHosts, fail)
 }
+
+/**
+ * Every interface name the lab makes on a Docker host must be that interface's alone: OVS bridges and ports and
+ * the host's links share one namespace, so a network named like a bridge (`br2`) or a VXLAN port (`vxlan2`) would
+ * make its internal port collide with it (OVS refuses a second port of one name, and the gateway address would
+ * go to the other interface). The names, per host: the underlay interface (`underlay_iface`), VXLAN ports ({@link tunnelsOf}) and
+ * container veth host ends ({@link vethNames}), which the lab derives; then each network's bridge (on every Docker
+ * host) and internal port (the network's name, on its gateway host), which the user chooses, so those are blamed.
+ */
+function interfaceNames(lab: LabSpec, inventory: Inventory, dockerHosts: readonly string[], fail: (field: string, msg: string) => never): void {
+  for (const host of dockerHosts) {
+    const taken = new Map<string, string>()
+    const vars = inventory.host(host).vars
+    if (vars.has('underlay_iface')) taken.set(vars.ifname('underlay_iface'), `${host}'s underlay interface (underlay_iface)`)
+    for (const t of tunnelsOf(lab, host, dockerHosts, () => '0.0.0.0')) taken.set(t.port, `the VXLAN port of network ${t.network.name} towards ${t.peer}`)
+    for (const c of lab.containers.filter((x) => x.host === host)) taken.set(vethNames(c.name, 'eth0').host, `the host end of container ${c.name}'s veth`)
+    const claim = (name: string, what: string, field: string): void => {
+      const other = taken.get(name)
+      if (other !== undefined) fail(field, `${name} would be ${what} on ${host}, but it is already ${other} there: interface names on a host must be unique`)
+      taken.set(name, what)
+    }
+    for (const n of lab.networks) claim(n.bridge, `the OVS bridge of network ${n.name}`, `networks[${n.name}].bridge`)
+    for (const n of lab.networks.filter((x) => x.gatewayHost === host)) claim(n.name, `the internal port of network ${n.name} (its gateway address)`, `networks[${n.name}].name`)
+  }
+}
+

@@ -1,6 +1,6 @@
 /**
- * The lab spec's own checks (lib/lab/spec.ts): networks that overlap are refused before any host is contacted,
- * naming the field.
+ * The lab spec's own checks (lib/lab/spec.ts): networks that overlap and interface names that collide on a host
+ * are refused before any host is contacted, naming the field.
  */
 import { describe, expect, it } from 'vitest'
 import { ValidationError } from '../../lib/core/errors.ts'
@@ -8,6 +8,7 @@ import { buildPlaybook } from '../../lib/core/playbook.ts'
 import { Inventory } from '../../lib/inventory/inventory.ts'
 import { labPlaybook } from '../../lib/lab/plays.ts'
 import { validateLab, type LabNetwork, type LabSpec } from '../../lib/lab/spec.ts'
+import { vethNames } from '../../lib/tasks/docker.ts'
 import { LAB } from '../../playbooks/lab.ts'
 
 const two = Inventory.load('test/fixtures/inventory/graph-2hosts.yml')
@@ -54,8 +55,35 @@ describe('networks that overlap are refused', () => {
   })
 })
 
+describe('interface names that collide on a host are refused', () => {
+  it('a network named like another network\'s bridge (its internal port would be that bridge)', () => {
+    expect(problem(withNet(0, { name: 'br2' }))).toBe('lab.networks[br2].name: br2 would be the internal port of network br2 (its gateway address) on host1, but it is already the OVS bridge of network net2 there: interface names on a host must be unique')
+    // or like its own bridge (an OVS bridge has a port of its own name already)
+    expect(problem(withNet(0, { name: 'br1' }))).toMatch(/^lab\.networks\[br1\]\.name: br1 would be the internal port of network br1 .* already the OVS bridge of network br1 there/)
+  })
+  it('a network or bridge named like a VXLAN port the lab makes', () => {
+    expect(problem(withNet(0, { name: 'vxlan2' }))).toBe('lab.networks[vxlan2].name: vxlan2 would be the internal port of network vxlan2 (its gateway address) on host1, but it is already the VXLAN port of network net2 towards host2 there: interface names on a host must be unique')
+    expect(problem(withNet(1, { bridge: 'vxlan1' }))).toMatch(/^lab\.networks\[net2\]\.bridge: vxlan1 would be the OVS bridge of network net2 on host1, but it is already the VXLAN port of network net1 towards host2 there/)
+    // with three Docker hosts the hub's second port of the first network is vxlan1-3
+    expect(problem(withNet(1, { name: 'vxlan1-3' }), three)).toMatch(/^lab\.networks\[vxlan1-3\]\.name: .* the VXLAN port of network net1 towards host3 there/)
+    expect(problem(withNet(1, { name: 'vxlan1-3' }))).toBeUndefined() // two hosts: no such port
+  })
+  it('a network or bridge named like the underlay interface or a container\'s veth', () => {
+    expect(problem(withNet(0, { name: 'eth0' }))).toMatch(/^lab\.networks\[eth0\]\.name: eth0 would be the internal port of network eth0 .* on host1, but it is already host1's underlay interface \(underlay_iface\) there/)
+    expect(problem(withNet(1, { bridge: 'eth0' }))).toMatch(/^lab\.networks\[net2\]\.bridge: eth0 would be the OVS bridge of network net2 on host1, but it is already host1's underlay interface/)
+    const veth = vethNames('doc3', 'eth0').host
+    // doc3 runs on host2: bridges are on every Docker host, so it collides there
+    expect(problem(withNet(1, { bridge: veth }))).toBe(`lab.networks[net2].bridge: ${veth} would be the OVS bridge of network net2 on host2, but it is already the host end of container doc3's veth there: interface names on a host must be unique`)
+  })
+  it('names that only look alike are fine', () => {
+    expect(problem(withNet(0, { name: 'vxlan9' }))).toBeUndefined()
+    expect(problem(withNet(0, { name: 'br9' }))).toBeUndefined()
+  })
+})
+
 describe('the playbook', () => {
   it('refuses a bad lab before any host is contacted', () => {
     expect(() => buildPlaybook(labPlaybook(withNet(1, { cidr: '10.0.0.0/16' })), { inventory: two })).toThrow(/lab\.networks\[net2\]\.cidr: 10\.0\.0\.0\/16 contains net1's 10\.0\.1\.0\/24/)
+    expect(() => buildPlaybook(labPlaybook(withNet(0, { name: 'vxlan2' })), { inventory: two })).toThrow(/lab\.networks\[vxlan2\]\.name: vxlan2 would be the internal port/)
   })
 })
