@@ -1,13 +1,13 @@
 /**
- * The lab spec's own checks (lib/lab/spec.ts): networks that overlap and interface names that collide on a host
- * are refused before any host is contacted, naming the field.
+ * The lab spec's own checks (lib/lab/spec.ts): networks that overlap, interface names that collide on a host,
+ * and an underlay MTU too small for VXLAN are refused before any host is contacted, naming the field.
  */
 import { describe, expect, it } from 'vitest'
 import { ValidationError } from '../../lib/core/errors.ts'
 import { buildPlaybook } from '../../lib/core/playbook.ts'
 import { Inventory } from '../../lib/inventory/inventory.ts'
 import { labPlaybook } from '../../lib/lab/plays.ts'
-import { validateLab, type LabNetwork, type LabSpec } from '../../lib/lab/spec.ts'
+import { MIN_UNDERLAY_MTU, validateLab, type LabNetwork, type LabSpec } from '../../lib/lab/spec.ts'
 import { vethNames } from '../../lib/tasks/docker.ts'
 import { LAB } from '../../playbooks/lab.ts'
 
@@ -81,9 +81,30 @@ describe('interface names that collide on a host are refused', () => {
   })
 })
 
+describe('an underlay MTU too small for VXLAN is refused', () => {
+  it('below 1500 + 50, with the rule and how to show the fault on purpose', () => {
+    expect(MIN_UNDERLAY_MTU).toBe(1550)
+    const msg = problem({ ...LAB, underlayMtu: 1500 })
+    expect(msg).toMatch(/^lab\.underlayMtu: 1500 is below 1550: VXLAN over IPv4 adds 50 bytes to every frame/)
+    expect(msg).toContain('RFC 7348')
+    expect(msg).toContain('--skip-mtu')
+    expect(problem({ ...LAB, underlayMtu: 1549 })).toMatch(/^lab\.underlayMtu: 1549 is below 1550/)
+    expect(problem({ ...LAB, underlayMtu: 1550 })).toBeUndefined()
+    // out of range is still said as before
+    expect(problem({ ...LAB, underlayMtu: 70_000 })).toBe('lab.underlayMtu: 70000 is out of range 68..65535')
+  })
+  it('--skip-mtu still builds the lab without touching the underlay MTU (the way to show the fault)', () => {
+    const keys = (flags: Record<string, string | boolean>): string[] => buildPlaybook(labPlaybook(LAB), { inventory: two, flags }).flatMap((p) => p.hosts.flatMap((h) => h.tasks.map((t) => `${h.host.name} ${t.key}`)))
+    expect(keys({}).filter((k) => k.includes('net.setMtu['))).toHaveLength(4) // gw-h1, gw-h2, host1 eth0, host2 eth0
+    expect(keys({ 'skip-mtu': true }).filter((k) => k.includes('net.setMtu['))).toEqual([])
+    expect(keys({ 'skip-mtu': true }).length).toBe(keys({}).length - 4)
+  })
+})
+
 describe('the playbook', () => {
   it('refuses a bad lab before any host is contacted', () => {
     expect(() => buildPlaybook(labPlaybook(withNet(1, { cidr: '10.0.0.0/16' })), { inventory: two })).toThrow(/lab\.networks\[net2\]\.cidr: 10\.0\.0\.0\/16 contains net1's 10\.0\.1\.0\/24/)
+    expect(() => buildPlaybook(labPlaybook({ ...LAB, underlayMtu: 1500 }), { inventory: two })).toThrow(/lab\.underlayMtu: 1500 is below 1550/)
     expect(() => buildPlaybook(labPlaybook(withNet(0, { name: 'vxlan2' })), { inventory: two })).toThrow(/lab\.networks\[vxlan2\]\.name: vxlan2 would be the internal port/)
   })
 })
