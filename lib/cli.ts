@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { UsageError, VxlabError } from './core/errors.ts'
-import { DEFAULT_FORKS, exitCodeOf, runPlaybook, type FlagValues, type PlaybookDef, type PlaybookEvents, type RunReport } from './core/playbook.ts'
+import { DEFAULT_FORKS, exitCodeOf, runPlaybook, type FlagDef, type FlagValues, type PlaybookDef, type PlaybookEvents, type RunReport } from './core/playbook.ts'
 import { mask, secret } from './core/secrets.ts'
 import { Inventory } from './inventory/inventory.ts'
 import { readJsonReport, writeJsonReport } from './report/json.ts'
@@ -54,8 +54,25 @@ export function cliOptions(pb: PlaybookDef): NonNullable<ParseArgsConfig['option
   return { ...COMMON, ...own }
 }
 
+/** One help line: the flag column, then the description from column 30 (at least two spaces apart). */
+const helpLine = (flag: string, description: string): string => `${flag.padEnd(28)}  ${description}`
+
+/**
+ * The help line of a playbook's own flag, with its default when it has one (`(default: present)`; a switch's
+ * `false` goes without saying). A string default is shown as typed, quoted when empty or with spaces in it.
+ */
+export function playbookFlagHelp(name: string, f: FlagDef): string {
+  const shown = typeof f.default === 'string' && (f.default === '' || /\s/.test(f.default)) ? JSON.stringify(f.default) : String(f.default)
+  return helpLine(`      --${name}${f.type === 'string' ? ' VALUE' : ''}`, `${f.description}${f.default !== undefined && f.default !== false ? ` (default: ${shown})` : ''}`)
+}
+
+/** The one line after a usage error's message: how the playbook is run, and where its options are listed. */
+export function usageHint(argv0: string): string {
+  return `usage: ${argv0} [options]; --help lists the options`
+}
+
 function usage(pb: PlaybookDef, argv0: string): string {
-  const extra = Object.entries(pb.flags ?? {}).map(([k, f]) => `  --${k}${f.type === 'string' ? ' VALUE' : ''}`.padEnd(30) + f.description)
+  const extra = Object.entries(pb.flags ?? {}).map(([k, f]) => playbookFlagHelp(k, f))
   return [
     `usage: ${argv0} [options]   (playbook "${pb.name}")`,
     '',
@@ -68,7 +85,8 @@ function usage(pb: PlaybookDef, argv0: string): string {
     '      --graph FILE            draw the planned topology (.svg or .mmd Mermaid) and stop: no host is contacted',
     '      --graph-report JSON     with --graph: colour the picture from a saved --json report (verified green, failed red)',
     '      --graph-after FILE      run, then draw the topology coloured with the run\'s verify results and failures',
-    '  -v, --verbose               print every command as it runs, with exec counts',
+    '  -v, --verbose               show ok tasks and every command in full, and log each exec to a host as it is',
+    '                              sent, numbered per host (the recap\'s execs=); one level: -vv is the same as -v',
     '      --host-key-policy P     strict (default) or accept-new (record unknown keys on first contact)',
     '      --connect-timeout S     SSH connect timeout in seconds (default 10)',
     '      --command-timeout S     per-command timeout in seconds (default 120)',
@@ -149,6 +167,19 @@ function outputFile(flag: string, file: string | undefined): void {
   }
 }
 
+/**
+ * The `-v` exec log: each exec to a host as it is sent, numbered per host (`host1      exec: #3 ovs-vsctl ...`).
+ * Every exec is logged once, so a host's last number is its `execs=` in the recap and the JSON report.
+ */
+export function execLog(write: (s: string) => void): (host: string, line: string) => void {
+  const counts = new Map<string, number>()
+  return (host, line) => {
+    const n = (counts.get(host) ?? 0) + 1
+    counts.set(host, n)
+    write(`${host.padEnd(10)} exec: #${n} ${line}\n`)
+  }
+}
+
 /** The parsed common options of a run. */
 export interface CliOptions {
   readonly inventoryFile: string
@@ -175,8 +206,8 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     const parsed = parseArgs({ args: [...argv], options: cliOptions(pb), strict: true, allowPositionals: false })
     values = parsed.values as Record<string, string | boolean | undefined>
   } catch (e) {
-    // usage first, the error last, so it is what a terminal shows
-    io.err(`${usage(pb, argv0)}\n\nerror: ${e instanceof Error ? e.message.replace(/^Error: /, '') : String(e)}\n`)
+    // the error first and short, as common CLIs print it: the whole help would push it off the screen
+    io.err(`error: ${e instanceof Error ? e.message.replace(/^Error: /, '') : String(e)}\n${usageHint(argv0)}\n`)
     return EXIT.usage
   }
   if (values.help === true) {
@@ -245,7 +276,7 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     } else {
       events = plainReporter(textOpts, io.out)
     }
-    const logExec = verbose ? (host: string, line: string): void => io.out(`${host.padEnd(10)} exec: ${line}\n`) : undefined
+    const logExec = verbose ? execLog(io.out) : undefined
     report = await runPlaybook(pb, {
       inventory,
       check,

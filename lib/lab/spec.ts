@@ -2,6 +2,7 @@ import ipaddr from 'ipaddr.js'
 import { ValidationError } from '../core/errors.ts'
 import { dockerName, ifname, ipv4, ipv4Cidr, ipv4InCidr, mtu, vni } from '../core/validate.ts'
 import type { Inventory } from '../inventory/inventory.ts'
+import { vethNames } from '../tasks/docker.ts'
 
 /**
  * The seed's lab as data: container networks stretched over Docker hosts with VXLAN, containers with fixed
@@ -97,9 +98,20 @@ export function tunnelsOf(lab: LabSpec, host: string, dockerHosts: readonly stri
 }
 
 /**
+ * Bytes VXLAN over IPv4 adds to every overlay frame: outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 (RFC 7348,
+ * section 4.3: VXLAN frames must not be fragmented, so the underlay MTU must carry them whole).
+ */
+export const VXLAN_OVERHEAD = 50
+
+/** The smallest underlay MTU that carries a full-size (1500-byte) overlay frame in VXLAN over IPv4: 1550. */
+export const MIN_UNDERLAY_MTU = 1500 + VXLAN_OVERHEAD
+
+/**
  * Validate a lab against itself and the inventory: names, CIDRs, VNIs, unique addresses inside their
- * network, hosts that exist in `docker_hosts`. Throws {@link ValidationError} naming the field
- * (`lab.containers[doc3].address: 10.0.3.20 is not in net1 10.0.1.0/24`).
+ * network, hosts that exist in `docker_hosts`, networks that do not overlap, interface names that do not
+ * collide on a host (bridges, internal ports, VXLAN ports, the underlay interface, container veths), and an
+ * underlay MTU that carries full-size overlay frames ({@link MIN_UNDERLAY_MTU}). Throws {@link ValidationError}
+ * naming the field (`lab.containers[doc3].address: 10.0.3.20 is not in net1 10.0.1.0/24`).
  */
 export function validateLab(lab: LabSpec, inventory: Inventory): void {
   const fail = (field: string, msg: string): never => {
@@ -116,6 +128,12 @@ export function validateLab(lab: LabSpec, inventory: Inventory): void {
   const dockerHosts = inventory.groupHosts('docker_hosts').map((h) => h.name)
   if (dockerHosts.length === 0) fail('inventory', `no hosts in group docker_hosts of ${inventory.file}`)
   wrap('underlayMtu', () => mtu('underlayMtu', lab.underlayMtu))
+  if (lab.underlayMtu < MIN_UNDERLAY_MTU) {
+    fail('underlayMtu', `${lab.underlayMtu} is below ${MIN_UNDERLAY_MTU}: VXLAN over IPv4 adds ${VXLAN_OVERHEAD} bytes to every frame ` +
+      `(outer Ethernet 14, IPv4 20, UDP 8, VXLAN 8; RFC 7348 section 4.3), so a full-size 1500-byte overlay frame needs an underlay MTU ` +
+      `of at least ${MIN_UNDERLAY_MTU} (the seed uses 1554) and is dropped below it. To show that fault on purpose, keep underlayMtu at ${MIN_UNDERLAY_MTU} ` +
+      `or more and run with --skip-mtu on an underlay still at 1500 (a fresh testbed, or after --state absent, which sets it back to 1500)`)
+  }
   wrap('image', () => dockerName('image', lab.image, true))
   const nets = new Map<string, LabNetwork>()
   const vnis = new Set<number>()
@@ -131,6 +149,16 @@ export function validateLab(lab: LabSpec, inventory: Inventory): void {
     if (nets.has(n.name)) fail(`${f}.name`, 'duplicate network name')
     if ([...nets.values()].some((o) => o.bridge === n.bridge)) fail(`${f}.bridge`, `bridge ${n.bridge} is used by two networks`)
     if (!dockerHosts.includes(n.gatewayHost)) fail(`${f}.gatewayHost`, `${JSON.stringify(n.gatewayHost)} is not in docker_hosts (${dockerHosts.join(', ')})`)
+    // one address, one network: the gateway host would hold both gateway addresses, route and MASQUERADE both,
+    // and a container's address would be in two networks at once
+    const [addr, len] = ipaddr.IPv4.parseCIDR(cidr)
+    for (const o of nets.values()) {
+      const [oAddr, oLen] = ipaddr.IPv4.parseCIDR(o.cidr)
+      if (addr.match(oAddr, oLen) || oAddr.match(addr, len)) {
+        const how = len === oLen ? 'is the same network as' : len < oLen ? 'contains' : 'is inside'
+        fail(`${f}.cidr`, `${cidr} ${how} ${o.name}'s ${o.cidr}: networks must not overlap (give each its own range)`)
+      }
+    }
     nets.set(n.name, n)
   }
   const addrs = new Set<string>()
@@ -150,5 +178,31 @@ export function validateLab(lab: LabSpec, inventory: Inventory): void {
     if (a === netAddr.toString() || a === bcast) fail(`${f}.address`, `${a} is the network or broadcast address of ${net.cidr}`)
     if (addrs.has(a)) fail(`${f}.address`, `${a} is used twice`)
     addrs.add(a)
+  }
+  interfaceNames(lab, inventory, dockerHosts, fail)
+}
+
+/**
+ * Every interface name the lab makes on a Docker host must be that interface's alone: OVS bridges and ports and
+ * the host's links share one namespace, so a network named like a bridge (`br2`) or a VXLAN port (`vxlan2`) would
+ * make its internal port collide with it (OVS refuses a second port of one name, and the gateway address would
+ * go to the other interface). The names, per host: the underlay interface (`underlay_iface`), VXLAN ports ({@link tunnelsOf}) and
+ * container veth host ends ({@link vethNames}), which the lab derives; then each network's bridge (on every Docker
+ * host) and internal port (the network's name, on its gateway host), which the user chooses, so those are blamed.
+ */
+function interfaceNames(lab: LabSpec, inventory: Inventory, dockerHosts: readonly string[], fail: (field: string, msg: string) => never): void {
+  for (const host of dockerHosts) {
+    const taken = new Map<string, string>()
+    const vars = inventory.host(host).vars
+    if (vars.has('underlay_iface')) taken.set(vars.ifname('underlay_iface'), `${host}'s underlay interface (underlay_iface)`)
+    for (const t of tunnelsOf(lab, host, dockerHosts, () => '0.0.0.0')) taken.set(t.port, `the VXLAN port of network ${t.network.name} towards ${t.peer}`)
+    for (const c of lab.containers.filter((x) => x.host === host)) taken.set(vethNames(c.name, 'eth0').host, `the host end of container ${c.name}'s veth`)
+    const claim = (name: string, what: string, field: string): void => {
+      const other = taken.get(name)
+      if (other !== undefined) fail(field, `${name} would be ${what} on ${host}, but it is already ${other} there: interface names on a host must be unique`)
+      taken.set(name, what)
+    }
+    for (const n of lab.networks) claim(n.bridge, `the OVS bridge of network ${n.name}`, `networks[${n.name}].bridge`)
+    for (const n of lab.networks.filter((x) => x.gatewayHost === host)) claim(n.name, `the internal port of network ${n.name} (its gateway address)`, `networks[${n.name}].name`)
   }
 }

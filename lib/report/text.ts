@@ -91,8 +91,12 @@ function taskSign(changes: readonly Change[]): ChangeOp {
   return 'update'
 }
 
-/** Lines for one task outcome in a host block (none for an ok task unless verbose). */
-export function taskLines(t: TaskOutcome, o: TextOptions): string[] {
+/**
+ * Lines for one task outcome in a host block (none for an ok task unless verbose). A skipped task is always
+ * listed with why it did not run (`not run: KEY failed on this host`); `notRun` is the reason given for one whose
+ * outcome carries none (a host whose read was cut short: the block knows what stopped it).
+ */
+export function taskLines(t: TaskOutcome, o: TextOptions, notRun?: string): string[] {
   const out: string[] = []
   if (t.result !== undefined) {
     out.push(`  ${paint(o.color, t.result.ok ? '32' : '31', t.result.ok ? 'PASS' : 'FAIL')} ${mask(t.result.check)}${t.result.detail ? `: ${mask(t.result.detail)}` : ''}`)
@@ -104,8 +108,10 @@ export function taskLines(t: TaskOutcome, o: TextOptions): string[] {
     return out
   }
   if (t.status === 'skipped') {
-    // a plan leaves nothing out: in check mode every skipped task says why (it waits for an earlier change, say)
-    if (o.verbose || o.check) out.push(`  ${paint(o.color, '36', '.')} ${t.key} skipped${t.error !== undefined ? `: ${mask(t.error)}` : ''}`)
+    // a task is skipped only when its host stopped (an earlier task failed, the host was lost): in check and apply
+    // mode alike, the block says which tasks did not run and why, as the JSON report does
+    const why = t.error ?? notRun
+    out.push(`  ${paint(o.color, '36', '.')} ${t.key} skipped${why !== undefined ? `: ${mask(why)}` : ''}`)
     return out
   }
   if (t.changes.length === 0) {
@@ -147,7 +153,11 @@ export function hostBlock(host: string, outcomes: readonly TaskOutcome[], o: Tex
   if (end.unreachable !== undefined) parts.push('UNREACHABLE')
   else if (end.error !== undefined) parts.push('FAILED')
   const lines = [`${paint(o.color, bad ? '31;1' : n.changed > 0 ? '33;1' : '32;1', host)}: ${parts.join(', ')}`]
-  for (const t of outcomes) lines.push(...taskLines(t, o))
+  // what stopped the host, for a skipped task whose outcome does not say (the runner names the failed task when it
+  // knows it; a read cut short by a lost connection leaves the later tasks without a reason)
+  const stoppedBy = outcomes.find((t) => t.status === 'failed' && t.result === undefined)?.key
+  const notRun = stoppedBy !== undefined ? `not run: ${stoppedBy} failed on this host` : end.error !== undefined ? 'not run: the host failed' : undefined
+  for (const t of outcomes) lines.push(...taskLines(t, o, notRun))
   // the messages name the host and what happened (`host2: unreachable: ...`, `host1: run lock not taken: ...`)
   if (end.unreachable !== undefined) lines.push(`  ${paint(o.color, '31', mask(end.unreachable))}`)
   // ... once: not again when a failed task already carries it (as it is, or `not verified after apply: ...`)

@@ -79,13 +79,15 @@ describe('task lines', () => {
     // without --diff the diff is left out
     expect(taskLines(outcome('file.template[/etc/x.conf]', 'changed', [change({ op: 'update', summary: 'write /etc/x.conf', diff })]), APPLY)).toEqual(['  ~ file.template[/etc/x.conf]: write /etc/x.conf'])
   })
-  it('failed tasks show the error, verify tasks PASS/FAIL, ok and skipped tasks only with -v', () => {
+  it('failed tasks show the error, verify tasks PASS/FAIL, ok tasks only with -v, skipped tasks always', () => {
     expect(taskLines(outcome('kv[y]', 'failed', [], { error: 'command failed (exit 5)' }), APPLY)).toEqual(['  ! kv[y] failed: command failed (exit 5)'])
     expect(taskLines(outcome('verify[ping doc1 -> doc3]', 'ok', [], { result: { ok: true, check: 'ping doc1 -> doc3', detail: 'reply after 0 lost' } }), APPLY)).toEqual(['  PASS ping doc1 -> doc3: reply after 0 lost'])
     expect(taskLines(outcome('verify[iperf3]', 'failed', [], { result: { ok: false, check: 'iperf3', detail: 'timed out' } }), APPLY)).toEqual(['  FAIL iperf3: timed out'])
     expect(taskLines(outcome('kv[x]', 'ok'), APPLY)).toEqual([])
     expect(taskLines(outcome('kv[x]', 'ok'), { ...APPLY, verbose: true })).toEqual(['  = kv[x]'])
-    expect(taskLines(outcome('kv[z]', 'skipped'), APPLY)).toEqual([])
+    expect(taskLines(outcome('kv[z]', 'skipped', [], { error: 'not run: kv[y] failed on this host' }), APPLY)).toEqual(['  . kv[z] skipped: not run: kv[y] failed on this host'])
+    // without a reason of its own, the one its host block gives
+    expect(taskLines(outcome('kv[z]', 'skipped'), APPLY, 'not run: the host failed')).toEqual(['  . kv[z] skipped: not run: the host failed'])
   })
   it('secrets are masked in summaries, fields and commands', async () => {
     const { secret } = await import('../../lib/core/secrets.ts')
@@ -106,7 +108,8 @@ describe('host blocks', () => {
       outcome('kv[y]', 'failed', [], { error: 'boom' }),
       outcome('kv[z]', 'skipped'),
     ], APPLY)
-    expect(block).toEqual(['host1: 1 changed, 1 ok, 1 failed, 1 skipped', '  + ovs.bridge[br2]: create bridge br2', '  ! kv[y] failed: boom'])
+    // the skipped task is listed with why it did not run (its outcome has no reason: the failed task stopped the host)
+    expect(block).toEqual(['host1: 1 changed, 1 ok, 1 failed, 1 skipped', '  + ovs.bridge[br2]: create bridge br2', '  ! kv[y] failed: boom', '  . kv[z] skipped: not run: kv[y] failed on this host'])
     expect(hostBlock('host2', [outcome('a', 'changed', [change({ op: 'create', summary: 's' })])], CHECK)[0]).toBe('host2: 1 would change, 0 ok')
     expect(hostBlock('gw', [], APPLY, { unreachable: 'gw: unreachable: connect ECONNREFUSED' })).toEqual(['gw: 0 ok, UNREACHABLE', '  gw: unreachable: connect ECONNREFUSED'])
     expect(hostBlock('gw', [], APPLY, { error: 'gw: run lock not taken' })).toEqual(['gw: 0 ok, FAILED', '  gw: run lock not taken'])
@@ -118,10 +121,16 @@ describe('host blocks', () => {
     expect(hostBlock('h', [outcome('command[x]', 'failed', [], { error: 'exit 1' })], APPLY, { error: 'h: connection lost' })).toEqual(['h: 0 ok, 1 failed, FAILED', '  ! command[x] failed: exit 1', '  h: connection lost'])
   })
 
-  it('check mode shows why a task was skipped (it waits for an earlier change); apply only with -v', () => {
-    const t = outcome('docker.containerPort[doc1:eth0]', 'skipped', [], { error: 'not planned: it depends on docker.container[doc1], which this run changes first' })
-    expect(taskLines(t, CHECK)).toEqual(['  . docker.containerPort[doc1:eth0] skipped: not planned: it depends on docker.container[doc1], which this run changes first'])
-    expect(taskLines(t, APPLY)).toEqual([])
+  it('check and apply mode both show which tasks were skipped and why, without -v', () => {
+    const t = outcome('docker.containerPort[doc1:eth0]', 'skipped', [], { error: 'not run: docker.container[doc1] failed on this host' })
+    expect(taskLines(t, CHECK)).toEqual(['  . docker.containerPort[doc1:eth0] skipped: not run: docker.container[doc1] failed on this host'])
+    expect(taskLines(t, APPLY)).toEqual(['  . docker.containerPort[doc1:eth0] skipped: not run: docker.container[doc1] failed on this host'])
+    // a host whose read was cut short, with no task of its own failed: the host's error follows the list
+    expect(hostBlock('h', [outcome('kv[a]', 'skipped'), outcome('kv[b]', 'skipped')], APPLY, { error: 'h: connection lost' })).toEqual([
+      'h: 0 ok, 2 skipped, FAILED', '  . kv[a] skipped: not run: the host failed', '  . kv[b] skipped: not run: the host failed', '  h: connection lost',
+    ])
+    // a failed check (verify probe) does not stop its host: it is not what the skipped tasks wait for
+    expect(hostBlock('h', [outcome('verify[x]', 'failed', [], { result: { ok: false, check: 'x', detail: 'no' } }), outcome('kv[b]', 'skipped')], APPLY, { error: 'h: connection lost' })[2]).toBe('  . kv[b] skipped: not run: the host failed')
   })
   it('a play header names its hosts, and a play with none ends without a colon', () => {
     let out = ''
@@ -256,5 +265,21 @@ describe('a real check-mode run through the reporter (fake hosts in parallel)', 
     const h = r.hosts.a!
     expect(h.failed).toBe(1)
     expect(out).toContain(`a: ${h.changed > 0 ? `${h.changed} changed, ` : ''}${h.ok} ok, 1 failed, ${h.skipped} skipped`)
+    // the tasks that did not run are listed with why, as the README and the JSON report say
+    expect(out).toContain('  . kv[y] skipped: not run: bad[1] failed on this host')
+    expect(out.split('\n').filter((l) => l.startsWith('  . ')).length).toBe(h.skipped)
+  })
+  it('the same in check mode: the plan lists the tasks a failed read leaves unplanned, and why', async () => {
+    const host = new FakeHost('a')
+    const unreadable: Fact<string> = { id: 'bad', command: { argv: ['no-such-reader'] }, parse: (o) => o.stdout }
+    const broken: Task<unknown, unknown> = { kind: 'bad', key: 'bad[1]', spec: {}, facts: [unreadable], watches: ['bad'], current: (f) => f.get(unreadable), plan: () => [] }
+    let out = ''
+    const inventory = Inventory.parse('all:\n  hosts:\n    a: {}\n', 'fake.yml')
+    const pb = playbook({ name: 't', plays: [{ name: 'p', hosts: 'all', tasks: () => [kv('x', '1'), broken, kv('y', '2'), kv('z', '3')] }] })
+    const r = await runPlaybook(pb, { inventory, check: true, events: plainReporter(CHECK, (s) => (out += s)), connect: async () => host })
+    expect(r.hosts.a!.skipped).toBe(2)
+    const block = out.split('\n').filter((l) => l !== '').slice(1)
+    expect(block[0]).toBe('a: 1 would change, 0 ok, 1 failed, 2 skipped')
+    expect(block.slice(-2)).toEqual(['  . kv[y] skipped: not run: bad[1] failed on this host', '  . kv[z] skipped: not run: bad[1] failed on this host'])
   })
 })

@@ -1,0 +1,100 @@
+/**
+ * The CLI's own output: usage errors, --help, and the -v exec log. Runs on this machine only (a local
+ * connection, check mode: nothing is changed).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { EXIT, execLog, runCli } from '../../lib/cli.ts'
+import { playbook, type PlaybookDef } from '../../lib/core/playbook.ts'
+import { command } from '../../lib/tasks/command.ts'
+import { lab } from '../../playbooks/lab.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'vxlab-cli-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+async function run(pb: PlaybookDef, args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = ''
+  let err = ''
+  const code = await runCli(pb, args, { out: (s) => (out += s), err: (s) => (err += s) })
+  return { code, out, err }
+}
+
+describe('usage errors', () => {
+  it('print the error first, then one usage line pointing at --help; exit 2', async () => {
+    const cases: Array<[string[], string]> = [
+      [['--bogus'], "error: Unknown option '--bogus'"],
+      [['-C', '-x'], "error: Unknown option '-x'"],
+      [['stray'], "error: Unexpected argument 'stray'. This command does not take positional arguments"],
+      [['--check', '-i'], "error: Option '-i, --inventory <value>' argument missing"],
+    ]
+    for (const [args, message] of cases) {
+      const r = await run(lab, args)
+      expect(r.code, args.join(' ')).toBe(EXIT.usage)
+      expect(r.out).toBe('')
+      const lines = r.err.split('\n')
+      expect(lines, args.join(' ')).toHaveLength(3) // two lines and the final newline
+      expect(lines[0]).toBe(message)
+      expect(lines[1]).toMatch(/^usage: \S.* \[options\]; --help lists the options$/)
+      expect(r.err).not.toContain('--inventory FILE') // not the whole help
+    }
+  })
+})
+
+describe('--help', () => {
+  const pb = playbook({
+    name: 'flags',
+    plays: [],
+    flags: {
+      mode: { type: 'string', description: 'how to go', default: 'fast' },
+      sep: { type: 'string', description: 'separator', default: ' ' },
+      loud: { type: 'boolean', description: 'shout', default: true },
+      quiet: { type: 'boolean', description: 'whisper', default: false },
+      name: { type: 'string', description: 'a name' },
+    },
+  })
+  it('shows the defaults of the playbook\'s own flags', async () => {
+    const r = await run(pb, ['--help'])
+    expect(r.code).toBe(EXIT.ok)
+    const lines = r.out.split('\n')
+    const line = (flag: string): string => lines.find((l) => l.trimStart().split(' ')[0] === `--${flag}`) ?? ''
+    expect(line('mode')).toMatch(/^ {6}--mode VALUE +how to go \(default: fast\)$/)
+    expect(line('sep')).toMatch(/separator \(default: " "\)$/)
+    expect(line('loud')).toMatch(/shout \(default: true\)$/)
+    // a switch that is off unless given, and a flag without a default, say nothing more
+    expect(line('quiet')).toMatch(/ whisper$/)
+    expect(line('name')).toMatch(/ a name$/)
+    // a playbook flag's description starts in the same column as the common ones'
+    expect(line('mode').indexOf('how to go')).toBe(line('json').indexOf('write the run report'))
+  })
+  it('says what -v shows and that -vv is the same (one level)', async () => {
+    const r = await run(lab, ['-h'])
+    expect(r.out).toMatch(/-v, --verbose .*numbered per host/s)
+    expect(r.out).toContain('-vv is the same as -v')
+  })
+})
+
+describe('-v: the exec log', () => {
+  it('numbers each host\'s execs', () => {
+    let out = ''
+    const log = execLog((s) => (out += s))
+    log('host1', 'a')
+    log('host2', 'b')
+    log('host1', 'c')
+    expect(out).toBe('host1      exec: #1 a\nhost2      exec: #1 b\nhost1      exec: #2 c\n')
+  })
+  it('a run\'s last number per host is the recap\'s execs= (and -vv logs the same)', async () => {
+    const inv = join(dir, 'local.yml')
+    writeFileSync(inv, 'all:\n  hosts:\n    local1: {ansible_connection: local}\n')
+    const pb = playbook({ name: 'v', plays: [{ name: 'p', hosts: 'all', tasks: () => [command({ name: 'noop', argv: ['true'], unless: ['true'] })] }] })
+    for (const v of ['-v', '-vv']) {
+      const r = await run(pb, ['-i', inv, '--check', v])
+      expect(r.code, r.err).toBe(EXIT.ok)
+      const numbers = [...r.out.matchAll(/^local1 +exec: #(\d+) /gm)].map((m) => Number(m[1]))
+      expect(numbers.length).toBeGreaterThan(0)
+      expect(numbers).toEqual(numbers.map((_, i) => i + 1))
+      expect(r.out).toMatch(new RegExp(`^local1 +: ok=1 .* execs=${numbers.length}$`, 'm'))
+    }
+  })
+})
