@@ -17,8 +17,20 @@ export function mask(text: string): string {
   return out
 }
 
-/** Mask secrets inside any JSON-serialisable value (for reports). */
+/**
+ * Mask secrets inside any JSON-serialisable value (for reports): every string in it, keys included, through
+ * {@link mask}. The value is walked, not its JSON text: a secret with a `"` or `\` is escaped in JSON (so it
+ * was not found there), and a replacement in the JSON text could break its syntax.
+ */
 export function maskDeep<T>(value: T): T {
   if (registry.size === 0) return value
-  return JSON.parse(mask(JSON.stringify(value))) as T
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return mask(v)
+    if (Array.isArray(v)) return v.map(walk)
+    if (v !== null && typeof v === 'object' && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null)) {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [mask(k), walk(x)]))
+    }
+    return v
+  }
+  return walk(value) as T
 }
