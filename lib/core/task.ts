@@ -13,6 +13,13 @@ export interface Change {
   readonly summary: string
   readonly before?: unknown
   readonly after?: unknown
+  /**
+   * Fields of `before` / `after` that hold a secret (an env value given with `secret()`): reports show them as
+   * `***` on both sides (`env.API_TOKEN: *** -> ***`), since the old value is likely an old secret that no text
+   * masking can know. Tasks put `***` there themselves, so no consumer of a change sees the values. A field
+   * whose `after` value holds a registered secret is hidden so even when not named here.
+   */
+  readonly secretFields?: readonly string[]
   readonly diff?: string
   readonly commands: readonly Command[]
   /**

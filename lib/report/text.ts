@@ -2,7 +2,7 @@ import type { Command } from '../core/command.ts'
 import { describeCommand, summarizeCommand } from '../core/command.ts'
 import type { HostRecap, PlaybookEvents, RunReport, TaskReport } from '../core/playbook.ts'
 import type { TaskOutcome } from '../core/runner.ts'
-import { mask } from '../core/secrets.ts'
+import { mask, maskFields, secretFieldsOf } from '../core/secrets.ts'
 import type { Change, ChangeOp } from '../core/task.ts'
 
 /**
@@ -65,11 +65,15 @@ export function changeLines(changes: readonly Change[], o: TextOptions, indent =
 function detailLines(c: Change, o: TextOptions, indent: string): string[] {
   const out: string[] = []
   if (c.before !== null && typeof c.before === 'object' && c.after !== null && typeof c.after === 'object') {
-    const b = c.before as Record<string, unknown>
-    const a = c.after as Record<string, unknown>
+    // a field that holds a secret is `***` on both sides (its old value is likely an old secret), and shown as a
+    // change although both sides then read the same
+    const hidden = secretFieldsOf(c)
+    const b = maskFields(c.before as Record<string, unknown>, hidden)
+    const a = maskFields(c.after as Record<string, unknown>, hidden)
     for (const k of new Set([...Object.keys(b), ...Object.keys(a)])) {
       // a field missing on one side reads as null: `eth0: null -> null` is no change to show
-      if (JSON.stringify(b[k] ?? null) !== JSON.stringify(a[k] ?? null)) out.push(`${indent}${k}: ${mask(fmt(b[k] ?? null))} -> ${mask(fmt(a[k] ?? null))}`)
+      const secret = hidden.has(k) && (b[k] ?? null) !== null ? ' (secret)' : ''
+      if (secret !== '' || JSON.stringify(b[k] ?? null) !== JSON.stringify(a[k] ?? null)) out.push(`${indent}${k}: ${fmt(b[k] ?? null)} -> ${fmt(a[k] ?? null)}${secret}`)
     }
   }
   if (o.diff && c.diff !== undefined) {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import ipaddr from 'ipaddr.js'
 import { cmd, script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
-import { mask } from '../core/secrets.ts'
+import { holdsSecret, mask, MASKED } from '../core/secrets.ts'
 import type { Change, Task } from '../core/task.ts'
 import { absPath, dockerName, ifname, ipv4, ipv4Interface, mac as macAddr, mtu as mtuValue, oneOf, validateSpec } from '../core/validate.ts'
 import {
@@ -376,7 +376,8 @@ const RUNNING_STATUSES = new Set(['running', 'restarting'])
  * Drift: a changed spec (the `vxlab.spec` label is a sha256 of image name, network, command and env), a
  * container whose image ID is not the image's current ID (rebuilt image), or another network mode ->
  * replace (`docker rm -f` + run). Restart policy -> update in place (`docker update --restart`); state ->
- * `docker start` / `docker unpause` / `docker stop`. Env values are shown masked (secrets as `***`).
+ * `docker start` / `docker unpause` / `docker stop`. An env value or command element that holds a secret (`secret()`)
+ * is shown as `***`, and a changed one as `***` on both sides (`env.API_TOKEN: *** -> ***`): the old value is hidden too.
  * A missing image (built by an earlier task of the same run, e.g. in check mode) plans create, not an error.
  * Check mode cannot know the ID an image rebuilt in the same run will get, so it shows only the rebuild; the
  * replacement of its containers (and their re-attachment) appears in the apply run.
@@ -408,8 +409,11 @@ export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainer
       ...envList.flatMap(([k, v]) => ['-e', `${k}=${v}`]), image, ...(spec.command ?? []),
     ]
     const createCmd: Command = { argv: state === 'stopped' ? ['docker', 'create', ...createArgs] : ['docker', 'run', '-d', ...createArgs], timeoutMs: 120_000 }
-    const envShown = envList.map(([k, v]) => `${k}=${mask(v)}`).join(' ')
-    const describe = `${name} from ${image} (network ${network}, restart ${restart}${envShown ? `, env ${envShown}` : ''}${spec.command ? `, command ${mask(JSON.stringify(spec.command))}` : ''})`
+    // a value that holds a secret is shown as *** (any length; masking by text finds only long ones)
+    const shown = (v: string): string => (holdsSecret(v) ? MASKED : v)
+    const envShown = envList.map(([k, v]) => `${k}=${shown(v)}`).join(' ')
+    const commandShown = spec.command === undefined ? undefined : JSON.stringify(spec.command.map(shown))
+    const describe = `${name} from ${image} (network ${network}, restart ${restart}${envShown ? `, env ${envShown}` : ''}${commandShown !== undefined ? `, command ${commandShown}` : ''})`
     const containerFact = dockerContainerFact(name)
     const imageFact = dockerImageFact(image)
     const touches = [`docker.container:${name}`]
@@ -433,6 +437,8 @@ export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainer
         const reasons: string[] = []
         const before: Record<string, unknown> = {}
         const after: Record<string, unknown> = {}
+        // fields whose wanted value holds a secret: *** on both sides, since the old value is likely an old secret
+        const secretFields: string[] = []
         const label = c.labels[CONTAINER_SPEC_LABEL]
         if (label !== hash) {
           if (c.image !== image) {
@@ -444,14 +450,18 @@ export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainer
             after.network = network
           }
           if (spec.command !== undefined && JSON.stringify(c.cmd) !== JSON.stringify(spec.command)) {
-            before.command = mask(JSON.stringify(c.cmd))
-            after.command = mask(JSON.stringify(spec.command))
+            const hidden = spec.command.some(holdsSecret)
+            before.command = hidden ? MASKED : mask(JSON.stringify(c.cmd))
+            after.command = hidden ? MASKED : commandShown
+            if (hidden) secretFields.push('command')
           }
           const haveEnv = new Map(c.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]))
           for (const [k, v] of envList) {
             if (haveEnv.get(k) !== v) {
-              before[`env.${k}`] = haveEnv.has(k) ? mask(haveEnv.get(k)!) : null
-              after[`env.${k}`] = mask(v)
+              const hidden = holdsSecret(v)
+              before[`env.${k}`] = !haveEnv.has(k) ? null : hidden ? MASKED : mask(haveEnv.get(k)!)
+              after[`env.${k}`] = hidden ? MASKED : v
+              if (hidden) secretFields.push(`env.${k}`)
             }
           }
           reasons.push(label === undefined ? 'not created by vxlab (no vxlab.spec label)'
@@ -467,7 +477,7 @@ export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainer
           reasons.push(`image ${image} was rebuilt (${short(c.imageId)} -> ${short(cur.image.id)})`)
         }
         if (reasons.length > 0) {
-          return [{ op: 'replace', summary: `replace container ${name}: ${reasons.join('; ')}`, before, after, commands: [cmd('docker', 'rm', '-f', name), createCmd], touches }]
+          return [{ op: 'replace', summary: `replace container ${name}: ${reasons.join('; ')}`, before, after, ...(secretFields.length > 0 ? { secretFields } : {}), commands: [cmd('docker', 'rm', '-f', name), createCmd], touches }]
         }
         // mutable fields: update in place
         const cmds: Command[] = []

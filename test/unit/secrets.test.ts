@@ -7,9 +7,39 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { RunReport } from '../../lib/core/playbook.ts'
+import { playbook, runPlaybook, type RunReport } from '../../lib/core/playbook.ts'
+import type { TaskOutcome } from '../../lib/core/runner.ts'
 import { mask, maskDeep, secret } from '../../lib/core/secrets.ts'
+import type { AnyFact, Change, Fact, Task } from '../../lib/core/task.ts'
+import { Inventory } from '../../lib/inventory/inventory.ts'
+import type { DockerContainerState, DockerImageState } from '../../lib/facts/docker.ts'
 import { writeJsonReport } from '../../lib/report/json.ts'
+import { plainReporter, taskLines, type TextOptions } from '../../lib/report/text.ts'
+import { containerSpecHash, dockerContainer } from '../../lib/tasks/docker.ts'
+import { FakeHost } from './fake-connection.ts'
+
+/** Everything a run can show: check mode, --diff and -v. */
+const ALL: TextOptions = { check: true, diff: true, verbose: true, color: false }
+
+/** Plan a task from fact values given by fact id. */
+function planWith<S, C>(t: Task<S, C>, values: Record<string, unknown>): Change[] {
+  const snap = { get: <T>(f: AnyFact): T => values[f.id] as T }
+  return t.plan(t.current(snap as never), t.spec)
+}
+const changed = (key: string, changes: Change[]): TaskOutcome => ({ key, kind: key.split('[')[0]!, status: 'changed', changes })
+
+/** A key/value task on a {@link FakeHost}: `before: {value}`, `after: {value}` as most tasks report fields. */
+function kv(key: string, value: string): Task<{ key: string; value: string }, string | undefined> {
+  const f: Fact<string | undefined> = { id: `kv:${key}`, command: { argv: ['kv-get', key] }, okExitCodes: [0, 1], parse: (o) => (o.code === 1 ? undefined : o.stdout) }
+  return {
+    kind: 'kv', key: `kv[${key}]`, spec: { key, value }, facts: [f], watches: [`kv:${key}`],
+    current: (s) => s.get(f),
+    plan: (cur, spec) => (cur === spec.value ? [] : [{
+      op: cur === undefined ? 'create' : 'update', summary: `set ${spec.key}`, before: { value: cur ?? null }, after: { value: spec.value },
+      commands: [{ argv: ['kv-set', spec.key, spec.value] }],
+    }]),
+  }
+}
 
 function jsonReportText(report: RunReport): string {
   const d = mkdtempSync(join(tmpdir(), 'vxlab-secrets-'))
@@ -40,5 +70,53 @@ describe('the JSON report', () => {
     const v = { a: 'plain', b: ['", "x": 1'] }
     expect(maskDeep(v)).toEqual({ a: 'plain', b: ['***1'] })
     expect(mask('a", "x": b')).toBe('a***b')
+  })
+})
+
+describe('a field that holds a secret is hidden on both sides (the old value is likely an old secret)', () => {
+  it('docker env: run 1 with one token, run 2 with another shows neither, in plans, -v and the change itself', () => {
+    const OLD = 's3cretTOKEN'
+    const NEW = secret('NEWt0ken99')
+    const image: DockerImageState = { exists: true, id: 'sha256:1111', repoTags: ['con_img:latest'], labels: {}, created: '' }
+    const container: DockerContainerState = {
+      exists: true, id: 'c'.repeat(64), name: 'doc9', status: 'running', pid: 42, imageId: 'sha256:1111', image: 'con_img', networkMode: 'none',
+      restart: 'no', labels: { 'vxlab.spec': containerSpecHash({ image: 'con_img', network: 'none', env: { API_TOKEN: OLD } }) }, env: ['PATH=/bin', `API_TOKEN=${OLD}`], cmd: [],
+    }
+    const cs = planWith(dockerContainer({ name: 'doc9', image: 'con_img', network: 'none', env: { API_TOKEN: NEW } }), { 'docker.container:doc9': container, 'docker.image:con_img': image })
+    expect(cs[0]).toMatchObject({ op: 'replace', summary: 'replace container doc9: env.API_TOKEN changed', before: { 'env.API_TOKEN': '***' }, after: { 'env.API_TOKEN': '***' }, secretFields: ['env.API_TOKEN'] })
+    const text = taskLines(changed('docker.container[doc9]', cs), ALL).join('\n')
+    expect(text).toContain('env.API_TOKEN: *** -> *** (secret)')
+    expect(text).not.toContain(OLD)
+    expect(text).not.toContain(NEW)
+    // a new variable: nothing to hide on the old side
+    const added = planWith(dockerContainer({ name: 'doc9', image: 'con_img', network: 'none', env: { API_TOKEN: OLD, KEY2: NEW } }), { 'docker.container:doc9': container, 'docker.image:con_img': image })
+    expect(taskLines(changed('docker.container[doc9]', added), ALL)).toContain('      env.KEY2: null -> ***')
+  })
+  it('docker command: an element that holds a secret hides the old and new command', () => {
+    const NEW = secret('cmd-secret-2')
+    const image: DockerImageState = { exists: true, id: 'sha256:1111', repoTags: [], labels: {}, created: '' }
+    const container: DockerContainerState = {
+      exists: true, id: 'c'.repeat(64), name: 'd', status: 'running', pid: 42, imageId: 'sha256:1111', image: 'img', networkMode: 'none',
+      restart: 'no', labels: { 'vxlab.spec': 'x' }, env: [], cmd: ['app', '--token', 'cmd-old-1'],
+    }
+    const cs = planWith(dockerContainer({ name: 'd', image: 'img', network: 'none', command: ['app', '--token', NEW] }), { 'docker.container:d': container, 'docker.image:img': image })
+    expect(cs[0]).toMatchObject({ before: { command: '***' }, after: { command: '***' }, secretFields: ['command'] })
+    expect(taskLines(changed('docker.container[d]', cs), ALL).join('\n')).not.toContain('cmd-old-1')
+  })
+  it('any task: a field whose new value is a secret hides the old one in the text report, -v and the JSON report', async () => {
+    const OLD = 'old-secret-value'
+    const NEW = secret('new-secret-value')
+    const host = new FakeHost('a')
+    host.state.set('token', OLD)
+    const inventory = Inventory.parse('all:\n  hosts:\n    a: {}\n', 'fake.yml')
+    const pb = playbook({ name: 't', plays: [{ name: 'p', hosts: 'all', tasks: () => [kv('token', NEW)] }] })
+    let out = ''
+    const report = await runPlaybook(pb, { inventory, check: true, events: plainReporter(ALL, (s) => (out += s)), logExec: (_h, l) => (out += `${l}\n`), connect: async () => host })
+    expect(out).toContain('value: *** -> *** (secret)')
+    expect(out).not.toContain(OLD)
+    expect(out).not.toContain(NEW)
+    const json = jsonReportText(report)
+    expect(json).not.toContain(OLD)
+    expect(JSON.parse(json).tasks[0].changes[0]).toMatchObject({ before: { value: '***' }, after: { value: '***' }, secretFields: ['value'] })
   })
 })
