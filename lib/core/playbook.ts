@@ -138,8 +138,11 @@ export interface TaskReport {
   readonly host: string
   readonly key: string
   readonly status: TaskStatus
-  /** `secretFields`: the fields of `before` / `after` that hold a secret, `***` on both sides (`Change.secretFields`). */
-  readonly changes: ReadonlyArray<{ op: ChangeOp; summary: string; before?: unknown; after?: unknown; secretFields?: string[]; diff?: string; commands: string[] }>
+  /**
+   * `secretFields`: the fields of `before` / `after` that hold a secret, `***` on both sides (`Change.secretFields`);
+   * `diffHidden`: why a file's changed content has no `diff` (`it holds secret values`, `Change.diffHidden`).
+   */
+  readonly changes: ReadonlyArray<{ op: ChangeOp; summary: string; before?: unknown; after?: unknown; secretFields?: string[]; diff?: string; diffHidden?: string; commands: string[] }>
   readonly error?: string
   readonly result?: CheckResult
 }
@@ -399,7 +402,7 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
                 ...(c.before !== undefined ? { before: maskFields(c.before, hidden) } : {}),
                 ...(c.after !== undefined ? { after: maskFields(c.after, hidden) } : {}),
                 ...(hidden.size > 0 ? { secretFields: [...hidden] } : {}),
-                ...(c.diff !== undefined ? { diff: mask(c.diff) } : {}),
+                ...(c.diffHidden !== undefined ? { diffHidden: mask(c.diffHidden) } : c.diff !== undefined ? { diff: mask(c.diff) } : {}),
                 commands: c.commands.map((x) => mask(describeCommand(x))),
               }
             }),

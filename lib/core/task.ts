@@ -21,6 +21,12 @@ export interface Change {
    */
   readonly secretFields?: readonly string[]
   readonly diff?: string
+  /**
+   * Set instead of `diff` when a file's content changes but its diff is not shown, and why: `it holds secret
+   * values` for content rendered from or holding a secret (its current content may hold an old secret, which no
+   * text masking can know). Reports say that the content changes and why the diff is hidden.
+   */
+  readonly diffHidden?: string
   readonly commands: readonly Command[]
   /**
    * Object keys this change affects (e.g. `ovs.port:vxlan1`, `link:net1`). Later tasks that watch one of them

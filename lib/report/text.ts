@@ -49,8 +49,9 @@ export function commandText(c: Command, full: boolean): string {
 
 /**
  * Lines describing a list of changes: sign and summary, `field: before -> after` for updates and replaces
- * (each field whose value differs), the unified diff with `--diff`, and the commands (always in check mode,
- * with `-v` otherwise).
+ * (each field whose value differs; a field that holds a secret as `*** -> *** (secret)`), the unified diff with
+ * `--diff` (or `content changes; diff hidden: WHY` for a file whose content holds a secret), and the commands
+ * (always in check mode, with `-v` otherwise).
  */
 export function changeLines(changes: readonly Change[], o: TextOptions, indent = '    '): string[] {
   const out: string[] = []
@@ -76,7 +77,8 @@ function detailLines(c: Change, o: TextOptions, indent: string): string[] {
       if (secret !== '' || JSON.stringify(b[k] ?? null) !== JSON.stringify(a[k] ?? null)) out.push(`${indent}${k}: ${fmt(b[k] ?? null)} -> ${fmt(a[k] ?? null)}${secret}`)
     }
   }
-  if (o.diff && c.diff !== undefined) {
+  if (o.diff && c.diffHidden !== undefined) out.push(`${indent}content changes; diff hidden: ${mask(c.diffHidden)}`)
+  else if (o.diff && c.diff !== undefined) {
     for (const l of mask(c.diff).split('\n')) {
       if (l === '' || l.startsWith('===') || l.startsWith('Index:')) continue
       const colored = l.startsWith('+++') || l.startsWith('---') ? paint(o.color, '1', l) : l.startsWith('+') ? paint(o.color, '32', l) : l.startsWith('-') ? paint(o.color, '31', l) : l.startsWith('@@') ? paint(o.color, '36', l) : l

@@ -3,7 +3,7 @@
  * OLD value, short secrets were shown or garbled text). The registry is process-wide: this file registers its own
  * secrets, and each test uses values no other test here shows.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -16,6 +16,8 @@ import type { DockerContainerState, DockerImageState } from '../../lib/facts/doc
 import { writeJsonReport } from '../../lib/report/json.ts'
 import { plainReporter, taskLines, type TextOptions } from '../../lib/report/text.ts'
 import { containerSpecHash, dockerContainer } from '../../lib/tasks/docker.ts'
+import { template } from '../../lib/tasks/file.ts'
+import { LocalConnection } from '../../lib/connection/local.ts'
 import { FakeHost } from './fake-connection.ts'
 
 /** Everything a run can show: check mode, --diff and -v. */
@@ -111,7 +113,7 @@ describe('a field that holds a secret is hidden on both sides (the old value is 
     const inventory = Inventory.parse('all:\n  hosts:\n    a: {}\n', 'fake.yml')
     const pb = playbook({ name: 't', plays: [{ name: 'p', hosts: 'all', tasks: () => [kv('token', NEW)] }] })
     let out = ''
-    const report = await runPlaybook(pb, { inventory, check: true, events: plainReporter(ALL, (s) => (out += s)), logExec: (_h, l) => (out += `${l}\n`), connect: async () => host })
+    const report = await runPlaybook(pb, { inventory, check: true, events: plainReporter(ALL, (s) => (out += s)), connect: async () => host })
     expect(out).toContain('value: *** -> *** (secret)')
     expect(out).not.toContain(OLD)
     expect(out).not.toContain(NEW)
@@ -120,3 +122,54 @@ describe('a field that holds a secret is hidden on both sides (the old value is 
     expect(JSON.parse(json).tasks[0].changes[0]).toMatchObject({ before: { value: '***' }, after: { value: '***' }, secretFields: ['value'] })
   })
 })
+
+describe('a file rendered from a secret shows no diff (its current content may hold an old secret)', () => {
+  const src = { inline: 'net={{net}}\nkey={{key}}\ntoken={{token}}\n' }
+  it('a check run with --diff and -v says the content changes and why its diff is hidden; the JSON report too', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'vxlab-secret-template-'))
+    try {
+      const dest = join(d, 'mine-net4.conf')
+      const OLD = 's3cretTOKEN-file'
+      writeFileSync(dest, `net=10.0.4.0/24\nkey=8000\ntoken=${OLD}\n`, { mode: 0o600 })
+      const NEW = secret('NEWt0ken99-file')
+      const inventory = Inventory.parse('all:\n  hosts:\n    a: {}\n', 'fake.yml')
+      const pb = playbook({ name: 't', plays: [{ name: 'p', hosts: 'all', tasks: () => [
+        template({ dest, src, vars: { net: '10.0.4.0/24', key: 8000, token: NEW }, mode: '600' }),
+        template({ dest: join(d, 'new.conf'), src, vars: { net: '10.0.4.0/24', key: 8000, token: NEW } }),
+      ] }] })
+      let out = ''
+      const report = await runPlaybook(pb, {
+        inventory, check: true, lock: false, events: plainReporter(ALL, (s) => (out += s)), connect: async () => new LocalConnection('a', { log: (_h, l) => (out += `exec: ${l}\n`) }),
+      })
+      expect(out).toContain('exec: ') // -v
+      expect(out).toContain(`~ file.template[${dest}]: update ${dest}`)
+      expect(out).toContain('content changes; diff hidden: it holds secret values')
+      expect(out).toContain(`+ file.template[${join(d, 'new.conf')}]: write ${join(d, 'new.conf')}`)
+      expect(out).not.toContain('token=')
+      expect(out).not.toContain(OLD)
+      expect(out).not.toContain(NEW)
+      expect(statuses(report)).toEqual(['changed', 'changed'])
+      const json = jsonReportText(report)
+      expect(json).not.toContain(OLD)
+      expect(json).not.toContain('token=')
+      const changes = (JSON.parse(json) as RunReport).tasks.map((t) => t.changes[0])
+      expect(changes.map((c) => [c?.op, c?.diffHidden, c?.diff])).toEqual([['update', 'it holds secret values', undefined], ['create', 'it holds secret values', undefined]])
+    } finally {
+      rmSync(d, { recursive: true, force: true })
+    }
+  })
+  it('a template without secrets keeps its diff; a secret var at any depth hides it; a content change alone still plans', () => {
+    const plan = (vars: Record<string, unknown>, content: string) => planWith(template({ dest: '/etc/t.conf', src, vars }), { 'file:/etc/t.conf': { exists: true, mode: '644', content } })
+    const plain = plan({ net: 'n', key: 1, token: 'not-a-secret' }, 'x\n')
+    expect(plain[0]!.diff).toContain('+token=not-a-secret')
+    expect(plain[0]!.diffHidden).toBeUndefined()
+    const nested = plan({ net: 'n', key: 1, token: 't', deep: { list: [secret('deep-secret-1')] } }, 'x\n')
+    expect(nested[0]).toMatchObject({ op: 'update', diffHidden: 'it holds secret values' })
+    expect(nested[0]!.diff).toBeUndefined()
+    expect(nested[0]!.commands).toHaveLength(1)
+  })
+})
+
+function statuses(r: RunReport): string[] {
+  return r.tasks.map((t) => t.status)
+}
