@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import ipaddr from 'ipaddr.js'
-import { cmd, script, type Command } from '../core/command.ts'
+import { cmd, script, withSecretArgs, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { holdsSecret, mask, MASKED } from '../core/secrets.ts'
 import type { Change, Task } from '../core/task.ts'
@@ -154,7 +154,7 @@ export interface DockerImageSpec {
   readonly dockerfile?: DockerfileSource
   /** Extra context files for `dockerfile` builds: relative path -> content (text or bytes). */
   readonly files?: Readonly<Record<string, string | Uint8Array>>
-  /** `--build-arg K=V` values (part of the input hash). */
+  /** `--build-arg K=V` values (part of the input hash); a value that holds a secret (`secret()`) is shown as `K=***`. */
   readonly buildArgs?: Readonly<Record<string, string>>
   /** Default `present`; `absent` removes the image (`docker image rm`, fails while a container uses it). */
   readonly ensure?: Ensure
@@ -298,7 +298,12 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
       ...(context !== undefined && dockerfile !== undefined ? ['-f', '-'] : []),
       context ?? '-',
     ]
-    const buildCommand = (hash: string): Command => ({ argv: buildArgv(hash), ...(stdin !== undefined ? { stdin } : {}), timeoutMs })
+    // build args that hold a secret are *** wherever the command is shown
+    const buildCommand = (hash: string): Command => {
+      const argv = buildArgv(hash)
+      const secretArgs = argv.flatMap((a, i) => (argv[i - 1] === '--build-arg' && holdsSecret(a.slice(a.indexOf('=') + 1)) ? [i] : []))
+      return { argv, ...(stdin !== undefined ? { stdin } : {}), timeoutMs, ...(secretArgs.length > 0 ? { secretArgs } : {}) }
+    }
     const source = context !== undefined
       ? `context ${context}${dockerfile !== undefined ? ' with a Dockerfile from the controller' : ''}`
       : `a Dockerfile from the controller (${Object.keys(spec.files ?? {}).length} extra files, ${stdin?.length ?? 0} bytes tar)`
@@ -408,7 +413,11 @@ export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainer
       '--name', name, '--network', network, '--label', `${CONTAINER_SPEC_LABEL}=${hash}`, '--restart', restart,
       ...envList.flatMap(([k, v]) => ['-e', `${k}=${v}`]), image, ...(spec.command ?? []),
     ]
-    const createCmd: Command = { argv: state === 'stopped' ? ['docker', 'create', ...createArgs] : ['docker', 'run', '-d', ...createArgs], timeoutMs: 120_000 }
+    // env values and command elements that hold a secret are *** wherever the command is shown
+    const createArgv = state === 'stopped' ? ['docker', 'create', ...createArgs] : ['docker', 'run', '-d', ...createArgs]
+    const commandAt = createArgv.length - (spec.command?.length ?? 0)
+    const secretArgs = createArgv.flatMap((a, i) => (i < commandAt && createArgv[i - 1] === '-e' && holdsSecret(a.slice(a.indexOf('=') + 1)) ? [i] : []))
+    const createCmd: Command = withSecretArgs({ argv: createArgv, timeoutMs: 120_000, ...(secretArgs.length > 0 ? { secretArgs } : {}) }, commandAt)
     // a value that holds a secret is shown as *** (any length; masking by text finds only long ones)
     const shown = (v: string): string => (holdsSecret(v) ? MASKED : v)
     const envShown = envList.map(([k, v]) => `${k}=${shown(v)}`).join(' ')

@@ -14,9 +14,11 @@ import type { AnyFact, Change, Fact, Task } from '../../lib/core/task.ts'
 import { Inventory } from '../../lib/inventory/inventory.ts'
 import type { DockerContainerState, DockerImageState } from '../../lib/facts/docker.ts'
 import { writeJsonReport } from '../../lib/report/json.ts'
-import { plainReporter, taskLines, type TextOptions } from '../../lib/report/text.ts'
-import { containerSpecHash, dockerContainer } from '../../lib/tasks/docker.ts'
+import { commandText, plainReporter, taskLines, type TextOptions } from '../../lib/report/text.ts'
+import { containerSpecHash, dockerContainer, dockerImage } from '../../lib/tasks/docker.ts'
 import { template } from '../../lib/tasks/file.ts'
+import { command } from '../../lib/tasks/command.ts'
+import { describeCommand, summarizeCommand } from '../../lib/core/command.ts'
 import { LocalConnection } from '../../lib/connection/local.ts'
 import { FakeHost } from './fake-connection.ts'
 
@@ -173,3 +175,57 @@ describe('a file rendered from a secret shows no diff (its current content may h
 function statuses(r: RunReport): string[] {
   return r.tasks.map((t) => t.status)
 }
+
+describe('an argv element that holds a secret is *** wherever the command is shown', () => {
+  it('describeCommand and summarizeCommand show Command.secretArgs as *** (NAME=*** for NAME=VALUE)', () => {
+    const c = { argv: ['app', '-e', 'API_TOKEN=x1', '--pw=x2', 'x3', 'plain'], secretArgs: [2, 3, 4] }
+    expect(describeCommand(c)).toBe('app -e API_TOKEN=*** --pw=*** *** plain')
+    expect(summarizeCommand({ argv: ['sh', '-c', 'a\nb', 'sh', 'x', 'y'], secretArgs: [4] })).toBe('sh -c "a …" (2-line script) sh *** y')
+    expect(summarizeCommand({ argv: ['sh', '-c', 'a\nb', 'sh'], secretArgs: [2] })).toBe('sh -c *** sh')
+  })
+  it('a secret found by text is masked before quoting, which would change one with a quote in it', () => {
+    secret("it's-long-secret")
+    expect(commandText({ argv: ['echo', "pre-it's-long-secret", 'x y'] }, false)).toBe("echo pre-*** 'x y'")
+    expect(commandText({ argv: ['sh', '-c', "echo \"it's-long-secret\"\nexit 0"] }, false)).toBe('sh -c "echo \\"***\\" …" (2-line script)')
+  })
+  it('docker run -e, docker build --build-arg and a docker command element', () => {
+    const tok = secret('docker-arg-secret')
+    const run = planWith(dockerContainer({ name: 'd', image: 'img', network: 'none', env: { A: '1', TOKEN: tok }, command: ['app', tok] }), { 'docker.container:d': { exists: false }, 'docker.image:img': { exists: false } })
+    const shown = describeCommand(run[0]!.commands[0]!)
+    expect(shown).toMatch(/ -e A=1 -e TOKEN=\*\*\* img app \*\*\*$/)
+    expect(run[0]!.summary).toContain('env A=1 TOKEN=***, command ["app","***"]')
+    const build = planWith(dockerImage({ name: 'img', dockerfile: { text: 'FROM x' }, buildArgs: { TOKEN: tok, B: '2' } }), { 'docker.image:img': { exists: false } })
+    expect(describeCommand(build[0]!.commands[0]!)).toContain('--build-arg B=2 --build-arg TOKEN=*** -')
+  })
+  it('a secret that the shell quoting changes (a quote in it) is hidden in plans, -v logs and errors', async () => {
+    const tok = secret("o'brien-pass")
+    const inventory = Inventory.parse('all:\n  hosts:\n    a: {}\n', 'fake.yml')
+    const pb = playbook({ name: 't', plays: [{ name: 'p', hosts: 'all', tasks: () => [
+      command({ name: 'ok', argv: ['printf', '%s', tok] }),
+      command({ name: 'fails', script: 'echo no >&2; exit 3', args: [tok] }),
+    ] }] })
+    let out = ''
+    const report = await runPlaybook(pb, {
+      inventory, lock: false, events: plainReporter({ ...ALL, check: false }, (s) => (out += s)), connect: async () => new LocalConnection('a', { log: (_h, l) => (out += `exec: ${l}\n`) }),
+    })
+    expect(report.tasks.map((t) => t.status)).toEqual(['changed', 'failed'])
+    expect(out).toContain("exec: batch of 2: printf %s *** ; sh -c 'echo no >&2; exit 3' sh ***")
+    expect(out).toContain("command failed (exit 3): sh -c 'echo no >&2; exit 3' sh ***: no")
+    expect(out).not.toContain('brien')
+    expect(jsonReportText(report)).not.toContain('brien')
+  })
+  it('an unless guard that holds a secret: its read, its fact id and its failure do not show it', async () => {
+    const tok = secret("guard'secret")
+    const t = command({ name: 'g', argv: ['true'], unless: ['sh', '-c', 'exit 200', 'sh', tok] })
+    expect(t.facts[0]!.id).toBe('command.unless:["sh","-c","exit 200","sh","***"]#1')
+    expect(command({ name: 'g2', argv: ['true'], unless: ['sh', '-c', 'exit 200', 'sh', tok] }).facts[0]!.id).toBe(t.facts[0]!.id)
+    const inventory = Inventory.parse('all:\n  hosts:\n    a: {}\n', 'fake.yml')
+    let out = ''
+    const report = await runPlaybook(playbook({ name: 't', plays: [{ name: 'p', hosts: 'all', tasks: () => [t] }] }), {
+      inventory, check: true, lock: false, events: plainReporter(ALL, (s) => (out += s)), connect: async () => new LocalConnection('a', { log: (_h, l) => (out += `exec: ${l}\n`) }),
+    })
+    expect(report.tasks[0]!.status).toBe('failed')
+    expect(out).toContain("exited 200")
+    expect(out).not.toContain('secret')
+  })
+})
