@@ -229,3 +229,16 @@ describe('an argv element that holds a secret is *** wherever the command is sho
     expect(out).not.toContain('secret')
   })
 })
+
+describe('what is a secret: the connection passwords of the inventory, and what the playbook marks', () => {
+  it('ansible_password / ansible_become_pass are secrets; db_password is a plain variable until the playbook marks it', () => {
+    const inv = Inventory.parse('all:\n  hosts:\n    h:\n      ansible_password: conn-pass-1234\n      ansible_become_pass: become-pass-5678\n      db_password: db-pass-9012\n', 'i.yml')
+    expect(inv.host('h').connection.password).toBe('conn-pass-1234')
+    expect(mask('a conn-pass-1234 b become-pass-5678 c db-pass-9012')).toBe('a *** b *** c db-pass-9012')
+    secret(inv.host('h').vars.string('db_password'))
+    expect(mask('c db-pass-9012')).toBe('c ***')
+  })
+  it('a !vault value is an inventory error that says how to give a secret instead', () => {
+    expect(() => Inventory.parse('all:\n  vars:\n    db_password: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6162\n', 't.yml')).toThrow(/Ansible Vault values are not decrypted: .*other secrets to the playbook .* through secret\(\)/)
+  })
+})
