@@ -17,7 +17,8 @@ export interface Change {
    * Fields of `before` / `after` that hold a secret (an env value given with `secret()`): reports show them as
    * `***` on both sides (`env.API_TOKEN: *** -> ***`), since the old value is likely an old secret that no text
    * masking can know. Tasks put `***` there themselves, so no consumer of a change sees the values. A field
-   * whose `after` value holds a registered secret is hidden so even when not named here.
+   * whose `after` value contains a secret that text masking finds (6 characters or more) is hidden so even when
+   * not named here; a task names those that are secrets of any length.
    */
   readonly secretFields?: readonly string[]
   readonly diff?: string

@@ -53,9 +53,10 @@ function argvList(field: string, v: unknown): void {
 /**
  * The escape hatch: run a command. Reported as changed only when it runs. With `creates` or `unless`, it
  * runs only when the guard says so, and the guard is re-checked after apply (convergence); without a
- * guard it runs on every run and is exempt from the convergence check. An element of `argv`, `script`, `args` or
- * `unless` that is a secret (`secret()`, any length) or holds one (one that text masking finds, see `secret()`) is shown as `***` (`NAME=***` for `NAME=VALUE`) in plans, `-v` logs, errors and the JSON report; a short
- * secret interpolated into a longer element is not found: give it as an element of its own.
+ * guard it runs on every run and is exempt from the convergence check. An element of `argv`, `script`, `args`
+ * or `unless` that is a secret (`secret()`, any length) or holds one that text masking finds (see `secret()`) is
+ * shown as `***` (`NAME=***` for `NAME=VALUE`) in plans, `-v` logs, errors and the JSON report; a short secret
+ * interpolated into a longer element is not found: give it as an element of its own.
  * Errors: {@link ValidationError} when neither or both of argv/script are given, or argv is empty.
  */
 export function command(spec: CommandSpec): Task<CommandSpec, CommandCurrent> {
