@@ -8,14 +8,14 @@
 
 // model
 export type { Command } from './core/command.ts'
-export { cmd, cmdStdin, script, describeCommand, summarizeCommand } from './core/command.ts'
+export { cmd, cmdStdin, script, describeCommand, summarizeCommand, withSecretArgs } from './core/command.ts'
 export type { Change, ChangeOp, CheckResult, Claim, Fact, FactOutput, FactSnapshot, Task, AnyTask, AnyFact } from './core/task.ts'
 export { defineFact, defineTask } from './core/task.ts'
 export {
   VxlabError, UsageError, ValidationError, PlaybookValidationError, InventoryError, UnreachableError, HostKeyError,
   CommandTimeoutError, FactError, ApplyError, ConvergenceError, LockError,
 } from './core/errors.ts'
-export { secret, mask } from './core/secrets.ts'
+export { secret, mask, holdsSecret, SECRET_TEXT_MIN_LENGTH } from './core/secrets.ts'
 export * as validate from './core/validate.ts'
 
 // playbooks and runs

@@ -4,6 +4,7 @@
  */
 
 import { quote, quoteProgram } from '../connection/quote.ts'
+import { holdsSecret, mask, MASKED } from './secrets.ts'
 
 /** One command to run on a host. */
 export interface Command {
@@ -13,6 +14,29 @@ export interface Command {
   readonly stdin?: string | Uint8Array
   /** Per-command time limit in milliseconds; default: the connection's command timeout. */
   readonly timeoutMs?: number
+  /**
+   * Indices of argv elements that hold a secret (an env value given with `secret()`, say): wherever the command
+   * is shown ({@link describeCommand}, {@link summarizeCommand}: plans, `-v` logs, errors, the JSON report) such an
+   * element is `***`, or `NAME=***` for `NAME=VALUE`. They run as given. Tasks set it for the values they know to
+   * be secrets (see {@link withSecretArgs}), whatever their length: text masking finds only long secrets.
+   */
+  readonly secretArgs?: readonly number[]
+}
+
+/**
+ * `c` with {@link Command.secretArgs} set to the argv elements from index `from` on that hold a secret
+ * (`holdsSecret`: a registered secret, or text containing one that text masking finds), added to those it has.
+ */
+export function withSecretArgs<C extends Command>(c: C, from = 0): C {
+  const found = c.argv.flatMap((a, i) => (i >= from && holdsSecret(a) ? [i] : []))
+  if (found.length === 0) return c
+  return { ...c, secretArgs: [...new Set([...(c.secretArgs ?? []), ...found])].sort((a, b) => a - b) }
+}
+
+/** An argv element that holds a secret, as shown: `NAME=***` for `NAME=VALUE` (an env value, `--opt=value`), else `***`. */
+function hiddenArg(a: string): string {
+  const m = /^-{0,2}[A-Za-z_][A-Za-z0-9_.-]*=/.exec(a)
+  return m !== null && !holdsSecret(m[0]) ? `${m[0]}${MASKED}` : MASKED
 }
 
 /** Build a {@link Command} from argv: `cmd('ovs-vsctl', '--may-exist', 'add-br', 'br1')`. */
@@ -60,9 +84,10 @@ export function isReadScript(c: Command): boolean {
  */
 export function summarizeCommand(c: Command): string {
   const [a0, a1, body, ...rest] = c.argv
-  if (a0 === 'sh' && a1 === '-c' && body !== undefined && body.includes('\n')) {
-    const lines = body.split('\n')
-    const args = rest.length > 0 ? ` ${describeCommand({ argv: rest })}` : ''
+  if (a0 === 'sh' && a1 === '-c' && body !== undefined && body.includes('\n') && c.secretArgs?.includes(2) !== true) {
+    const lines = mask(body).split('\n')
+    const secretArgs = (c.secretArgs ?? []).filter((i) => i >= 3).map((i) => i - 3)
+    const args = rest.length > 0 ? ` ${describeCommand({ argv: rest, ...(secretArgs.length > 0 ? { secretArgs } : {}) })}` : ''
     return `sh -c ${JSON.stringify(`${lines[0]} …`)} (${lines.length}-line script)${args}`
   }
   return describeCommand(c)
@@ -72,9 +97,18 @@ export function summarizeCommand(c: Command): string {
  * One-line form of a command for logs and plans: arguments quoted as the connection layer quotes them (POSIX
  * single quotes, argv[0] as a program name, lib/connection/quote.ts), so a line without a newline pastes into a
  * shell as it ran; an argument holding a newline (a script) is shown JSON-quoted, on one line, for reading (such a
- * line does not paste: a shell would expand `$` and backquotes in it). Stdin is shown by its size.
+ * line does not paste: a shell would expand `$` and backquotes in it). Stdin is shown by its size. Secrets are
+ * hidden: elements named in {@link Command.secretArgs} as `***` (`NAME=***`), secrets found by text (`mask`) as
+ * `***` inside their element, before quoting (which would change a secret with a quote in it); an element with a
+ * secret hidden is shown unquoted (it does not paste anyway).
  */
 export function describeCommand(c: Command): string {
-  const show = (a: string, i: number): string => (a.includes('\n') ? JSON.stringify(a) : i === 0 ? quoteProgram(a) : quote(a))
+  const show = (a: string, i: number): string => {
+    if (c.secretArgs?.includes(i) === true) return hiddenArg(a)
+    // masked before quoting: quoting changes a secret with a quote in it (`'it'\''s'`), where masking would not find it
+    const m = mask(a)
+    if (m !== a) return m.includes('\n') ? JSON.stringify(m) : m
+    return a.includes('\n') ? JSON.stringify(a) : i === 0 ? quoteProgram(a) : quote(a)
+  }
   return c.argv.map(show).join(' ') + (c.stdin !== undefined ? ` <<stdin(${c.stdin.length} bytes)` : '')
 }

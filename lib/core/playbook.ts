@@ -11,7 +11,7 @@ import { describeCommand } from './command.ts'
 import { FactError, LockError, PlaybookValidationError, UnreachableError, UsageError, VxlabError } from './errors.ts'
 import { LOCK_FILE, LOCK_MARKER, lockCommand, RunLockedConnection } from './lock.ts'
 import { firstReadPlan, HostPlayRunner, type ReadPlan, type RunEvents, type TaskOutcome, type TaskStatus } from './runner.ts'
-import { mask, maskDeep } from './secrets.ts'
+import { mask, maskFields, secretFieldsOf } from './secrets.ts'
 import type { AnyTask, ChangeOp, CheckResult, Claim } from './task.ts'
 
 /** Values of a playbook's own CLI flags (declared in {@link PlaybookDef.flags}). */
@@ -138,7 +138,11 @@ export interface TaskReport {
   readonly host: string
   readonly key: string
   readonly status: TaskStatus
-  readonly changes: ReadonlyArray<{ op: ChangeOp; summary: string; before?: unknown; after?: unknown; diff?: string; commands: string[] }>
+  /**
+   * `secretFields`: the fields of `before` / `after` that hold a secret, `***` on both sides (`Change.secretFields`);
+   * `diffHidden`: why a file's changed content has no `diff` (`it holds secret values`, `Change.diffHidden`).
+   */
+  readonly changes: ReadonlyArray<{ op: ChangeOp; summary: string; before?: unknown; after?: unknown; secretFields?: string[]; diff?: string; diffHidden?: string; commands: string[] }>
   readonly error?: string
   readonly result?: CheckResult
 }
@@ -409,14 +413,18 @@ export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<Ru
             host: host.name,
             key: o.key,
             status: o.status,
-            changes: o.changes.map((c) => ({
-              op: c.op,
-              summary: mask(c.summary),
-              ...(c.before !== undefined ? { before: maskDeep(c.before) } : {}),
-              ...(c.after !== undefined ? { after: maskDeep(c.after) } : {}),
-              ...(c.diff !== undefined ? { diff: mask(c.diff) } : {}),
-              commands: c.commands.map((x) => mask(describeCommand(x))),
-            })),
+            changes: o.changes.map((c) => {
+              const hidden = secretFieldsOf(c)
+              return {
+                op: c.op,
+                summary: mask(c.summary),
+                ...(c.before !== undefined ? { before: maskFields(c.before, hidden) } : {}),
+                ...(c.after !== undefined ? { after: maskFields(c.after, hidden) } : {}),
+                ...(hidden.size > 0 ? { secretFields: [...hidden] } : {}),
+                ...(c.diffHidden !== undefined ? { diffHidden: mask(c.diffHidden) } : c.diff !== undefined ? { diff: mask(c.diff) } : {}),
+                commands: c.commands.map((x) => mask(describeCommand(x))),
+              }
+            }),
             ...(o.error !== undefined ? { error: mask(o.error) } : {}),
             ...(o.result !== undefined ? { result: o.result } : {}),
           })

@@ -13,7 +13,21 @@ export interface Change {
   readonly summary: string
   readonly before?: unknown
   readonly after?: unknown
+  /**
+   * Fields of `before` / `after` that hold a secret (an env value given with `secret()`): reports show them as
+   * `***` on both sides (`env.API_TOKEN: *** -> ***`), since the old value is likely an old secret that no text
+   * masking can know. Tasks put `***` there themselves, so no consumer of a change sees the values. A field
+   * whose `after` value contains a secret that text masking finds (6 characters or more) is hidden so even when
+   * not named here; a task names those that are secrets of any length.
+   */
+  readonly secretFields?: readonly string[]
   readonly diff?: string
+  /**
+   * Set instead of `diff` when a file's content changes but its diff is not shown, and why: `it holds secret
+   * values` for content rendered from or holding a secret (its current content may hold an old secret, which no
+   * text masking can know). Reports say that the content changes and why the diff is hidden.
+   */
+  readonly diffHidden?: string
   readonly commands: readonly Command[]
   /**
    * Object keys this change affects (e.g. `ovs.port:vxlan1`, `link:net1`). Later tasks that watch one of them

@@ -192,11 +192,11 @@ export interface HostConnectionVars {
   readonly user: string
   /** `ansible_ssh_private_key_file`, resolved against the inventory file's folder. */
   readonly privateKeyFile?: string
-  /** `ansible_password` / `ansible_ssh_pass` (masked everywhere). */
+  /** `ansible_password` / `ansible_ssh_pass`: registered with `secret()` (sent to SSH only, never in a command line). */
   readonly password?: string
   /** `ansible_become` (default false); booleans, or Ansible's yes/no/true/false strings. */
   readonly become: boolean
-  /** `ansible_become_password` (masked everywhere). */
+  /** `ansible_become_password` / `ansible_become_pass`: registered with `secret()` (sent to `sudo -S` on stdin only). */
   readonly becomePassword?: string
   /** `ansible_connection`: `ssh` (also `smart`, `paramiko`) or `local`. */
   readonly connection: 'ssh' | 'local'
@@ -357,7 +357,7 @@ export class Inventory {
     if (doc.errors.length > 0) throw yamlProblem(doc.errors[0]!, 'YAML syntax error: ')
     // a tag yaml cannot resolve (Ansible's `!vault`, a custom `!tag`) would otherwise read as a plain string
     const tag = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED')
-    if (tag !== undefined) throw yamlProblem(tag, '', ' (vxlab reads YAML 1.2 core types only; Ansible Vault values are not decrypted: give secrets with -k/-K or VXLAB_SSH_PASSWORD)')
+    if (tag !== undefined) throw yamlProblem(tag, '', ' (vxlab reads YAML 1.2 core types only; Ansible Vault values are not decrypted: give passwords with -k/-K or VXLAB_SSH_PASSWORD/VXLAB_BECOME_PASSWORD, other secrets to the playbook (a flag, an environment variable) and through secret())')
     const inv = new Inventory(file)
     const where = (node: Node | null | undefined, path: string): VarSource => {
       const r = node?.range

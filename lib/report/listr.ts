@@ -1,6 +1,7 @@
 import { Listr, type ListrTaskWrapper } from 'listr2'
 import type { PlaybookEvents } from '../core/playbook.ts'
 import type { TaskOutcome } from '../core/runner.ts'
+import { mask } from '../core/secrets.ts'
 import { changeLines, HostBlocks, plainReporter, type TextOptions } from './text.ts'
 
 interface HostView {
@@ -70,7 +71,7 @@ export function listrReporter(o: TextOptions, write: (s: string) => void = (s) =
       v.counts[t.status]++
       if (v.task) v.task.title = title(host, v)
       if (t.status !== 'ok') {
-        v.lines.push(`${o.check && t.status === 'changed' ? 'would change' : t.status} ${t.key}${t.error ? `: ${t.error}` : ''}`, ...changeLines(t.changes, o, '  '))
+        v.lines.push(`${o.check && t.status === 'changed' ? 'would change' : t.status} ${t.key}${t.error ? `: ${mask(t.error)}` : ''}`, ...changeLines(t.changes, o, '  '))
         if (v.task) v.task.output = v.lines.slice(-8).join('\n')
       }
     },

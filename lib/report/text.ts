@@ -2,7 +2,7 @@ import type { Command } from '../core/command.ts'
 import { describeCommand, summarizeCommand } from '../core/command.ts'
 import type { HostRecap, PlaybookEvents, RunReport, TaskReport } from '../core/playbook.ts'
 import type { TaskOutcome } from '../core/runner.ts'
-import { mask } from '../core/secrets.ts'
+import { mask, maskFields, secretFieldsOf } from '../core/secrets.ts'
 import type { Change, ChangeOp } from '../core/task.ts'
 
 /**
@@ -49,8 +49,9 @@ export function commandText(c: Command, full: boolean): string {
 
 /**
  * Lines describing a list of changes: sign and summary, `field: before -> after` for updates and replaces
- * (each field whose value differs), the unified diff with `--diff`, and the commands (always in check mode,
- * with `-v` otherwise).
+ * (each field whose value differs; a field that holds a secret as `*** -> *** (secret)`), the unified diff with
+ * `--diff` (or `content changes; diff hidden: WHY` for a file whose content holds a secret), and the commands
+ * (always in check mode, with `-v` otherwise).
  */
 export function changeLines(changes: readonly Change[], o: TextOptions, indent = '    '): string[] {
   const out: string[] = []
@@ -65,14 +66,19 @@ export function changeLines(changes: readonly Change[], o: TextOptions, indent =
 function detailLines(c: Change, o: TextOptions, indent: string): string[] {
   const out: string[] = []
   if (c.before !== null && typeof c.before === 'object' && c.after !== null && typeof c.after === 'object') {
-    const b = c.before as Record<string, unknown>
-    const a = c.after as Record<string, unknown>
+    // a field that holds a secret is `***` on both sides (its old value is likely an old secret), and shown as a
+    // change although both sides then read the same
+    const hidden = secretFieldsOf(c)
+    const b = maskFields(c.before as Record<string, unknown>, hidden)
+    const a = maskFields(c.after as Record<string, unknown>, hidden)
     for (const k of new Set([...Object.keys(b), ...Object.keys(a)])) {
       // a field missing on one side reads as null: `eth0: null -> null` is no change to show
-      if (JSON.stringify(b[k] ?? null) !== JSON.stringify(a[k] ?? null)) out.push(`${indent}${k}: ${mask(fmt(b[k] ?? null))} -> ${mask(fmt(a[k] ?? null))}`)
+      const secret = hidden.has(k) && (b[k] ?? null) !== null ? ' (secret)' : ''
+      if (secret !== '' || JSON.stringify(b[k] ?? null) !== JSON.stringify(a[k] ?? null)) out.push(`${indent}${k}: ${fmt(b[k] ?? null)} -> ${fmt(a[k] ?? null)}${secret}`)
     }
   }
-  if (o.diff && c.diff !== undefined) {
+  if (o.diff && c.diffHidden !== undefined) out.push(`${indent}content changes; diff hidden: ${mask(c.diffHidden)}`)
+  else if (o.diff && c.diff !== undefined) {
     for (const l of mask(c.diff).split('\n')) {
       if (l === '' || l.startsWith('===') || l.startsWith('Index:')) continue
       const colored = l.startsWith('+++') || l.startsWith('---') ? paint(o.color, '1', l) : l.startsWith('+') ? paint(o.color, '32', l) : l.startsWith('-') ? paint(o.color, '31', l) : l.startsWith('@@') ? paint(o.color, '36', l) : l

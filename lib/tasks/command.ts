@@ -1,5 +1,6 @@
-import { script as shScript, type Command } from '../core/command.ts'
+import { script as shScript, withSecretArgs, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
+import { holdsSecret, MASKED } from '../core/secrets.ts'
 import type { Fact, Task } from '../core/task.ts'
 import { absPath, validateSpec } from '../core/validate.ts'
 
@@ -28,6 +29,21 @@ interface CommandCurrent {
   readonly unlessPassed: boolean
 }
 
+/** The numbers that tell apart `unless` guards shown alike (their secrets as `***`), by their argv. */
+const hiddenGuards = new Map<string, number>()
+
+/**
+ * The fact id of an `unless` guard: its argv as JSON (one read for tasks with the same guard). Fact ids are shown
+ * in errors, so an element that holds a secret is `***` there, and a number tells such guards apart.
+ */
+function unlessFactId(argv: readonly string[]): string {
+  const real = JSON.stringify(argv)
+  if (!argv.some(holdsSecret)) return `command.unless:${real}`
+  let n = hiddenGuards.get(real)
+  if (n === undefined) hiddenGuards.set(real, (n = hiddenGuards.size + 1))
+  return `command.unless:${JSON.stringify(argv.map((a) => (holdsSecret(a) ? MASKED : a)))}#${n}`
+}
+
 /** An argv list: a non-empty array of strings whose first (the program) is not empty. */
 function argvList(field: string, v: unknown): void {
   if (!Array.isArray(v) || !v.every((a) => typeof a === 'string')) throw new ValidationError(field, `expected a list of strings (program and arguments), got ${JSON.stringify(v)}`)
@@ -37,7 +53,10 @@ function argvList(field: string, v: unknown): void {
 /**
  * The escape hatch: run a command. Reported as changed only when it runs. With `creates` or `unless`, it
  * runs only when the guard says so, and the guard is re-checked after apply (convergence); without a
- * guard it runs on every run and is exempt from the convergence check.
+ * guard it runs on every run and is exempt from the convergence check. An element of `argv`, `script`, `args`
+ * or `unless` that is a secret (`secret()`, any length) or holds one that text masking finds (see `secret()`) is
+ * shown as `***` (`NAME=***` for `NAME=VALUE`) in plans, `-v` logs, errors and the JSON report; a short secret
+ * interpolated into a longer element is not found: give it as an element of its own.
  * Errors: {@link ValidationError} when neither or both of argv/script are given, or argv is empty.
  */
 export function command(spec: CommandSpec): Task<CommandSpec, CommandCurrent> {
@@ -48,11 +67,12 @@ export function command(spec: CommandSpec): Task<CommandSpec, CommandCurrent> {
     if (spec.argv !== undefined) argvList('argv', spec.argv)
     if (spec.creates !== undefined) absPath('creates', spec.creates)
     if (spec.unless !== undefined) argvList('unless', spec.unless)
-    const run: Command = {
+    // an element that holds a secret (the script body included) is *** wherever the command is shown
+    const run: Command = withSecretArgs({
       ...(spec.argv !== undefined ? { argv: spec.argv } : shScript(spec.script!, ...(spec.args ?? []))),
       ...(spec.stdin !== undefined ? { stdin: spec.stdin } : {}),
       ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
-    }
+    })
     const facts: Array<Fact<boolean>> = []
     const createsFact: Fact<boolean> | undefined = spec.creates === undefined ? undefined : {
       id: `file.exists:${spec.creates}`,
@@ -61,8 +81,8 @@ export function command(spec: CommandSpec): Task<CommandSpec, CommandCurrent> {
       parse: (o) => o.code === 0,
     }
     const unlessFact: Fact<boolean> | undefined = spec.unless === undefined ? undefined : {
-      id: `command.unless:${JSON.stringify(spec.unless)}`,
-      command: { argv: spec.unless },
+      id: unlessFactId(spec.unless),
+      command: withSecretArgs({ argv: spec.unless }),
       okExitCodes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 124, 125, 126, 127],
       parse: (o) => o.code === 0,
     }

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import ipaddr from 'ipaddr.js'
-import { cmd, script, type Command } from '../core/command.ts'
+import { cmd, script, withSecretArgs, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
-import { mask } from '../core/secrets.ts'
+import { holdsSecret, mask, MASKED } from '../core/secrets.ts'
 import type { Change, Claim, Task } from '../core/task.ts'
 import { absPath, dockerName, ifname, ipv4, ipv4Interface, mac as macAddr, mtu as mtuValue, oneOf, validateSpec } from '../core/validate.ts'
 import {
@@ -155,7 +155,7 @@ export interface DockerImageSpec {
   readonly dockerfile?: DockerfileSource
   /** Extra context files for `dockerfile` builds: relative path -> content (text or bytes). */
   readonly files?: Readonly<Record<string, string | Uint8Array>>
-  /** `--build-arg K=V` values (part of the input hash). */
+  /** `--build-arg K=V` values (part of the input hash); a value that holds a secret (`secret()`) is shown as `K=***`. */
   readonly buildArgs?: Readonly<Record<string, string>>
   /** Default `present`; `absent` removes the image (`docker image rm`, fails while a container uses it). */
   readonly ensure?: Ensure
@@ -302,7 +302,12 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
       ...(context !== undefined && dockerfile !== undefined ? ['-f', '-'] : []),
       context ?? '-',
     ]
-    const buildCommand = (hash: string): Command => ({ argv: buildArgv(hash), ...(stdin !== undefined ? { stdin } : {}), timeoutMs })
+    // build args that hold a secret are *** wherever the command is shown
+    const buildCommand = (hash: string): Command => {
+      const argv = buildArgv(hash)
+      const secretArgs = argv.flatMap((a, i) => (argv[i - 1] === '--build-arg' && holdsSecret(a.slice(a.indexOf('=') + 1)) ? [i] : []))
+      return { argv, ...(stdin !== undefined ? { stdin } : {}), timeoutMs, ...(secretArgs.length > 0 ? { secretArgs } : {}) }
+    }
     const source = context !== undefined
       ? `context ${context}${dockerfile !== undefined ? ' with a Dockerfile from the controller' : ''}`
       : `a Dockerfile from the controller (${Object.keys(spec.files ?? {}).length} extra files, ${stdin?.length ?? 0} bytes tar)`
@@ -382,7 +387,8 @@ const RUNNING_STATUSES = new Set(['running', 'restarting'])
  * Drift: a changed spec (the `vxlab.spec` label is a sha256 of image name, network, command and env), a
  * container whose image ID is not the image's current ID (rebuilt image), or another network mode ->
  * replace (`docker rm -f` + run). Restart policy -> update in place (`docker update --restart`); state ->
- * `docker start` / `docker unpause` / `docker stop`. Env values are shown masked (secrets as `***`).
+ * `docker start` / `docker unpause` / `docker stop`. An env value or command element that holds a secret (`secret()`)
+ * is shown as `***`, and a changed one as `***` on both sides (`env.API_TOKEN: *** -> ***`): the old value is hidden too.
  * A missing image (built by an earlier task of the same run, e.g. in check mode) plans create, not an error.
  * Check mode cannot know the ID an image rebuilt in the same run will get, so it shows only the rebuild; the
  * replacement of its containers (and their re-attachment) appears in the apply run.
@@ -415,9 +421,16 @@ export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainer
       '--name', name, '--network', network, '--label', `${CONTAINER_SPEC_LABEL}=${hash}`, '--restart', restart,
       ...envList.flatMap(([k, v]) => ['-e', `${k}=${v}`]), image, ...(spec.command ?? []),
     ]
-    const createCmd: Command = { argv: state === 'stopped' ? ['docker', 'create', ...createArgs] : ['docker', 'run', '-d', ...createArgs], timeoutMs: 120_000 }
-    const envShown = envList.map(([k, v]) => `${k}=${mask(v)}`).join(' ')
-    const describe = `${name} from ${image} (network ${network}, restart ${restart}${envShown ? `, env ${envShown}` : ''}${spec.command ? `, command ${mask(JSON.stringify(spec.command))}` : ''})`
+    // env values and command elements that hold a secret are *** wherever the command is shown
+    const createArgv = state === 'stopped' ? ['docker', 'create', ...createArgs] : ['docker', 'run', '-d', ...createArgs]
+    const commandAt = createArgv.length - (spec.command?.length ?? 0)
+    const secretArgs = createArgv.flatMap((a, i) => (i < commandAt && createArgv[i - 1] === '-e' && holdsSecret(a.slice(a.indexOf('=') + 1)) ? [i] : []))
+    const createCmd: Command = withSecretArgs({ argv: createArgv, timeoutMs: 120_000, ...(secretArgs.length > 0 ? { secretArgs } : {}) }, commandAt)
+    // a value that holds a secret is shown as *** (any length; masking by text finds only long ones)
+    const shown = (v: string): string => (holdsSecret(v) ? MASKED : v)
+    const envShown = envList.map(([k, v]) => `${k}=${shown(v)}`).join(' ')
+    const commandShown = spec.command === undefined ? undefined : JSON.stringify(spec.command.map(shown))
+    const describe = `${name} from ${image} (network ${network}, restart ${restart}${envShown ? `, env ${envShown}` : ''}${commandShown !== undefined ? `, command ${commandShown}` : ''})`
     const containerFact = dockerContainerFact(name)
     const imageFact = dockerImageFact(image)
     const touches = [`docker.container:${name}`]
@@ -446,6 +459,8 @@ export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainer
         const reasons: string[] = []
         const before: Record<string, unknown> = {}
         const after: Record<string, unknown> = {}
+        // fields whose wanted value holds a secret: *** on both sides, since the old value is likely an old secret
+        const secretFields: string[] = []
         const label = c.labels[CONTAINER_SPEC_LABEL]
         if (label !== hash) {
           if (c.image !== image) {
@@ -457,14 +472,18 @@ export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainer
             after.network = network
           }
           if (spec.command !== undefined && JSON.stringify(c.cmd) !== JSON.stringify(spec.command)) {
-            before.command = mask(JSON.stringify(c.cmd))
-            after.command = mask(JSON.stringify(spec.command))
+            const hidden = spec.command.some(holdsSecret)
+            before.command = hidden ? MASKED : mask(JSON.stringify(c.cmd))
+            after.command = hidden ? MASKED : commandShown
+            if (hidden) secretFields.push('command')
           }
           const haveEnv = new Map(c.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]))
           for (const [k, v] of envList) {
             if (haveEnv.get(k) !== v) {
-              before[`env.${k}`] = haveEnv.has(k) ? mask(haveEnv.get(k)!) : null
-              after[`env.${k}`] = mask(v)
+              const hidden = holdsSecret(v)
+              before[`env.${k}`] = !haveEnv.has(k) ? null : hidden ? MASKED : mask(haveEnv.get(k)!)
+              after[`env.${k}`] = hidden ? MASKED : v
+              if (hidden) secretFields.push(`env.${k}`)
             }
           }
           reasons.push(label === undefined ? 'not created by vxlab (no vxlab.spec label)'
@@ -480,7 +499,7 @@ export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainer
           reasons.push(`image ${image} was rebuilt (${short(c.imageId)} -> ${short(cur.image.id)})`)
         }
         if (reasons.length > 0) {
-          return [{ op: 'replace', summary: `replace container ${name}: ${reasons.join('; ')}`, before, after, commands: [cmd('docker', 'rm', '-f', name), createCmd], touches }]
+          return [{ op: 'replace', summary: `replace container ${name}: ${reasons.join('; ')}`, before, after, ...(secretFields.length > 0 ? { secretFields } : {}), commands: [cmd('docker', 'rm', '-f', name), createCmd], touches }]
         }
         // mutable fields: update in place
         const cmds: Command[] = []

@@ -6,6 +6,7 @@ import { requireDependency } from '../core/require.ts'
 import type { Task } from '../core/task.ts'
 import { fileFact, type FileState } from '../facts/files.ts'
 import { filePath, validateSpec } from '../core/validate.ts'
+import { holdsSecret } from '../core/secrets.ts'
 
 /**
  * Commands that write a file atomically: content on stdin to a temp file in the same folder, chmod,
@@ -84,10 +85,16 @@ export function renderTemplate(source: string, vars: Readonly<Record<string, unk
   return render(vars)
 }
 
+/** {@link import('../core/task.ts').Change.diffHidden} of a file whose content holds a secret. */
+export const SECRET_CONTENT = 'it holds secret values'
+
 /**
  * Render a Handlebars template on the controller and write it to `dest` on the host when content or mode
  * differ: create / update with a unified diff. Rendering happens when the playbook is built, so a missing
  * variable or template file is a validation error before any host is contacted.
+ * A template whose `vars` hold a secret (`secret()`, at any depth), or whose content holds one, gets no diff:
+ * the change says `diffHidden: 'it holds secret values'` instead (the file's current content may hold an old
+ * secret); the change itself, its summary and its commands (the content goes on stdin) stay.
  */
 export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
   // the key names the file as the host sees it, so /etc//x and /etc/x are the same task (a duplicate)
@@ -112,6 +119,10 @@ export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
     } catch (e) {
       throw new ValidationError('vars', `template ${typeof spec.src === 'string' ? spec.src : '(inline)'}: ${templateError(e)}`)
     }
+    // a file rendered from a secret (or holding one) has no diff: its current content may hold an old secret,
+    // which no text masking can know (Ansible hides such diffs with no_log / diff: false)
+    const secretContent = holdsSecret(spec.vars ?? {}) || holdsSecret(content)
+    const diffOf = (before: string): { diff: string } | { diffHidden: string } => (secretContent ? { diffHidden: SECRET_CONTENT } : { diff: fileDiff(dest, before, content) })
     const fact = fileFact(dest)
     // as stat(1) %a prints it: no leading zeros (`0640` -> `640`, `000` -> `0`), so the comparison converges
     const wantMode = Number.parseInt(mode, 8).toString(8)
@@ -126,7 +137,7 @@ export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
       plan: (cur) => {
         const touches = [`file:${dest}`]
         if (!cur.exists) {
-          return [{ op: 'create', summary: `write ${dest} (${Buffer.byteLength(content)} bytes, mode ${wantMode})`, diff: fileDiff(dest, '', content), commands: [writeFileCommand(dest, content, wantMode)], touches }]
+          return [{ op: 'create', summary: `write ${dest} (${Buffer.byteLength(content)} bytes, mode ${wantMode})`, ...diffOf(''), commands: [writeFileCommand(dest, content, wantMode)], touches }]
         }
         if (cur.content === content && cur.mode === wantMode) return []
         return [{
@@ -134,7 +145,7 @@ export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
           summary: `update ${dest}${cur.mode !== wantMode ? ` mode ${cur.mode} -> ${wantMode}` : ''}`,
           before: { mode: cur.mode },
           after: { mode: wantMode },
-          ...(cur.content !== content ? { diff: fileDiff(dest, cur.content, content) } : {}),
+          ...(cur.content !== content ? diffOf(cur.content) : {}),
           commands: [writeFileCommand(dest, content, wantMode)],
           touches,
         }]
