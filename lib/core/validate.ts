@@ -16,13 +16,19 @@ export function ipv4(field: string, value: unknown): string {
   return ipaddr.IPv4.parse(value).toString()
 }
 
-/** An IPv4 interface address with prefix length, `A.B.C.D/len` (len 0..32); returns the canonical form. */
+/**
+ * An IPv4 interface address with prefix length, `A.B.C.D/len` (RFC 4632 notation; len 0..32, one `/`); returns the
+ * canonical form. Errors: {@link ValidationError} for no `/` or more than one (`10.0.1.1/24/8`), a bad address
+ * (as {@link ipv4}) or a bad prefix length.
+ */
 export function ipv4Interface(field: string, value: unknown): string {
   if (typeof value !== 'string' || !value.includes('/')) throw new ValidationError(field, `expected A.B.C.D/len, got ${JSON.stringify(value)}`)
-  const [addr, len] = value.split('/')
+  const parts = value.split('/')
+  if (parts.length !== 2) throw new ValidationError(field, `expected A.B.C.D/len with one "/", got ${JSON.stringify(value)}`)
+  const [addr, len] = parts as [string, string]
   ipv4(field, addr)
-  if (!/^\d{1,2}$/.test(len ?? '') || Number(len) > 32) throw new ValidationError(field, `prefix length must be 0..32, got ${JSON.stringify(value)}`)
-  return `${ipaddr.IPv4.parse(addr!).toString()}/${Number(len)}`
+  if (!/^\d{1,2}$/.test(len) || Number(len) > 32) throw new ValidationError(field, `prefix length must be 0..32, got ${JSON.stringify(value)}`)
+  return `${ipaddr.IPv4.parse(addr).toString()}/${Number(len)}`
 }
 
 /**
