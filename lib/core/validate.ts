@@ -8,10 +8,29 @@ import { ValidationError } from './errors.ts'
  * before any host is contacted.
  */
 
+/**
+ * A value as an error message shows it: strings and plain data as JSON (`"10.0.1.1/33"`, `[1,2]`), numbers as
+ * written (`NaN`, `Infinity`, `1.5`; JSON would print `null` for the first two), and what JSON cannot show (a
+ * bigint, a symbol, a function, a circular object) by its kind (`5n`, `a function`). Never throws, so a
+ * validator's message cannot turn into a TypeError.
+ */
+export function shown(value: unknown): string {
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value)
+  if (typeof value === 'bigint') return `${value}n`
+  if (typeof value === 'symbol') return value.toString()
+  if (typeof value === 'function') return 'a function'
+  if (value === undefined) return 'undefined'
+  try {
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value)
+  } catch {
+    return Array.isArray(value) ? 'an array' : 'an object'
+  }
+}
+
 /** An IPv4 address in dotted-quad form (RFC 791); returns the canonical form (`010.0.0.1` is rejected). */
 export function ipv4(field: string, value: unknown): string {
   if (typeof value !== 'string' || !ipaddr.IPv4.isValidFourPartDecimal(value)) {
-    throw new ValidationError(field, `expected an IPv4 address, got ${JSON.stringify(value)}`)
+    throw new ValidationError(field, `expected an IPv4 address, got ${shown(value)}`)
   }
   return ipaddr.IPv4.parse(value).toString()
 }
@@ -22,12 +41,12 @@ export function ipv4(field: string, value: unknown): string {
  * (as {@link ipv4}) or a bad prefix length.
  */
 export function ipv4Interface(field: string, value: unknown): string {
-  if (typeof value !== 'string' || !value.includes('/')) throw new ValidationError(field, `expected A.B.C.D/len, got ${JSON.stringify(value)}`)
+  if (typeof value !== 'string' || !value.includes('/')) throw new ValidationError(field, `expected A.B.C.D/len, got ${shown(value)}`)
   const parts = value.split('/')
-  if (parts.length !== 2) throw new ValidationError(field, `expected A.B.C.D/len with one "/", got ${JSON.stringify(value)}`)
+  if (parts.length !== 2) throw new ValidationError(field, `expected A.B.C.D/len with one "/", got ${shown(value)}`)
   const [addr, len] = parts as [string, string]
   ipv4(field, addr)
-  if (!/^\d{1,2}$/.test(len) || Number(len) > 32) throw new ValidationError(field, `prefix length must be 0..32, got ${JSON.stringify(value)}`)
+  if (!/^\d{1,2}$/.test(len) || Number(len) > 32) throw new ValidationError(field, `prefix length must be 0..32, got ${shown(value)}`)
   return `${ipaddr.IPv4.parse(addr).toString()}/${Number(len)}`
 }
 
@@ -39,7 +58,7 @@ export function ipv4Cidr(field: string, value: unknown): string {
   const canon = ipv4Interface(field, value)
   const [addr, len] = ipaddr.IPv4.parseCIDR(canon)
   const net = ipaddr.IPv4.networkAddressFromCIDR(canon).toString()
-  if (net !== addr.toString()) throw new ValidationError(field, `${JSON.stringify(value)} has host bits set; did you mean ${net}/${len}?`)
+  if (net !== addr.toString()) throw new ValidationError(field, `${shown(value)} has host bits set; did you mean ${net}/${len}?`)
   return `${net}/${len}`
 }
 
@@ -50,7 +69,7 @@ export function ipv4InCidr(address: string, cidr: string): boolean {
 
 /** An integer in [min, max]. */
 export function intRange(field: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new ValidationError(field, `expected an integer ${min}..${max}, got ${JSON.stringify(value)}`)
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new ValidationError(field, `expected an integer ${min}..${max}, got ${shown(value)}`)
   if (value < min || value > max) throw new ValidationError(field, `${value} is out of range ${min}..${max}`)
   return value
 }
@@ -76,11 +95,11 @@ export function port(field: string, value: unknown): number {
  * vxlab also rejects shell metacharacters, so names are plain data everywhere.
  */
 export function ifname(field: string, value: unknown): string {
-  if (typeof value !== 'string' || value === '') throw new ValidationError(field, `expected an interface name, got ${JSON.stringify(value)}`)
-  if (Buffer.byteLength(value) > 15) throw new ValidationError(field, `interface name ${JSON.stringify(value)} is longer than 15 characters`)
-  if (value.startsWith('-')) throw new ValidationError(field, `interface name ${JSON.stringify(value)} must not start with "-"`)
+  if (typeof value !== 'string' || value === '') throw new ValidationError(field, `expected an interface name, got ${shown(value)}`)
+  if (Buffer.byteLength(value) > 15) throw new ValidationError(field, `interface name ${shown(value)} is longer than 15 characters`)
+  if (value.startsWith('-')) throw new ValidationError(field, `interface name ${shown(value)} must not start with "-"`)
   if (!/^[A-Za-z0-9_.@+-]+$/.test(value) || value === '.' || value === '..') {
-    throw new ValidationError(field, `interface name ${JSON.stringify(value)} may only contain letters, digits and _ . @ + -`)
+    throw new ValidationError(field, `interface name ${shown(value)} may only contain letters, digits and _ . @ + -`)
   }
   return value
 }
@@ -89,7 +108,7 @@ export function ifname(field: string, value: unknown): string {
 export function dockerName(field: string, value: unknown, image = false): string {
   const re = image ? /^[a-z0-9][a-z0-9_.\/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/ : /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
   if (typeof value !== 'string' || !re.test(value) || value.length > 128) {
-    throw new ValidationError(field, `${JSON.stringify(value)} is not a valid ${image ? 'image' : 'container'} name (${re.source})`)
+    throw new ValidationError(field, `${shown(value)} is not a valid ${image ? 'image' : 'container'} name (${re.source})`)
   }
   return value
 }
@@ -97,7 +116,7 @@ export function dockerName(field: string, value: unknown, image = false): string
 /** A sysctl key with dots or slashes (`net.ipv4.ip_forward`), as sysctl(8) accepts. */
 export function sysctlKey(field: string, value: unknown): string {
   if (typeof value !== 'string' || !/^[a-zA-Z0-9_]+([./][a-zA-Z0-9_-]+)+$/.test(value)) {
-    throw new ValidationError(field, `expected a sysctl key like net.ipv4.ip_forward, got ${JSON.stringify(value)}`)
+    throw new ValidationError(field, `expected a sysctl key like net.ipv4.ip_forward, got ${shown(value)}`)
   }
   return value
 }
@@ -105,7 +124,7 @@ export function sysctlKey(field: string, value: unknown): string {
 /** An absolute file path without NUL or newline. */
 export function absPath(field: string, value: unknown): string {
   if (typeof value !== 'string' || !value.startsWith('/') || /[\0\n]/.test(value)) {
-    throw new ValidationError(field, `expected an absolute path, got ${JSON.stringify(value)}`)
+    throw new ValidationError(field, `expected an absolute path, got ${shown(value)}`)
   }
   return value
 }
@@ -116,27 +135,27 @@ export function absPath(field: string, value: unknown): string {
  */
 export function filePath(field: string, value: unknown): string {
   const p = posix.normalize(absPath(field, value))
-  if (p.endsWith('/')) throw new ValidationError(field, `expected the path of a file, got a folder: ${JSON.stringify(value)}`)
+  if (p.endsWith('/')) throw new ValidationError(field, `expected the path of a file, got a folder: ${shown(value)}`)
   return p
 }
 
 /** A non-empty string. */
 export function nonEmpty(field: string, value: unknown): string {
-  if (typeof value !== 'string' || value === '') throw new ValidationError(field, `expected a non-empty string, got ${JSON.stringify(value)}`)
+  if (typeof value !== 'string' || value === '') throw new ValidationError(field, `expected a non-empty string, got ${shown(value)}`)
   return value
 }
 
 /** One of a fixed set of values. */
 export function oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new ValidationError(field, `expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${JSON.stringify(value)}`)
+    throw new ValidationError(field, `expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${shown(value)}`)
   }
   return value as T
 }
 
 /** A MAC address `aa:bb:cc:dd:ee:ff` (lower-cased). */
 export function mac(field: string, value: unknown): string {
-  if (typeof value !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(value)) throw new ValidationError(field, `expected a MAC address aa:bb:cc:dd:ee:ff, got ${JSON.stringify(value)}`)
+  if (typeof value !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(value)) throw new ValidationError(field, `expected a MAC address aa:bb:cc:dd:ee:ff, got ${shown(value)}`)
   return value.toLowerCase()
 }
 

@@ -4,10 +4,11 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ValidationError } from '../../lib/core/errors.ts'
-import { ipv4Cidr, ipv4Interface } from '../../lib/core/validate.ts'
+import { ipv4, ipv4Cidr, ipv4Interface, shown, vni } from '../../lib/core/validate.ts'
 import { iptablesMasq } from '../../lib/tasks/iptables.ts'
 import { ipAddress, route } from '../../lib/tasks/net.ts'
 import { containerPort } from '../../lib/tasks/docker.ts'
+import { vxlanPort } from '../../lib/tasks/ovs.ts'
 
 describe('ipv4Interface / ipv4Cidr: exactly one "/"', () => {
   it.each(['10.0.1.1/24/8', '10.0.1.1/24/', '10.0.1.1//24', '10.0.1.1/24/24'])('refuses %j (the part after a second "/" was ignored)', (v) => {
@@ -26,3 +27,37 @@ describe('ipv4Interface / ipv4Cidr: exactly one "/"', () => {
     expect(() => iptablesMasq({ iface: 'net1', source: '10.0.1.0/24/8' })).toThrow(/^iptables\.masq\[net1\]\.source: expected A\.B\.C\.D\/len with one "\/"/)
   })
 })
+
+describe('shown: the value in an error message', () => {
+  it('numbers as written (JSON would print null for NaN and Infinity)', () => {
+    expect(() => vni('key', NaN)).toThrow('key: expected an integer 0..16777215, got NaN')
+    expect(() => vni('key', -Infinity)).toThrow('key: expected an integer 0..16777215, got -Infinity')
+    expect(vxlanPortError({ key: NaN })).toBe('ovs.vxlanPort[vxz].key: expected an integer 0..16777215, got NaN')
+  })
+  it('what JSON cannot show (a bigint, a circular object) is a ValidationError, not a TypeError from JSON.stringify', () => {
+    const circular: Record<string, unknown> = {}
+    circular.self = circular
+    expect(vxlanPortError({ key: 5000n })).toBe('ovs.vxlanPort[vxz].key: expected an integer 0..16777215, got 5000n')
+    expect(vxlanPortError({ remoteIp: circular })).toBe('ovs.vxlanPort[vxz].remoteIp: expected an IPv4 address, got an object')
+    expect(() => ipv4('via', [circular])).toThrow('via: expected an IPv4 address, got an array')
+  })
+  it('strings and plain data as JSON, as before', () => {
+    expect(shown('a"b')).toBe('"a\\"b"')
+    expect(shown([1, 'x', null])).toBe('[1,"x",null]')
+    expect(shown({ a: 1n })).toBe('{"a":"1n"}')
+    expect(shown(undefined)).toBe('undefined')
+    expect(shown(Symbol('s'))).toBe('Symbol(s)')
+    expect(shown(() => 1)).toBe('a function')
+  })
+})
+
+/** The message vxlanPort throws for a spec with these fields changed (a ValidationError, or the test fails). */
+function vxlanPortError(change: Record<string, unknown>): string {
+  try {
+    vxlanPort({ bridge: 'br1', name: 'vxz', remoteIp: '172.16.20.100', key: 9, ...change } as never)
+  } catch (e) {
+    expect(e).toBeInstanceOf(ValidationError)
+    return (e as Error).message
+  }
+  throw new Error('accepted')
+}
