@@ -153,10 +153,21 @@ export function oneOf<T extends string>(field: string, value: unknown, allowed: 
   return value as T
 }
 
-/** A MAC address `aa:bb:cc:dd:ee:ff` (lower-cased). */
+/**
+ * The MAC address of an interface, `aa:bb:cc:dd:ee:ff` (six hex octets separated by `:`); returns it lower-cased.
+ * It must be an individual (unicast) address, whose I/G bit (the least significant bit of the first octet) is 0
+ * (IEEE 802-2014 section 8.2), and not all zeros: Linux refuses both for an Ethernet link (`is_valid_ether_addr`,
+ * include/linux/etherdevice.h; `ip link set address` fails with "Cannot assign requested address"). The broadcast
+ * address ff:ff:ff:ff:ff:ff is a group address too. Errors: {@link ValidationError} for any other value.
+ */
 export function mac(field: string, value: unknown): string {
   if (typeof value !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(value)) throw new ValidationError(field, `expected a MAC address aa:bb:cc:dd:ee:ff, got ${shown(value)}`)
-  return value.toLowerCase()
+  const m = value.toLowerCase()
+  if ((Number.parseInt(m.slice(0, 2), 16) & 1) === 1) {
+    throw new ValidationError(field, `${m} is a ${m === 'ff:ff:ff:ff:ff:ff' ? 'broadcast' : 'multicast'} (group) address: the least significant bit of its first octet (the I/G bit, IEEE 802) is 1; an interface needs a unicast address (e.g. 02:${m.slice(3)})`)
+  }
+  if (m === '00:00:00:00:00:00') throw new ValidationError(field, 'the all-zero MAC address is no address: an interface needs a unicast address such as 02:00:00:00:00:01')
+  return m
 }
 
 /**

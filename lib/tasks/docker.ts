@@ -512,7 +512,10 @@ export interface ContainerPortSpec {
   readonly gateway?: string
   /** MTU in bytes (68..65535) on both veth ends; unset = left as is (1500 on create). */
   readonly mtu?: number
-  /** MAC address of the container end (`aa:bb:cc:dd:ee:ff`); unset = kernel-chosen, left alone. */
+  /**
+   * MAC address of the container end (`aa:bb:cc:dd:ee:ff`), a unicast address (I/G bit 0, not all zeros: see
+   * {@link mac}); unset = kernel-chosen, left alone.
+   */
   readonly mac?: string
   /** Default `present`; `absent` deletes the OVS port and the veth pair. */
   readonly ensure?: Ensure

@@ -19,7 +19,7 @@ import { LAB as SEED_LAB } from '../../playbooks/lab.ts'
 import { command } from '../../lib/tasks/command.ts'
 import { template } from '../../lib/tasks/file.ts'
 import { sysctl } from '../../lib/tasks/sysctl.ts'
-import { dockerContainer } from '../../lib/tasks/docker.ts'
+import { containerPort, dockerContainer } from '../../lib/tasks/docker.ts'
 import { ipAddress, route, setMtu } from '../../lib/tasks/net.ts'
 import { ovsBridge, ovsPort, vxlanPort } from '../../lib/tasks/ovs.ts'
 
@@ -99,6 +99,7 @@ describe('bad input: exit 2, a clear error, no host contacted', () => {
     ['IPv4 with a leading zero (ambiguous octal)', () => [vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.016.20.1', key: 5000 })], /remoteIp: expected an IPv4 address, got "172\.016\.20\.1"/],
     ['invalid interface address (prefix)', () => [ipAddress({ dev: 'net1', address: '10.0.1.1/33' })], /net\.ipAddress\[net1 10\.0\.1\.1\/33\]\.address: prefix length must be 0\.\.32|address: .*10\.0\.1\.1\/33/],
     ['interface address with a second "/" (was read as 10.0.1.1/24)', () => [ipAddress({ dev: 'net1', address: '10.0.1.1/24/8' })], /bad: host1 net\.ipAddress\[net1 10\.0\.1\.1\/24\/8\]\.address: expected A\.B\.C\.D\/len with one "\/", got "10\.0\.1\.1\/24\/8"/],
+    ['a multicast MAC for a container port', () => [containerPort({ bridge: 'br1', container: 'doc1', iface: 'eth1', address: '10.0.1.77/24', mac: '01:00:5e:00:00:01' })], /bad: host1 docker\.containerPort\[doc1:eth1\]\.mac: 01:00:5e:00:00:01 is a multicast \(group\) address/],
     ['CIDR with host bits set', () => [route({ destination: '10.0.1.5/24', via: '172.16.10.100' })], /destination: "10\.0\.1\.5\/24" has host bits set; did you mean 10\.0\.1\.0\/24\?/],
     ['CIDR that is no CIDR', () => [route({ destination: '10.0.1.0/24x', via: '172.16.10.100' })], /destination: prefix length must be 0\.\.32, got "10\.0\.1\.0\/24x"/],
     ['VNI above 16777215', () => [vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.20.100', key: 16_777_216 })], /ovs\.vxlanPort\[vxlan1\]\.key: 16777216 is out of range 0\.\.16777215/],

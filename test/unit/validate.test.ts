@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ValidationError } from '../../lib/core/errors.ts'
-import { ipv4, ipv4Cidr, ipv4Interface, shown, vni } from '../../lib/core/validate.ts'
+import { ipv4, ipv4Cidr, ipv4Interface, mac, shown, vni } from '../../lib/core/validate.ts'
 import { iptablesMasq } from '../../lib/tasks/iptables.ts'
 import { ipAddress, route } from '../../lib/tasks/net.ts'
 import { containerPort } from '../../lib/tasks/docker.ts'
@@ -61,3 +61,26 @@ function vxlanPortError(change: Record<string, unknown>): string {
   }
   throw new Error('accepted')
 }
+
+describe('mac: a unicast address (IEEE 802 I/G bit 0), not all zeros', () => {
+  it.each([
+    ['01:00:5e:00:00:01', /mac: 01:00:5e:00:00:01 is a multicast \(group\) address: the least significant bit of its first octet \(the I\/G bit, IEEE 802\) is 1/],
+    ['33:33:00:00:00:01', /is a multicast \(group\) address/],
+    ['03:00:00:00:00:00', /is a multicast \(group\) address/],
+    ['FF:FF:FF:FF:FF:FF', /mac: ff:ff:ff:ff:ff:ff is a broadcast \(group\) address/],
+    ['00:00:00:00:00:00', /mac: the all-zero MAC address is no address/],
+  ])('refuses %s', (v, re) => {
+    expect(() => mac('mac', v)).toThrow(ValidationError)
+    expect(() => mac('mac', v)).toThrow(re)
+  })
+  it('accepts unicast addresses, globally or locally administered, lower-cased', () => {
+    expect(mac('mac', '02:42:AC:11:00:02')).toBe('02:42:ac:11:00:02')
+    expect(mac('mac', '00:16:3e:00:00:01')).toBe('00:16:3e:00:00:01')
+    expect(mac('mac', 'fe:ff:ff:ff:ff:ff')).toBe('fe:ff:ff:ff:ff:ff')
+  })
+  it('containerPort refuses a multicast MAC when the playbook is built (it failed at apply, after the veth was made and attached)', () => {
+    expect(() => containerPort({ bridge: 'br1', container: 'doc1', iface: 'eth1', address: '10.0.1.77/24', mac: '01:00:5e:00:00:01' }))
+      .toThrow(/^docker\.containerPort\[doc1:eth1\]\.mac: 01:00:5e:00:00:01 is a multicast \(group\) address/)
+    expect(() => containerPort({ bridge: 'br1', container: 'doc1', ensure: 'absent', mac: '00:00:00:00:00:00' })).toThrow(/\.mac: the all-zero MAC address/)
+  })
+})
