@@ -35,6 +35,31 @@ export function ipv4(field: string, value: unknown): string {
   return ipaddr.IPv4.parse(value).toString()
 }
 
+/** Why an address cannot be a tunnel endpoint, by the ipaddr.js range it lies in. */
+const NOT_A_TUNNEL_ENDPOINT: Readonly<Record<string, string>> = {
+  unspecified: 'is unspecified ("this host on this network", 0.0.0.0/8, RFC 1122 section 3.2.1.3: a source address only)',
+  broadcast: 'is the limited broadcast address (RFC 919)',
+  multicast: 'is a multicast address (224.0.0.0/4, RFC 5771)',
+  loopback: 'is a loopback address (127.0.0.0/8, RFC 1122 section 3.2.1.3: it never leaves the host, so a tunnel to or from it reaches no other host)',
+}
+
+/**
+ * The IPv4 address of a tunnel endpoint on the underlay, in dotted-quad form (as {@link ipv4}): OVS's VXLAN
+ * `options:remote_ip` (the other end) and `options:local_ip` (this host's address), for which
+ * ovs-vswitchd.conf.db(5) says "Only unicast endpoints are supported". Returns the canonical form.
+ * Errors: {@link ValidationError} for anything {@link ipv4} refuses; for 0.0.0.0/8 (unspecified), 255.255.255.255
+ * (broadcast), 224.0.0.0/4 (multicast) and 127.0.0.0/8 (loopback: a tunnel is between hosts); and for the word `flow`
+ * (OVS's per-flow endpoint, set by OpenFlow actions), which vxlab does not manage: its plans compare a fixed address.
+ * Other special ranges (private, link-local, shared, documentation, 240.0.0.0/4) are unicast and accepted.
+ */
+export function tunnelIpv4(field: string, value: unknown): string {
+  if (value === 'flow') throw new ValidationError(field, '"flow" (an OVS tunnel whose endpoint each flow sets, ovs-vswitchd.conf.db(5)) is not supported by vxlab: give the IPv4 address')
+  const a = ipv4(field, value)
+  const why = NOT_A_TUNNEL_ENDPOINT[ipaddr.IPv4.parse(a).range()]
+  if (why !== undefined) throw new ValidationError(field, `${a} ${why}; a tunnel endpoint is a unicast address of a host on the underlay (ovs-vswitchd.conf.db(5): only unicast endpoints are supported)`)
+  return a
+}
+
 /**
  * An IPv4 interface address with prefix length, `A.B.C.D/len` (RFC 4632 notation; len 0..32, one `/`); returns the
  * canonical form. Errors: {@link ValidationError} for no `/` or more than one (`10.0.1.1/24/8`), a bad address

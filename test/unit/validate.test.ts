@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ValidationError } from '../../lib/core/errors.ts'
-import { ipv4, ipv4Cidr, ipv4Interface, mac, shown, vni } from '../../lib/core/validate.ts'
+import { ipv4, ipv4Cidr, ipv4Interface, mac, shown, tunnelIpv4, vni } from '../../lib/core/validate.ts'
 import { iptablesMasq } from '../../lib/tasks/iptables.ts'
 import { ipAddress, route } from '../../lib/tasks/net.ts'
 import { containerPort } from '../../lib/tasks/docker.ts'
@@ -82,5 +82,35 @@ describe('mac: a unicast address (IEEE 802 I/G bit 0), not all zeros', () => {
     expect(() => containerPort({ bridge: 'br1', container: 'doc1', iface: 'eth1', address: '10.0.1.77/24', mac: '01:00:5e:00:00:01' }))
       .toThrow(/^docker\.containerPort\[doc1:eth1\]\.mac: 01:00:5e:00:00:01 is a multicast \(group\) address/)
     expect(() => containerPort({ bridge: 'br1', container: 'doc1', ensure: 'absent', mac: '00:00:00:00:00:00' })).toThrow(/\.mac: the all-zero MAC address/)
+  })
+})
+
+describe('tunnelIpv4: VXLAN remote_ip / local_ip are unicast (ovs-vswitchd.conf.db(5))', () => {
+  it.each([
+    ['0.0.0.0', /remoteIp: 0\.0\.0\.0 is unspecified \("this host on this network", 0\.0\.0\.0\/8, RFC 1122/],
+    ['0.1.2.3', /remoteIp: 0\.1\.2\.3 is unspecified/],
+    ['255.255.255.255', /remoteIp: 255\.255\.255\.255 is the limited broadcast address \(RFC 919\)/],
+    ['239.1.1.1', /remoteIp: 239\.1\.1\.1 is a multicast address \(224\.0\.0\.0\/4, RFC 5771\); a tunnel endpoint is a unicast address of a host on the underlay/],
+    ['224.0.0.1', /is a multicast address/],
+    ['127.0.0.1', /remoteIp: 127\.0\.0\.1 is a loopback address \(127\.0\.0\.0\/8, RFC 1122 section 3\.2\.1\.3: it never leaves the host/],
+    ['127.1.2.3', /is a loopback address/],
+    ['flow', /remoteIp: "flow" \(an OVS tunnel whose endpoint each flow sets, ovs-vswitchd\.conf\.db\(5\)\) is not supported by vxlab/],
+    ['172.016.20.100', /remoteIp: expected an IPv4 address, got "172\.016\.20\.100"/],
+  ])('refuses %s', (v, re) => {
+    expect(() => tunnelIpv4('remoteIp', v)).toThrow(ValidationError)
+    expect(() => tunnelIpv4('remoteIp', v)).toThrow(re)
+  })
+  it('accepts unicast addresses, private, link-local, shared or public', () => {
+    for (const a of ['172.16.20.100', '10.0.0.1', '169.254.1.1', '100.64.0.1', '203.0.113.10', '8.8.8.8', '223.255.255.254', '1.0.0.0']) expect(tunnelIpv4('remoteIp', a)).toBe(a)
+  })
+  it('vxlanPort refuses them in remoteIp and localIp, naming task and field', () => {
+    expect(vxlanPortError({ remoteIp: '0.0.0.0' })).toMatch(/^ovs\.vxlanPort\[vxz\]\.remoteIp: 0\.0\.0\.0 is unspecified/)
+    expect(vxlanPortError({ remoteIp: '255.255.255.255' })).toMatch(/^ovs\.vxlanPort\[vxz\]\.remoteIp: 255\.255\.255\.255 is the limited broadcast address/)
+    expect(vxlanPortError({ remoteIp: '239.1.1.1' })).toMatch(/^ovs\.vxlanPort\[vxz\]\.remoteIp: 239\.1\.1\.1 is a multicast address/)
+    expect(vxlanPortError({ remoteIp: '127.0.0.1' })).toMatch(/^ovs\.vxlanPort\[vxz\]\.remoteIp: 127\.0\.0\.1 is a loopback address/)
+    expect(vxlanPortError({ localIp: '239.1.1.1' })).toMatch(/^ovs\.vxlanPort\[vxz\]\.localIp: 239\.1\.1\.1 is a multicast address/)
+    expect(vxlanPortError({ localIp: '0.0.0.0' })).toMatch(/^ovs\.vxlanPort\[vxz\]\.localIp: 0\.0\.0\.0 is unspecified/)
+    expect(vxlanPortError({ localIp: 'flow' })).toMatch(/^ovs\.vxlanPort\[vxz\]\.localIp: "flow" .* is not supported by vxlab/)
+    expect(vxlanPort({ bridge: 'br1', name: 'vxz', remoteIp: '172.16.20.100', localIp: '172.16.10.100', key: 9 }).key).toBe('ovs.vxlanPort[vxz]')
   })
 })
