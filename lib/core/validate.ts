@@ -99,6 +99,22 @@ export function intRange(field: string, value: unknown, min: number, max: number
   return value
 }
 
+/**
+ * Longest time limit of a command, in ms: 2,000,000,000 (~23 days), as the CLI's `--command-timeout` allows. Node's
+ * timers hold at most 2^31 - 1 ms (~24.8 days); a longer delay fires at once (Node.js docs, `setTimeout`).
+ */
+export const MAX_TIMEOUT_MS = 2_000_000_000
+
+/**
+ * A command's time limit in milliseconds: an integer 1..{@link MAX_TIMEOUT_MS}. Errors: {@link ValidationError} for
+ * anything else (`-5`, `0`, `NaN`, `'abc'`, `1.5`): each would fail or misbehave only when the command runs.
+ */
+export function timeoutMs(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new ValidationError(field, `expected a time limit in ms (an integer 1..${MAX_TIMEOUT_MS}), got ${shown(value)}`)
+  if (value < 1 || value > MAX_TIMEOUT_MS) throw new ValidationError(field, `${value} ms is out of range 1..${MAX_TIMEOUT_MS} (~23 days)`)
+  return value
+}
+
 /** A VXLAN network identifier (VNI, OVS `options:key`): 24 bits, 0..16777215 (RFC 7348 section 5). */
 export function vni(field: string, value: unknown): number {
   return intRange(field, value, 0, 16_777_215)
