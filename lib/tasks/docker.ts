@@ -5,7 +5,7 @@ import { cmd, script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { mask } from '../core/secrets.ts'
 import type { Change, Task } from '../core/task.ts'
-import { absPath, dockerName, ifname, ipv4, ipv4Interface, mac as macAddr, mtu as mtuValue, oneOf, validateSpec } from '../core/validate.ts'
+import { absPath, dockerName, ifname, ipv4, ipv4Interface, mac as macAddr, mtu as mtuValue, oneOf, timeoutMs as timeLimit, validateSpec } from '../core/validate.ts'
 import {
   containerNetnsFact, dockerContainerFact, dockerContextHashFact, dockerImageFact,
   type ContainerNetns, type DockerContainerState, type DockerImageState, type NetnsLink,
@@ -158,7 +158,7 @@ export interface DockerImageSpec {
   readonly buildArgs?: Readonly<Record<string, string>>
   /** Default `present`; `absent` removes the image (`docker image rm`, fails while a container uses it). */
   readonly ensure?: Ensure
-  /** Time limit of the build in ms (default {@link BUILD_TIMEOUT_MS}, 300000). */
+  /** Time limit of the build in ms, an integer 1..2000000000 (~23 days: Node's timers hold at most 2^31 - 1 ms); default {@link BUILD_TIMEOUT_MS}, 300000. */
   readonly timeoutMs?: number
 }
 
@@ -264,8 +264,7 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
     const name = dockerName('name', spec.name, true)
     const ensure = ensureOf('ensure', spec.ensure)
     const buildArgs = stringMap('buildArgs', spec.buildArgs, ENV_KEY, 'build-arg names like HTTP_PROXY')
-    const timeoutMs = spec.timeoutMs ?? BUILD_TIMEOUT_MS
-    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new ValidationError('timeoutMs', `expected a positive integer (ms), got ${JSON.stringify(spec.timeoutMs)}`)
+    const timeoutMs = timeLimit('timeoutMs', spec.timeoutMs ?? BUILD_TIMEOUT_MS)
     if (ensure === 'present' && spec.context === undefined && spec.dockerfile === undefined) throw new ValidationError('context', 'give context (a folder on the host), dockerfile, or both')
     if (spec.context !== undefined && spec.files !== undefined) throw new ValidationError('files', 'files are only used with dockerfile (a host context already holds its files)')
     const context = spec.context === undefined ? undefined : absPath('context', spec.context)

@@ -129,6 +129,11 @@ describe('dockerImage', () => {
     expect(() => dockerImage({ name: 'img', dockerfile: { template: { inline: 'FROM x' } }, files: { '../etc/passwd': 'x' } })).toThrow(/files\.\.\.\/etc\/passwd: path "\.\.\/etc\/passwd" must not contain/)
     expect(() => dockerImage({ name: 'img', dockerfile: { template: { inline: 'FROM {{base}}' } } })).toThrow(/docker\.image\[img\]\.dockerfile\.vars: .*base/)
     expect(() => dockerImage({ name: 'img', context: ctx, buildArgs: { 'A B': 'x' } })).toThrow(/buildArgs\.A B: keys must be/)
+    // a limit past Node's timers (2^31 - 1 ms) fired at once: the build timed out as it started
+    expect(() => dockerImage({ name: 'img', context: ctx, timeoutMs: 3e9 })).toThrow('docker.image[img].timeoutMs: 3000000000 ms is out of range 1..2000000000 (~23 days)')
+    expect(() => dockerImage({ name: 'img', context: ctx, timeoutMs: 0 })).toThrow('docker.image[img].timeoutMs: 0 ms is out of range 1..2000000000 (~23 days)')
+    expect(() => dockerImage({ name: 'img', context: ctx, timeoutMs: '60000' as never })).toThrow('docker.image[img].timeoutMs: expected a time limit in ms (an integer 1..2000000000), got "60000"')
+    expect(dockerImage({ name: 'img', context: ctx, timeoutMs: 2_000_000_000 }).key).toBe('docker.image[img]')
     expect(() => dockerImage({ name: 'img', dockerfile: { text: 42 } as unknown as { text: string } })).toThrow('docker.image[img].dockerfile.text: expected a string, got number')
     expect(() => dockerImage({ name: 'img', dockerfile: { text: 'FROM x', template: 'y' } as unknown as { text: string } })).toThrow('docker.image[img].dockerfile: give template (with vars) or text, not both')
     expect(() => dockerImage({ name: 'img', dockerfile: null as unknown as { text: string } })).toThrow('docker.image[img].dockerfile: expected {template, vars} or {text}, got null')
