@@ -630,7 +630,7 @@ export function containerPort(spec: ContainerPortSpec): Task<ContainerPortSpec, 
         if (!ipaddr.IPv4.parse(gateway).match(ip, len)) throw new ValidationError('gateway', `${gateway} is not in ${address}'s network (the route would be rejected)`)
         if (gateway === ip.toString()) throw new ValidationError('gateway', `${gateway} is the container's own address`)
       }
-    }
+    } else if (spec.gateway !== undefined) ipv4('gateway', spec.gateway) // absent, no address: unused, but checked like every field given
     const mtu = spec.mtu === undefined ? undefined : mtuValue('mtu', spec.mtu)
     const mac = spec.mac === undefined ? undefined : macAddr('mac', spec.mac)
     const names = vethNames(container, iface)
