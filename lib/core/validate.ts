@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js'
 import { posix } from 'node:path'
+import type { Command } from './command.ts'
 import { ValidationError } from './errors.ts'
 
 /**
@@ -113,6 +114,25 @@ export function timeoutMs(field: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) throw new ValidationError(field, `expected a time limit in ms (an integer 1..${MAX_TIMEOUT_MS}), got ${shown(value)}`)
   if (value < 1 || value > MAX_TIMEOUT_MS) throw new ValidationError(field, `${value} ms is out of range 1..${MAX_TIMEOUT_MS} (~23 days)`)
   return value
+}
+
+/**
+ * A {@link Command} given as data (a probe's): `argv` a non-empty list of strings whose first (the program) is not
+ * empty, none with a NUL byte (execve(2) arguments are C strings); `stdin`, if given, a string or bytes; `timeoutMs`,
+ * if given, as {@link timeoutMs}. Returns it. Errors: {@link ValidationError} naming `FIELD.argv`, `FIELD.stdin` or
+ * `FIELD.timeoutMs`, or FIELD itself for a value that is no object.
+ */
+export function commandValue(field: string, value: unknown): Command {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ValidationError(field, `expected a command {argv, stdin?, timeoutMs?}, got ${shown(value)}`)
+  const c = value as { argv?: unknown; stdin?: unknown; timeoutMs?: unknown }
+  if (!Array.isArray(c.argv) || !c.argv.every((a) => typeof a === 'string') || c.argv.length === 0 || c.argv[0] === '') {
+    throw new ValidationError(`${field}.argv`, `expected a non-empty list of strings (program and arguments), got ${shown(c.argv)}`)
+  }
+  const nul = c.argv.findIndex((a: string) => a.includes('\0'))
+  if (nul >= 0) throw new ValidationError(`${field}.argv[${nul}]`, 'must not contain a NUL byte (execve(2) arguments are C strings)')
+  if (c.stdin !== undefined && typeof c.stdin !== 'string' && !(c.stdin instanceof Uint8Array)) throw new ValidationError(`${field}.stdin`, `expected a string or bytes, got ${shown(c.stdin)}`)
+  if (c.timeoutMs !== undefined) timeoutMs(`${field}.timeoutMs`, c.timeoutMs)
+  return value as Command
 }
 
 /** A VXLAN network identifier (VNI, OVS `options:key`): 24 bits, 0..16777215 (RFC 7348 section 5). */

@@ -9,6 +9,7 @@ import { iptablesMasq } from '../../lib/tasks/iptables.ts'
 import { ipAddress, route } from '../../lib/tasks/net.ts'
 import { containerPort } from '../../lib/tasks/docker.ts'
 import { vxlanPort } from '../../lib/tasks/ovs.ts'
+import { probe } from '../../lib/tasks/probe.ts'
 
 describe('ipv4Interface / ipv4Cidr: exactly one "/"', () => {
   it.each(['10.0.1.1/24/8', '10.0.1.1/24/', '10.0.1.1//24', '10.0.1.1/24/24'])('refuses %j (the part after a second "/" was ignored)', (v) => {
@@ -112,5 +113,34 @@ describe('tunnelIpv4: VXLAN remote_ip / local_ip are unicast (ovs-vswitchd.conf.
     expect(vxlanPortError({ localIp: '0.0.0.0' })).toMatch(/^ovs\.vxlanPort\[vxz\]\.localIp: 0\.0\.0\.0 is unspecified/)
     expect(vxlanPortError({ localIp: 'flow' })).toMatch(/^ovs\.vxlanPort\[vxz\]\.localIp: "flow" .* is not supported by vxlab/)
     expect(vxlanPort({ bridge: 'br1', name: 'vxz', remoteIp: '172.16.20.100', localIp: '172.16.10.100', key: 9 }).key).toBe('ovs.vxlanPort[vxz]')
+  })
+})
+
+describe('probe: command and judge are checked when the playbook is built (a bad one failed only when read)', () => {
+  const judge = () => ({ ok: true, detail: '' })
+  it.each([
+    [{ command: { argv: 'ping' }, judge }, 'verify[p].command.argv: expected a non-empty list of strings (program and arguments), got "ping"'],
+    [{ command: { argv: [] }, judge }, 'verify[p].command.argv: expected a non-empty list of strings (program and arguments), got []'],
+    [{ command: { argv: ['ping', 5] }, judge }, 'verify[p].command.argv: expected a non-empty list of strings (program and arguments), got ["ping",5]'],
+    [{ command: { argv: ['ping', 'a\0'] }, judge }, 'verify[p].command.argv[1]: must not contain a NUL byte (execve(2) arguments are C strings)'],
+    [{ command: { argv: ['cat'], stdin: 5 }, judge }, 'verify[p].command.stdin: expected a string or bytes, got 5'],
+    [{ command: { argv: ['true'], timeoutMs: -1 }, judge }, 'verify[p].command.timeoutMs: -1 ms is out of range 1..2000000000 (~23 days)'],
+    [{ command: 'ping -c 1 x', judge }, 'verify[p].command: expected a command {argv, stdin?, timeoutMs?}, got "ping -c 1 x"'],
+    [{ command: { argv: ['true'] } }, 'verify[p].judge: expected a function (output) => ({ok, detail}), got undefined'],
+    [{ command: { argv: ['true'] }, judge: true }, 'verify[p].judge: expected a function (output) => ({ok, detail}), got true'],
+  ])('%j', (spec, message) => {
+    let error: unknown
+    try {
+      probe({ name: 'p', ...spec } as never)
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(ValidationError)
+    expect((error as Error).message).toBe(message)
+  })
+  it('a valid probe is made as before', () => {
+    const t = probe({ name: 'p', command: { argv: ['ping', '-c', '1', '10.0.1.1'], timeoutMs: 5000, stdin: new Uint8Array([1]) }, judge })
+    expect(t.key).toBe('verify[p]')
+    expect(t.facts[0]!.command.argv).toEqual(['ping', '-c', '1', '10.0.1.1'])
   })
 })
