@@ -36,12 +36,15 @@ export function ipv4(field: string, value: unknown): string {
   return ipaddr.IPv4.parse(value).toString()
 }
 
-/** Why an address cannot be a tunnel endpoint, by the ipaddr.js range it lies in. */
-const NOT_A_TUNNEL_ENDPOINT: Readonly<Record<string, string>> = {
+/**
+ * Why an address is not a unicast address of a host, by the range ipaddr.js puts it in (the ranges of IANA's IPv4
+ * special-purpose address registry, RFC 6890).
+ */
+const NOT_UNICAST: Readonly<Record<string, string>> = {
   unspecified: 'is unspecified ("this host on this network", 0.0.0.0/8, RFC 1122 section 3.2.1.3: a source address only)',
   broadcast: 'is the limited broadcast address (RFC 919)',
   multicast: 'is a multicast address (224.0.0.0/4, RFC 5771)',
-  loopback: 'is a loopback address (127.0.0.0/8, RFC 1122 section 3.2.1.3: it never leaves the host, so a tunnel to or from it reaches no other host)',
+  loopback: 'is a loopback address (127.0.0.0/8, RFC 1122 section 3.2.1.3: it never leaves the host)',
 }
 
 /**
@@ -56,8 +59,27 @@ const NOT_A_TUNNEL_ENDPOINT: Readonly<Record<string, string>> = {
 export function tunnelIpv4(field: string, value: unknown): string {
   if (value === 'flow') throw new ValidationError(field, '"flow" (an OVS tunnel whose endpoint each flow sets, ovs-vswitchd.conf.db(5)) is not supported by vxlab: give the IPv4 address')
   const a = ipv4(field, value)
-  const why = NOT_A_TUNNEL_ENDPOINT[ipaddr.IPv4.parse(a).range()]
+  const why = NOT_UNICAST[ipaddr.IPv4.parse(a).range()]
   if (why !== undefined) throw new ValidationError(field, `${a} ${why}; a tunnel endpoint is a unicast address of a host on the underlay (ovs-vswitchd.conf.db(5): only unicast endpoints are supported)`)
+  return a
+}
+
+/**
+ * The IPv4 address of a next-hop gateway (ip-route(8) `via`), in dotted-quad form (as {@link ipv4}); returns the
+ * canonical form. Errors: {@link ValidationError} for anything {@link ipv4} refuses, and for 224.0.0.0/4 (multicast),
+ * 255.255.255.255 (broadcast) and 127.0.0.0/8 (loopback), which Linux refuses at apply ("Nexthop has invalid
+ * gateway", a gateway must be a unicast address: fib_check_nh, net/ipv4/fib_semantics.c), and for 0.0.0.0/8: Linux
+ * reads `via 0.0.0.0` as no gateway (a link route, which then never matches the planned one) and refuses the rest of
+ * 0.0.0.0/8 as it refuses the others.
+ */
+export function gatewayIpv4(field: string, value: unknown): string {
+  const a = ipv4(field, value)
+  const range = ipaddr.IPv4.parse(a).range()
+  const why = NOT_UNICAST[range]
+  if (why !== undefined) {
+    const linux = a === '0.0.0.0' ? 'Linux reads via 0.0.0.0 as no gateway at all' : 'Linux refuses this one: "Nexthop has invalid gateway"'
+    throw new ValidationError(field, `${a} ${why}; a gateway is the unicast address of a router on a connected network (${linux})`)
+  }
   return a
 }
 

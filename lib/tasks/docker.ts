@@ -5,7 +5,7 @@ import { cmd, script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { mask } from '../core/secrets.ts'
 import type { Change, Task } from '../core/task.ts'
-import { absPath, dockerName, ifname, ipv4, ipv4Interface, mac as macAddr, mtu as mtuValue, oneOf, timeoutMs as timeLimit, validateSpec } from '../core/validate.ts'
+import { absPath, dockerName, gatewayIpv4, ifname, ipv4Interface, mac as macAddr, mtu as mtuValue, oneOf, timeoutMs as timeLimit, validateSpec } from '../core/validate.ts'
 import {
   containerNetnsFact, dockerContainerFact, dockerContextHashFact, dockerImageFact,
   type ContainerNetns, type DockerContainerState, type DockerImageState, type NetnsLink,
@@ -507,7 +507,10 @@ export interface ContainerPortSpec {
   readonly iface?: string
   /** IPv4 address with prefix length inside the container, `A.B.C.D/len`; required unless `ensure: 'absent'`. */
   readonly address?: string
-  /** Default gateway inside the container (must lie in `address`'s network); unset = routes left alone. */
+  /**
+   * Default gateway inside the container: a unicast address ({@link gatewayIpv4}) in `address`'s network, not the
+   * container's own address nor the network's broadcast address; unset = routes left alone.
+   */
   readonly gateway?: string
   /** MTU in bytes (68..65535) on both veth ends; unset = left as is (1500 on create). */
   readonly mtu?: number
@@ -625,12 +628,16 @@ export function containerPort(spec: ContainerPortSpec): Task<ContainerPortSpec, 
       if (spec.address === undefined) throw new ValidationError('address', 'required (A.B.C.D/len) unless ensure is absent')
       address = ipv4Interface('address', spec.address)
       if (spec.gateway !== undefined) {
-        gateway = ipv4('gateway', spec.gateway)
+        gateway = gatewayIpv4('gateway', spec.gateway)
         const [ip, len] = ipaddr.IPv4.parseCIDR(address)
         if (!ipaddr.IPv4.parse(gateway).match(ip, len)) throw new ValidationError('gateway', `${gateway} is not in ${address}'s network (the route would be rejected)`)
         if (gateway === ip.toString()) throw new ValidationError('gateway', `${gateway} is the container's own address`)
+        // a /31 (RFC 3021) has no broadcast address, and in a /32 the gateway is the address itself (refused above)
+        if (len <= 30 && gateway === ipaddr.IPv4.broadcastAddressFromCIDR(address).toString()) {
+          throw new ValidationError('gateway', `${gateway} is the broadcast address of ${address}'s network (Linux refuses it as a gateway: "Nexthop has invalid gateway")`)
+        }
       }
-    } else if (spec.gateway !== undefined) ipv4('gateway', spec.gateway) // absent, no address: unused, but checked like every field given
+    } else if (spec.gateway !== undefined) gatewayIpv4('gateway', spec.gateway) // absent, no address: unused, but checked like every field given
     const mtu = spec.mtu === undefined ? undefined : mtuValue('mtu', spec.mtu)
     const mac = spec.mac === undefined ? undefined : macAddr('mac', spec.mac)
     const names = vethNames(container, iface)

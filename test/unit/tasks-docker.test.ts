@@ -367,6 +367,11 @@ describe('containerPort', () => {
     expect(() => containerPort({ ...spec, gateway: '10.9.2.1' })).toThrow(/\.gateway: 10.9.2.1 is not in 10.9.1.10\/24's network/)
     expect(() => containerPort({ ...spec, mtu: 40 })).toThrow(/\.mtu: 40 is out of range/)
     expect(() => containerPort({ ...spec, mac: 'zz' })).toThrow(/\.mac: expected a MAC/)
+    // a gateway Linux refuses at apply ("Nexthop has invalid gateway"), after the veth was made and attached
+    expect(() => containerPort({ ...spec, gateway: '10.9.1.255' })).toThrow("docker.containerPort[tdoc1:eth0].gateway: 10.9.1.255 is the broadcast address of 10.9.1.10/24's network (Linux refuses it as a gateway: \"Nexthop has invalid gateway\")")
+    expect(() => containerPort({ ...spec, address: '127.0.0.5/8', gateway: '127.0.0.1' })).toThrow(/\.gateway: 127\.0\.0\.1 is a loopback address/)
+    expect(containerPort({ ...spec, address: '10.9.1.10/31', gateway: '10.9.1.11' }).key).toBe('docker.containerPort[tdoc1:eth0]')
+    expect(containerPort({ ...spec, gateway: '10.9.1.0' }).key).toBe('docker.containerPort[tdoc1:eth0]')
     // with ensure absent and no address, a gateway given is still checked (it was accepted whatever it was)
     expect(() => containerPort({ bridge: 'tdbr1', container: 'tdoc1', ensure: 'absent', gateway: '10.9.1.1/24' })).toThrow('docker.containerPort[tdoc1:eth0].gateway: expected an IPv4 address, got "10.9.1.1/24"')
     expect(() => containerPort({ bridge: 'tdbr1', container: 'tdoc1', ensure: 'absent', gateway: 5 as never })).toThrow('docker.containerPort[tdoc1:eth0].gateway: expected an IPv4 address, got 5')
