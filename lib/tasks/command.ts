@@ -73,7 +73,8 @@ function argvList(field: string, v: unknown): readonly string[] {
  */
 export function command(spec: CommandSpec): Task<CommandSpec, CommandCurrent> {
   // String(): a key is made even for a name of the wrong type (a symbol, an object), so the error can name the task
-  const label = String(spec.name ?? (Array.isArray(spec.argv) ? spec.argv[0] : undefined) ?? 'script')
+  const argv0: unknown = Array.isArray(spec.argv) ? spec.argv[0] : spec.argv !== undefined ? 'argv' : undefined
+  const label = String(spec.name ?? argv0 ?? 'script')
   const key = `command[${label}]`
   return validateSpec(key, () => {
     if (spec.name !== undefined && (typeof spec.name !== 'string' || spec.name === '' || /[\x00-\x1f\x7f]/.test(spec.name))) {

@@ -42,6 +42,7 @@ describe('command: bad input is a ValidationError naming the task and field', ()
     [{ script: null }, 'command[script].script: expected a non-empty POSIX sh script (a string), got null'],
     [{}, 'command[script].argv: give exactly one of argv or script'],
     [{ argv: ['true'], script: 'true' }, 'command[true].argv: give exactly one of argv or script'],
+    [{ argv: 'ls -l' }, 'command[argv].argv: expected a list of strings (program and arguments), got "ls -l"'],
     [{ argv: ['printf', 'a\0b'] }, 'command[printf].argv[1]: must not contain a NUL byte (execve(2) arguments are C strings), got "a\\u0000b"'],
     [{ argv: ['true'], unless: ['test', '-e', '\0'] }, 'command[true].unless[2]: must not contain a NUL byte (execve(2) arguments are C strings), got "\\u0000"'],
     [{ name: 'a\nb', argv: ['true'] }, 'command[a\nb].name: expected a non-empty string without control characters (newline, tab, NUL), got "a\\nb"'],
