@@ -80,7 +80,7 @@ export { labPlaybook } from './lab/plays.ts'
 
 // generic tasks
 export { command } from './tasks/command.ts'
-export type { CommandSpec } from './tasks/command.ts'
+export type { CommandSpec, CommandArgvSpec, CommandScriptSpec, CommandOptions } from './tasks/command.ts'
 export { template, renderTemplate } from './tasks/file.ts'
 export type { TemplateSpec } from './tasks/file.ts'
 export { fileFact } from './facts/files.ts'

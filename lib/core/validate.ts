@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js'
 import { posix } from 'node:path'
+import type { Command } from './command.ts'
 import { ValidationError } from './errors.ts'
 
 /**
@@ -8,21 +9,93 @@ import { ValidationError } from './errors.ts'
  * before any host is contacted.
  */
 
+/**
+ * A value as an error message shows it: strings and plain data as JSON (`"10.0.1.1/33"`, `[1,2]`), numbers as
+ * written (`NaN`, `Infinity`, `1.5`; JSON would print `null` for the first two), and what JSON cannot show (a
+ * bigint, a symbol, a function, a circular object) by its kind (`5n`, `a function`). Never throws, so a
+ * validator's message cannot turn into a TypeError.
+ */
+export function shown(value: unknown): string {
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value)
+  if (typeof value === 'bigint') return `${value}n`
+  if (typeof value === 'symbol') return value.toString()
+  if (typeof value === 'function') return 'a function'
+  if (value === undefined) return 'undefined'
+  try {
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value)
+  } catch {
+    return Array.isArray(value) ? 'an array' : 'an object'
+  }
+}
+
 /** An IPv4 address in dotted-quad form (RFC 791); returns the canonical form (`010.0.0.1` is rejected). */
 export function ipv4(field: string, value: unknown): string {
   if (typeof value !== 'string' || !ipaddr.IPv4.isValidFourPartDecimal(value)) {
-    throw new ValidationError(field, `expected an IPv4 address, got ${JSON.stringify(value)}`)
+    throw new ValidationError(field, `expected an IPv4 address, got ${shown(value)}`)
   }
   return ipaddr.IPv4.parse(value).toString()
 }
 
-/** An IPv4 interface address with prefix length, `A.B.C.D/len` (len 0..32); returns the canonical form. */
+/**
+ * Why an address is not a unicast address of a host, by the range ipaddr.js puts it in (the ranges of IANA's IPv4
+ * special-purpose address registry, RFC 6890).
+ */
+const NOT_UNICAST: Readonly<Record<string, string>> = {
+  unspecified: 'is unspecified ("this host on this network", 0.0.0.0/8, RFC 1122 section 3.2.1.3: a source address only)',
+  broadcast: 'is the limited broadcast address (RFC 919)',
+  multicast: 'is a multicast address (224.0.0.0/4, RFC 5771)',
+  loopback: 'is a loopback address (127.0.0.0/8, RFC 1122 section 3.2.1.3: it never leaves the host)',
+}
+
+/**
+ * The IPv4 address of a tunnel endpoint on the underlay, in dotted-quad form (as {@link ipv4}): OVS's VXLAN
+ * `options:remote_ip` (the other end) and `options:local_ip` (this host's address), for which
+ * ovs-vswitchd.conf.db(5) says "Only unicast endpoints are supported". Returns the canonical form.
+ * Errors: {@link ValidationError} for anything {@link ipv4} refuses; for 0.0.0.0/8 (unspecified), 255.255.255.255
+ * (broadcast), 224.0.0.0/4 (multicast) and 127.0.0.0/8 (loopback: a tunnel is between hosts); and for the word `flow`
+ * (OVS's per-flow endpoint, set by OpenFlow actions), which vxlab does not manage: its plans compare a fixed address.
+ * Other special ranges (private, link-local, shared, documentation, 240.0.0.0/4) are unicast and accepted.
+ */
+export function tunnelIpv4(field: string, value: unknown): string {
+  if (value === 'flow') throw new ValidationError(field, '"flow" (an OVS tunnel whose endpoint each flow sets, ovs-vswitchd.conf.db(5)) is not supported by vxlab: give the IPv4 address')
+  const a = ipv4(field, value)
+  const why = NOT_UNICAST[ipaddr.IPv4.parse(a).range()]
+  if (why !== undefined) throw new ValidationError(field, `${a} ${why}; a tunnel endpoint is a unicast address of a host on the underlay (ovs-vswitchd.conf.db(5): only unicast endpoints are supported)`)
+  return a
+}
+
+/**
+ * The IPv4 address of a next-hop gateway (ip-route(8) `via`), in dotted-quad form (as {@link ipv4}); returns the
+ * canonical form. Errors: {@link ValidationError} for anything {@link ipv4} refuses, and for 224.0.0.0/4 (multicast),
+ * 255.255.255.255 (broadcast) and 127.0.0.0/8 (loopback), which Linux refuses at apply ("Nexthop has invalid
+ * gateway", a gateway must be a unicast address: fib_check_nh, net/ipv4/fib_semantics.c), and for 0.0.0.0/8: Linux
+ * reads `via 0.0.0.0` as no gateway (a link route, which then never matches the planned one) and refuses the rest of
+ * 0.0.0.0/8 as it refuses the others.
+ */
+export function gatewayIpv4(field: string, value: unknown): string {
+  const a = ipv4(field, value)
+  const range = ipaddr.IPv4.parse(a).range()
+  const why = NOT_UNICAST[range]
+  if (why !== undefined) {
+    const linux = a === '0.0.0.0' ? 'Linux reads via 0.0.0.0 as no gateway at all' : 'Linux refuses this one: "Nexthop has invalid gateway"'
+    throw new ValidationError(field, `${a} ${why}; a gateway is the unicast address of a router on a connected network (${linux})`)
+  }
+  return a
+}
+
+/**
+ * An IPv4 interface address with prefix length, `A.B.C.D/len` (RFC 4632 notation; len 0..32, one `/`); returns the
+ * canonical form. Errors: {@link ValidationError} for no `/` or more than one (`10.0.1.1/24/8`), a bad address
+ * (as {@link ipv4}) or a bad prefix length.
+ */
 export function ipv4Interface(field: string, value: unknown): string {
-  if (typeof value !== 'string' || !value.includes('/')) throw new ValidationError(field, `expected A.B.C.D/len, got ${JSON.stringify(value)}`)
-  const [addr, len] = value.split('/')
+  if (typeof value !== 'string' || !value.includes('/')) throw new ValidationError(field, `expected A.B.C.D/len, got ${shown(value)}`)
+  const parts = value.split('/')
+  if (parts.length !== 2) throw new ValidationError(field, `expected A.B.C.D/len with one "/", got ${shown(value)}`)
+  const [addr, len] = parts as [string, string]
   ipv4(field, addr)
-  if (!/^\d{1,2}$/.test(len ?? '') || Number(len) > 32) throw new ValidationError(field, `prefix length must be 0..32, got ${JSON.stringify(value)}`)
-  return `${ipaddr.IPv4.parse(addr!).toString()}/${Number(len)}`
+  if (!/^\d{1,2}$/.test(len) || Number(len) > 32) throw new ValidationError(field, `prefix length must be 0..32, got ${shown(value)}`)
+  return `${ipaddr.IPv4.parse(addr).toString()}/${Number(len)}`
 }
 
 /**
@@ -33,7 +106,7 @@ export function ipv4Cidr(field: string, value: unknown): string {
   const canon = ipv4Interface(field, value)
   const [addr, len] = ipaddr.IPv4.parseCIDR(canon)
   const net = ipaddr.IPv4.networkAddressFromCIDR(canon).toString()
-  if (net !== addr.toString()) throw new ValidationError(field, `${JSON.stringify(value)} has host bits set; did you mean ${net}/${len}?`)
+  if (net !== addr.toString()) throw new ValidationError(field, `${shown(value)} has host bits set; did you mean ${net}/${len}?`)
   return `${net}/${len}`
 }
 
@@ -44,9 +117,44 @@ export function ipv4InCidr(address: string, cidr: string): boolean {
 
 /** An integer in [min, max]. */
 export function intRange(field: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new ValidationError(field, `expected an integer ${min}..${max}, got ${JSON.stringify(value)}`)
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new ValidationError(field, `expected an integer ${min}..${max}, got ${shown(value)}`)
   if (value < min || value > max) throw new ValidationError(field, `${value} is out of range ${min}..${max}`)
   return value
+}
+
+/**
+ * Longest time limit of a command, in ms: 2,000,000,000 (~23 days), as the CLI's `--command-timeout` allows. Node's
+ * timers hold at most 2^31 - 1 ms (~24.8 days); a longer delay fires at once (Node.js docs, `setTimeout`).
+ */
+export const MAX_TIMEOUT_MS = 2_000_000_000
+
+/**
+ * A command's time limit in milliseconds: an integer 1..{@link MAX_TIMEOUT_MS}. Errors: {@link ValidationError} for
+ * anything else (`-5`, `0`, `NaN`, `'abc'`, `1.5`): each would fail or misbehave only when the command runs.
+ */
+export function timeoutMs(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new ValidationError(field, `expected a time limit in ms (an integer 1..${MAX_TIMEOUT_MS}), got ${shown(value)}`)
+  if (value < 1 || value > MAX_TIMEOUT_MS) throw new ValidationError(field, `${value} ms is out of range 1..${MAX_TIMEOUT_MS} (~23 days)`)
+  return value
+}
+
+/**
+ * A {@link Command} given as data (a probe's): `argv` a non-empty list of strings whose first (the program) is not
+ * empty, none with a NUL byte (execve(2) arguments are C strings); `stdin`, if given, a string or bytes; `timeoutMs`,
+ * if given, as {@link timeoutMs}. Returns it. Errors: {@link ValidationError} naming `FIELD.argv`, `FIELD.stdin` or
+ * `FIELD.timeoutMs`, or FIELD itself for a value that is no object.
+ */
+export function commandValue(field: string, value: unknown): Command {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ValidationError(field, `expected a command {argv, stdin?, timeoutMs?}, got ${shown(value)}`)
+  const c = value as { argv?: unknown; stdin?: unknown; timeoutMs?: unknown }
+  if (!Array.isArray(c.argv) || !c.argv.every((a) => typeof a === 'string') || c.argv.length === 0 || c.argv[0] === '') {
+    throw new ValidationError(`${field}.argv`, `expected a non-empty list of strings (program and arguments), got ${shown(c.argv)}`)
+  }
+  const nul = c.argv.findIndex((a: string) => a.includes('\0'))
+  if (nul >= 0) throw new ValidationError(`${field}.argv[${nul}]`, 'must not contain a NUL byte (execve(2) arguments are C strings)')
+  if (c.stdin !== undefined && typeof c.stdin !== 'string' && !(c.stdin instanceof Uint8Array)) throw new ValidationError(`${field}.stdin`, `expected a string or bytes, got ${shown(c.stdin)}`)
+  if (c.timeoutMs !== undefined) timeoutMs(`${field}.timeoutMs`, c.timeoutMs)
+  return value as Command
 }
 
 /** A VXLAN network identifier (VNI, OVS `options:key`): 24 bits, 0..16777215 (RFC 7348 section 5). */
@@ -70,11 +178,11 @@ export function port(field: string, value: unknown): number {
  * vxlab also rejects shell metacharacters, so names are plain data everywhere.
  */
 export function ifname(field: string, value: unknown): string {
-  if (typeof value !== 'string' || value === '') throw new ValidationError(field, `expected an interface name, got ${JSON.stringify(value)}`)
-  if (Buffer.byteLength(value) > 15) throw new ValidationError(field, `interface name ${JSON.stringify(value)} is longer than 15 characters`)
-  if (value.startsWith('-')) throw new ValidationError(field, `interface name ${JSON.stringify(value)} must not start with "-"`)
+  if (typeof value !== 'string' || value === '') throw new ValidationError(field, `expected an interface name, got ${shown(value)}`)
+  if (Buffer.byteLength(value) > 15) throw new ValidationError(field, `interface name ${shown(value)} is longer than 15 characters`)
+  if (value.startsWith('-')) throw new ValidationError(field, `interface name ${shown(value)} must not start with "-"`)
   if (!/^[A-Za-z0-9_.@+-]+$/.test(value) || value === '.' || value === '..') {
-    throw new ValidationError(field, `interface name ${JSON.stringify(value)} may only contain letters, digits and _ . @ + -`)
+    throw new ValidationError(field, `interface name ${shown(value)} may only contain letters, digits and _ . @ + -`)
   }
   return value
 }
@@ -83,7 +191,7 @@ export function ifname(field: string, value: unknown): string {
 export function dockerName(field: string, value: unknown, image = false): string {
   const re = image ? /^[a-z0-9][a-z0-9_.\/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/ : /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
   if (typeof value !== 'string' || !re.test(value) || value.length > 128) {
-    throw new ValidationError(field, `${JSON.stringify(value)} is not a valid ${image ? 'image' : 'container'} name (${re.source})`)
+    throw new ValidationError(field, `${shown(value)} is not a valid ${image ? 'image' : 'container'} name (${re.source})`)
   }
   return value
 }
@@ -91,7 +199,7 @@ export function dockerName(field: string, value: unknown, image = false): string
 /** A sysctl key with dots or slashes (`net.ipv4.ip_forward`), as sysctl(8) accepts. */
 export function sysctlKey(field: string, value: unknown): string {
   if (typeof value !== 'string' || !/^[a-zA-Z0-9_]+([./][a-zA-Z0-9_-]+)+$/.test(value)) {
-    throw new ValidationError(field, `expected a sysctl key like net.ipv4.ip_forward, got ${JSON.stringify(value)}`)
+    throw new ValidationError(field, `expected a sysctl key like net.ipv4.ip_forward, got ${shown(value)}`)
   }
   return value
 }
@@ -99,7 +207,7 @@ export function sysctlKey(field: string, value: unknown): string {
 /** An absolute file path without NUL or newline. */
 export function absPath(field: string, value: unknown): string {
   if (typeof value !== 'string' || !value.startsWith('/') || /[\0\n]/.test(value)) {
-    throw new ValidationError(field, `expected an absolute path, got ${JSON.stringify(value)}`)
+    throw new ValidationError(field, `expected an absolute path, got ${shown(value)}`)
   }
   return value
 }
@@ -110,28 +218,39 @@ export function absPath(field: string, value: unknown): string {
  */
 export function filePath(field: string, value: unknown): string {
   const p = posix.normalize(absPath(field, value))
-  if (p.endsWith('/')) throw new ValidationError(field, `expected the path of a file, got a folder: ${JSON.stringify(value)}`)
+  if (p.endsWith('/')) throw new ValidationError(field, `expected the path of a file, got a folder: ${shown(value)}`)
   return p
 }
 
 /** A non-empty string. */
 export function nonEmpty(field: string, value: unknown): string {
-  if (typeof value !== 'string' || value === '') throw new ValidationError(field, `expected a non-empty string, got ${JSON.stringify(value)}`)
+  if (typeof value !== 'string' || value === '') throw new ValidationError(field, `expected a non-empty string, got ${shown(value)}`)
   return value
 }
 
 /** One of a fixed set of values. */
 export function oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new ValidationError(field, `expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${JSON.stringify(value)}`)
+    throw new ValidationError(field, `expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${shown(value)}`)
   }
   return value as T
 }
 
-/** A MAC address `aa:bb:cc:dd:ee:ff` (lower-cased). */
+/**
+ * The MAC address of an interface, `aa:bb:cc:dd:ee:ff` (six hex octets separated by `:`); returns it lower-cased.
+ * It must be an individual (unicast) address, whose I/G bit (the least significant bit of the first octet) is 0
+ * (IEEE 802-2014 section 8.2), and not all zeros: Linux refuses both for an Ethernet link (`is_valid_ether_addr`,
+ * include/linux/etherdevice.h; `ip link set address` fails with "Cannot assign requested address"). The broadcast
+ * address ff:ff:ff:ff:ff:ff is a group address too. Errors: {@link ValidationError} for any other value.
+ */
 export function mac(field: string, value: unknown): string {
-  if (typeof value !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(value)) throw new ValidationError(field, `expected a MAC address aa:bb:cc:dd:ee:ff, got ${JSON.stringify(value)}`)
-  return value.toLowerCase()
+  if (typeof value !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(value)) throw new ValidationError(field, `expected a MAC address aa:bb:cc:dd:ee:ff, got ${shown(value)}`)
+  const m = value.toLowerCase()
+  if ((Number.parseInt(m.slice(0, 2), 16) & 1) === 1) {
+    throw new ValidationError(field, `${m} is a ${m === 'ff:ff:ff:ff:ff:ff' ? 'broadcast' : 'multicast'} (group) address: the least significant bit of its first octet (the I/G bit, IEEE 802) is 1; an interface needs a unicast address (e.g. 02:${m.slice(3)})`)
+  }
+  if (m === '00:00:00:00:00:00') throw new ValidationError(field, 'the all-zero MAC address is no address: an interface needs a unicast address such as 02:00:00:00:00:01')
+  return m
 }
 
 /**

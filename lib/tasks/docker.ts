@@ -5,7 +5,7 @@ import { cmd, script, withSecretArgs, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { holdsSecret, mask, MASKED } from '../core/secrets.ts'
 import type { Change, Claim, Task } from '../core/task.ts'
-import { absPath, dockerName, ifname, ipv4, ipv4Interface, mac as macAddr, mtu as mtuValue, oneOf, validateSpec } from '../core/validate.ts'
+import { absPath, dockerName, gatewayIpv4, ifname, ipv4Interface, mac as macAddr, mtu as mtuValue, oneOf, timeoutMs as timeLimit, validateSpec } from '../core/validate.ts'
 import {
   containerNetnsFact, dockerContainerFact, dockerContextHashFact, dockerImageFact,
   type ContainerNetns, type DockerContainerState, type DockerImageState, type NetnsLink,
@@ -159,7 +159,7 @@ export interface DockerImageSpec {
   readonly buildArgs?: Readonly<Record<string, string>>
   /** Default `present`; `absent` removes the image (`docker image rm`, fails while a container uses it). */
   readonly ensure?: Ensure
-  /** Time limit of the build in ms (default {@link BUILD_TIMEOUT_MS}, 300000). */
+  /** Time limit of the build in ms, an integer 1..2000000000 (~23 days: Node's timers hold at most 2^31 - 1 ms); default {@link BUILD_TIMEOUT_MS}, 300000. */
   readonly timeoutMs?: number
 }
 
@@ -268,8 +268,7 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
     const name = dockerName('name', spec.name, true)
     const ensure = ensureOf('ensure', spec.ensure)
     const buildArgs = stringMap('buildArgs', spec.buildArgs, ENV_KEY, 'build-arg names like HTTP_PROXY')
-    const timeoutMs = spec.timeoutMs ?? BUILD_TIMEOUT_MS
-    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new ValidationError('timeoutMs', `expected a positive integer (ms), got ${JSON.stringify(spec.timeoutMs)}`)
+    const timeoutMs = timeLimit('timeoutMs', spec.timeoutMs ?? BUILD_TIMEOUT_MS)
     if (ensure === 'present' && spec.context === undefined && spec.dockerfile === undefined) throw new ValidationError('context', 'give context (a folder on the host), dockerfile, or both')
     if (spec.context !== undefined && spec.files !== undefined) throw new ValidationError('files', 'files are only used with dockerfile (a host context already holds its files)')
     const context = spec.context === undefined ? undefined : absPath('context', spec.context)
@@ -540,11 +539,17 @@ export interface ContainerPortSpec {
   readonly iface?: string
   /** IPv4 address with prefix length inside the container, `A.B.C.D/len`; required unless `ensure: 'absent'`. */
   readonly address?: string
-  /** Default gateway inside the container (must lie in `address`'s network); unset = routes left alone. */
+  /**
+   * Default gateway inside the container: a unicast address ({@link gatewayIpv4}) in `address`'s network, not the
+   * container's own address nor the network's broadcast address; unset = routes left alone.
+   */
   readonly gateway?: string
   /** MTU in bytes (68..65535) on both veth ends; unset = left as is (1500 on create). */
   readonly mtu?: number
-  /** MAC address of the container end (`aa:bb:cc:dd:ee:ff`); unset = kernel-chosen, left alone. */
+  /**
+   * MAC address of the container end (`aa:bb:cc:dd:ee:ff`), a unicast address (I/G bit 0, not all zeros: see
+   * {@link mac}); unset = kernel-chosen, left alone.
+   */
   readonly mac?: string
   /** Default `present`; `absent` deletes the OVS port and the veth pair. */
   readonly ensure?: Ensure
@@ -660,12 +665,16 @@ export function containerPort(spec: ContainerPortSpec): Task<ContainerPortSpec, 
       if (spec.address === undefined) throw new ValidationError('address', 'required (A.B.C.D/len) unless ensure is absent')
       address = ipv4Interface('address', spec.address)
       if (spec.gateway !== undefined) {
-        gateway = ipv4('gateway', spec.gateway)
+        gateway = gatewayIpv4('gateway', spec.gateway)
         const [ip, len] = ipaddr.IPv4.parseCIDR(address)
         if (!ipaddr.IPv4.parse(gateway).match(ip, len)) throw new ValidationError('gateway', `${gateway} is not in ${address}'s network (the route would be rejected)`)
         if (gateway === ip.toString()) throw new ValidationError('gateway', `${gateway} is the container's own address`)
+        // a /31 (RFC 3021) has no broadcast address, and in a /32 the gateway is the address itself (refused above)
+        if (len <= 30 && gateway === ipaddr.IPv4.broadcastAddressFromCIDR(address).toString()) {
+          throw new ValidationError('gateway', `${gateway} is the broadcast address of ${address}'s network (Linux refuses it as a gateway: "Nexthop has invalid gateway")`)
+        }
       }
-    }
+    } else if (spec.gateway !== undefined) gatewayIpv4('gateway', spec.gateway) // absent, no address: unused, but checked like every field given
     const mtu = spec.mtu === undefined ? undefined : mtuValue('mtu', spec.mtu)
     const mac = spec.mac === undefined ? undefined : macAddr('mac', spec.mac)
     const names = vethNames(container, iface)

@@ -5,7 +5,7 @@ import { ValidationError } from '../core/errors.ts'
 import { requireDependency } from '../core/require.ts'
 import type { Task } from '../core/task.ts'
 import { fileFact, type FileState } from '../facts/files.ts'
-import { filePath, validateSpec } from '../core/validate.ts'
+import { filePath, shown, validateSpec } from '../core/validate.ts'
 import { holdsSecret } from '../core/secrets.ts'
 
 /**
@@ -95,6 +95,9 @@ export const SECRET_CONTENT = 'it holds secret values'
  * A template whose `vars` hold a secret (`secret()`, at any depth), or whose content holds one, gets no diff:
  * the change says `diffHidden: 'it holds secret values'` instead (the file's current content may hold an old
  * secret); the change itself, its summary and its commands (the content goes on stdin) stay.
+ * Errors: {@link ValidationError} for a `dest` that is not an absolute file path, a `mode` that is not an octal
+ * string, a `src` that is neither a path nor `{inline: string}` or cannot be read, `vars` that are not a mapping,
+ * a template that does not parse or uses a variable `vars` lacks.
  */
 export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
   // the key names the file as the host sees it, so /etc//x and /etc/x are the same task (a duplicate)
@@ -106,16 +109,23 @@ export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
       throw new ValidationError('mode', `expected an octal mode as a string like '644'${typeof mode === 'number' ? ' (a number is read as decimal)' : ''}, got ${JSON.stringify(mode)}`)
     }
     let source: string
-    if (typeof spec.src === 'string') {
+    const src: unknown = spec.src
+    if (typeof src === 'string') {
       try {
-        source = readFileSync(spec.src, 'utf8')
+        source = readFileSync(src, 'utf8')
       } catch (e) {
-        throw new ValidationError('src', `cannot read template ${spec.src}: ${e instanceof Error ? e.message : String(e)}`)
+        throw new ValidationError('src', `cannot read template ${src}: ${e instanceof Error ? e.message : String(e)}`)
       }
-    } else source = spec.src.inline
+    } else if (src !== null && typeof src === 'object' && !Array.isArray(src) && 'inline' in src) {
+      const inline: unknown = src.inline
+      if (typeof inline !== 'string') throw new ValidationError('src.inline', `expected the template text (a string), got ${shown(inline)}`)
+      source = inline
+    } else throw new ValidationError('src', `expected the path of a template file on the controller or {inline: 'template text'}, got ${shown(src)}`)
+    const vars: unknown = spec.vars ?? {}
+    if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) throw new ValidationError('vars', `expected a mapping of template variables ({name: value}), got ${shown(vars)}`)
     let content: string
     try {
-      content = renderTemplate(source, spec.vars ?? {})
+      content = renderTemplate(source, vars as Readonly<Record<string, unknown>>)
     } catch (e) {
       throw new ValidationError('vars', `template ${typeof spec.src === 'string' ? spec.src : '(inline)'}: ${templateError(e)}`)
     }

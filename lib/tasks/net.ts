@@ -2,7 +2,7 @@ import ipaddr from 'ipaddr.js'
 import { cmd, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import type { Change, Claim, Task } from '../core/task.ts'
-import { ifname, ipv4, ipv4Cidr, ipv4Interface, mtu as mtuValue, oneOf, validateSpec } from '../core/validate.ts'
+import { gatewayIpv4, ifname, ipv4Cidr, ipv4Interface, mtu as mtuValue, oneOf, validateSpec } from '../core/validate.ts'
 import { linksFact, routesFact, type Link, type Route } from '../facts/ip.ts'
 import { OVS_VSCTL, ovsStateFact, type OvsInterface } from '../facts/ovs.ts'
 
@@ -154,7 +154,10 @@ function planIpAddress(cur: IpAddressCurrent, s: IpAddressNorm): Change[] {
 export interface RouteSpec {
   /** `default`, or a network in CIDR form `A.B.C.D/len` with no host bits (a host route is `A.B.C.D/32`). */
   readonly destination: string
-  /** Next-hop gateway, IPv4. Required for `present` unless `dev` is given (a link route). With `absent`, only a route via it is removed. */
+  /**
+   * Next-hop gateway, a unicast IPv4 address ({@link gatewayIpv4}). Required for `present` unless `dev` is given (a link
+   * route). With `absent`, only a route via it is removed.
+   */
   readonly via?: string
   /** Output link (optional for gateway routes; compared only when given). */
   readonly dev?: string
@@ -193,15 +196,15 @@ function routeDestination(field: string, value: unknown): string {
  * Claims ({@link Task.claims}): present, `ip.route:DEST` as `via GW` (or `no gateway` for a link route), `ip.route:DEST
  * via GW` as present, and `ip.route:DEST dev` when `dev` is given; absent, `ip.route:DEST` as absent, or with `via`
  * only `ip.route:DEST via GW` as absent (removing a route via another gateway is no conflict).
- * Errors: {@link ValidationError} for a bad destination (host bits set: `10.0.1.5/24`), gateway or dev,
- * neither `via` nor `dev` for present, or a bad `ensure`. The kernel rejects an unreachable gateway at apply
- * ("Nexthop has invalid gateway").
+ * Errors: {@link ValidationError} for a bad destination (host bits set: `10.0.1.5/24`), gateway (not unicast:
+ * 0.0.0.0/8, multicast, broadcast, loopback, see {@link gatewayIpv4}) or dev, neither `via` nor `dev` for present,
+ * or a bad `ensure`. The kernel rejects an unreachable gateway at apply ("Nexthop has invalid gateway").
  */
 export function route(spec: RouteSpec): Task<RouteNorm, RouteCurrent> {
   const norm = validateSpec(`net.route[${String(spec.destination)}]`, (): RouteNorm => {
     const ensure = oneOf('ensure', spec.ensure ?? 'present', ENSURE)
     const destination = routeDestination('destination', spec.destination)
-    const via = spec.via !== undefined ? ipv4('via', spec.via) : undefined
+    const via = spec.via !== undefined ? gatewayIpv4('via', spec.via) : undefined
     const dev = spec.dev !== undefined ? ifname('dev', spec.dev) : undefined
     if (ensure === 'present' && via === undefined && dev === undefined) throw new ValidationError('via', 'give the gateway (via) or the link (dev) of the route')
     return { destination, ensure, ...(via !== undefined ? { via } : {}), ...(dev !== undefined ? { dev } : {}) }

@@ -1,7 +1,7 @@
 import type { Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import type { Change, Claim, Task } from '../core/task.ts'
-import { ifname, ipv4, mtu, oneOf, port, validateSpec, vni } from '../core/validate.ts'
+import { ifname, mtu, oneOf, port, tunnelIpv4, validateSpec, vni } from '../core/validate.ts'
 import { OVS_VSCTL, ovsStateFact, type OvsBridge, type OvsInterface, type OvsPort, type OvsState } from '../facts/ovs.ts'
 
 /**
@@ -335,10 +335,10 @@ export function vxlanPort(spec: VxlanPortSpec): Task<VxlanPortSpec, PortCurrent>
   return validateSpec(key, () => {
     const bridge = ifname('bridge', spec.bridge)
     const name = ifname('name', spec.name)
-    const remoteIp = ipv4('remoteIp', spec.remoteIp)
+    const remoteIp = tunnelIpv4('remoteIp', spec.remoteIp)
     const vniValue = vni('key', spec.key)
     const dstPort = spec.dstPort === undefined ? 4789 : port('dstPort', spec.dstPort)
-    const localIp = spec.localIp === undefined ? undefined : ipv4('localIp', spec.localIp)
+    const localIp = spec.localIp === undefined ? undefined : tunnelIpv4('localIp', spec.localIp)
     const ensure = ensureOf('ensure', spec.ensure)
     const want: Required<Pick<VxlanOptions, 'remote_ip' | 'key' | 'dst_port'>> & { local_ip?: string } = {
       remote_ip: remoteIp, key: String(vniValue), dst_port: String(dstPort), ...(localIp !== undefined ? { local_ip: localIp } : {}),

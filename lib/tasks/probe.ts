@@ -1,6 +1,7 @@
 import type { Command } from '../core/command.ts'
 import type { CheckResult, FactOutput, Task } from '../core/task.ts'
-import { nonEmpty, validateSpec } from '../core/validate.ts'
+import { ValidationError } from '../core/errors.ts'
+import { commandValue, nonEmpty, shown, validateSpec } from '../core/validate.ts'
 
 /** Spec of {@link probe}. */
 export interface ProbeSpec {
@@ -15,12 +16,16 @@ export interface ProbeSpec {
 /**
  * A read-only check (verify plays): runs its command with the host's fact reads (so a host's probes cost
  * one exec), never changes anything, and reports PASS/FAIL with a detail in the results table. A failed
- * probe fails its task without stopping the host's other probes.
+ * probe fails its task without stopping the host's other probes. Key: `verify[NAME]`.
+ * Errors: {@link ValidationError} for an empty name, a command that is not `{argv: non-empty string list, stdin?,
+ * timeoutMs?}` (see {@link commandValue}), or a judge that is not a function.
  */
 export function probe(spec: ProbeSpec): Task<ProbeSpec, CheckResult> {
-  const key = `verify[${spec.name}]`
+  const key = `verify[${String(spec.name)}]`
   return validateSpec(key, () => {
     nonEmpty('name', spec.name)
+    commandValue('command', spec.command)
+    if (typeof spec.judge !== 'function') throw new ValidationError('judge', `expected a function (output) => ({ok, detail}), got ${shown(spec.judge)}`)
     const fact = {
       id: `probe:${spec.name}`,
       command: spec.command,

@@ -19,7 +19,13 @@ const FILE_MODE = '644'
 export interface SysctlSpec {
   /** Key with dots or slashes, as sysctl(8) takes it: `net.ipv4.ip_forward`, `net/ipv4/conf/eth0.100/rp_filter`. */
   readonly key: string
-  /** Wanted value (required for present). Multi-value keys take space-separated fields: `'32768 60999'`. */
+  /**
+   * Wanted value (required for present). A number must be an integer within +-(2^53 - 1) (where a JavaScript number
+   * is exact), written in decimal: the kernel's numeric sysctls parse integers (proc_dointvec and its kin,
+   * kernel/sysctl.c) and refuse `1.5` with EINVAL, but only at apply. A string is written as it
+   * is (blanks collapsed to one space): multi-value keys take space-separated fields (`'4096 87380 6291456'`), text
+   * keys a word (`'bbr'`), and a larger integer goes as a string (`'18446744073709551615'`).
+   */
   readonly value?: string | number
   /** Also write the value to `file` so it survives a reboot (default true). */
   readonly persist?: boolean
@@ -103,7 +109,8 @@ export function sysctlVerifyCommand(key: string, value: string): Command {
  * Claims ({@link Task.claims}) `sysctl:NAME` as the value when present: one key set to two values by two plays is
  * refused when the playbook is built.
  * Errors: {@link ValidationError} for a bad key, a missing value for present, a value with a newline or
- * NUL or nothing but blanks, a relative file path, `absent` without `persist`.
+ * NUL or nothing but blanks, a number that is not an integer (`1.5`) or not exact (beyond 2^53 - 1), a relative
+ * file path, `absent` without `persist`.
  */
 export function sysctl(spec: SysctlSpec): Task<SysctlNorm, SysctlCurrent> {
   const norm = validateSpec(`sysctl[${String(spec.key)}]`, (): SysctlNorm => {
@@ -112,7 +119,7 @@ export function sysctl(spec: SysctlSpec): Task<SysctlNorm, SysctlCurrent> {
     let value = ''
     if (spec.value !== undefined || ensure === 'present') {
       if (spec.value === undefined) throw new ValidationError('value', "required with ensure: 'present' (the value to set)")
-      if (typeof spec.value === 'number' && Number.isFinite(spec.value)) value = String(spec.value)
+      if (typeof spec.value === 'number' && Number.isFinite(spec.value)) value = sysctlNumber(spec.value)
       else if (typeof spec.value === 'string' && !/[\0\n\r]/.test(spec.value)) value = normalizeSysctlValue(spec.value)
       else throw new ValidationError('value', `expected a string or number without newlines, got ${typeof spec.value === 'number' ? String(spec.value) : JSON.stringify(spec.value)}`)
       if (value === '') throw new ValidationError('value', 'must not be empty')
@@ -142,6 +149,17 @@ export function sysctl(spec: SysctlSpec): Task<SysctlNorm, SysctlCurrent> {
     }),
     plan: (cur, s) => planSysctl(cur, s),
   }
+}
+
+/**
+ * A finite number as a sysctl value: an integer in decimal (`-1`, `4096`). A fraction is refused (the kernel's numeric
+ * sysctls take integers, and `sysctl -w` would fail at apply), and so is an integer beyond 2^53 - 1, which a JavaScript
+ * number does not hold exactly (and `String` writes as `1e+21`): give such a value as a string.
+ */
+function sysctlNumber(n: number): string {
+  if (!Number.isInteger(n)) throw new ValidationError('value', `expected an integer, got ${n}: numeric sysctls take integers (give text or several fields as a string, e.g. '4096 87380 6291456')`)
+  if (!Number.isSafeInteger(n)) throw new ValidationError('value', `${n} is beyond 2^53 - 1, where a JavaScript number is no longer exact: give it as a string of digits`)
+  return String(Object.is(n, -0) ? 0 : n)
 }
 
 /**

@@ -6,7 +6,7 @@
  * each error message, so these checks can be seen failing.
  */
 import {
-  containerPort, dockerContainer, dockerImage, iptablesMasq, ipAddress, ovsBridge, ovsPort, playbook, route, runCli, sysctl, vxlanPort,
+  command, containerPort, dockerContainer, dockerImage, iptablesMasq, ipAddress, ovsBridge, ovsPort, playbook, route, runCli, sysctl, vxlanPort,
   type AnyTask, type InventoryHost, type PlaybookDef,
 } from '../../lib/index.ts'
 import type { Topology } from '../../lib/graph/index.ts'
@@ -27,6 +27,8 @@ export function valid(host: InventoryHost): AnyTask[] {
     route({ destination: '10.0.3.0/24', via: '172.16.10.100' }),
     iptablesMasq({ iface: 'net3', source: '10.0.3.0/24' }),
     sysctl({ key: 'net.ipv4.ip_forward', value: 1 }),
+    command({ name: 'mark', argv: ['touch', '/etc/vx-mark'], creates: '/etc/vx-mark', timeoutMs: 5000 }),
+    command({ name: 'greet', script: 'echo "$1"', args: ['hello'], stdin: '' }),
   ]
 }
 
@@ -84,6 +86,12 @@ export function wrongFieldTypes(): void {
     // @ts-expect-error a sysctl value is a string or a number
     value: true,
   })
+  // @ts-expect-error a command runs argv or a script: one of them is required
+  command({ name: 'nothing' })
+  // @ts-expect-error a command runs argv or a script, not both
+  command({ argv: ['true'], script: 'true' })
+  // @ts-expect-error args are a script's positional parameters: argv holds its program's arguments
+  command({ argv: ['echo'], args: ['x'] })
   dockerImage({
     name: 'img',
     // @ts-expect-error a Dockerfile is given as text or as a template, not both

@@ -19,7 +19,7 @@ import { LAB as SEED_LAB } from '../../playbooks/lab.ts'
 import { command } from '../../lib/tasks/command.ts'
 import { template } from '../../lib/tasks/file.ts'
 import { sysctl } from '../../lib/tasks/sysctl.ts'
-import { dockerContainer } from '../../lib/tasks/docker.ts'
+import { containerPort, dockerContainer } from '../../lib/tasks/docker.ts'
 import { ipAddress, route, setMtu } from '../../lib/tasks/net.ts'
 import { ovsBridge, ovsPort, vxlanPort } from '../../lib/tasks/ovs.ts'
 
@@ -98,6 +98,14 @@ describe('bad input: exit 2, a clear error, no host contacted', () => {
     ['invalid IPv4 address', () => [vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.20.1000', key: 5000 })], /bad: host1 ovs\.vxlanPort\[vxlan1\]\.remoteIp: expected an IPv4 address, got "172\.16\.20\.1000"/],
     ['IPv4 with a leading zero (ambiguous octal)', () => [vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.016.20.1', key: 5000 })], /remoteIp: expected an IPv4 address, got "172\.016\.20\.1"/],
     ['invalid interface address (prefix)', () => [ipAddress({ dev: 'net1', address: '10.0.1.1/33' })], /net\.ipAddress\[net1 10\.0\.1\.1\/33\]\.address: prefix length must be 0\.\.32|address: .*10\.0\.1\.1\/33/],
+    ['interface address with a second "/" (was read as 10.0.1.1/24)', () => [ipAddress({ dev: 'net1', address: '10.0.1.1/24/8' })], /bad: host1 net\.ipAddress\[net1 10\.0\.1\.1\/24\/8\]\.address: expected A\.B\.C\.D\/len with one "\/", got "10\.0\.1\.1\/24\/8"/],
+    ['a multicast MAC for a container port', () => [containerPort({ bridge: 'br1', container: 'doc1', iface: 'eth1', address: '10.0.1.77/24', mac: '01:00:5e:00:00:01' })], /bad: host1 docker\.containerPort\[doc1:eth1\]\.mac: 01:00:5e:00:00:01 is a multicast \(group\) address/],
+    ['a multicast VXLAN remote_ip (OVS takes unicast endpoints only)', () => [vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '239.1.1.1', key: 5000 })], /bad: host1 ovs\.vxlanPort\[vxlan1\]\.remoteIp: 239\.1\.1\.1 is a multicast address/],
+    ['a sysctl value that is no integer (the kernel refused it at apply)', () => [sysctl({ key: 'net.ipv4.ip_forward', value: 1.5 })], /bad: host1 sysctl\[net\.ipv4\.ip_forward\]\.value: expected an integer, got 1\.5/],
+    ['a template whose src is null (was "internal error: TypeError", exit 1)', () => [template({ dest: '/etc/vx', src: null as never })], /bad: host1 file\.template\[\/etc\/vx\]\.src: expected the path of a template file on the controller or \{inline: 'template text'\}, got null/],
+    ['a negative command time limit (failed at apply: "timed out after -5 ms")', () => [command({ argv: ['true'], timeoutMs: -5 })], /bad: host1 command\[true\]\.timeoutMs: -5 ms is out of range 1\.\.2000000000/],
+    ['script args that are not strings (was "internal error: TypeError", exit 1)', () => [command({ script: 'echo "$1"', args: [1, 2] as never })], /bad: host1 command\[script\]\.args: expected a list of strings/],
+    ['a command stdin that is no string (a raw TypeError at apply)', () => [command({ argv: ['cat'], stdin: 5 as never })], /bad: host1 command\[cat\]\.stdin: expected a string, got 5/],
     ['CIDR with host bits set', () => [route({ destination: '10.0.1.5/24', via: '172.16.10.100' })], /destination: "10\.0\.1\.5\/24" has host bits set; did you mean 10\.0\.1\.0\/24\?/],
     ['CIDR that is no CIDR', () => [route({ destination: '10.0.1.0/24x', via: '172.16.10.100' })], /destination: prefix length must be 0\.\.32, got "10\.0\.1\.0\/24x"/],
     ['VNI above 16777215', () => [vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.20.100', key: 16_777_216 })], /ovs\.vxlanPort\[vxlan1\]\.key: 16777216 is out of range 0\.\.16777215/],
@@ -112,7 +120,7 @@ describe('bad input: exit 2, a clear error, no host contacted', () => {
     ['container name with a space and ;', () => [dockerContainer({ name: 'a; rm -rf /', image: 'con_img', network: 'none' })], /\.name: "a; rm -rf \/" is not a valid container name/],
     ['image name with shell metacharacters', () => [dockerContainer({ name: 'doc1', image: 'con_img|sh', network: 'none' })], /\.image: "con_img\|sh" is not a valid image name/],
     ['duplicate task keys on one host', () => [ovsBridge({ name: 'br1' }), ovsBridge({ name: 'br1', datapathType: 'netdev' })], /bad: host1 ovs\.bridge\[br1\]: duplicate task key in play "p" \(keys must be unique per host\)/],
-    ['command without argv or script', () => [command({ name: 'x' })], /command\[x\]\.argv: give exactly one of argv or script/],
+    ['command without argv or script (from JavaScript: the type requires one)', () => [command({ name: 'x' } as never)], /command\[x\]\.argv: give exactly one of argv or script/],
     ['two tasks writing one file whole', () => [sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: '/etc/sysctl.d/90-vx.conf' }), sysctl({ key: 'net.ipv4.conf.all.rp_filter', value: 0, file: '/etc/sysctl.d/90-vx.conf' })], /bad: host1 sysctl\[net\.ipv4\.conf\.all\.rp_filter\]: file:\/etc\/sysctl\.d\/90-vx\.conf is also written whole by sysctl\[net\.ipv4\.ip_forward\] in play "p"/],
     ['one file spelled two ways, a sysctl file and a template', () => [template({ dest: '/etc/sysctl.d/y.conf', src: { inline: 'a' } }), sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: '/etc//sysctl.d/./y.conf' })], /bad: host1 sysctl\[net\.ipv4\.ip_forward\]: file:\/etc\/sysctl\.d\/y\.conf is also written whole by file\.template\[\/etc\/sysctl\.d\/y\.conf\] in play "p"/],
     ['a guard that is no argv list', () => [command({ name: 'g', argv: ['true'], unless: true as never })], /command\[g\]\.unless: expected a list of strings \(program and arguments\), got true/],

@@ -129,6 +129,11 @@ describe('dockerImage', () => {
     expect(() => dockerImage({ name: 'img', dockerfile: { template: { inline: 'FROM x' } }, files: { '../etc/passwd': 'x' } })).toThrow(/files\.\.\.\/etc\/passwd: path "\.\.\/etc\/passwd" must not contain/)
     expect(() => dockerImage({ name: 'img', dockerfile: { template: { inline: 'FROM {{base}}' } } })).toThrow(/docker\.image\[img\]\.dockerfile\.vars: .*base/)
     expect(() => dockerImage({ name: 'img', context: ctx, buildArgs: { 'A B': 'x' } })).toThrow(/buildArgs\.A B: keys must be/)
+    // a limit past Node's timers (2^31 - 1 ms) fired at once: the build timed out as it started
+    expect(() => dockerImage({ name: 'img', context: ctx, timeoutMs: 3e9 })).toThrow('docker.image[img].timeoutMs: 3000000000 ms is out of range 1..2000000000 (~23 days)')
+    expect(() => dockerImage({ name: 'img', context: ctx, timeoutMs: 0 })).toThrow('docker.image[img].timeoutMs: 0 ms is out of range 1..2000000000 (~23 days)')
+    expect(() => dockerImage({ name: 'img', context: ctx, timeoutMs: '60000' as never })).toThrow('docker.image[img].timeoutMs: expected a time limit in ms (an integer 1..2000000000), got "60000"')
+    expect(dockerImage({ name: 'img', context: ctx, timeoutMs: 2_000_000_000 }).key).toBe('docker.image[img]')
     expect(() => dockerImage({ name: 'img', dockerfile: { text: 42 } as unknown as { text: string } })).toThrow('docker.image[img].dockerfile.text: expected a string, got number')
     expect(() => dockerImage({ name: 'img', dockerfile: { text: 'FROM x', template: 'y' } as unknown as { text: string } })).toThrow('docker.image[img].dockerfile: give template (with vars) or text, not both')
     expect(() => dockerImage({ name: 'img', dockerfile: null as unknown as { text: string } })).toThrow('docker.image[img].dockerfile: expected {template, vars} or {text}, got null')
@@ -362,6 +367,15 @@ describe('containerPort', () => {
     expect(() => containerPort({ ...spec, gateway: '10.9.2.1' })).toThrow(/\.gateway: 10.9.2.1 is not in 10.9.1.10\/24's network/)
     expect(() => containerPort({ ...spec, mtu: 40 })).toThrow(/\.mtu: 40 is out of range/)
     expect(() => containerPort({ ...spec, mac: 'zz' })).toThrow(/\.mac: expected a MAC/)
+    // a gateway Linux refuses at apply ("Nexthop has invalid gateway"), after the veth was made and attached
+    expect(() => containerPort({ ...spec, gateway: '10.9.1.255' })).toThrow("docker.containerPort[tdoc1:eth0].gateway: 10.9.1.255 is the broadcast address of 10.9.1.10/24's network (Linux refuses it as a gateway: \"Nexthop has invalid gateway\")")
+    expect(() => containerPort({ ...spec, address: '127.0.0.5/8', gateway: '127.0.0.1' })).toThrow(/\.gateway: 127\.0\.0\.1 is a loopback address/)
+    expect(containerPort({ ...spec, address: '10.9.1.10/31', gateway: '10.9.1.11' }).key).toBe('docker.containerPort[tdoc1:eth0]')
+    expect(containerPort({ ...spec, gateway: '10.9.1.0' }).key).toBe('docker.containerPort[tdoc1:eth0]')
+    // with ensure absent and no address, a gateway given is still checked (it was accepted whatever it was)
+    expect(() => containerPort({ bridge: 'tdbr1', container: 'tdoc1', ensure: 'absent', gateway: '10.9.1.1/24' })).toThrow('docker.containerPort[tdoc1:eth0].gateway: expected an IPv4 address, got "10.9.1.1/24"')
+    expect(() => containerPort({ bridge: 'tdbr1', container: 'tdoc1', ensure: 'absent', gateway: 5 as never })).toThrow('docker.containerPort[tdoc1:eth0].gateway: expected an IPv4 address, got 5')
+    expect(containerPort({ bridge: 'tdbr1', container: 'tdoc1', ensure: 'absent', gateway: '10.9.1.1' }).key).toBe('docker.containerPort[tdoc1:eth0]')
   })
 })
 

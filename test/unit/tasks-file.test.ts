@@ -11,6 +11,7 @@ import type { FactSnapshot } from '../../lib/core/task.ts'
 import { HostBlocks } from '../../lib/report/text.ts'
 import { fileFact, type FileState } from '../../lib/facts/files.ts'
 import { template, writeFileCommand } from '../../lib/tasks/file.ts'
+import { ValidationError } from '../../lib/core/errors.ts'
 import { LocalConnection } from '../../lib/connection/local.ts'
 
 function planFor(mode: string, current: FileState) {
@@ -31,6 +32,33 @@ describe('template modes', () => {
   })
   it('the file fact reads the mode stat prints', () => {
     expect(fileFact('/etc/vx').parse({ code: 0, stdout: '40\na\n', stderr: '' })).toEqual({ exists: true, mode: '40', content: 'a\n' })
+  })
+})
+
+describe('template spec: src and vars of the wrong shape are validation errors', () => {
+  it.each([
+    [{ src: null }, /^file\.template\[\/etc\/vx\]\.src: expected the path of a template file on the controller or \{inline: 'template text'\}, got null$/],
+    [{ src: 5 }, /\.src: expected the path of a template file .*, got 5$/],
+    [{ src: ['a'] }, /\.src: expected the path of a template file .*, got \["a"\]$/],
+    [{ src: { text: 'a' } }, /\.src: expected the path of a template file .*, got \{"text":"a"\}$/],
+    [{ src: { inline: 5 } }, /^file\.template\[\/etc\/vx\]\.src\.inline: expected the template text \(a string\), got 5$/],
+    [{ src: { inline: null } }, /\.src\.inline: expected the template text \(a string\), got null$/],
+    [{ src: { inline: 'x' }, vars: 5 }, /^file\.template\[\/etc\/vx\]\.vars: expected a mapping of template variables \(\{name: value\}\), got 5$/],
+    [{ src: { inline: 'x' }, vars: ['a'] }, /\.vars: expected a mapping of template variables .*, got \["a"\]$/],
+    [{ src: { inline: 'x' }, vars: 'a=1' }, /\.vars: expected a mapping of template variables .*, got "a=1"$/],
+  ])('%j', (spec, re) => {
+    let error: unknown
+    try {
+      template({ dest: '/etc/vx', ...spec } as never)
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(ValidationError)
+    expect((error as Error).message).toMatch(re)
+  })
+  it('valid shapes render as before', () => {
+    expect(template({ dest: '/etc/vx', src: { inline: 'a={{a}}' }, vars: { a: 1 } }).key).toBe('file.template[/etc/vx]')
+    expect(template({ dest: '/etc/vx', src: { inline: 'a' } }).key).toBe('file.template[/etc/vx]')
   })
 })
 

@@ -154,8 +154,19 @@ describe('net.route', () => {
     [{ destination: '10.99.5.0/24', via: '10.99.1.2', dev: 'x'.repeat(16) }, /\.dev: .*longer than 15/],
     [{ destination: 'nowhere', via: '10.99.1.2' }, /\.destination: expected A\.B\.C\.D\/len, got "nowhere"/],
     [{ destination: '10.0.1.0', via: '10.99.1.2' }, /^net\.route\[10\.0\.1\.0\]\.destination: expected A\.B\.C\.D\/len, got "10\.0\.1\.0"/],
+    // gateways that are no unicast address: Linux refuses them at apply ("Nexthop has invalid gateway"), and reads
+    // via 0.0.0.0 as no gateway (a link route, which never matched the planned one: a change on every run)
+    [{ destination: '10.99.5.0/24', via: '224.0.0.1' }, /^net\.route\[10\.99\.5\.0\/24\]\.via: 224\.0\.0\.1 is a multicast address \(224\.0\.0\.0\/4, RFC 5771\); a gateway is the unicast address of a router on a connected network \(Linux refuses this one: "Nexthop has invalid gateway"\)$/],
+    [{ destination: '10.99.5.0/24', via: '255.255.255.255' }, /\.via: 255\.255\.255\.255 is the limited broadcast address/],
+    [{ destination: '10.99.5.0/24', via: '127.0.0.1' }, /\.via: 127\.0\.0\.1 is a loopback address/],
+    [{ destination: 'default', via: '0.0.0.0', dev: 'eth0' }, /^net\.route\[default\]\.via: 0\.0\.0\.0 is unspecified .*\(Linux reads via 0\.0\.0\.0 as no gateway at all\)$/],
+    [{ destination: 'default', via: '0.1.2.3' }, /\.via: 0\.1\.2\.3 is unspecified .*\(Linux refuses this one: "Nexthop has invalid gateway"\)$/],
   ])('rejects %j', (spec, re) => {
     expect(() => route(spec as never)).toThrow(re)
+  })
+  it('a link route (dev, no via) and unicast gateways are accepted as before', () => {
+    expect(route({ destination: '10.99.5.0/24', dev: 'tnet0' }).spec).toEqual({ destination: '10.99.5.0/24', dev: 'tnet0', ensure: 'present' })
+    expect(route({ destination: 'default', via: '169.254.1.1' }).spec.via).toBe('169.254.1.1')
   })
 })
 

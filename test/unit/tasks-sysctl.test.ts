@@ -112,10 +112,22 @@ describe('sysctl', () => {
     expect(argvs(cs)).toEqual([['rm', '-f', '--', FILE]])
     expect(plan(gone, { file: { exists: false } })).toEqual([])
   })
+  it('values: integers (negative too, up to 2^53 - 1) in decimal; strings as written, blanks collapsed', () => {
+    expect(sysctl({ key: KEY, value: -1 }).spec.value).toBe('-1')
+    expect(sysctl({ key: KEY, value: -0 }).spec.value).toBe('0')
+    expect(sysctl({ key: KEY, value: 2 ** 53 - 1 }).spec.value).toBe('9007199254740991')
+    expect(sysctl({ key: KEY, value: '18446744073709551615' }).spec.value).toBe('18446744073709551615')
+    expect(sysctl({ key: 'net.ipv4.tcp_rmem', value: ' 4096\t87380  6291456 ' }).spec.value).toBe('4096 87380 6291456')
+    expect(sysctl({ key: 'net.ipv4.tcp_congestion_control', value: 'bbr' }).spec.value).toBe('bbr')
+  })
   it.each([
     [{ key: 'net.ipv4.ip_forward;reboot', value: 1 }, /^sysctl\[net\.ipv4\.ip_forward;reboot\]\.key: expected a sysctl key/],
     [{ key: KEY }, /^sysctl\[net\.ipv4\.ip_forward\]\.value: required with ensure: 'present'/],
     [{ key: KEY, value: NaN }, /\.value: expected a string or number without newlines, got NaN$/],
+    [{ key: KEY, value: 1.5 }, /^sysctl\[net\.ipv4\.ip_forward\]\.value: expected an integer, got 1\.5: numeric sysctls take integers \(give text or several fields as a string, e\.g\. '4096 87380 6291456'\)$/],
+    [{ key: KEY, value: -0.5 }, /\.value: expected an integer, got -0\.5/],
+    [{ key: KEY, value: 1e21 }, /\.value: 1e\+21 is beyond 2\^53 - 1, where a JavaScript number is no longer exact: give it as a string of digits$/],
+    [{ key: KEY, value: 2 ** 53 }, /\.value: 9007199254740992 is beyond 2\^53 - 1/],
     [{ key: KEY, value: '1\nkernel.panic = 1' }, /\.value: expected a string or number without newlines/],
     [{ key: KEY, value: '  ' }, /\.value: must not be empty/],
     [{ key: KEY, value: 1, file: 'sysctl.conf' }, /\.file: expected an absolute path/],
