@@ -10,7 +10,7 @@
 export type { Command } from './core/command.ts'
 export { cmd, cmdStdin, script, describeCommand, summarizeCommand } from './core/command.ts'
 export type { Change, ChangeOp, CheckResult, Fact, FactOutput, FactSnapshot, Task, AnyTask, AnyFact } from './core/task.ts'
-export { defineFact, defineTask } from './core/task.ts'
+export { defineFact, defineTask, SkipTask } from './core/task.ts'
 export {
   VxlabError, UsageError, ValidationError, PlaybookValidationError, InventoryError, UnreachableError, HostKeyError,
   CommandTimeoutError, FactError, ApplyError, ConvergenceError, LockError,

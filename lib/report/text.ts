@@ -104,8 +104,9 @@ export function taskLines(t: TaskOutcome, o: TextOptions): string[] {
     return out
   }
   if (t.status === 'skipped') {
-    // a plan leaves nothing out: in check mode every skipped task says why (it waits for an earlier change, say)
-    if (o.verbose || o.check) out.push(`  ${paint(o.color, '36', '.')} ${t.key} skipped${t.error !== undefined ? `: ${mask(t.error)}` : ''}`)
+    // a plan leaves nothing out: in check mode every skipped task says why (it waits for an earlier change, say);
+    // a task that skipped itself (it keeps something on purpose) says why in every mode
+    if (o.verbose || o.check || t.selfSkipped === true) out.push(`  ${paint(o.color, '36', '.')} ${t.key} skipped${t.error !== undefined ? `: ${mask(t.error)}` : ''}`)
     return out
   }
   if (t.changes.length === 0) {
