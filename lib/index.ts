@@ -66,8 +66,8 @@ export type { Link, Links, Route } from './facts/ip.ts'
 export { sysctlFact } from './facts/sysctl.ts'
 export { iptablesRuleFact } from './facts/iptables.ts'
 export { packageStatesFact } from './facts/packages.ts'
-export { dockerImageFact, dockerContainerFact, dockerContextHashFact, containerNetnsFact, DockerDaemonError } from './facts/docker.ts'
-export type { DockerImageState, DockerContainerState, ContainerNetns } from './facts/docker.ts'
+export { dockerImageFact, dockerImageUsersFact, dockerContainerFact, dockerContextHashFact, containerNetnsFact, DockerDaemonError } from './facts/docker.ts'
+export type { DockerImageState, ImageUser, DockerContainerState, ContainerNetns } from './facts/docker.ts'
 
 // topology pictures (Mermaid and SVG) of a built playbook
 export { graphPlaybook, topologyOf, markTopology, toMermaid, toSvg, renderTopology, writeTopology } from './graph/index.ts'
