@@ -42,7 +42,7 @@ export { KnownHosts, fingerprint } from './connection/known-hosts.ts'
 export { ovsBridge, ovsPort, vxlanPort } from './tasks/ovs.ts'
 export type { OvsBridgeSpec, OvsPortSpec, VxlanPortSpec, PortCurrent, Ensure } from './tasks/ovs.ts'
 // tasks: links, addresses, routes, MTU
-export { ipAddress, route, setMtu } from './tasks/net.ts'
+export { ipAddress, route, setMtu, mtuRecordFile } from './tasks/net.ts'
 export type { IpAddressSpec, RouteSpec, SetMtuSpec } from './tasks/net.ts'
 // tasks: kernel parameters, packet filter, packages
 export { sysctl, defaultSysctlFile } from './tasks/sysctl.ts'
