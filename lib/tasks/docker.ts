@@ -157,14 +157,16 @@ export interface DockerImageSpec {
   /** `--build-arg K=V` values (part of the input hash). */
   readonly buildArgs?: Readonly<Record<string, string>>
   /**
-   * Default `present`; `absent` removes the image (`docker image rm NAME`) unless a container other than
-   * `ownContainers` uses it: that image is kept, and the task skipped naming those containers.
+   * Default `present`; `absent` removes the image (`docker image rm NAME`, which docker refuses while a container
+   * uses it), or, with `ownContainers`, keeps it while another container uses it.
    */
   readonly ensure?: Ensure
   /**
-   * With `ensure: 'absent'`: the containers the playbook made from this image (and removes before it). Containers
-   * that use the image and are not listed (a user's) keep it: the task is skipped naming them, not failed, so the
-   * host's later tasks run on (docker would refuse: "must force"). Default: none, every container keeps it.
+   * With `ensure: 'absent'`: the containers the playbook made from this image (and removes before it; `[]` for
+   * none). Given, a container that uses the image and is not listed (a user's) keeps it: the task is skipped naming
+   * those containers, not failed, so the host's later tasks run on. Listed containers do not keep it, whether an
+   * earlier task has removed them yet (apply) or not (check mode): both plan the same. Unset: the image is removed
+   * as before, and `docker image rm` fails while any container uses it ("must force").
    */
   readonly ownContainers?: readonly string[]
   /** Time limit of the build in ms (default {@link BUILD_TIMEOUT_MS}, 300000). */
@@ -263,8 +265,8 @@ function describeValue(v: unknown): string {
  * - both: `docker build ... -f - CONTEXT` with the Dockerfile from the controller on stdin; the hash covers both.
  * Plan: absent -> create (build); hash differs -> replace (rebuild; containers on the old image are then
  * replaced by dockerContainer, which watches `docker.image:NAME`); same -> nothing. Touches `docker.image:NAME`.
- * `ensure: 'absent'`: `docker image rm NAME`, or, while a container not in `ownContainers` was created from the
- * image (`docker ps -a --filter ancestor`, then each one's image ID), the task is skipped: the image is kept.
+ * `ensure: 'absent'`: `docker image rm NAME`; with `ownContainers`, while a container not in it was created from
+ * the image (`docker ps -a --filter ancestor`, then each one's image ID), the task is skipped: the image is kept.
  * A host context is hashed when read: after any earlier change in the play it is read again (watches `*`),
  * since an earlier task may have written into it; a context folder that does not exist fails the read (also
  * in check mode). The image replaced by a rebuild stays as a dangling image (`docker image prune` removes it).
@@ -282,7 +284,7 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
     if (ensure === 'present' && spec.context === undefined && spec.dockerfile === undefined) throw new ValidationError('context', 'give context (a folder on the host), dockerfile, or both')
     if (spec.context !== undefined && spec.files !== undefined) throw new ValidationError('files', 'files are only used with dockerfile (a host context already holds its files)')
     const context = spec.context === undefined ? undefined : absPath('context', spec.context)
-    let own: ReadonlySet<string> = new Set()
+    let own: ReadonlySet<string> | undefined
     if (spec.ownContainers !== undefined) {
       if (ensure !== 'absent') throw new ValidationError('ownContainers', "only with ensure: 'absent' (the containers that do not keep the image)")
       if (!Array.isArray(spec.ownContainers)) throw new ValidationError('ownContainers', `expected a list of container names, got ${JSON.stringify(spec.ownContainers)}`)
@@ -310,7 +312,7 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
 
     const imageFact = dockerImageFact(name)
     const ctxFact = context !== undefined && ensure === 'present' ? dockerContextHashFact(context) : undefined
-    const usersFact = ensure === 'absent' ? dockerImageUsersFact(name) : undefined
+    const usersFact = ensure === 'absent' && own !== undefined ? dockerImageUsersFact(name) : undefined
     const touches = [`docker.image:${name}`]
     const buildArgv = (hash: string): string[] => [
       'docker', 'build', '-q', '-t', name, '--label', `${IMAGE_HASH_LABEL}=${hash}`,
@@ -337,7 +339,7 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
           if (!cur.image.exists) return []
           const id = cur.image.id
           // exactly the containers docker names when it refuses: created from this image ID (not from one built on it)
-          const others = (cur.users ?? []).filter((u) => u.imageId === id && !own.has(u.name)).map((u) => u.name).sort()
+          const others = (cur.users ?? []).filter((u) => u.imageId === id && own?.has(u.name) !== true).map((u) => u.name).sort()
           if (others.length > 0) {
             const one = others.length === 1
             throw new SkipTask(`kept image ${name} (${short(id)}): in use by ${one ? 'container' : 'containers'} ${others.join(', ')}, which this playbook did not create; ` +

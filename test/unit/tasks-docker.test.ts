@@ -62,16 +62,18 @@ describe('dockerImage', () => {
     const cs = planWith(dockerImage({ name: 'vxlab-test-img', context: ctx }), { 'docker.image:vxlab-test-img': img({}), [`docker.contextHash:${ctx}`]: hash })
     expect(cs[0]).toMatchObject({ op: 'replace', summary: expect.stringMatching(/no vxlab.hash label/) })
   })
-  it('absent wanted -> docker image rm, or nothing (and no context read; the containers using it are read)', () => {
+  it('absent wanted -> docker image rm, or nothing (and no context read)', () => {
     const t = dockerImage({ name: 'vxlab-test-img', ensure: 'absent' })
-    expect(t.facts.map((f) => f.id)).toEqual(['docker.image:vxlab-test-img', 'docker.imageUsers:vxlab-test-img'])
-    expect(t.facts[1]!.command.argv).toEqual(['sh', '-c', IMAGE_USERS_SCRIPT, 'sh', 'vxlab-test-img'])
-    const none = { 'docker.imageUsers:vxlab-test-img': [] }
-    expect(argv(planWith(t, { 'docker.image:vxlab-test-img': img({}), ...none }))).toEqual([['docker', 'image', 'rm', 'vxlab-test-img']])
-    expect(planWith(t, { 'docker.image:vxlab-test-img': { exists: false }, ...none })).toEqual([])
-    expect(dockerImage({ name: 'x', context: ctx }).facts.map((f) => f.id)).not.toContain('docker.imageUsers:x')
+    expect(t.facts.map((f) => f.id)).toEqual(['docker.image:vxlab-test-img'])
+    expect(argv(planWith(t, { 'docker.image:vxlab-test-img': img({}) }))).toEqual([['docker', 'image', 'rm', 'vxlab-test-img']])
+    expect(planWith(t, { 'docker.image:vxlab-test-img': { exists: false } })).toEqual([])
+    // with ownContainers, the containers using it are read too
+    const own = dockerImage({ name: 'vxlab-test-img', ensure: 'absent', ownContainers: [] })
+    expect(own.facts.map((f) => f.id)).toEqual(['docker.image:vxlab-test-img', 'docker.imageUsers:vxlab-test-img'])
+    expect(own.facts[1]!.command.argv).toEqual(['sh', '-c', IMAGE_USERS_SCRIPT, 'sh', 'vxlab-test-img'])
+    expect(argv(planWith(own, { 'docker.image:vxlab-test-img': img({}), 'docker.imageUsers:vxlab-test-img': [] }))).toEqual([['docker', 'image', 'rm', 'vxlab-test-img']])
   })
-  it('absent: a container the playbook did not create keeps the image (a skip naming it); its own containers do not', () => {
+  it('absent with ownContainers: a container the playbook did not create keeps the image (a skip naming it); its own do not', () => {
     const users = [
       { name: 'doc1', imageId: 'sha256:aaaa' },
       { name: 'usercont', imageId: 'sha256:aaaa' },
@@ -89,8 +91,8 @@ describe('dockerImage', () => {
     expect((err as SkipTask).reason).toBe('kept image vxlab-test-img (aaaa): in use by container usercont, which this playbook did not create; remove it and run again to delete the image')
     // the playbook's own containers (removed by earlier tasks, or still there in check mode) do not keep it
     expect(argv(planWith(lab, { ...facts, 'docker.imageUsers:vxlab-test-img': users.filter((u) => u.name !== 'usercont') }))).toEqual([['docker', 'image', 'rm', 'vxlab-test-img']])
-    // without ownContainers every container keeps it
-    expect(() => planWith(dockerImage({ name: 'vxlab-test-img', ensure: 'absent' }), facts)).toThrow('in use by containers doc1, usercont')
+    // ownContainers: [] -> every container keeps it
+    expect(() => planWith(dockerImage({ name: 'vxlab-test-img', ensure: 'absent', ownContainers: [] }), facts)).toThrow('in use by containers doc1, usercont')
     expect(() => dockerImage({ name: 'x', context: ctx, ownContainers: ['doc1'] })).toThrow("docker.image[x].ownContainers: only with ensure: 'absent'")
     expect(() => dockerImage({ name: 'x', ensure: 'absent', ownContainers: ['bad name'] })).toThrow('docker.image[x].ownContainers[0]')
   })
