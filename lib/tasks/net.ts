@@ -347,7 +347,7 @@ function planMtuRestore(cur: SetMtuCurrent, s: SetMtuNorm): Change[] {
   const rec = cur.record
   const now = cur.link?.mtu
   if (rec === undefined || !rec.exists) {
-    if (now === mtu) throw new SkipTask(`left the MTU of ${dev} at ${mtu}: no MTU from before it was set is recorded (${file}: it was ${mtu} already, or it was set without recordPrior, or the host rebooted since)`)
+    if (now === mtu) throw new SkipTask(`left the MTU of ${dev} at ${mtu}: no MTU from before it was set is recorded in ${file} (it was ${mtu} already, or it was set by an older vxlab or without recordPrior)`)
     return []
   }
   const prior = /^\s*(\d{2,5})\s*$/.exec(rec.content)?.[1]
