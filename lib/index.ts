@@ -10,7 +10,7 @@
 export type { Command } from './core/command.ts'
 export { cmd, cmdStdin, script, describeCommand, summarizeCommand, withSecretArgs } from './core/command.ts'
 export type { Change, ChangeOp, CheckResult, Claim, Fact, FactOutput, FactSnapshot, Task, AnyTask, AnyFact } from './core/task.ts'
-export { defineFact, defineTask } from './core/task.ts'
+export { defineFact, defineTask, SkipTask } from './core/task.ts'
 export {
   VxlabError, UsageError, ValidationError, PlaybookValidationError, InventoryError, UnreachableError, HostKeyError,
   CommandTimeoutError, FactError, ApplyError, ConvergenceError, LockError,
@@ -42,7 +42,7 @@ export { KnownHosts, fingerprint } from './connection/known-hosts.ts'
 export { ovsBridge, ovsPort, vxlanPort } from './tasks/ovs.ts'
 export type { OvsBridgeSpec, OvsPortSpec, VxlanPortSpec, PortCurrent, Ensure } from './tasks/ovs.ts'
 // tasks: links, addresses, routes, MTU
-export { ipAddress, route, setMtu } from './tasks/net.ts'
+export { ipAddress, route, setMtu, mtuRecordFile } from './tasks/net.ts'
 export type { IpAddressSpec, RouteSpec, SetMtuSpec } from './tasks/net.ts'
 // tasks: kernel parameters, packet filter, packages
 export { sysctl, defaultSysctlFile } from './tasks/sysctl.ts'
@@ -66,8 +66,8 @@ export type { Link, Links, Route } from './facts/ip.ts'
 export { sysctlFact } from './facts/sysctl.ts'
 export { iptablesRuleFact } from './facts/iptables.ts'
 export { packageStatesFact } from './facts/packages.ts'
-export { dockerImageFact, dockerContainerFact, dockerContextHashFact, containerNetnsFact, DockerDaemonError } from './facts/docker.ts'
-export type { DockerImageState, DockerContainerState, ContainerNetns } from './facts/docker.ts'
+export { dockerImageFact, dockerImageUsersFact, dockerContainerFact, dockerContextHashFact, containerNetnsFact, DockerDaemonError } from './facts/docker.ts'
+export type { DockerImageState, ImageUser, DockerContainerState, ContainerNetns } from './facts/docker.ts'
 
 // topology pictures (Mermaid and SVG) of a built playbook
 export { graphPlaybook, topologyOf, markTopology, toMermaid, toSvg, renderTopology, writeTopology } from './graph/index.ts'

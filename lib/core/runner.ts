@@ -3,7 +3,7 @@ import { BatchInterruptedError } from '../connection/base.ts'
 import { summarizeCommand } from './command.ts'
 import { ApplyError, ConvergenceError, FactError, LockError, ReadFailedError, UnreachableError, VxlabError } from './errors.ts'
 import { mask } from './secrets.ts'
-import type { AnyFact, AnyTask, Change, CheckResult, Fact, FactOutput, FactSnapshot } from './task.ts'
+import { SkipTask, type AnyFact, type AnyTask, type Change, type CheckResult, type Fact, type FactOutput, type FactSnapshot } from './task.ts'
 
 /** Final status of one task on one host (as Ansible's recap counts them). */
 export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped'
@@ -15,7 +15,10 @@ export interface TaskOutcome {
   status: TaskStatus
   /** The changes planned (check mode) or applied. */
   changes: readonly Change[]
+  /** Why the task failed, or why it was skipped. */
   error?: string
+  /** The task skipped itself ({@link SkipTask}: it keeps something on purpose): reports show `error`, its reason, in every mode. */
+  selfSkipped?: boolean
   result?: CheckResult
 }
 
@@ -179,7 +182,9 @@ export class HostPlayRunner {
 
   /** Outcomes in task order (tasks not reached yet are reported skipped). */
   outcomes(): TaskOutcome[] {
-    return this.tasks.map((t) => this.#outcomes.get(t.key) ?? { key: t.key, kind: t.kind, status: 'skipped', changes: [], ...this.#skipReason() })
+    // a task that skipped itself while changes were waiting keeps its own reason if those never went out
+    const selfSkipped = new Map(this.#pending.filter((p) => p.outcome.selfSkipped === true).map((p) => [p.task.key, p.outcome]))
+    return this.tasks.map((t) => this.#outcomes.get(t.key) ?? selfSkipped.get(t.key) ?? { key: t.key, kind: t.kind, status: 'skipped', changes: [], ...this.#skipReason() })
   }
 
   #skipReason(): { error?: string } {
@@ -232,6 +237,16 @@ export class HostPlayRunner {
       current = task.current(this.#snapshotFor(task))
       changes = task.plan(current, task.spec)
     } catch (e) {
+      if (e instanceof SkipTask) {
+        // the task keeps its object on purpose: not a failure, the host goes on. Reported after the changes
+        // still waiting to go out (in task order), without adding an exec of its own
+        outcome.status = 'skipped'
+        outcome.error = mask(e.reason)
+        outcome.selfSkipped = true
+        if (this.#pending.length > 0) this.#pending.push({ outcome, task, changes: [] })
+        else this.#finish(outcome)
+        return
+      }
       // check mode: the task reads what an earlier task of this run changes first (a container it would replace,
       // say). Its plan from today's state may not be what apply does, but check mode cannot know whether that
       // change fixes this: it stays a failure (never a hidden one), and says so
@@ -331,8 +346,10 @@ export class HostPlayRunner {
             : mask(interrupted?.message ?? 'apply interrupted')
           this.#finish(p.outcome)
         } else {
-          p.outcome.status = 'skipped'
-          p.outcome.error = 'not applied: an earlier task on this host failed'
+          if (p.outcome.selfSkipped !== true) {
+            p.outcome.status = 'skipped'
+            p.outcome.error = 'not applied: an earlier task on this host failed'
+          }
           this.#finish(p.outcome)
         }
       })

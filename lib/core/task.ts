@@ -164,6 +164,19 @@ export interface CheckResult {
 /** A task with its types erased, for lists of mixed tasks. */
 export type AnyTask = Task<unknown, unknown>
 
+/**
+ * Thrown by a task's `plan` to leave its object alone on purpose, with the reason: a teardown that would delete
+ * what the playbook did not create (a bridge that holds a user's port, an image a user's container runs). The
+ * task is reported `skipped` with the reason, which every report shows (not only `-v` or check mode); it is not a
+ * failure, so the host's later tasks run on and the exit code stays 0. A rerun plans the same skip: a no-op.
+ */
+export class SkipTask extends Error {
+  constructor(readonly reason: string) {
+    super(reason)
+    this.name = 'SkipTask'
+  }
+}
+
 /** Define a fact (identity helper for type inference). */
 export function defineFact<T>(f: Fact<T>): Fact<T> {
   return f

@@ -173,6 +173,49 @@ export function dockerImageFact(name: string): Fact<DockerImageState> {
 }
 
 /**
+ * {@link dockerImageUsersFact}'s command: the containers (any state) created from image $1 or from an image built
+ * on it (`docker ps --filter ancestor`), one line each: the container's image ID and its name (`sha256:... /NAME`).
+ * A container removed between the two reads is left out (docker inspect says "No such container" for it).
+ */
+export const IMAGE_USERS_SCRIPT = `ids=$(docker ps -a -q --no-trunc --filter "ancestor=$1") || exit 1
+[ -n "$ids" ] || exit 0
+set -f
+docker inspect --type container --format '{{.Image}} {{.Name}}' $ids`
+
+/** A container that uses an image: its name and the ID of the image it was created from. */
+export interface ImageUser {
+  readonly name: string
+  readonly imageId: string
+}
+
+/**
+ * Fact: the containers that use image NAME, read with the CLI ({@link IMAGE_USERS_SCRIPT}): created from it or
+ * from an image built on it; the caller compares `imageId` with the image's own ID for exactly those that docker
+ * would name when it refuses to remove the image. No such image → `[]`; dockerd down → error naming dockerd.
+ * Id `docker.imageUsers:<name>`.
+ */
+export function dockerImageUsersFact(name: string): Fact<readonly ImageUser[]> {
+  return {
+    id: `docker.imageUsers:${name}`,
+    service: 'dockerd',
+    slow: true,
+    command: readScript(IMAGE_USERS_SCRIPT, name),
+    okExitCodes: [0, 1],
+    parse: (o) => {
+      // exit 1 with only "No such ..." lines: the image is gone (newer daemons), or a container went meanwhile
+      if (o.code === 1 && !o.stderr.trim().split('\n').every((l) => isNoSuchObject(l))) throw new DockerDaemonError(o.stderr)
+      const users: ImageUser[] = []
+      for (const line of o.stdout.split('\n')) {
+        const m = /^(\S+) \/(\S+)$/.exec(line.trim())
+        if (m) users.push({ imageId: m[1]!, name: m[2]! })
+        else if (line.trim() !== '') throw new Error(`unexpected docker inspect line ${JSON.stringify(line.slice(0, 100))}`)
+      }
+      return users
+    },
+  }
+}
+
+/**
  * The script of {@link dockerContextHashFact}: sha256 of the sorted `sha256sum` lines (hash and relative path)
  * of every regular file under the folder. find's exit status reflects unreadable entries and failed
  * hash runs, so a partial listing is an error, not a different hash.

@@ -3,8 +3,7 @@ import { UsageError } from '../core/errors.ts'
 import type { PlayDef, PlaybookDef, BuildContext } from '../core/playbook.ts'
 import type { AnyTask, FactOutput } from '../core/task.ts'
 import type { Inventory, InventoryHost } from '../inventory/inventory.ts'
-import { command } from '../tasks/command.ts'
-import { containerPort, dockerContainer, dockerImage } from '../tasks/docker.ts'
+import { containerPort, dockerContainer, dockerImage, vethNames } from '../tasks/docker.ts'
 import { iptablesMasq } from '../tasks/iptables.ts'
 import { ipAddress, route, setMtu } from '../tasks/net.ts'
 import { ovsBridge, ovsPort, vxlanPort } from '../tasks/ovs.ts'
@@ -20,7 +19,11 @@ import { gatewayOf, prefixOf, tunnelsOf, validateLab, type LabSpec } from './spe
  * 2. `docker hosts`: lab image, OVS bridges, internal ports with gateway addresses, VXLAN tunnels, containers
  *    with `--net none`, their attachments, forwarding + NAT on gateway hosts, underlay MTU.
  * 3. `verify` (with `--verify`): read-only probes, the seed's "Testing & Troubleshooting", as a table.
- * With `--state absent` the same objects are removed in reverse order.
+ * With `--state absent` the same objects are removed in reverse order, and nothing else: a bridge that holds a
+ * port the lab did not make, and the lab image while a container the lab did not make uses it, are kept (those
+ * tasks are skipped with the reason; the rest of the teardown runs on); forwarding keeps its runtime value (the
+ * lab's persisted sysctl file is deleted, as Ansible's sysctl `state: absent` does); the underlay MTU goes back to
+ * the value recorded when the lab raised it (`setMtu` `recordPrior`), and stays as it is when none is recorded.
  */
 
 /** Run-time options of the lab playbook (its CLI flags). */
@@ -47,9 +50,6 @@ function dockerHostNames(inv: Inventory): string[] {
   return inv.groupHosts('docker_hosts').map((h) => h.name)
 }
 
-const ipForwardOff = (): AnyTask =>
-  command({ name: 'ip_forward off', argv: ['sysctl', '-qw', 'net.ipv4.ip_forward=0'], unless: ['sh', '-c', 'test "$(sysctl -n net.ipv4.ip_forward)" = 0'] })
-
 /** Tasks of the gateway router. */
 export function gatewayTasks(lab: LabSpec, host: InventoryHost, ctx: BuildContext): AnyTask[] {
   const f = flagsOf(ctx)
@@ -58,14 +58,13 @@ export function gatewayTasks(lab: LabSpec, host: InventoryHost, ctx: BuildContex
   if (f.state === 'absent') {
     return [
       ...lab.networks.map((n) => route({ destination: n.cidr, via: hubIp(n.gatewayHost), ensure: 'absent' })),
-      ...underlay.map((dev) => setMtu({ dev, mtu: 1500, ovs: false })),
+      ...underlay.map((dev) => setMtu({ dev, mtu: lab.underlayMtu, ovs: false, ensure: 'absent' })),
       sysctl({ key: 'net.ipv4.ip_forward', file: SYSCTL_FILE, ensure: 'absent' }),
-      ipForwardOff(),
     ]
   }
   return [
     sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: SYSCTL_FILE }),
-    ...(f.skipMtu ? [] : underlay.map((dev) => setMtu({ dev, mtu: lab.underlayMtu, ovs: false }))),
+    ...(f.skipMtu ? [] : underlay.map((dev) => setMtu({ dev, mtu: lab.underlayMtu, ovs: false, recordPrior: true }))),
     ...lab.networks.map((n) => route({ destination: n.cidr, via: hubIp(n.gatewayHost) })),
   ]
 }
@@ -108,7 +107,8 @@ export function labDockerfile(base: 'scratch' | { readonly image: string }): str
 
 function imageTask(lab: LabSpec, host: InventoryHost, absent: boolean): AnyTask {
   const context = host.vars.has('lab_image_context') ? host.vars.string('lab_image_context') : undefined
-  if (absent) return dockerImage({ name: lab.image, ensure: 'absent' })
+  // a container of the user's on the lab image keeps it (the task is skipped, saying so)
+  if (absent) return dockerImage({ name: lab.image, ensure: 'absent', ownContainers: lab.containers.filter((c) => c.host === host.name).map((c) => c.name) })
   if (context !== undefined) {
     // testbed: the FROM-scratch rootfs is already on the host (lab_image_context); the Dockerfile is ours
     return dockerImage({ name: lab.image, context, dockerfile: { text: labDockerfile('scratch') } })
@@ -133,16 +133,25 @@ export function dockerHostTasks(lab: LabSpec, host: InventoryHost, ctx: BuildCon
   const mine = lab.containers.filter((c) => c.host === host.name)
   const netOf = (name: string) => lab.networks.find((n) => n.name === name)!
   if (f.state === 'absent') {
+    // the ports the lab makes on each bridge: a bridge that holds any other port (a user's) is kept
+    const ownPorts = (bridge: string): string[] => [
+      ...hubNets.filter((n) => n.bridge === bridge).map((n) => n.name),
+      ...tunnels.filter((t) => t.network.bridge === bridge).map((t) => t.port),
+      ...mine.filter((c) => netOf(c.network).bridge === bridge).map((c) => vethNames(c.name, 'eth0').host),
+    ]
+    // the reverse of the build order; nothing the user had is removed or forced: the MTU goes back to the one
+    // recorded before the lab raised it (or stays), forwarding keeps its runtime value (only the lab's persisted
+    // file goes), a bridge with a user's port and an image a user's container runs are kept (skipped, saying so)
     return [
+      setMtu({ dev: underlayIface, mtu: lab.underlayMtu, ensure: 'absent' }),
       ...hubNets.map((n) => iptablesMasq({ iface: n.name, source: n.cidr, ensure: 'absent' })),
-      ...(hubNets.length > 0 ? [sysctl({ key: 'net.ipv4.ip_forward', file: SYSCTL_FILE, ensure: 'absent' }), ipForwardOff()] : []),
+      ...(hubNets.length > 0 ? [sysctl({ key: 'net.ipv4.ip_forward', file: SYSCTL_FILE, ensure: 'absent' })] : []),
       ...mine.map((c) => containerPort({ bridge: netOf(c.network).bridge, container: c.name, ensure: 'absent' })),
       ...mine.map((c) => dockerContainer({ name: c.name, image: lab.image, network: 'none', state: 'absent' })),
       ...tunnels.map((t) => vxlanPort({ bridge: t.network.bridge, name: t.port, remoteIp: t.remoteIp, key: t.network.vni, ensure: 'absent' })),
       ...hubNets.map((n) => ovsPort({ bridge: n.bridge, name: n.name, type: 'internal', ensure: 'absent' })),
-      ...lab.networks.map((n) => ovsBridge({ name: n.bridge, ensure: 'absent' })),
+      ...lab.networks.map((n) => ovsBridge({ name: n.bridge, ensure: 'absent', ownPorts: ownPorts(n.bridge) })),
       imageTask(lab, host, true),
-      setMtu({ dev: underlayIface, mtu: 1500 }),
     ]
   }
   const install = host.vars.has('lab_install_packages') && host.vars.bool('lab_install_packages')
@@ -162,7 +171,7 @@ export function dockerHostTasks(lab: LabSpec, host: InventoryHost, ctx: BuildCon
     }),
     ...(hubNets.length > 0 ? [sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: SYSCTL_FILE })] : []),
     ...hubNets.map((n) => iptablesMasq({ iface: n.name, source: n.cidr })),
-    ...(f.skipMtu ? [] : [setMtu({ dev: underlayIface, mtu: lab.underlayMtu })]),
+    ...(f.skipMtu ? [] : [setMtu({ dev: underlayIface, mtu: lab.underlayMtu, recordPrior: true })]),
   ]
 }
 
@@ -297,7 +306,7 @@ export function labPlaybook(lab: LabSpec, name = 'lab'): PlaybookDef {
     flags: {
       verify: { type: 'boolean', description: 'after converging, run the seed\'s checks (pings, full-size frame, NAT, web, iperf3) and print a table; with --check, all but iperf3 (it starts a server)' },
       'skip-mtu': { type: 'boolean', description: 'leave the underlay MTU alone (reproduces the seed\'s MTU fault)' },
-      state: { type: 'string', description: 'present (default) builds the lab; absent removes everything it created' },
+      state: { type: 'string', description: 'present (default) builds the lab; absent removes what it created (a bridge with a port of yours, or the image while a container of yours uses it, is kept and said so)' },
     },
   }
 }

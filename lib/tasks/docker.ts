@@ -4,11 +4,11 @@ import ipaddr from 'ipaddr.js'
 import { cmd, script, withSecretArgs, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { holdsSecret, mask, MASKED } from '../core/secrets.ts'
-import type { Change, Claim, Task } from '../core/task.ts'
+import { SkipTask, type Change, type Claim, type Task } from '../core/task.ts'
 import { absPath, dockerName, gatewayIpv4, ifname, ipv4Interface, mac as macAddr, mtu as mtuValue, oneOf, timeoutMs as timeLimit, validateSpec } from '../core/validate.ts'
 import {
-  containerNetnsFact, dockerContainerFact, dockerContextHashFact, dockerImageFact,
-  type ContainerNetns, type DockerContainerState, type DockerImageState, type NetnsLink,
+  containerNetnsFact, dockerContainerFact, dockerContextHashFact, dockerImageFact, dockerImageUsersFact,
+  type ContainerNetns, type DockerContainerState, type DockerImageState, type ImageUser, type NetnsLink,
 } from '../facts/docker.ts'
 import { OVS_VSCTL, ovsStateFact, type OvsState } from '../facts/ovs.ts'
 import { bridgeNeeded } from './ovs.ts'
@@ -157,8 +157,19 @@ export interface DockerImageSpec {
   readonly files?: Readonly<Record<string, string | Uint8Array>>
   /** `--build-arg K=V` values (part of the input hash); a value that holds a secret (`secret()`) is shown as `K=***`. */
   readonly buildArgs?: Readonly<Record<string, string>>
-  /** Default `present`; `absent` removes the image (`docker image rm`, fails while a container uses it). */
+  /**
+   * Default `present`; `absent` removes the image (`docker image rm NAME`, which docker refuses while a container
+   * uses it), or, with `ownContainers`, keeps it while another container uses it.
+   */
   readonly ensure?: Ensure
+  /**
+   * With `ensure: 'absent'`: the containers the playbook made from this image (and removes before it; `[]` for
+   * none). Given, a container that uses the image and is not listed (a user's) keeps it: the task is skipped naming
+   * those containers, not failed, so the host's later tasks run on. Listed containers do not keep it, whether an
+   * earlier task has removed them yet (apply) or not (check mode): both plan the same. Unset: the image is removed
+   * as before, and `docker image rm` fails while any container uses it ("must force").
+   */
+  readonly ownContainers?: readonly string[]
   /** Time limit of the build in ms, an integer 1..2000000000 (~23 days: Node's timers hold at most 2^31 - 1 ms); default {@link BUILD_TIMEOUT_MS}, 300000. */
   readonly timeoutMs?: number
 }
@@ -176,6 +187,8 @@ export interface DockerImageCurrent {
   readonly image: DockerImageState
   /** sha256 of the host context folder (context builds only). */
   readonly contextHash?: string
+  /** `ensure: 'absent'` only: the containers created from the image or one built on it. */
+  readonly users?: readonly ImageUser[]
 }
 
 /** The hash stored as `vxlab.hash` for a host-context build: context content (+ the Dockerfile from the controller, if any) + build args. */
@@ -253,6 +266,8 @@ function describeValue(v: unknown): string {
  * - both: `docker build ... -f - CONTEXT` with the Dockerfile from the controller on stdin; the hash covers both.
  * Plan: absent -> create (build); hash differs -> replace (rebuild; containers on the old image are then
  * replaced by dockerContainer, which watches `docker.image:NAME`); same -> nothing. Touches `docker.image:NAME`.
+ * `ensure: 'absent'`: `docker image rm NAME`; with `ownContainers`, while a container not in it was created from
+ * the image (`docker ps -a --filter ancestor`, then each one's image ID), the task is skipped: the image is kept.
  * A host context is hashed when read: after any earlier change in the play it is read again (watches `*`),
  * since an earlier task may have written into it; a context folder that does not exist fails the read (also
  * in check mode). The image replaced by a rebuild stays as a dangling image (`docker image prune` removes it).
@@ -272,6 +287,12 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
     if (ensure === 'present' && spec.context === undefined && spec.dockerfile === undefined) throw new ValidationError('context', 'give context (a folder on the host), dockerfile, or both')
     if (spec.context !== undefined && spec.files !== undefined) throw new ValidationError('files', 'files are only used with dockerfile (a host context already holds its files)')
     const context = spec.context === undefined ? undefined : absPath('context', spec.context)
+    let own: ReadonlySet<string> | undefined
+    if (spec.ownContainers !== undefined) {
+      if (ensure !== 'absent') throw new ValidationError('ownContainers', "only with ensure: 'absent' (the containers that do not keep the image)")
+      if (!Array.isArray(spec.ownContainers)) throw new ValidationError('ownContainers', `expected a list of container names, got ${JSON.stringify(spec.ownContainers)}`)
+      own = new Set(spec.ownContainers.map((c, i) => dockerName(`ownContainers[${i}]`, c)))
+    }
 
     // a Dockerfile from the controller (text or rendered template): known now
     let stdin: Buffer | string | undefined
@@ -294,6 +315,7 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
 
     const imageFact = dockerImageFact(name)
     const ctxFact = context !== undefined && ensure === 'present' ? dockerContextHashFact(context) : undefined
+    const usersFact = ensure === 'absent' && own !== undefined ? dockerImageUsersFact(name) : undefined
     const touches = [`docker.image:${name}`]
     const buildArgv = (hash: string): string[] => [
       'docker', 'build', '-q', '-t', name, '--label', `${IMAGE_HASH_LABEL}=${hash}`,
@@ -317,14 +339,23 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
       key,
       spec,
       claims: [{ object: `docker.image:${name}`, value: ensure === 'absent' ? 'absent' : `built from ${source} (inputs ${short(inputs)})` }],
-      facts: ctxFact ? [imageFact, ctxFact] : [imageFact],
+      facts: [imageFact, ...(ctxFact ? [ctxFact] : []), ...(usersFact ? [usersFact] : [])],
       // a host context may be written by an earlier task of the play (a template into the folder): re-read it
       // after any earlier change, or the build would be planned from the old content and not converge
       watches: ctxFact ? ['*'] : [`docker.image:${name}`],
-      current: (f) => ({ image: f.get(imageFact), ...(ctxFact ? { contextHash: f.get(ctxFact) } : {}) }),
+      current: (f) => ({ image: f.get(imageFact), ...(ctxFact ? { contextHash: f.get(ctxFact) } : {}), ...(usersFact ? { users: f.get(usersFact) } : {}) }),
       plan: (cur): Change[] => {
         if (ensure === 'absent') {
-          return cur.image.exists ? [{ op: 'delete', summary: `remove image ${name} (${short(cur.image.id)})`, before: { id: cur.image.id }, commands: [cmd('docker', 'image', 'rm', name)], touches }] : []
+          if (!cur.image.exists) return []
+          const id = cur.image.id
+          // exactly the containers docker names when it refuses: created from this image ID (not from one built on it)
+          const others = (cur.users ?? []).filter((u) => u.imageId === id && own?.has(u.name) !== true).map((u) => u.name).sort()
+          if (others.length > 0) {
+            const one = others.length === 1
+            throw new SkipTask(`kept image ${name} (${short(id)}): in use by ${one ? 'container' : 'containers'} ${others.join(', ')}, which this playbook did not create; ` +
+              `remove ${one ? 'it' : 'them'} and run again to delete the image`)
+          }
+          return [{ op: 'delete', summary: `remove image ${name} (${short(id)})`, before: { id }, commands: [cmd('docker', 'image', 'rm', name)], touches }]
         }
         const want = fixedHash ?? contextInputHash(cur.contextHash!, buildArgs, dockerfile)
         if (!cur.image.exists) {

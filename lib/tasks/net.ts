@@ -1,10 +1,12 @@
 import ipaddr from 'ipaddr.js'
-import { cmd, type Command } from '../core/command.ts'
+import { cmd, script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
-import type { Change, Claim, Task } from '../core/task.ts'
+import { SkipTask, type Change, type Claim, type Task } from '../core/task.ts'
 import { gatewayIpv4, ifname, ipv4Cidr, ipv4Interface, mtu as mtuValue, oneOf, validateSpec } from '../core/validate.ts'
+import { fileFact, type FileState } from '../facts/files.ts'
 import { linksFact, routesFact, type Link, type Route } from '../facts/ip.ts'
 import { OVS_VSCTL, ovsStateFact, type OvsInterface } from '../facts/ovs.ts'
+import { writeFileCommand } from './file.ts'
 
 /**
  * Links, addresses, routes and MTU with iproute2 (ip-address(8), ip-route(8), ip-link(8)), reading the
@@ -275,15 +277,37 @@ export interface SetMtuSpec {
    * hosts without OVS (the gateway router): the MTU is then always set with `ip link`.
    */
   readonly ovs?: boolean
+  /**
+   * Record the MTU the link has just before this task changes it, in {@link mtuRecordFile} on the host
+   * (`/run/vxlab/mtu/DEV`), so that `ensure: 'absent'` can put it back (default false). Written with every change
+   * of an existing link's MTU; under /run, so the record lives exactly as long as the runtime MTU it is about
+   * (`ip link` does not persist either: after a reboot both are gone). No record is written for a link that does
+   * not exist yet, or whose MTU is already `mtu`.
+   */
+  readonly recordPrior?: boolean
+  /**
+   * `present` (default): the link has `mtu`. `absent`: undo a recorded change ({@link recordPrior}): while the
+   * link still has `mtu`, set the recorded MTU back and delete the record; if its MTU was changed since, leave it
+   * and delete the record. Without a record the MTU is left as it is; while it is `mtu`, the task is skipped saying
+   * so (nothing tells what it was before). Never sets a fixed MTU.
+   */
+  readonly ensure?: 'present' | 'absent'
 }
 
 /** What {@link setMtu} reads: the kernel link and the OVS interface of that name (each may be missing). */
 export interface SetMtuCurrent {
   readonly link?: Link
   readonly ovsInterface?: OvsInterface
+  /** `ensure: 'absent'` only: the record of the MTU from before the change ({@link mtuRecordFile}). */
+  readonly record?: FileState
 }
 
 type SetMtuNorm = Required<SetMtuSpec>
+
+/** Where {@link setMtu} with `recordPrior` keeps a link's MTU from before its change: `/run/vxlab/mtu/DEV`. */
+export function mtuRecordFile(dev: string): string {
+  return `/run/vxlab/mtu/${dev}`
+}
 
 /** OVS interface types whose MTU is a kernel link's: vxlab sets them with `ip link` unless OVSDB holds an mtu_request. */
 const KERNEL_MTU_TYPES = ['', 'system', 'tap']
@@ -297,7 +321,10 @@ const KERNEL_MTU_TYPES = ['', 'system', 'tap']
  * differs; when the request is right but the kernel MTU was changed by hand, `ip link set` repairs it (OVS
  * does not re-apply an unchanged request).
  * A link missing at plan time (created earlier in the run, or check mode) plans the ip-link command anyway.
- * Key: `net.setMtu[DEV]`. Touches `link:DEV` (and `ovs.port:DEV` for an mtu_request); watches `link:DEV`, `ovs.port:DEV`.
+ * With `recordPrior`, a change first writes the link's current MTU to {@link mtuRecordFile}; `ensure: 'absent'`
+ * puts a recorded MTU back (the same way: ip link, or mtu_request), see {@link SetMtuSpec.ensure}.
+ * Key: `net.setMtu[DEV]`. Touches `link:DEV` (and `ovs.port:DEV` for an mtu_request, `file:RECORD` with a
+ * record); watches `link:DEV`, `ovs.port:DEV` (and `file:RECORD` for absent).
  * Claims ({@link Task.claims}) `link.mtu:DEV` as the MTU, as ovsPort's `mtuRequest` and containerPort's `mtu` do:
  * two MTUs for one link are refused when the playbook is built (each run would set the other's back).
  * Errors: {@link ValidationError} for a bad dev or an MTU outside 68..65535
@@ -309,22 +336,65 @@ export function setMtu(spec: SetMtuSpec): Task<SetMtuNorm, SetMtuCurrent> {
     dev: ifname('dev', spec.dev),
     mtu: mtuValue('mtu', spec.mtu),
     ovs: boolField('ovs', spec.ovs, true),
+    recordPrior: boolField('recordPrior', spec.recordPrior, false),
+    ensure: oneOf('ensure', spec.ensure ?? 'present', ENSURE),
   }))
   const { dev } = norm
+  const recordFact = norm.ensure === 'absent' ? fileFact(mtuRecordFile(dev)) : undefined
   return {
     kind: 'net.setMtu',
     key: `net.setMtu[${dev}]`,
     spec: norm,
-    facts: norm.ovs ? [linksFact, ovsStateFact] : [linksFact],
-    watches: [`link:${dev}`, `ovs.port:${dev}`],
-    claims: [{ object: `link.mtu:${dev}`, value: String(norm.mtu) }],
+    facts: [linksFact, ...(norm.ovs ? [ovsStateFact] : []), ...(recordFact ? [recordFact] : [])],
+    watches: [`link:${dev}`, `ovs.port:${dev}`, ...(recordFact ? [`file:${mtuRecordFile(dev)}`] : [])],
+    claims: [{ object: `link.mtu:${dev}`, value: norm.ensure === 'absent' ? `back to its recorded MTU (if still ${norm.mtu})` : String(norm.mtu) }],
     current: (f) => {
       const link = f.get(linksFact)[dev]
       const ovsInterface = norm.ovs ? f.get(ovsStateFact).interfaces[dev] : undefined
-      return { ...(link !== undefined ? { link } : {}), ...(ovsInterface !== undefined ? { ovsInterface } : {}) }
+      return { ...(link !== undefined ? { link } : {}), ...(ovsInterface !== undefined ? { ovsInterface } : {}), ...(recordFact ? { record: f.get(recordFact) } : {}) }
     },
-    plan: (cur, s) => planMtu(cur, s),
+    plan: (cur, s) => (s.ensure === 'absent' ? planMtuRestore(cur, s) : withRecord(cur, s, planMtu(cur, s))),
   }
+}
+
+/** With `recordPrior`, a change of an existing link's MTU first records the MTU it has now. */
+function withRecord(cur: SetMtuCurrent, s: SetMtuNorm, changes: Change[]): Change[] {
+  if (!s.recordPrior || cur.link === undefined || changes.length === 0) return changes
+  const file = mtuRecordFile(s.dev)
+  const prior = cur.link.mtu
+  return changes.map((c, i) => (i > 0 ? c : {
+    ...c, summary: `${c.summary} (MTU ${prior} recorded in ${file})`,
+    commands: [writeFileCommand(file, `${prior}\n`, '644'), ...c.commands], touches: [...(c.touches ?? []), `file:${file}`],
+  }))
+}
+
+/** `ensure: 'absent'`: put the recorded MTU back while the link still has the one this task sets. */
+function planMtuRestore(cur: SetMtuCurrent, s: SetMtuNorm): Change[] {
+  const { dev, mtu } = s
+  const file = mtuRecordFile(dev)
+  const rec = cur.record
+  const now = cur.link?.mtu
+  if (rec === undefined || !rec.exists) {
+    if (now === mtu) throw new SkipTask(`left the MTU of ${dev} at ${mtu}: no MTU from before it was set is recorded in ${file} (it was ${mtu} already, or it was set by an older vxlab or without recordPrior)`)
+    return []
+  }
+  const prior = /^\s*(\d{2,5})\s*$/.exec(rec.content)?.[1]
+  if (prior === undefined || Number(prior) < 68 || Number(prior) > 65535) throw new Error(`${file} does not hold an MTU (68..65535): ${JSON.stringify(rec.content.slice(0, 40))}`)
+  // the record, and its folders once empty (/run/vxlab/mtu, /run/vxlab)
+  const rm = script('rm -f -- "$1" && { rmdir -- "${1%/*}" "${1%/*/*}" 2>/dev/null || true; }', file)
+  const fileTouches = [`file:${file}`]
+  if (now === undefined) return [{ op: 'delete', summary: `delete ${file} (link ${dev} no longer exists)`, commands: [rm], touches: fileTouches }]
+  if (Number(prior) === mtu) return [{ op: 'delete', summary: `delete ${file} (it records ${prior}, the MTU ${dev} has)`, commands: [rm], touches: fileTouches }]
+  if (now !== mtu) {
+    return [{ op: 'delete', summary: `delete ${file}: the MTU of ${dev} is ${now}, not ${mtu}: changed since it was set, so left as it is (not set back to ${prior})`, commands: [rm], touches: fileTouches }]
+  }
+  const restore = planMtu(cur, { ...s, mtu: Number(prior) })
+  const set = restore.flatMap((c) => c.commands)
+  return [{
+    op: 'update', summary: `set MTU of ${dev} back to ${prior} (recorded in ${file} before it was set to ${mtu})`,
+    before: { mtu }, after: { mtu: Number(prior) },
+    commands: [...set, rm], touches: [...new Set([...restore.flatMap((c) => c.touches ?? []), `link:${dev}`, ...fileTouches])],
+  }]
 }
 
 function planMtu(cur: SetMtuCurrent, s: SetMtuNorm): Change[] {

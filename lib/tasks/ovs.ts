@@ -1,6 +1,6 @@
 import type { Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
-import type { Change, Claim, Task } from '../core/task.ts'
+import { SkipTask, type Change, type Claim, type Task } from '../core/task.ts'
 import { ifname, mtu, oneOf, port, tunnelIpv4, validateSpec, vni } from '../core/validate.ts'
 import { OVS_VSCTL, ovsStateFact, type OvsBridge, type OvsInterface, type OvsPort, type OvsState } from '../facts/ovs.ts'
 
@@ -56,11 +56,20 @@ export interface OvsBridgeSpec {
   readonly failMode?: 'standalone' | 'secure'
   /** Default `present`. */
   readonly ensure?: Ensure
+  /**
+   * With `ensure: 'absent'`: the ports the playbook made on this bridge (and removes before it). Given, the bridge
+   * is deleted only while every port on it is one of these (or its own internal port, of the bridge's name); a
+   * bridge that holds any other port (a user's) is kept, and the task is skipped naming those ports (not failed:
+   * the host's later tasks run on). Unset: the bridge is deleted with whatever ports it has.
+   */
+  readonly ownPorts?: readonly string[]
 }
 
 /**
  * An OVS bridge. Created with `--may-exist add-br`; datapath_type, fail_mode and the given external_ids are
  * compared on an existing bridge and updated in place (a bridge without fail_mode stays a no-op).
+ * `ensure: 'absent'` deletes it (`--if-exists del-br`, which deletes its ports too), or, with `ownPorts`, keeps
+ * a bridge that has ports the playbook did not make (see {@link OvsBridgeSpec.ownPorts}).
  * Claims ({@link Task.claims}) `ovs.bridge:NAME` (present / absent) and, when given, `ovs.bridge:NAME datapath_type`,
  * `ovs.bridge:NAME fail_mode`, `ovs.bridge:NAME external_ids:KEY`; a present bridge also claims `ovs.port:NAME` as
  * `internal port on NAME`: OVS gives every bridge a port and interface of its own name (ovs-vsctl(8) add-br:
@@ -77,6 +86,12 @@ export function ovsBridge(spec: OvsBridgeSpec): Task<OvsBridgeSpec, OvsBridge | 
     if (spec.failMode !== undefined) oneOf('failMode', spec.failMode, ['standalone', 'secure'] as const)
     const ext = externalIdsOf('externalIds', spec.externalIds)
     const ensure = ensureOf('ensure', spec.ensure)
+    let own: ReadonlySet<string> | undefined
+    if (spec.ownPorts !== undefined) {
+      if (ensure !== 'absent') throw new ValidationError('ownPorts', "only with ensure: 'absent' (the ports whose bridge may be deleted)")
+      if (!Array.isArray(spec.ownPorts)) throw new ValidationError('ownPorts', `expected a list of port names, got ${JSON.stringify(spec.ownPorts)}`)
+      own = new Set(spec.ownPorts.map((p, i) => ifname(`ownPorts[${i}]`, p)))
+    }
     const touches = [`ovs.bridge:${name}`, `link:${name}`]
     const claims: Claim[] = ensure === 'absent' ? [{ object: `ovs.bridge:${name}`, value: 'absent' }] : [
       { object: `ovs.bridge:${name}`, value: 'present' },
@@ -95,7 +110,16 @@ export function ovsBridge(spec: OvsBridgeSpec): Task<OvsBridgeSpec, OvsBridge | 
       current: (f) => f.get(ovsStateFact).bridges[name],
       plan: (cur): Change[] => {
         if (ensure === 'absent') {
-          return cur ? [{ op: 'delete', summary: `delete bridge ${name} (ports: ${cur.ports.filter((p) => p !== name).join(', ') || 'none'})`, commands: [vsctl('--if-exists', 'del-br', name)], touches: ['*'] }] : []
+          if (!cur) return []
+          const ports = cur.ports.filter((p) => p !== name)
+          const others = own === undefined ? [] : ports.filter((p) => !own.has(p))
+          if (others.length > 0) {
+            throw new SkipTask(`kept bridge ${name}: it has ${others.length === 1 ? 'a port' : 'ports'} this playbook did not make (${others.join(', ')}); ` +
+              `remove ${others.length === 1 ? 'it' : 'them'} (ovs-vsctl del-port) and run again to delete the bridge`)
+          }
+          // with ownPorts, the ports left are the playbook's, which its earlier tasks delete (gone or not yet: the same summary)
+          const held = own === undefined ? `ports: ${ports.join(', ') || 'none'}` : 'no port but the playbook\'s'
+          return [{ op: 'delete', summary: `delete bridge ${name} (${held})`, commands: [vsctl('--if-exists', 'del-br', name)], touches: ['*'] }]
         }
         const sets: string[] = []
         const before: Record<string, unknown> = {}

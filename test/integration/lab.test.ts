@@ -27,7 +27,10 @@ async function snapshot(): Promise<Record<string, string>> {
     // rules and user chains only: an empty table that iptables loaded on first use is not a change
     iptables: ['sh', '-c', 'iptables-save | grep -E "^(-A |:[^ ]+ - )" || true'],
     docker: ['sh', '-c', 'docker ps -a --format "{{.Names}} {{.Image}} {{.Status}}" 2>&1 | sed "s/Up .*/Up/"; docker images --format "{{.Repository}} {{.ID}}" 2>&1'],
-    sysctl: ['sh', '-c', 'sysctl -n net.ipv4.ip_forward; cat /etc/sysctl.d/90-vxlab-ip-forward.conf 2>&1'],
+    sysctl: ['sh', '-c', 'cat /etc/sysctl.d/90-vxlab-ip-forward.conf 2>&1'],
+    forwarding: ['sysctl', '-n', 'net.ipv4.ip_forward'],
+    // the MTU records the lab keeps for its teardown (gone with it)
+    run: ['sh', '-c', 'ls -AR /run/vxlab 2>&1'],
   }
   const snap: Record<string, string> = {}
   for (const h of ['gw', 'host1', 'host2']) {
@@ -109,7 +112,11 @@ describe('the seed lab on the testbed', () => {
     const r = await runLab('--state', 'absent')
     expect(r.report.tasks.filter((t) => t.status === 'failed'), r.out).toEqual([])
     expect(r.code).toBe(0)
-    expect(await snapshot()).toEqual(fresh)
+    // but forwarding: its runtime value is left as it is (only the lab's persisted file goes, as Ansible's sysctl
+    // state: absent does): the lab turned it on on gw and host1
+    const after = await snapshot()
+    expect(after).toEqual({ ...fresh, 'gw forwarding': '1\n', 'host1 forwarding': '1\n' })
+    expect([fresh['gw forwarding'], fresh['host1 forwarding'], fresh['host2 forwarding']]).toEqual(['0\n', '0\n', '0\n'])
     const again = await runLab('--state', 'absent')
     expect(Object.values(again.report.hosts).every((h) => h.changed === 0)).toBe(true)
   })

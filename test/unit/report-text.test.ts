@@ -132,6 +132,13 @@ describe('host blocks', () => {
     // a failed check (verify probe) does not stop its host: it is not what the skipped tasks wait for
     expect(hostBlock('h', [outcome('verify[x]', 'failed', [], { result: { ok: false, check: 'x', detail: 'no' } }), outcome('kv[b]', 'skipped')], APPLY, { error: 'h: connection lost' })[2]).toBe('  . kv[b] skipped: not run: the host failed')
   })
+  it('a task that skipped itself (it keeps something on purpose) says why in every mode', () => {
+    const t = outcome('ovs.bridge[br1]', 'skipped', [], { error: 'kept bridge br1: it has a port this playbook did not make (myport)', selfSkipped: true })
+    const line = '  . ovs.bridge[br1] skipped: kept bridge br1: it has a port this playbook did not make (myport)'
+    expect(taskLines(t, APPLY)).toEqual([line])
+    expect(taskLines(t, CHECK)).toEqual([line])
+    expect(hostBlock('host1', [outcome('kv[x]', 'changed', [{ op: 'delete', summary: 'x', commands: [] }]), t], APPLY)).toEqual(['host1: 1 changed, 0 ok, 1 skipped', '  - kv[x]: x', line])
+  })
   it('a play header names its hosts, and a play with none ends without a colon', () => {
     let out = ''
     const ev = plainReporter(CHECK, (s) => (out += s))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Change, Fact, Task } from '../../lib/core/task.ts'
+import { SkipTask, type Change, type Fact, type Task } from '../../lib/core/task.ts'
 import { runPlaybook, exitCodeOf, playbook, type PlaybookDef } from '../../lib/core/playbook.ts'
 import { Inventory } from '../../lib/inventory/inventory.ts'
 import { FakeHost } from './fake-connection.ts'
@@ -116,6 +116,41 @@ describe('runner', () => {
     expect(failed.key).toBe('kv[y]')
     expect(failed.error).toMatch(/command failed \(exit 5\): kv-set y 2: cannot set y/)
     expect(exitCodeOf(r)).toBe(1)
+  })
+  it('a task that skips itself (SkipTask: it keeps something) is skipped with its reason, not failed; the host goes on', async () => {
+    // keeps x while it holds "user" (as ovsBridge absent keeps a bridge with a user's port)
+    const keepX = (): Task<{ key: string; value: string }, Cur> => {
+      const fact = kvFact('x')
+      return {
+        kind: 'kv', key: 'keep[x]', spec: { key: 'x', value: '' }, facts: [fact], watches: ['kv:x'],
+        current: (f) => f.get(fact),
+        plan: (cur): Change[] => {
+          if (cur === 'user') throw new SkipTask('kept x: it holds a value of the user')
+          return []
+        },
+      }
+    }
+    for (const check of [true, false]) {
+      const hosts = { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }
+      hosts.a.state.set('x', 'user')
+      const r = await run(pb(() => [kv('w', '1'), keepX(), kv('z', '3')]), hosts, check)
+      expect(r.tasks.find((t) => t.host === 'a' && t.key === 'keep[x]')).toMatchObject({ status: 'skipped', error: 'kept x: it holds a value of the user' })
+      expect(r.hosts.a).toMatchObject({ changed: 2, skipped: 1, failed: 0 })
+      expect(r.tasks.find((t) => t.host === 'b' && t.key === 'keep[x]')).toMatchObject({ status: 'ok' })
+      expect(exitCodeOf(r)).toBe(0)
+      if (!check) expect(hosts.a.state.get('z')).toBe('3')
+    }
+    // apply: reported in task order (after the change still waiting before it), and with no exec of its own
+    const hosts = { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }
+    hosts.a.state.set('x', 'user')
+    hosts.a.failing.add('z')
+    const order: string[] = []
+    const r = await runPlaybook(pb(() => [kv('w', '1'), keepX(), kv('z', '3')]), {
+      inventory, check: false, connect: async (h) => hosts[h.name as 'a']!, events: { taskDone: (_p, h, o) => { if (h === 'a') order.push(`${o.key} ${o.status}`) } },
+    })
+    expect(order).toEqual(['kv[w] changed', 'keep[x] skipped', 'kv[z] failed'])
+    expect(r.tasks.find((t) => t.host === 'a' && t.key === 'keep[x]')!.error).toBe('kept x: it holds a value of the user')
+    expect(hosts.a.execCount).toBe(2) // facts, then the apply batch: the skip adds no exec
   })
   it('detects a task that did not converge, with both plans in the error', async () => {
     const hosts = { a: new FakeHost('a'), b: new FakeHost('b'), c: new FakeHost('c') }

@@ -5,9 +5,9 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { describeCommand } from '../../lib/core/command.ts'
 import { secret } from '../../lib/core/secrets.ts'
-import type { AnyFact, Change, Task } from '../../lib/core/task.ts'
+import { SkipTask, type AnyFact, type Change, type Task } from '../../lib/core/task.ts'
 import {
-  CONTAINER_NETNS_SCRIPT, CONTEXT_HASH_SCRIPT, DockerDaemonError, containerNetnsFact, dockerContainerFact, dockerImageFact, parseContainerNetns,
+  CONTAINER_NETNS_SCRIPT, CONTEXT_HASH_SCRIPT, DockerDaemonError, IMAGE_USERS_SCRIPT, containerNetnsFact, dockerContainerFact, dockerImageFact, dockerImageUsersFact, parseContainerNetns,
   type ContainerNetns, type DockerContainerState, type DockerImageState, type NetnsLink,
 } from '../../lib/facts/docker.ts'
 import type { Link } from '../../lib/facts/ip.ts'
@@ -67,6 +67,34 @@ describe('dockerImage', () => {
     expect(t.facts.map((f) => f.id)).toEqual(['docker.image:vxlab-test-img'])
     expect(argv(planWith(t, { 'docker.image:vxlab-test-img': img({}) }))).toEqual([['docker', 'image', 'rm', 'vxlab-test-img']])
     expect(planWith(t, { 'docker.image:vxlab-test-img': { exists: false } })).toEqual([])
+    // with ownContainers, the containers using it are read too
+    const own = dockerImage({ name: 'vxlab-test-img', ensure: 'absent', ownContainers: [] })
+    expect(own.facts.map((f) => f.id)).toEqual(['docker.image:vxlab-test-img', 'docker.imageUsers:vxlab-test-img'])
+    expect(own.facts[1]!.command.argv).toEqual(['sh', '-c', IMAGE_USERS_SCRIPT, 'sh', 'vxlab-test-img'])
+    expect(argv(planWith(own, { 'docker.image:vxlab-test-img': img({}), 'docker.imageUsers:vxlab-test-img': [] }))).toEqual([['docker', 'image', 'rm', 'vxlab-test-img']])
+  })
+  it('absent with ownContainers: a container the playbook did not create keeps the image (a skip naming it); its own do not', () => {
+    const users = [
+      { name: 'doc1', imageId: 'sha256:aaaa' },
+      { name: 'usercont', imageId: 'sha256:aaaa' },
+      { name: 'derived', imageId: 'sha256:bbbb' }, // created from an image built on this one: docker removes the tag
+    ]
+    const facts = { 'docker.image:vxlab-test-img': img({}), 'docker.imageUsers:vxlab-test-img': users }
+    const lab = dockerImage({ name: 'vxlab-test-img', ensure: 'absent', ownContainers: ['doc1', 'doc2'] })
+    let err: unknown
+    try {
+      planWith(lab, facts)
+    } catch (e) {
+      err = e
+    }
+    expect(err).toBeInstanceOf(SkipTask)
+    expect((err as SkipTask).reason).toBe('kept image vxlab-test-img (aaaa): in use by container usercont, which this playbook did not create; remove it and run again to delete the image')
+    // the playbook's own containers (removed by earlier tasks, or still there in check mode) do not keep it
+    expect(argv(planWith(lab, { ...facts, 'docker.imageUsers:vxlab-test-img': users.filter((u) => u.name !== 'usercont') }))).toEqual([['docker', 'image', 'rm', 'vxlab-test-img']])
+    // ownContainers: [] -> every container keeps it
+    expect(() => planWith(dockerImage({ name: 'vxlab-test-img', ensure: 'absent', ownContainers: [] }), facts)).toThrow('in use by containers doc1, usercont')
+    expect(() => dockerImage({ name: 'x', context: ctx, ownContainers: ['doc1'] })).toThrow("docker.image[x].ownContainers: only with ensure: 'absent'")
+    expect(() => dockerImage({ name: 'x', ensure: 'absent', ownContainers: ['bad name'] })).toThrow('docker.image[x].ownContainers[0]')
   })
   it('a rendered Dockerfile goes as a tar on stdin; the hash covers Dockerfile, files and build args', () => {
     const spec = { name: 'vxlab-test-tpl', dockerfile: { template: { inline: 'FROM {{base}}\nCOPY index.html /www/\n' }, vars: { base: 'scratch' } }, files: { 'index.html': 'hi\n', 'sub/dir/x.bin': new Uint8Array([0, 1, 2]) } }
@@ -388,6 +416,17 @@ describe('docker facts and scripts', () => {
     expect(() => f.parse({ stdout: '', stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n', code: 1 })).toThrow(DockerDaemonError)
     expect(() => dockerImageFact('x').parse({ stdout: '', stderr: 'permission denied while trying to connect to the Docker daemon socket', code: 1 })).toThrow(/dockerd did not answer/)
     expect(dockerImageFact('x').parse({ stdout: '[]\n', stderr: 'Error response from daemon: No such image: x:latest\n', code: 1 })).toEqual({ exists: false })
+  })
+  it('the containers using an image: parsed from docker inspect lines; "No such" is none; daemon down throws', () => {
+    const f = dockerImageUsersFact('con_img')
+    expect(f.okExitCodes).toEqual([0, 1])
+    expect(f.parse({ stdout: 'sha256:aaaa /usercont\nsha256:bbbb /doc1\n', stderr: '', code: 0 })).toEqual([{ imageId: 'sha256:aaaa', name: 'usercont' }, { imageId: 'sha256:bbbb', name: 'doc1' }])
+    expect(f.parse({ stdout: '', stderr: '', code: 0 })).toEqual([])
+    // a daemon that answers "no such image" for the filter, or a container removed between ps and inspect
+    expect(f.parse({ stdout: '', stderr: 'Error response from daemon: No such image: con_img:latest\n', code: 1 })).toEqual([])
+    expect(f.parse({ stdout: 'sha256:aaaa /usercont\n', stderr: 'Error: No such container: 5745022336e5\n', code: 1 })).toEqual([{ imageId: 'sha256:aaaa', name: 'usercont' }])
+    expect(() => f.parse({ stdout: '', stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n', code: 1 })).toThrow(DockerDaemonError)
+    expect(() => f.parse({ stdout: '', stderr: '', code: 1 })).toThrow(DockerDaemonError)
   })
   it('a container found by ID prefix is not the named one', () => {
     const j = [{ Id: 'ab', Name: '/other', Image: 'sha256:1', State: { Status: 'running', Pid: 1 }, Config: { Image: 'x' }, HostConfig: { NetworkMode: 'none' } }]

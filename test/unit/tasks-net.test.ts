@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { Change, Task } from '../../lib/core/task.ts'
+import { SkipTask, type Change, type Task } from '../../lib/core/task.ts'
 import type { Link, Route } from '../../lib/facts/ip.ts'
 import type { OvsInterface } from '../../lib/facts/ovs.ts'
 import { linksFact, routesFact } from '../../lib/facts/ip.ts'
 import { ovsStateFact } from '../../lib/facts/ovs.ts'
-import { ipAddress, route, setMtu } from '../../lib/tasks/net.ts'
+import { ipAddress, mtuRecordFile, route, setMtu } from '../../lib/tasks/net.ts'
+import { fileFact } from '../../lib/facts/files.ts'
 import type { FactFixture } from '../fixtures/recorder.ts'
 
 /** Plan a task from a hand-made current state (plans are pure). */
@@ -218,7 +219,58 @@ describe('net.setMtu', () => {
   it('an OVS tunnel interface fails the plan with a clear reason', () => {
     expect(() => plan(setMtu({ dev: 'vxlan1', mtu: 1500 }), { ovsInterface: ovsIface('vxlan1', 'vxlan') })).toThrow(/vxlan1 is an OVS vxlan interface, whose MTU cannot be set/)
   })
+  it('recordPrior: a change of an existing link first records the MTU it has in /run/vxlab/mtu/DEV; no change, no record', () => {
+    const r = setMtu({ dev: 'eth0', mtu: 1554, recordPrior: true })
+    expect(r.facts).toEqual([linksFact, ovsStateFact]) // present reads no record
+    const cs = plan(r, { link: link('eth0', { mtu: 1500 }) })
+    expect(cs).toHaveLength(1)
+    expect(cs[0]).toMatchObject({ op: 'update', summary: 'set MTU of eth0 to 1554 (MTU 1500 recorded in /run/vxlab/mtu/eth0)', before: { mtu: 1500 }, after: { mtu: 1554 } })
+    expect(cs[0]!.commands[0]).toMatchObject({ argv: ['sh', '-c', expect.stringContaining('mktemp'), 'sh', '/run/vxlab/mtu/eth0', '644'], stdin: '1500\n' })
+    expect(cs[0]!.commands[1]!.argv).toEqual(['ip', 'link', 'set', 'dev', 'eth0', 'mtu', '1554'])
+    expect(cs[0]!.touches).toEqual(['link:eth0', 'file:/run/vxlab/mtu/eth0'])
+    expect(plan(r, { link: link('eth0', { mtu: 1554 }) })).toEqual([])
+    // a link that does not exist yet has no MTU to record
+    expect(argvs(plan(r, {}))).toEqual([['ip', 'link', 'set', 'dev', 'eth0', 'mtu', '1554']])
+    expect(mtuRecordFile('eth0.100')).toBe('/run/vxlab/mtu/eth0.100')
+  })
+  describe('ensure absent: the recorded MTU back, never a fixed one', () => {
+    const a = setMtu({ dev: 'eth0', mtu: 1554, ensure: 'absent' })
+    const rec = (content: string) => ({ exists: true as const, mode: '644', content })
+    const none = { exists: false as const }
+    const RM = (dev: string) => ['sh', '-c', 'rm -f -- "$1" && { rmdir -- "${1%/*}" "${1%/*/*}" 2>/dev/null || true; }', 'sh', `/run/vxlab/mtu/${dev}`]
+    it('reads the link, OVS and the record; watches the record', () => {
+      expect(a.facts).toEqual([linksFact, ovsStateFact, fileFact('/run/vxlab/mtu/eth0')].map((f) => expect.objectContaining({ id: f.id })))
+      expect(a.watches).toEqual(['link:eth0', 'ovs.port:eth0', 'file:/run/vxlab/mtu/eth0'])
+    })
+    it('record and the link still at mtu -> set the recorded MTU back and delete the record', () => {
+      const cs = plan(a, { link: link('eth0', { mtu: 1554 }), record: rec('1500\n') })
+      expect(cs).toHaveLength(1)
+      expect(cs[0]).toMatchObject({ op: 'update', summary: 'set MTU of eth0 back to 1500 (recorded in /run/vxlab/mtu/eth0 before it was set to 1554)', before: { mtu: 1554 }, after: { mtu: 1500 } })
+      expect(argvs(cs)).toEqual([['ip', 'link', 'set', 'dev', 'eth0', 'mtu', '1500'], RM('eth0')])
+      // an MTU OVS manages goes back the way it was set: mtu_request
+      const ovs = plan(setMtu({ dev: 'net1', mtu: 1554, ensure: 'absent' }), { link: link('net1', { mtu: 1554 }), ovsInterface: ovsIface('net1', 'internal', 1554), record: rec('9000\n') })
+      expect(argvs(ovs)).toEqual([['ovs-vsctl', '--timeout=10', 'set', 'interface', 'net1', 'mtu_request=9000'], RM('net1')])
+    })
+    it('the MTU changed since it was set -> left as it is, only the record goes', () => {
+      const cs = plan(a, { link: link('eth0', { mtu: 9000 }), record: rec('1500\n') })
+      expect(cs[0]).toMatchObject({ op: 'delete', summary: 'delete /run/vxlab/mtu/eth0: the MTU of eth0 is 9000, not 1554: changed since it was set, so left as it is (not set back to 1500)' })
+      expect(argvs(cs)).toEqual([RM('eth0')])
+      expect(argvs(plan(a, { record: rec('1500\n') }))).toEqual([RM('eth0')]) // link gone
+    })
+    it('no record -> nothing (a second absent); while the link has mtu, a skip saying it is left as it is', () => {
+      expect(plan(a, { link: link('eth0', { mtu: 1500 }), record: none })).toEqual([])
+      expect(plan(a, { record: none })).toEqual([])
+      expect(() => plan(a, { link: link('eth0', { mtu: 1554 }), record: none })).toThrow(SkipTask)
+      expect(() => plan(a, { link: link('eth0', { mtu: 1554 }), record: none })).toThrow(/^left the MTU of eth0 at 1554: no MTU from before it was set is recorded/)
+    })
+    it('a record that holds no MTU fails the task', () => {
+      expect(() => plan(a, { link: link('eth0', { mtu: 1554 }), record: rec('big\n') })).toThrow('/run/vxlab/mtu/eth0 does not hold an MTU (68..65535): "big\\n"')
+      expect(() => plan(a, { link: link('eth0', { mtu: 1554 }), record: rec('67') })).toThrow(/does not hold an MTU/)
+    })
+  })
   it.each([
+    [{ dev: 'eth0', mtu: 1500, ensure: 'gone' }, 'net.setMtu[eth0].ensure'],
+    [{ dev: 'eth0', mtu: 1500, recordPrior: 'yes' }, 'net.setMtu[eth0].recordPrior: expected true or false, got "yes"'],
     [{ dev: 'eth0', mtu: 70000 }, 'net.setMtu[eth0].mtu: 70000 is out of range 68..65535'],
     [{ dev: 'eth0', mtu: 67 }, 'net.setMtu[eth0].mtu: 67 is out of range 68..65535'],
     [{ dev: 'eth0', mtu: 1500.5 }, 'net.setMtu[eth0].mtu: expected an integer 68..65535, got 1500.5'],

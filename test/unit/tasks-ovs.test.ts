@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { describeCommand } from '../../lib/core/command.ts'
-import type { Change } from '../../lib/core/task.ts'
+import { SkipTask, type Change } from '../../lib/core/task.ts'
 import { parseOvsState, type OvsState } from '../../lib/facts/ovs.ts'
 import { ovsBridge, ovsPort, vxlanPort } from '../../lib/tasks/ovs.ts'
 import type { FactFixture } from '../fixtures/recorder.ts'
@@ -45,6 +45,34 @@ describe('ovsBridge plans', () => {
   it('absent wanted -> delete, or nothing', () => {
     expect(argv(plan(ovsBridge({ name: 'br1', ensure: 'absent' }), state()))).toEqual(['ovs-vsctl --timeout=10 --if-exists del-br br1'])
     expect(plan(ovsBridge({ name: 'br9', ensure: 'absent' }), state())).toEqual([])
+  })
+  it('absent with ownPorts: deleted while it holds only those (whether or not they are gone yet), else kept with the reason', () => {
+    const lab = ovsBridge({ name: 'br1', ensure: 'absent', ownPorts: ['net1', 'vxlan1'] })
+    // as check mode sees it (the ports are deleted by earlier tasks) and as apply may (already gone): the same plan
+    expect(argv(plan(lab, state()))).toEqual(['ovs-vsctl --timeout=10 --if-exists del-br br1'])
+    expect(plan(lab, state())[0]!.summary).toBe("delete bridge br1 (no port but the playbook's)")
+    const bare = state()
+    bare.bridges.br1 = { ...bare.bridges.br1!, ports: ['br1'] }
+    expect(plan(lab, bare)).toEqual(plan(lab, state()))
+    // a port of the user's keeps the bridge: a skip naming it, not a failure
+    const user = state()
+    user.bridges.br1 = { ...user.bridges.br1!, ports: ['br1', 'myport', 'net1', 'vxlan1'] }
+    let err: unknown
+    try {
+      plan(lab, user)
+    } catch (e) {
+      err = e
+    }
+    expect(err).toBeInstanceOf(SkipTask)
+    expect((err as SkipTask).reason).toBe('kept bridge br1: it has a port this playbook did not make (myport); remove it (ovs-vsctl del-port) and run again to delete the bridge')
+    // without ownPorts, the bridge goes with every port (as before)
+    expect(plan(ovsBridge({ name: 'br1', ensure: 'absent' }), user)[0]!.summary).toBe('delete bridge br1 (ports: myport, net1, vxlan1)')
+    expect(plan(lab, empty)).toEqual([])
+  })
+  it('ownPorts is for absent only, and holds port names', () => {
+    expect(() => ovsBridge({ name: 'br1', ownPorts: ['net1'] })).toThrow("ovs.bridge[br1].ownPorts: only with ensure: 'absent'")
+    expect(() => ovsBridge({ name: 'br1', ensure: 'absent', ownPorts: ['bad name'] })).toThrow('ovs.bridge[br1].ownPorts[0]: interface name "bad name" may only contain')
+    expect(() => ovsBridge({ name: 'br1', ensure: 'absent', ownPorts: 'net1' as never })).toThrow('ovs.bridge[br1].ownPorts: expected a list of port names')
   })
   it('rejects names that are too long, start with "-" or carry shell metacharacters', () => {
     expect(() => ovsBridge({ name: 'a-very-long-bridge' })).toThrow('ovs.bridge[a-very-long-bridge].name: interface name "a-very-long-bridge" is longer than 15 characters')

@@ -1,0 +1,165 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../../lib/cli.ts'
+import type { RunReport, TaskReport } from '../../lib/core/playbook.ts'
+import { ensureTestbed, hostExec, testbedDir } from '../../lib/testbed/index.ts'
+import { lab } from '../../playbooks/lab.ts'
+
+// `--state absent` removes what the lab built and nothing the user had (README "Tearing the lab down"): a user's port
+// on a lab bridge, a user's container on the lab image, forwarding that was on, the MTU the link had. Each test
+// starts from the converged lab and converges it again at the end.
+
+const work = mkdtempSync(join(tmpdir(), 'vxlab-teardown-'))
+afterAll(() => rmSync(work, { recursive: true, force: true }))
+let n = 0
+async function runLab(...args: string[]): Promise<{ code: number; out: string; report: RunReport }> {
+  let out = ''
+  const json = join(work, `r${n++}.json`)
+  const code = await runCli(lab, ['-i', join(testbedDir(), 'inventory.yml'), '--json', json, ...args], { out: (s) => (out += s), err: (s) => (out += s) })
+  if (!existsSync(json)) throw new Error(`no report (exit ${code}):\n${out}`)
+  return { code, out, report: JSON.parse(readFileSync(json, 'utf8')) as RunReport }
+}
+async function sh(host: string, script: string): Promise<string> {
+  const r = await hostExec(host, ['sh', '-c', script], { timeoutMs: 30_000 })
+  if (r.code !== 0) throw new Error(`${host}: ${script}: exit ${r.code}: ${r.stderr}`)
+  return r.stdout.trim()
+}
+const task = (r: RunReport, host: string, key: string): TaskReport | undefined => r.tasks.find((t) => t.host === host && t.key === key)
+const failed = (r: RunReport): TaskReport[] => r.tasks.filter((t) => t.status === 'failed')
+/** What each task of a run did (hosts finish in any order): check mode must list exactly what the apply run then does. */
+const outline = (r: RunReport): string[] => r.tasks.map((t) => `${t.host} ${t.key} ${t.status} ${t.error ?? ''} ${t.changes.map((c) => c.commands.join(' && ')).join('; ')}`).sort()
+
+async function converge(): Promise<void> {
+  const r = await runLab()
+  expect(failed(r.report), r.out).toEqual([])
+  expect(r.code).toBe(0)
+}
+
+/** absent in check mode, then for real (the same plan), then again (a no-op); returns the apply run. */
+async function teardown(): Promise<{ check: RunReport; apply: RunReport; out: string }> {
+  const check = await runLab('--state', 'absent', '--check', '--diff')
+  expect(failed(check.report), check.out).toEqual([])
+  expect(check.code).toBe(0)
+  const apply = await runLab('--state', 'absent')
+  expect(failed(apply.report), apply.out).toEqual([])
+  expect(apply.code).toBe(0)
+  expect(outline(apply.report)).toEqual(outline(check.report))
+  const again = await runLab('--state', 'absent')
+  expect(again.code).toBe(0)
+  for (const h of ['gw', 'host1', 'host2']) expect(again.report.hosts[h], again.out).toMatchObject({ changed: 0, failed: 0 })
+  // what was kept is kept again, for the same reason
+  const skips = (r: RunReport) => outline(r).filter((l) => l.includes(' skipped '))
+  expect(skips(again.report)).toEqual(skips(apply.report))
+  return { check: check.report, apply: apply.report, out: apply.out }
+}
+
+/** The underlay links and the MTU the testbed gives them. */
+const UNDERLAY: ReadonlyArray<[string, string]> = [['gw', 'gw-h1'], ['gw', 'gw-h2'], ['host1', 'eth0'], ['host2', 'eth0']]
+const mtuOf = (h: string, dev: string) => sh(h, `cat /sys/class/net/${dev}/mtu`)
+
+describe('lab teardown keeps what the user had', () => {
+  beforeAll(async () => {
+    await ensureTestbed({ hosts: 2 })
+    // from the testbed's own state (a lab built by an older vxlab recorded no MTU): the lab records 1500 as it builds
+    const r = await runLab('--state', 'absent')
+    expect(failed(r.report), r.out).toEqual([])
+    for (const [h, dev] of UNDERLAY) await sh(h, `ip link set dev ${dev} mtu 1500`)
+    await converge()
+  })
+
+  it('a port of the user on a lab bridge survives --state absent: the bridge is kept, saying why; the rest goes', async () => {
+    await sh('host1', 'ovs-vsctl --timeout=5 add-port br1 vxtestport -- set interface vxtestport type=internal')
+    try {
+      const { check, apply, out } = await teardown()
+      for (const r of [check, apply]) {
+        expect(task(r, 'host1', 'ovs.bridge[br1]')).toMatchObject({ status: 'skipped', error: expect.stringMatching(/^kept bridge br1: it has a port this playbook did not make \(vxtestport\)/) })
+        expect(task(r, 'host1', 'ovs.bridge[br2]')?.status).toBe('changed')
+        expect(task(r, 'host2', 'ovs.bridge[br1]')?.status).toBe('changed')
+      }
+      expect(out).toMatch(/\. ovs\.bridge\[br1\] skipped: kept bridge br1: .*vxtestport/) // shown without -v
+      // only the user's port is left on br1; the lab's ports and its other bridges are gone
+      expect(await sh('host1', 'ovs-vsctl --timeout=5 list-ports br1')).toBe('vxtestport')
+      expect(await sh('host1', 'ovs-vsctl --timeout=5 list-br')).toBe('br-phy\nbr1')
+      expect(await sh('host2', 'ovs-vsctl --timeout=5 list-br')).toBe('br-phy')
+      expect(await sh('host1', 'docker ps -a --format "{{.Names}}"')).toBe('')
+      // once the user's port is gone, absent deletes the bridge
+      await sh('host1', 'ovs-vsctl --timeout=5 del-port br1 vxtestport')
+      const last = await runLab('--state', 'absent')
+      expect(task(last.report, 'host1', 'ovs.bridge[br1]')?.status).toBe('changed')
+      expect(await sh('host1', 'ovs-vsctl --timeout=5 list-br')).toBe('br-phy')
+    } finally {
+      await sh('host1', 'ovs-vsctl --timeout=5 --if-exists del-port vxtestport')
+      await converge()
+    }
+  })
+
+  it('a container of the user on the lab image survives: the image is kept, saying why, and the rest of the teardown runs', async () => {
+    await sh('host1', 'docker run -d --name vxtestuser --network none con_img >/dev/null')
+    try {
+      const { check, apply, out } = await teardown()
+      for (const r of [check, apply]) {
+        expect(task(r, 'host1', 'docker.image[con_img]')).toMatchObject({ status: 'skipped', error: expect.stringMatching(/^kept image con_img \(\w+\): in use by container vxtestuser, which this playbook did not create/) })
+        expect(task(r, 'host2', 'docker.image[con_img]')?.status).toBe('changed')
+        // what does not depend on the image still runs: the MTU, the lab's containers, ports and bridges
+        for (const key of ['net.setMtu[eth0]', 'docker.container[doc1]', 'ovs.bridge[br1]', 'ovs.bridge[br2]']) expect(task(r, 'host1', key)?.status, key).toBe('changed')
+      }
+      expect(out).toMatch(/\. docker\.image\[con_img\] skipped: kept image con_img/)
+      expect(await sh('host1', 'docker ps --format "{{.Names}} {{.Image}}"')).toBe('vxtestuser con_img')
+      expect(await sh('host1', 'docker image inspect -f "{{.Id}}" con_img')).toMatch(/^sha256:/)
+      expect(await mtuOf('host1', 'eth0')).toBe('1500')
+      expect(await sh('host1', 'ovs-vsctl --timeout=5 list-br')).toBe('br-phy')
+      expect((await hostExec('host2', ['docker', 'image', 'inspect', 'con_img'])).code).toBe(1)
+    } finally {
+      await sh('host1', 'docker rm -f vxtestuser >/dev/null 2>&1 || true')
+      await converge()
+    }
+  })
+
+  it('forwarding that was on before the lab (as dockerd turns it on) stays on; only the lab\'s sysctl file goes', async () => {
+    const forwarding = (h: string) => sh(h, 'sysctl -n net.ipv4.ip_forward')
+    const file = (h: string) => sh(h, 'cat /etc/sysctl.d/90-vxlab-ip-forward.conf 2>/dev/null || echo none')
+    const host2Was = await forwarding('host2')
+    try {
+      // the Docker hosts forward before the lab, as on a real Docker host
+      await runLab('--state', 'absent')
+      for (const h of ['host1', 'host2']) await sh(h, 'sysctl -qw net.ipv4.ip_forward=1')
+      await converge()
+      expect(await file('host1')).toContain('net.ipv4.ip_forward = 1')
+      const { check } = await teardown()
+      for (const h of ['gw', 'host1']) expect(task(check, h, 'sysctl[net.ipv4.ip_forward]')?.changes.map((c) => c.summary)).toEqual(['delete /etc/sysctl.d/90-vxlab-ip-forward.conf (the runtime value of net.ipv4.ip_forward is left as is)'])
+      // no task of the teardown writes a runtime sysctl value
+      expect(check.tasks.flatMap((t) => t.changes.flatMap((c) => c.commands)).filter((c) => /sysctl\b.*\s-\w*w/.test(c))).toEqual([])
+      for (const h of ['gw', 'host1', 'host2']) expect(await forwarding(h), h).toBe('1')
+      for (const h of ['gw', 'host1']) expect(await file(h), h).toBe('none')
+    } finally {
+      await converge()
+      await sh('host2', `sysctl -qw net.ipv4.ip_forward=${host2Was}`)
+    }
+  })
+
+  it('the underlay MTU goes back to what the link had before the lab, not to a fixed value; one changed since is left alone', async () => {
+    try {
+      // host2's eth0 had 1450 before the lab
+      await runLab('--state', 'absent')
+      await sh('host2', 'ip link set dev eth0 mtu 1450')
+      await converge()
+      expect(await mtuOf('host2', 'eth0')).toBe('1554')
+      expect(await sh('host2', 'cat /run/vxlab/mtu/eth0')).toBe('1450')
+      // gw-h2's MTU changed by hand after the lab: no longer the lab's, left alone
+      await sh('gw', 'ip link set dev gw-h2 mtu 1600')
+      const { check } = await teardown()
+      expect(task(check, 'host2', 'net.setMtu[eth0]')?.changes.map((c) => c.summary)).toEqual(['set MTU of eth0 back to 1450 (recorded in /run/vxlab/mtu/eth0 before it was set to 1554)'])
+      expect(task(check, 'gw', 'net.setMtu[gw-h2]')?.changes.map((c) => c.summary)[0]).toMatch(/the MTU of gw-h2 is 1600, not 1554: changed since it was set, so left as it is/)
+      expect(await mtuOf('host2', 'eth0')).toBe('1450')
+      expect(await mtuOf('gw', 'gw-h1')).toBe('1500')
+      expect(await mtuOf('gw', 'gw-h2')).toBe('1600')
+      for (const h of ['gw', 'host2']) expect(await sh(h, 'ls -A /run/vxlab 2>/dev/null || echo gone'), h).toBe('gone')
+    } finally {
+      await runLab('--state', 'absent')
+      for (const [h, dev] of UNDERLAY) await sh(h, `ip link set dev ${dev} mtu 1500`)
+      await converge()
+    }
+  })
+})
