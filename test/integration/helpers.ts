@@ -1,6 +1,10 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { afterAll } from 'vitest'
+import { runCli } from '../../lib/cli.ts'
 import { Inventory } from '../../lib/inventory/inventory.ts'
-import { runPlaybook, type RunReport } from '../../lib/core/playbook.ts'
+import { runPlaybook, type PlaybookDef, type RunReport } from '../../lib/core/playbook.ts'
 import type { AnyTask } from '../../lib/core/task.ts'
 import { testbedDir } from '../../lib/testbed/index.ts'
 
@@ -38,4 +42,22 @@ export function statuses(r: RunReport, host: string): Record<string, string> {
 /** Errors of failed tasks, for assertion messages. */
 export function errors(r: RunReport): string {
   return r.tasks.filter((t) => t.error !== undefined && t.status === 'failed').map((t) => `${t.host} ${t.key}: ${t.error}`).join('\n')
+}
+
+/**
+ * A runner of `playbook` through the CLI on the testbed, as users run `npx tsx playbooks/lab.ts ARGS`, with a
+ * `--json` report in a temp folder that is removed after the calling file's tests (call it at a file's top level).
+ * Each call returns the exit code, the text output (stdout and stderr) and the report; no report is an error.
+ */
+export function cliRunner(playbook: PlaybookDef, prefix: string): (...args: string[]) => Promise<{ code: number; out: string; report: RunReport }> {
+  const work = mkdtempSync(join(tmpdir(), prefix))
+  afterAll(() => rmSync(work, { recursive: true, force: true }))
+  let n = 0
+  return async (...args) => {
+    let out = ''
+    const json = join(work, `r${n++}.json`)
+    const code = await runCli(playbook, ['-i', join(testbedDir(), 'inventory.yml'), '--json', json, ...args], { out: (x) => (out += x), err: (x) => (out += x) })
+    if (!existsSync(json)) throw new Error(`no report (exit ${code}):\n${out}`)
+    return { code, out, report: JSON.parse(readFileSync(json, 'utf8')) as RunReport }
+  }
 }

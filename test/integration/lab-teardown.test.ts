@@ -1,26 +1,15 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../../lib/cli.ts'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { RunReport, TaskReport } from '../../lib/core/playbook.ts'
-import { ensureTestbed, hostExec, testbedDir } from '../../lib/testbed/index.ts'
+import { ensureTestbed, hostExec } from '../../lib/testbed/index.ts'
+import { cliRunner } from './helpers.ts'
 import { lab } from '../../playbooks/lab.ts'
 
 // `--state absent` removes what the lab built and nothing the user had (README "Tearing the lab down"): a user's port
 // on a lab bridge, a user's container on the lab image, forwarding that was on, the MTU the link had. Each test
 // starts from the converged lab and converges it again at the end.
 
-const work = mkdtempSync(join(tmpdir(), 'vxlab-teardown-'))
-afterAll(() => rmSync(work, { recursive: true, force: true }))
-let n = 0
-async function runLab(...args: string[]): Promise<{ code: number; out: string; report: RunReport }> {
-  let out = ''
-  const json = join(work, `r${n++}.json`)
-  const code = await runCli(lab, ['-i', join(testbedDir(), 'inventory.yml'), '--json', json, ...args], { out: (s) => (out += s), err: (s) => (out += s) })
-  if (!existsSync(json)) throw new Error(`no report (exit ${code}):\n${out}`)
-  return { code, out, report: JSON.parse(readFileSync(json, 'utf8')) as RunReport }
-}
+const runLab = cliRunner(lab, 'vxlab-teardown-')
 async function sh(host: string, script: string): Promise<string> {
   const r = await hostExec(host, ['sh', '-c', script], { timeoutMs: 30_000 })
   if (r.code !== 0) throw new Error(`${host}: ${script}: exit ${r.code}: ${r.stderr}`)

@@ -1,22 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../../lib/cli.ts'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { RunReport } from '../../lib/core/playbook.ts'
-import { ensureTestbed, hostExec, testbedDir } from '../../lib/testbed/index.ts'
+import { ensureTestbed, hostExec } from '../../lib/testbed/index.ts'
+import { cliRunner } from './helpers.ts'
 import { lab } from '../../playbooks/lab.ts'
 
-const work = mkdtempSync(join(tmpdir(), 'vxlab-lab-'))
-afterAll(() => rmSync(work, { recursive: true, force: true }))
-let n = 0
-async function runLab(...args: string[]): Promise<{ code: number; out: string; report: RunReport }> {
-  let out = ''
-  const json = join(work, `r${n++}.json`)
-  const code = await runCli(lab, ['-i', join(testbedDir(), 'inventory.yml'), '--json', json, ...args], { out: (s) => (out += s), err: (s) => (out += s) })
-  if (!existsSync(json)) throw new Error(`no report (exit ${code}):\n${out}`)
-  return { code, out, report: JSON.parse(readFileSync(json, 'utf8')) as RunReport }
-}
+const runLab = cliRunner(lab, 'vxlab-lab-')
 
 /** Everything the lab could change on a host, read directly (not through vxlab). */
 async function snapshot(): Promise<Record<string, string>> {
