@@ -41,13 +41,22 @@ export const SECRET_TEXT_MIN_LENGTH = 6
 export function secret(value: string): string {
   if (typeof value === 'string' && value !== '' && !registry.has(value)) {
     registry.add(value)
-    if (value.length >= SECRET_TEXT_MIN_LENGTH) inText = [...inText, value].sort((a, b) => b.length - a.length)
+    if (value.length >= SECRET_TEXT_MIN_LENGTH) {
+      // also as JSON writes it inside a string (`\"`, `\\`, `\n`, `\u0001`): error messages show values JSON-quoted
+      const escaped = JSON.stringify(value).slice(1, -1)
+      inText = [...inText, value, ...(escaped !== value ? [escaped] : [])].sort((a, b) => b.length - a.length)
+    }
   }
   return value
 }
 
 /** What a hidden value is shown as. */
 export const MASKED = '***'
+
+/** Whether a string is a secret itself ({@link secret}, any length): shown whole as `***` where a value is shown. */
+export function isSecret(value: string): boolean {
+  return registry.has(value)
+}
 
 /**
  * Whether a value holds a secret: it is one (any length), or a string containing one that text masking finds
@@ -71,7 +80,11 @@ function searched(value: unknown, test: (s: string) => boolean): boolean {
   return false
 }
 
-/** Replace every registered secret of {@link SECRET_TEXT_MIN_LENGTH} characters or more in a text by `***`, the longest first. */
+/**
+ * Replace every registered secret of {@link SECRET_TEXT_MIN_LENGTH} characters or more in a text by `***`, the
+ * longest first, also where it appears JSON-escaped (a secret with a `"`, `\\`, newline or control character,
+ * inside a JSON-quoted value of an error message).
+ */
 export function mask(text: string): string {
   let out = text
   for (const s of inText) if (out.includes(s)) out = out.split(s).join(MASKED)

@@ -2,6 +2,7 @@ import ipaddr from 'ipaddr.js'
 import { posix } from 'node:path'
 import type { Command } from './command.ts'
 import { ValidationError } from './errors.ts'
+import { isSecret, MASKED } from './secrets.ts'
 
 /**
  * Validators for the scalar fields of task specs. Each returns the canonical value or throws a
@@ -13,7 +14,7 @@ import { ValidationError } from './errors.ts'
  * A value as an error message shows it: strings and plain data as JSON (`"10.0.1.1/33"`, `[1,2]`), numbers as
  * written (`NaN`, `Infinity`, `1.5`; JSON would print `null` for the first two), and what JSON cannot show (a
  * bigint, a symbol, a function, a circular object) by its kind (`5n`, `a function`). Never throws, so a
- * validator's message cannot turn into a TypeError.
+ * validator's message cannot turn into a TypeError. A secret ({@link import('./secrets.ts').secret}, any length) is `"***"`.
  */
 export function shown(value: unknown): string {
   if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value)
@@ -22,7 +23,8 @@ export function shown(value: unknown): string {
   if (typeof value === 'function') return 'a function'
   if (value === undefined) return 'undefined'
   try {
-    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value)
+    // a secret value (any length) is shown as "***": a short one is not found by text masking later
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : typeof v === 'string' && isSecret(v) ? MASKED : v)) ?? String(value)
   } catch {
     return Array.isArray(value) ? 'an array' : 'an object'
   }

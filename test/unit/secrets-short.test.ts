@@ -76,3 +76,38 @@ describe('a short secret', () => {
     expect(mask('x abcdefgh y abcdef z')).toBe('x *** y *** z')
   })
 })
+
+describe('a secret in a validation error (a second fresh-user trial)', () => {
+  const problem = (f: () => unknown): string => {
+    try {
+      f()
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e)
+    }
+    throw new Error('no validation error')
+  }
+  it('is *** also where the message shows it JSON-escaped (a quote, a backslash, a newline, a control character)', async () => {
+    const { ovsBridge, vxlanPort } = await import('../../lib/tasks/ovs.ts')
+    const withNewline = secret('line1\nline2-secret')
+    const withQuote = secret('pa"ss\\word-secret')
+    const withCtl = secret('nul\x01ctl-secret')
+    const m1 = problem(() => ovsBridge({ name: 'brs', externalIds: { token: withNewline } }))
+    expect(m1).toMatch(/externalIds\.token/)
+    const m2 = problem(() => vxlanPort({ bridge: 'br1', name: 'vx9', remoteIp: withQuote, key: 1 }))
+    expect(m2).toMatch(/remoteIp/)
+    const m3 = problem(() => template({ dest: withCtl, src: { inline: 'x' } }))
+    expect(m3).toMatch(/dest/)
+    for (const m of [m1, m2, m3].map(mask)) {
+      expect(m).not.toMatch(/secret/)
+      expect(m).toContain('***')
+    }
+  })
+  it('is *** whole when the value itself is a short secret', async () => {
+    const { vxlanPort } = await import('../../lib/tasks/ovs.ts')
+    const tok = secret('q#1')
+    const m = mask(problem(() => vxlanPort({ bridge: 'br1', name: 'vx9', remoteIp: tok, key: 1 })))
+    expect(m).toMatch(/remoteIp/)
+    expect(m).not.toContain('q#1')
+    expect(m).toContain('"***"')
+  })
+})
