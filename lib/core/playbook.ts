@@ -192,8 +192,8 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
   }
   const built: BuiltPlay[] = []
   const contacted = new Set<string>()
-  /** Per host, what a task manages whole (Task.owns), in any play: the task and play that claimed it first. */
-  const owners = new Map<string, Map<string, { task: string; play: string }>>()
+  /** Per host, what a task manages whole (Task.owns), in any play: the task, its spec and the play that claimed it first. */
+  const owners = new Map<string, Map<string, { task: string; spec: unknown; play: string }>>()
   /** Per host, what a task sets an object to (Task.claims), in any play: the first claim, its task and play. */
   const claimed = new Map<string, Map<string, { claim: Claim; task: string; play: string }>>()
   for (const def of pb.plays) {
@@ -212,7 +212,7 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
         continue
       }
       const seen = new Set<string>()
-      const owner = owners.get(name) ?? new Map<string, { task: string; play: string }>()
+      const owner = owners.get(name) ?? new Map<string, { task: string; spec: unknown; play: string }>()
       owners.set(name, owner)
       const claims = claimed.get(name) ?? new Map<string, { claim: Claim; task: string; play: string }>()
       claimed.set(name, claims)
@@ -221,9 +221,10 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
         seen.add(t.key)
         for (const o of t.owns ?? []) {
           const first = owner.get(o)
-          if (first !== undefined && !(first.task === t.key && first.play === def.name)) {
+          // the same task with the same spec in another play writes the same thing: no conflict
+          if (first !== undefined && !(first.task === t.key && (first.play === def.name || sameSpec(first.spec, t.spec)))) {
             problems.push(`${pb.name}: ${name} ${t.key}: ${o} is also written whole by ${first.task} in play "${first.play}" (each would rewrite it on every run)`)
-          } else owner.set(o, { task: t.key, play: def.name })
+          } else if (first === undefined) owner.set(o, { task: t.key, spec: t.spec, play: def.name })
         }
         for (const c of t.claims ?? []) {
           const first = claims.get(c.object)
@@ -244,6 +245,15 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
   }
   if (problems.length > 0) throw new PlaybookValidationError([...new Set(problems)])
   return built
+}
+
+/** Whether two tasks' validated specs are equal as data (their JSON); a spec JSON cannot show is never equal. */
+function sameSpec(a: unknown, b: unknown): boolean {
+  try {
+    return JSON.stringify(a) === JSON.stringify(b)
+  } catch {
+    return false
+  }
 }
 
 /** The problem two claims of different values on one object make (see {@link buildPlaybook}). */

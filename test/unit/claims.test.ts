@@ -198,7 +198,7 @@ describe('conflicting tasks of different kinds on one host object (the trial\'s 
   })
 
   it('files written whole by two tasks are still refused as before (Task.owns), next to claims', () => {
-    const ps = problems(twoPlays(() => [template({ dest: '/etc/vx', src: { inline: 'a' } })], () => [template({ dest: '/etc/vx', src: { inline: 'a' } }), setMtu({ dev: 'eth0', mtu: 1500 })]))
+    const ps = problems(twoPlays(() => [template({ dest: '/etc/vx', src: { inline: 'a' } })], () => [template({ dest: '/etc/vx', src: { inline: 'b' } }), setMtu({ dev: 'eth0', mtu: 1500 })]))
     expect(ps).toEqual(['twoplays: host1 file.template[/etc/vx]: file:/etc/vx is also written whole by file.template[/etc/vx] in play "a" (each would rewrite it on every run)'])
   })
 })
@@ -264,4 +264,16 @@ describe('the built-in lab passes the check in every variant', () => {
       expect(built).toBe(16)
     })
   }
+})
+
+describe('one task repeated in two plays (a second fresh-user trial)', () => {
+  it('the same template or persisted sysctl with the same spec is fine; a different content is still refused', () => {
+    const t = (text: string): AnyTask[] => [template({ dest: '/tmp/vxt1', src: { inline: text } }) as AnyTask]
+    expect(problems(twoPlays(() => t('a\n'), () => t('a\n')))).toEqual([])
+    const s = (): AnyTask[] => [sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: '/etc/sysctl.d/90-x.conf' }) as AnyTask]
+    expect(problems(twoPlays(s, s))).toEqual([])
+    const ps = problems(twoPlays(() => t('a\n'), () => t('b\n')))
+    expect(ps).toHaveLength(1)
+    expect(ps[0]).toMatch(/file\.template\[\/tmp\/vxt1\]: file:\/tmp\/vxt1 is also written whole by file\.template\[\/tmp\/vxt1\] in play "a"/)
+  })
 })
