@@ -6,7 +6,6 @@ import { gatewayIpv4, ifname, ipv4Cidr, ipv4Interface, mtu as mtuValue, oneOf, v
 import { fileFact, type FileState } from '../facts/files.ts'
 import { linksFact, routesFact, type Link, type Route } from '../facts/ip.ts'
 import { OVS_VSCTL, ovsStateFact, type OvsInterface } from '../facts/ovs.ts'
-import { writeFileCommand } from './file.ts'
 
 /**
  * Links, addresses, routes and MTU with iproute2 (ip-address(8), ip-route(8), ip-link(8)), reading the
@@ -279,8 +278,8 @@ export interface SetMtuSpec {
   readonly ovs?: boolean
   /**
    * Record the MTU the link has just before this task changes it, in {@link mtuRecordFile} on the host
-   * (`/run/vxlab/mtu/DEV`), so that `ensure: 'absent'` can put it back (default false). Written with every change
-   * of an existing link's MTU; under /run, so the record lives exactly as long as the runtime MTU it is about
+   * (`/run/vxlab/mtu/DEV`), so that `ensure: 'absent'` can put it back (default false). Written with the first
+   * change of an existing link's MTU and kept by later ones (another `mtu` must not record vxlab's own); under /run, so the record lives exactly as long as the runtime MTU it is about
    * (`ip link` does not persist either: after a reboot both are gone). No record is written for a link that does
    * not exist yet, or whose MTU is already `mtu`.
    */
@@ -357,14 +356,23 @@ export function setMtu(spec: SetMtuSpec): Task<SetMtuNorm, SetMtuCurrent> {
   }
 }
 
-/** With `recordPrior`, a change of an existing link's MTU first records the MTU it has now. */
+/**
+ * The command that records `prior` in `file` unless a record is there: the first change's MTU is the one from
+ * before vxlab; a later change (the playbook's `mtu` edited, 1554 -> 1600) must not replace it with vxlab's own
+ * (a second fresh-user trial: the user's 1520 was lost that way, and absent then left 1554 for good).
+ */
+export function recordOnceCommand(file: string, prior: number): Command {
+  return script('[ -e "$1" ] && exit 0; mkdir -p -- "${1%/*}" && printf \'%s\\n\' "$2" > "$1.vxlab.$$" && mv -f -- "$1.vxlab.$$" "$1"', file, String(prior))
+}
+
+/** With `recordPrior`, a change of an existing link's MTU first records the MTU it has now, unless one is recorded. */
 function withRecord(cur: SetMtuCurrent, s: SetMtuNorm, changes: Change[]): Change[] {
   if (!s.recordPrior || cur.link === undefined || changes.length === 0) return changes
   const file = mtuRecordFile(s.dev)
   const prior = cur.link.mtu
   return changes.map((c, i) => (i > 0 ? c : {
-    ...c, summary: `${c.summary} (MTU ${prior} recorded in ${file})`,
-    commands: [writeFileCommand(file, `${prior}\n`, '644'), ...c.commands], touches: [...(c.touches ?? []), `file:${file}`],
+    ...c, summary: `${c.summary} (MTU ${prior} recorded in ${file}, unless it holds one from before already)`,
+    commands: [recordOnceCommand(file, prior), ...c.commands], touches: [...(c.touches ?? []), `file:${file}`],
   }))
 }
 

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { SkipTask, type Change, type Task } from '../../lib/core/task.ts'
@@ -6,7 +8,7 @@ import type { Link, Route } from '../../lib/facts/ip.ts'
 import type { OvsInterface } from '../../lib/facts/ovs.ts'
 import { linksFact, routesFact } from '../../lib/facts/ip.ts'
 import { ovsStateFact } from '../../lib/facts/ovs.ts'
-import { ipAddress, mtuRecordFile, route, setMtu } from '../../lib/tasks/net.ts'
+import { ipAddress, mtuRecordFile, recordOnceCommand, route, setMtu } from '../../lib/tasks/net.ts'
 import { fileFact } from '../../lib/facts/files.ts'
 import type { FactFixture } from '../fixtures/recorder.ts'
 
@@ -224,14 +226,31 @@ describe('net.setMtu', () => {
     expect(r.facts).toEqual([linksFact, ovsStateFact]) // present reads no record
     const cs = plan(r, { link: link('eth0', { mtu: 1500 }) })
     expect(cs).toHaveLength(1)
-    expect(cs[0]).toMatchObject({ op: 'update', summary: 'set MTU of eth0 to 1554 (MTU 1500 recorded in /run/vxlab/mtu/eth0)', before: { mtu: 1500 }, after: { mtu: 1554 } })
-    expect(cs[0]!.commands[0]).toMatchObject({ argv: ['sh', '-c', expect.stringContaining('mktemp'), 'sh', '/run/vxlab/mtu/eth0', '644'], stdin: '1500\n' })
+    expect(cs[0]).toMatchObject({ op: 'update', summary: 'set MTU of eth0 to 1554 (MTU 1500 recorded in /run/vxlab/mtu/eth0, unless it holds one from before already)', before: { mtu: 1500 }, after: { mtu: 1554 } })
+    expect(cs[0]!.commands[0]).toEqual(recordOnceCommand('/run/vxlab/mtu/eth0', 1500))
     expect(cs[0]!.commands[1]!.argv).toEqual(['ip', 'link', 'set', 'dev', 'eth0', 'mtu', '1554'])
     expect(cs[0]!.touches).toEqual(['link:eth0', 'file:/run/vxlab/mtu/eth0'])
     expect(plan(r, { link: link('eth0', { mtu: 1554 }) })).toEqual([])
     // a link that does not exist yet has no MTU to record
     expect(argvs(plan(r, {}))).toEqual([['ip', 'link', 'set', 'dev', 'eth0', 'mtu', '1554']])
     expect(mtuRecordFile('eth0.100')).toBe('/run/vxlab/mtu/eth0.100')
+  })
+  it('recordPrior keeps the first record: a later change (another mtu) does not record vxlab\'s own MTU over the user\'s', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vxlab-mtu-'))
+    try {
+      const file = join(dir, 'mtu', 'eth0')
+      const run = (prior: number): void => {
+        const c = recordOnceCommand(file, prior)
+        execFileSync(c.argv[0]!, c.argv.slice(1))
+      }
+      run(1520) // the first change: 1520 -> 1554
+      expect(readFileSync(file, 'utf8')).toBe('1520\n')
+      run(1554) // the playbook's mtu edited: 1554 -> 1600
+      expect(readFileSync(file, 'utf8')).toBe('1520\n')
+      expect(readdirSync(join(dir, 'mtu'))).toEqual(['eth0'])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
   describe('ensure absent: the recorded MTU back, never a fixed one', () => {
     const a = setMtu({ dev: 'eth0', mtu: 1554, ensure: 'absent' })
