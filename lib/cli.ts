@@ -196,11 +196,12 @@ export interface CliOptions {
  * Run a playbook as a command-line program and return its exit code (see {@link EXIT}). Prints the live
  * progress (listr2 on a TTY, plain lines otherwise), the recap and, for verify plays, the results table.
  */
-export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.argv.slice(2), io: { out: (s: string) => void; err: (s: string) => void } = {
+export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.argv.slice(2), io: { out: (s: string) => void; err: (s: string) => void; argv0?: string } = {
   out: (s) => process.stdout.write(s),
   err: (s) => process.stderr.write(s),
 }): Promise<number> {
-  const argv0 = `npx tsx ${process.argv[1] ? process.argv[1].replace(`${process.cwd()}/`, '') : 'playbook.ts'}`
+  // how the user ran it, for usage lines: `npx tsx playbooks/lab.ts` (a wrapper such as `npm run lab` says so in io.argv0)
+  const argv0 = io.argv0 ?? `npx tsx ${process.argv[1] ? process.argv[1].replace(`${process.cwd()}/`, '') : 'playbook.ts'}`
   let values: Record<string, string | boolean | undefined>
   try {
     const parsed = parseArgs({ args: [...argv], options: cliOptions(pb), strict: true, allowPositionals: false })

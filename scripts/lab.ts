@@ -6,7 +6,8 @@
  * with `--state absent`, not with `--no-verify`).
  */
 import { join } from 'node:path'
-import { runCli } from '../lib/cli.ts'
+import { parseArgs } from 'node:util'
+import { cliOptions, runCli, usageHint } from '../lib/cli.ts'
 import { labRunArgs } from '../lib/lab/args.ts'
 import { checkPrerequisites, ensureTestbed, installDeps, testbedDir } from '../lib/testbed/index.ts'
 import { lab } from '../playbooks/lab.ts'
@@ -14,6 +15,22 @@ import { lab } from '../playbooks/lab.ts'
 const args = process.argv.slice(2)
 const say = (s: string): void => {
   process.stderr.write(`${s}\n`)
+}
+const io = { out: (s: string) => process.stdout.write(s), err: (s: string) => process.stderr.write(s), argv0: 'npm run lab --' }
+// the flags first: a typo or --help must not install packages or build a testbed
+let help = false
+try {
+  const { values } = parseArgs({ args, options: { ...cliOptions(lab), 'no-verify': { type: 'boolean' } }, strict: true, allowPositionals: false })
+  help = (values as Record<string, unknown>).help === true
+} catch (e) {
+  say(`error: ${e instanceof Error ? e.message : String(e)}\n${usageHint(io.argv0)}`)
+  process.exit(2)
+}
+if (help) {
+  await runCli(lab, ['--help'], io)
+  io.out('npm run lab: installs what is missing, brings the testbed up, then runs the lab with --verify (not in check mode or\n'
+    + 'with --state absent); its own flag: --no-verify  run without the verify play\n')
+  process.exit(0)
 }
 let pre = await checkPrerequisites()
 if (!pre.ok && process.getuid?.() === 0 && process.platform === 'linux') {
@@ -28,4 +45,4 @@ if (!pre.ok) {
 const t0 = Date.now()
 const tb = await ensureTestbed({ hosts: 2, log: (l) => say(l.startsWith('testbed') ? l : `testbed: ${l}`) })
 say(`lab: testbed ready (${tb.hosts} docker hosts) in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
-process.exitCode = await runCli(lab, ['-i', join(testbedDir(), 'inventory.yml'), ...labRunArgs(lab, args)])
+process.exitCode = await runCli(lab, ['-i', join(testbedDir(), 'inventory.yml'), ...labRunArgs(lab, args)], io)
