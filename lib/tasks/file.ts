@@ -111,6 +111,7 @@ export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
     let source: string
     const src: unknown = spec.src
     if (typeof src === 'string') {
+      if (src === '') throw new ValidationError('src', "expected the path of a template file on the controller or {inline: 'template text'}, got an empty path")
       try {
         source = readFileSync(src, 'utf8')
       } catch (e) {
@@ -118,6 +119,8 @@ export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
       }
     } else if (src !== null && typeof src === 'object' && !Array.isArray(src) && 'inline' in src) {
       const inline: unknown = src.inline
+      const other = Object.keys(src).filter((k) => k !== 'inline')
+      if (other.length > 0) throw new ValidationError('src', `{inline} takes the template text only; unknown ${other.length === 1 ? 'key' : 'keys'} ${other.map((k) => JSON.stringify(k)).join(', ')} (a template file is given as src: 'PATH')`)
       if (typeof inline !== 'string') throw new ValidationError('src.inline', `expected the template text (a string), got ${shown(inline)}`)
       source = inline
     } else throw new ValidationError('src', `expected the path of a template file on the controller or {inline: 'template text'}, got ${shown(src)}`)

@@ -363,6 +363,7 @@ export function vxlanPort(spec: VxlanPortSpec): Task<VxlanPortSpec, PortCurrent>
     const vniValue = vni('key', spec.key)
     const dstPort = spec.dstPort === undefined ? 4789 : port('dstPort', spec.dstPort)
     const localIp = spec.localIp === undefined ? undefined : tunnelIpv4('localIp', spec.localIp)
+    if (localIp !== undefined && localIp === remoteIp) throw new ValidationError('remoteIp', `${remoteIp} is also localIp: a tunnel goes to another host's underlay address`)
     const ensure = ensureOf('ensure', spec.ensure)
     const want: Required<Pick<VxlanOptions, 'remote_ip' | 'key' | 'dst_port'>> & { local_ip?: string } = {
       remote_ip: remoteIp, key: String(vniValue), dst_port: String(dstPort), ...(localIp !== undefined ? { local_ip: localIp } : {}),

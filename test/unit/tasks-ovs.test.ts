@@ -165,6 +165,10 @@ describe('ovsPort on a port of another type (a tunnel, a patch port)', () => {
 })
 
 describe('vxlanPort plans', () => {
+  it('a tunnel to its own localIp is refused (a second fresh-user trial)', () => {
+    expect(() => vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.10.100', localIp: '172.16.10.100', key: 5000 }))
+      .toThrow(/^ovs\.vxlanPort\[vxlan1\]\.remoteIp: 172\.16\.10\.100 is also localIp: a tunnel goes to another host's underlay address$/)
+  })
   it('absent -> create in one transaction with remote_ip and key', () => {
     const cs = plan(vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.20.100', key: 5000 }), empty)
     expect(argv(cs)).toEqual(['ovs-vsctl --timeout=10 --may-exist add-port br1 vxlan1 -- set interface vxlan1 type=vxlan options:remote_ip=172.16.20.100 options:key=5000'])
