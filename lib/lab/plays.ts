@@ -21,9 +21,9 @@ import { gatewayOf, prefixOf, tunnelsOf, validateLab, type LabSpec } from './spe
  * 3. `verify` (with `--verify`): read-only probes, the seed's "Testing & Troubleshooting", as a table.
  * With `--state absent` the same objects are removed in reverse order, and nothing else: a bridge that holds a
  * port the lab did not make, and the lab image while a container the lab did not make uses it, are kept (those
- * tasks are skipped with the reason; the rest of the teardown runs on); forwarding keeps its runtime value (the
- * lab's persisted sysctl file is deleted, as Ansible's sysctl `state: absent` does); the underlay MTU goes back to
- * the value recorded when the lab raised it (`setMtu` `recordPrior`), and stays as it is when none is recorded.
+ * tasks are skipped with the reason; the rest of the teardown runs on); forwarding and the underlay MTU go back to
+ * the values recorded when the lab changed them (`sysctl` and `setMtu` `recordPrior`), and stay as they are when
+ * none is recorded (forwarding that was on before the lab stays on); the lab's persisted sysctl file is deleted.
  */
 
 /** Run-time options of the lab playbook (its CLI flags). */
@@ -59,11 +59,11 @@ export function gatewayTasks(lab: LabSpec, host: InventoryHost, ctx: BuildContex
     return [
       ...lab.networks.map((n) => route({ destination: n.cidr, via: hubIp(n.gatewayHost), ensure: 'absent' })),
       ...underlay.map((dev) => setMtu({ dev, mtu: lab.underlayMtu, ovs: false, ensure: 'absent' })),
-      sysctl({ key: 'net.ipv4.ip_forward', file: SYSCTL_FILE, ensure: 'absent' }),
+      sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: SYSCTL_FILE, ensure: 'absent', recordPrior: true }),
     ]
   }
   return [
-    sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: SYSCTL_FILE }),
+    sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: SYSCTL_FILE, recordPrior: true }),
     ...(f.skipMtu ? [] : underlay.map((dev) => setMtu({ dev, mtu: lab.underlayMtu, ovs: false, recordPrior: true }))),
     ...lab.networks.map((n) => route({ destination: n.cidr, via: hubIp(n.gatewayHost) })),
   ]
@@ -140,12 +140,12 @@ export function dockerHostTasks(lab: LabSpec, host: InventoryHost, ctx: BuildCon
       ...mine.filter((c) => netOf(c.network).bridge === bridge).map((c) => vethNames(c.name, 'eth0').host),
     ]
     // the reverse of the build order; nothing the user had is removed or forced: the MTU goes back to the one
-    // recorded before the lab raised it (or stays), forwarding keeps its runtime value (only the lab's persisted
-    // file goes), a bridge with a user's port and an image a user's container runs are kept (skipped, saying so)
+    // recorded before the lab raised it (or stays), forwarding likewise (and the lab's persisted file goes), a
+    // bridge with a user's port and an image a user's container runs are kept (skipped, saying so)
     return [
       setMtu({ dev: underlayIface, mtu: lab.underlayMtu, ensure: 'absent' }),
       ...hubNets.map((n) => iptablesMasq({ iface: n.name, source: n.cidr, ensure: 'absent' })),
-      ...(hubNets.length > 0 ? [sysctl({ key: 'net.ipv4.ip_forward', file: SYSCTL_FILE, ensure: 'absent' })] : []),
+      ...(hubNets.length > 0 ? [sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: SYSCTL_FILE, ensure: 'absent', recordPrior: true })] : []),
       ...mine.map((c) => containerPort({ bridge: netOf(c.network).bridge, container: c.name, ensure: 'absent' })),
       ...mine.map((c) => dockerContainer({ name: c.name, image: lab.image, network: 'none', state: 'absent' })),
       ...tunnels.map((t) => vxlanPort({ bridge: t.network.bridge, name: t.port, remoteIp: t.remoteIp, key: t.network.vni, ensure: 'absent' })),
@@ -169,7 +169,7 @@ export function dockerHostTasks(lab: LabSpec, host: InventoryHost, ctx: BuildCon
       const n = netOf(c.network)
       return containerPort({ bridge: n.bridge, container: c.name, address: `${c.address}/${prefixOf(n)}`, gateway: gatewayOf(n) })
     }),
-    ...(hubNets.length > 0 ? [sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: SYSCTL_FILE })] : []),
+    ...(hubNets.length > 0 ? [sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: SYSCTL_FILE, recordPrior: true })] : []),
     ...hubNets.map((n) => iptablesMasq({ iface: n.name, source: n.cidr })),
     ...(f.skipMtu ? [] : [setMtu({ dev: underlayIface, mtu: lab.underlayMtu, recordPrior: true })]),
   ]

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { posix } from 'node:path'
-import { script } from '../core/command.ts'
+import { script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { requireDependency } from '../core/require.ts'
 import type { Task } from '../core/task.ts'
@@ -19,6 +19,16 @@ export function writeFileCommand(dest: string, content: string, mode: string) {
     ...script('set -e; f=$1; if [ -L "$f" ]; then f=$(readlink -m -- "$f"); if [ -L "$f" ]; then echo "vxlab: $1 is a symbolic link that does not resolve (a loop?)" >&2; exit 1; fi; fi; d=$(dirname -- "$f"); mkdir -p -- "$d"; t=$(mktemp -- "$f.vxlab.XXXXXX"); cat > "$t"; chmod "$2" "$t"; mv -f -- "$t" "$f"', dest, mode),
     stdin: content,
   }
+}
+
+/**
+ * The command that writes `value` (one line) to `file` unless the file is there, creating its folder: a record of
+ * the value a setting had before vxlab first changed it (setMtu's and sysctl's `recordPrior`, under /run/vxlab).
+ * A later change (the playbook's value edited, 1554 -> 1600) keeps the first record: recording again would store
+ * vxlab's own value over the user's, which `ensure: 'absent'` could then never put back.
+ */
+export function recordOnceCommand(file: string, value: string): Command {
+  return script('[ -e "$1" ] && exit 0; mkdir -p -- "${1%/*}" && printf \'%s\\n\' "$2" > "$1.vxlab.$$" && mv -f -- "$1.vxlab.$$" "$1"', file, value)
 }
 
 type CreateTwoFilesPatch = (oldName: string, newName: string, oldStr: string, newStr: string, oldHeader: string, newHeader: string) => string

@@ -4,6 +4,7 @@ import { ValidationError } from '../core/errors.ts'
 import { SkipTask, type Change, type Claim, type Task } from '../core/task.ts'
 import { gatewayIpv4, ifname, ipv4Cidr, ipv4Interface, mtu as mtuValue, oneOf, validateSpec } from '../core/validate.ts'
 import { fileFact, type FileState } from '../facts/files.ts'
+import { recordOnceCommand } from './file.ts'
 import { linksFact, routesFact, type Link, type Route } from '../facts/ip.ts'
 import { OVS_VSCTL, ovsStateFact, type OvsInterface } from '../facts/ovs.ts'
 
@@ -356,15 +357,6 @@ export function setMtu(spec: SetMtuSpec): Task<SetMtuNorm, SetMtuCurrent> {
   }
 }
 
-/**
- * The command that records `prior` in `file` unless a record is there: the first change's MTU is the one from
- * before vxlab; a later change (the playbook's `mtu` edited, 1554 -> 1600) must not replace it with vxlab's own
- * (a second fresh-user trial: the user's 1520 was lost that way, and absent then left 1554 for good).
- */
-export function recordOnceCommand(file: string, prior: number): Command {
-  return script('[ -e "$1" ] && exit 0; mkdir -p -- "${1%/*}" && printf \'%s\\n\' "$2" > "$1.vxlab.$$" && mv -f -- "$1.vxlab.$$" "$1"', file, String(prior))
-}
-
 /** With `recordPrior`, a change of an existing link's MTU first records the MTU it has now, unless one is recorded. */
 function withRecord(cur: SetMtuCurrent, s: SetMtuNorm, changes: Change[]): Change[] {
   if (!s.recordPrior || cur.link === undefined || changes.length === 0) return changes
@@ -372,7 +364,7 @@ function withRecord(cur: SetMtuCurrent, s: SetMtuNorm, changes: Change[]): Chang
   const prior = cur.link.mtu
   return changes.map((c, i) => (i > 0 ? c : {
     ...c, summary: `${c.summary} (MTU ${prior} recorded in ${file}, unless it holds one from before already)`,
-    commands: [recordOnceCommand(file, prior), ...c.commands], touches: [...(c.touches ?? []), `file:${file}`],
+    commands: [recordOnceCommand(file, String(prior)), ...c.commands], touches: [...(c.touches ?? []), `file:${file}`],
   }))
 }
 

@@ -1,10 +1,10 @@
 import { cmd, script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import type { Change, Task } from '../core/task.ts'
-import { filePath, oneOf, sysctlKey, validateSpec } from '../core/validate.ts'
+import { filePath, oneOf, shown, sysctlKey, validateSpec } from '../core/validate.ts'
 import { normalizeSysctlValue, sysctlFact, sysctlName, sysctlPath, type SysctlValue } from '../facts/sysctl.ts'
 import { fileFact, type FileState } from '../facts/files.ts'
-import { fileDiff, writeFileCommand } from './file.ts'
+import { fileDiff, recordOnceCommand, writeFileCommand } from './file.ts'
 
 /**
  * Kernel parameters (sysctl(8)) at runtime and persisted in a sysctl.d(5) file, like the seed's
@@ -33,15 +33,27 @@ export interface SysctlSpec {
   readonly file?: string
   /**
    * `present` (default): runtime value and file as wanted. `absent`: delete the persisted file (a kernel
-   * parameter cannot be unset: the runtime value is left alone; needs `persist`).
+   * parameter cannot be unset: the runtime value is left alone, as Ansible's sysctl `state: absent` does; needs
+   * `persist`), unless `recordPrior` says to put a recorded value back.
    */
   readonly ensure?: 'present' | 'absent'
+  /**
+   * Default false. With `present`: before the first change of an existing key's runtime value, record the value it
+   * has in {@link sysctlRecordFile} on the host (`/run/vxlab/sysctl/KEY`); a later change keeps that first record.
+   * Under /run, so the record lives as long as the runtime value it is about (both are gone after a reboot).
+   * With `absent` (and `value`: the value the present task set): while the runtime value is still `value`, set the
+   * recorded one back, then delete the record; if it changed since, leave it and delete the record; without a record
+   * (the key had `value` already, or was set without `recordPrior`), leave it.
+   */
+  readonly recordPrior?: boolean
 }
 
 /** What {@link sysctl} reads: the runtime value, and the persisted file when `persist`. */
 export interface SysctlCurrent {
   readonly runtime?: SysctlValue
   readonly file?: FileState
+  /** `absent` with `recordPrior` only: the record of the value from before the change ({@link sysctlRecordFile}). */
+  readonly record?: FileState
 }
 
 interface SysctlNorm {
@@ -51,6 +63,12 @@ interface SysctlNorm {
   readonly persist: boolean
   readonly file: string
   readonly ensure: 'present' | 'absent'
+  readonly recordPrior: boolean
+}
+
+/** Where {@link sysctl} with `recordPrior` keeps a key's runtime value from before its change: `/run/vxlab/sysctl/` + the key's /proc/sys path with dots (`net.ipv4.ip_forward`). */
+export function sysctlRecordFile(key: string): string {
+  return `/run/vxlab/sysctl/${sysctlPath(key).slice('/proc/sys/'.length).replace(/\//g, '.')}`
 }
 
 /** Default persisted file for a key: `/etc/sysctl.d/90-vxlab-<key with / as .>.conf` (applied after the distribution's 10-..50- files). */
@@ -102,7 +120,8 @@ export function sysctlVerifyCommand(key: string, value: string): Command {
  *   file atomically (temp file + rename).
  * A key that does not exist fails the task, except a per-interface key whose link does not exist yet (an
  * earlier task creates it, or check mode): then the write is planned anyway and fails at apply if the link
- * never appears. `ensure: 'absent'` deletes the persisted file (if any) and leaves the runtime value.
+ * never appears. `ensure: 'absent'` deletes the persisted file (if any) and leaves the runtime value, or with
+ * `recordPrior` puts back the value recorded before the first change ({@link SysctlSpec.recordPrior}).
  * Key: `sysctl[NAME]`, NAME being the key as sysctl(8) names it ({@link sysctlName}), so a key spelled two ways
  * (`net/ipv4/ip_forward`, `net.ipv4.ip_forward`) is one task key, and a duplicate. Touches `sysctl:NAME`, `file:FILE`;
  * watches them and `link:IF` for per-interface keys.
@@ -110,7 +129,7 @@ export function sysctlVerifyCommand(key: string, value: string): Command {
  * refused when the playbook is built.
  * Errors: {@link ValidationError} for a bad key, a missing value for present, a value with a newline or
  * NUL or nothing but blanks, a number that is not an integer (`1.5`) or not exact (beyond 2^53 - 1), a relative
- * file path, `absent` without `persist`.
+ * file path, `absent` without `persist`, a `recordPrior` that is not a boolean, `absent` with `recordPrior` but no `value`.
  */
 export function sysctl(spec: SysctlSpec): Task<SysctlNorm, SysctlCurrent> {
   const norm = validateSpec(`sysctl[${String(spec.key)}]`, (): SysctlNorm => {
@@ -128,24 +147,31 @@ export function sysctl(spec: SysctlSpec): Task<SysctlNorm, SysctlCurrent> {
     if (typeof persist !== 'boolean') throw new ValidationError('persist', `expected true or false, got ${JSON.stringify(persist)}`)
     const file = filePath('file', spec.file ?? defaultSysctlFile(key))
     if (ensure === 'absent' && !persist) throw new ValidationError('ensure', "'absent' deletes the persisted file and needs persist: true (a runtime value cannot be unset)")
-    return { key, value, persist, file, ensure }
+    const recordPrior = spec.recordPrior ?? false
+    if (typeof recordPrior !== 'boolean') throw new ValidationError('recordPrior', `expected true or false, got ${shown(recordPrior)}`)
+    if (ensure === 'absent' && recordPrior && value === '') throw new ValidationError('value', "required with ensure: 'absent' and recordPrior (the value the present task set: the recorded one is put back only while the key still has it)")
+    return { key, value, persist, file, ensure, recordPrior }
   })
   const { key, file } = norm
   const name = sysctlName(key)
   const runtimeFact = sysctlFact(key)
   const persisted = fileFact(file)
   const dev = sysctlKeyInterface(key)
+  const restore = norm.ensure === 'absent' && norm.recordPrior
+  const recordFact = restore ? fileFact(sysctlRecordFile(key)) : undefined
   return {
     kind: 'sysctl',
     key: `sysctl[${name}]`,
     spec: norm,
-    facts: [...(norm.ensure === 'present' ? [runtimeFact] : []), ...(norm.persist ? [persisted] : [])],
-    watches: [`sysctl:${name}`, `file:${file}`, ...(dev !== undefined ? [`link:${dev}`] : [])],
+    facts: [...(norm.ensure === 'present' || restore ? [runtimeFact] : []), ...(norm.persist ? [persisted] : []), ...(recordFact ? [recordFact] : [])],
+    watches: [`sysctl:${name}`, `file:${file}`, ...(dev !== undefined ? [`link:${dev}`] : []), ...(recordFact ? [`file:${sysctlRecordFile(key)}`] : [])],
     ...(norm.persist ? { owns: [`file:${file}`] } : {}),
     ...(norm.ensure === 'present' ? { claims: [{ object: `sysctl:${name}`, value: norm.value }] } : {}),
+    ...(restore ? { claims: [{ object: `sysctl:${name}`, value: `back to its recorded value (if still ${norm.value})` }] } : {}),
     current: (f) => ({
-      ...(norm.ensure === 'present' ? { runtime: f.get(runtimeFact) } : {}),
+      ...(norm.ensure === 'present' || restore ? { runtime: f.get(runtimeFact) } : {}),
       ...(norm.persist ? { file: f.get(persisted) } : {}),
+      ...(recordFact ? { record: f.get(recordFact) } : {}),
     }),
     plan: (cur, s) => planSysctl(cur, s),
   }
@@ -172,15 +198,39 @@ function linkDotHint(name: string): string {
   return `; for link ${m[2]}.${m[3]} write ${m[1]}${m[2]}/${m[3]}.${m[4]} (a dot in a link name is a slash in the dot form) or ${sysctlPath(`${m[1]}${m[2]}/${m[3]}.${m[4]}`).slice('/proc/sys/'.length)}`
 }
 
+/** `absent` with `recordPrior`: put the recorded runtime value back while the key still has the one the present task set. */
+function planSysctlRestore(cur: SysctlCurrent, s: SysctlNorm): Change[] {
+  const key = sysctlName(s.key)
+  const file = sysctlRecordFile(s.key)
+  const rec = cur.record
+  if (rec === undefined || !rec.exists) return []
+  const rm = script('rm -f -- "$1" && { rmdir -- "${1%/*}" "${1%/*/*}" 2>/dev/null || true; }', file)
+  const touches = [`file:${file}`]
+  const prior = normalizeSysctlValue(rec.content)
+  const now = cur.runtime?.exists === true ? cur.runtime.value : undefined
+  if (prior === '' || /[\0\n]/.test(prior)) throw new Error(`${file} does not hold a sysctl value: ${JSON.stringify(rec.content.slice(0, 40))}`)
+  if (now === undefined) return [{ op: 'delete', summary: `delete ${file} (key ${key} no longer exists)`, commands: [rm], touches }]
+  if (prior === s.value) return [{ op: 'delete', summary: `delete ${file} (it records ${prior}, the value ${key} has)`, commands: [rm], touches }]
+  if (now === prior) return [{ op: 'delete', summary: `delete ${file} (${key} is back at the ${prior} it records)`, commands: [rm], touches }]
+  if (now !== s.value) return [{ op: 'delete', summary: `delete ${file}: ${key} is ${now}, not ${s.value}: changed since it was set, so left as it is (not set back to ${prior})`, commands: [rm], touches }]
+  return [{
+    op: 'update', summary: `set ${key} back to ${prior} (recorded in ${file} before it was set to ${s.value})`,
+    before: { runtime: now }, after: { runtime: prior },
+    commands: [cmd('sysctl', '-w', `${key}=${prior}`), sysctlVerifyCommand(key, prior), rm], touches: [`sysctl:${key}`, ...touches],
+  }]
+}
+
 function planSysctl(cur: SysctlCurrent, s: SysctlNorm): Change[] {
   // the key as sysctl(8) names it, in commands, messages and the persisted line: one key, one spelling
   const key = sysctlName(s.key)
   const { value, file } = s
   const fileTouches = [`file:${file}`]
   if (s.ensure === 'absent') {
-    if (cur.file === undefined || !cur.file.exists) return []
-    return [{
-      op: 'delete', summary: `delete ${file} (the runtime value of ${key} is left as is)`,
+    const restore = s.recordPrior ? planSysctlRestore(cur, s) : []
+    const restored = restore.some((c) => c.op === 'update')
+    if (cur.file === undefined || !cur.file.exists) return restore
+    return [...restore, {
+      op: 'delete', summary: `delete ${file}${restored ? '' : ` (the runtime value of ${key} is left as is)`}`,
       before: { file: 'present' }, after: { file: 'absent' }, diff: fileDiff(file, cur.file.content, ''),
       commands: [cmd('rm', '-f', '--', file)], touches: fileTouches,
     }]
@@ -197,9 +247,12 @@ function planSysctl(cur: SysctlCurrent, s: SysctlNorm): Change[] {
       commands: [cmd('sysctl', '-w', `${key}=${value}`), sysctlVerifyCommand(key, value)], touches,
     })
   } else if (rt.value !== value) {
+    const record = sysctlRecordFile(key)
     changes.push({
-      op: 'update', summary: `set ${key} = ${value} at runtime`, before: { runtime: rt.value }, after: { runtime: value },
-      commands: [cmd('sysctl', '-w', `${key}=${value}`), sysctlVerifyCommand(key, value)], touches,
+      op: 'update', summary: `set ${key} = ${value} at runtime${s.recordPrior ? ` (${rt.value} recorded in ${record}, unless it holds one from before already)` : ''}`,
+      before: { runtime: rt.value }, after: { runtime: value },
+      commands: [...(s.recordPrior ? [recordOnceCommand(record, rt.value)] : []), cmd('sysctl', '-w', `${key}=${value}`), sysctlVerifyCommand(key, value)],
+      touches: s.recordPrior ? [...touches, `file:${record}`] : touches,
     })
   }
   if (s.persist) {

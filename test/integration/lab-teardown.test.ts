@@ -106,21 +106,27 @@ describe('lab teardown keeps what the user had', () => {
     }
   })
 
-  it('forwarding that was on before the lab (as dockerd turns it on) stays on; only the lab\'s sysctl file goes', async () => {
+  it('forwarding goes back to what it was before the lab: on (as dockerd turns it on) stays on, off goes off again', async () => {
     const forwarding = (h: string) => sh(h, 'sysctl -n net.ipv4.ip_forward')
     const file = (h: string) => sh(h, 'cat /etc/sysctl.d/90-vxlab-ip-forward.conf 2>/dev/null || echo none')
     const host2Was = await forwarding('host2')
     try {
-      // the Docker hosts forward before the lab, as on a real Docker host
+      // the Docker hosts forward before the lab, as on a real Docker host; the gateway router does not
       await runLab('--state', 'absent')
+      await sh('gw', 'sysctl -qw net.ipv4.ip_forward=0')
       for (const h of ['host1', 'host2']) await sh(h, 'sysctl -qw net.ipv4.ip_forward=1')
       await converge()
       expect(await file('host1')).toContain('net.ipv4.ip_forward = 1')
       const { check } = await teardown()
-      for (const h of ['gw', 'host1']) expect(task(check, h, 'sysctl[net.ipv4.ip_forward]')?.changes.map((c) => c.summary)).toEqual(['delete /etc/sysctl.d/90-vxlab-ip-forward.conf (the runtime value of net.ipv4.ip_forward is left as is)'])
-      // no task of the teardown writes a runtime sysctl value
-      expect(check.tasks.flatMap((t) => t.changes.flatMap((c) => c.commands)).filter((c) => /sysctl\b.*\s-\w*w/.test(c))).toEqual([])
-      for (const h of ['gw', 'host1', 'host2']) expect(await forwarding(h), h).toBe('1')
+      expect(task(check, 'host1', 'sysctl[net.ipv4.ip_forward]')?.changes.map((c) => c.summary)).toEqual(['delete /etc/sysctl.d/90-vxlab-ip-forward.conf (the runtime value of net.ipv4.ip_forward is left as is)'])
+      expect(task(check, 'gw', 'sysctl[net.ipv4.ip_forward]')?.changes.map((c) => c.summary)).toEqual([
+        'set net.ipv4.ip_forward back to 0 (recorded in /run/vxlab/sysctl/net.ipv4.ip_forward before it was set to 1)',
+        'delete /etc/sysctl.d/90-vxlab-ip-forward.conf',
+      ])
+      // the only runtime sysctl write of the teardown is gw's, back to its recorded 0
+      expect(check.tasks.flatMap((t) => t.changes.flatMap((c) => c.commands)).filter((c) => /sysctl\b.*\s-\w*w/.test(c))).toEqual(['sysctl -w net.ipv4.ip_forward=0'])
+      for (const h of ['host1', 'host2']) expect(await forwarding(h), h).toBe('1')
+      expect(await forwarding('gw')).toBe('0')
       for (const h of ['gw', 'host1']) expect(await file(h), h).toBe('none')
     } finally {
       await converge()

@@ -100,10 +100,9 @@ describe('the seed lab on the testbed', () => {
     const r = await runLab('--state', 'absent')
     expect(r.report.tasks.filter((t) => t.status === 'failed'), r.out).toEqual([])
     expect(r.code).toBe(0)
-    // but forwarding: its runtime value is left as it is (only the lab's persisted file goes, as Ansible's sysctl
-    // state: absent does): the lab turned it on on gw and host1
+    // forwarding too: the lab turned it on on gw and host1, recording that it was off (sysctl recordPrior)
     const after = await snapshot()
-    expect(after).toEqual({ ...fresh, 'gw forwarding': '1\n', 'host1 forwarding': '1\n' })
+    expect(after).toEqual(fresh)
     expect([fresh['gw forwarding'], fresh['host1 forwarding'], fresh['host2 forwarding']]).toEqual(['0\n', '0\n', '0\n'])
     const again = await runLab('--state', 'absent')
     expect(Object.values(again.report.hosts).every((h) => h.changed === 0)).toBe(true)

@@ -8,7 +8,8 @@ import type { Link, Route } from '../../lib/facts/ip.ts'
 import type { OvsInterface } from '../../lib/facts/ovs.ts'
 import { linksFact, routesFact } from '../../lib/facts/ip.ts'
 import { ovsStateFact } from '../../lib/facts/ovs.ts'
-import { ipAddress, mtuRecordFile, recordOnceCommand, route, setMtu } from '../../lib/tasks/net.ts'
+import { ipAddress, mtuRecordFile, route, setMtu } from '../../lib/tasks/net.ts'
+import { recordOnceCommand } from '../../lib/tasks/file.ts'
 import { fileFact } from '../../lib/facts/files.ts'
 import type { FactFixture } from '../fixtures/recorder.ts'
 
@@ -227,7 +228,7 @@ describe('net.setMtu', () => {
     const cs = plan(r, { link: link('eth0', { mtu: 1500 }) })
     expect(cs).toHaveLength(1)
     expect(cs[0]).toMatchObject({ op: 'update', summary: 'set MTU of eth0 to 1554 (MTU 1500 recorded in /run/vxlab/mtu/eth0, unless it holds one from before already)', before: { mtu: 1500 }, after: { mtu: 1554 } })
-    expect(cs[0]!.commands[0]).toEqual(recordOnceCommand('/run/vxlab/mtu/eth0', 1500))
+    expect(cs[0]!.commands[0]).toEqual(recordOnceCommand('/run/vxlab/mtu/eth0', '1500'))
     expect(cs[0]!.commands[1]!.argv).toEqual(['ip', 'link', 'set', 'dev', 'eth0', 'mtu', '1554'])
     expect(cs[0]!.touches).toEqual(['link:eth0', 'file:/run/vxlab/mtu/eth0'])
     expect(plan(r, { link: link('eth0', { mtu: 1554 }) })).toEqual([])
@@ -240,7 +241,7 @@ describe('net.setMtu', () => {
     try {
       const file = join(dir, 'mtu', 'eth0')
       const run = (prior: number): void => {
-        const c = recordOnceCommand(file, prior)
+        const c = recordOnceCommand(file, String(prior))
         execFileSync(c.argv[0]!, c.argv.slice(1))
       }
       run(1520) // the first change: 1520 -> 1554

@@ -10,7 +10,8 @@ import { normalizeSysctlValue, sysctlFact, sysctlName, sysctlPath } from '../../
 import { LocalConnection } from '../../lib/connection/local.ts'
 import { readPlan } from '../../lib/core/runner.ts'
 import { fileFact } from '../../lib/facts/files.ts'
-import { defaultSysctlFile, sysctl, sysctlFileContent, sysctlKeyInterface, sysctlVerifyCommand } from '../../lib/tasks/sysctl.ts'
+import { defaultSysctlFile, sysctl, sysctlFileContent, sysctlKeyInterface, sysctlRecordFile, sysctlVerifyCommand } from '../../lib/tasks/sysctl.ts'
+import { recordOnceCommand } from '../../lib/tasks/file.ts'
 
 function plan<S, C>(t: Task<S, C>, cur: C): Change[] {
   return t.plan(cur, t.spec)
@@ -197,4 +198,45 @@ describe('sysctl read-back command', () => {
 it('the file fact the task reads is the shared file fact', () => {
   const f = sysctl({ key: KEY, value: 1 }).facts[1]!
   expect([f.id, f.command, f.okExitCodes]).toEqual([fileFact(FILE).id, fileFact(FILE).command, fileFact(FILE).okExitCodes])
+})
+
+describe('sysctl recordPrior: the runtime value from before the first change goes back on absent (a second fresh-user trial: teardown left a router forwarding)', () => {
+  const REC = '/run/vxlab/sysctl/net.ipv4.ip_forward'
+  const rt = (value: string) => ({ exists: true as const, value })
+  const rec = (content: string) => ({ exists: true as const, content, mode: '644' })
+  const none = { exists: false as const }
+  const RM = ['sh', '-c', 'rm -f -- "$1" && { rmdir -- "${1%/*}" "${1%/*/*}" 2>/dev/null || true; }', 'sh', REC]
+  it('present: a runtime change first records the value it replaces, once; no change, no record', () => {
+    expect(sysctlRecordFile(KEY)).toBe(REC)
+    expect(sysctlRecordFile('net/ipv4/conf/eth0.100/rp_filter')).toBe('/run/vxlab/sysctl/net.ipv4.conf.eth0.100.rp_filter')
+    const p = sysctl({ key: KEY, value: 1, recordPrior: true })
+    expect(p.facts.map((f) => f.id)).toEqual([`sysctl:${KEY}`, `file:${FILE}`]) // present reads no record
+    const cs = plan(p, { runtime: rt('0'), file: fileOk })
+    expect(cs.map((c) => c.summary)).toEqual([`set ${KEY} = 1 at runtime (0 recorded in ${REC}, unless it holds one from before already)`])
+    expect(cs[0]!.commands[0]).toEqual(recordOnceCommand(REC, '0'))
+    expect(cs[0]!.touches).toEqual([`sysctl:${KEY}`, `file:${REC}`])
+    expect(plan(p, { runtime: rt('1'), file: fileOk })).toEqual([])
+    // without recordPrior, nothing is recorded
+    expect(argvs(plan(sysctl({ key: KEY, value: 1 }), { runtime: rt('0'), file: fileOk }))[0]).toEqual(['sysctl', '-w', `${KEY}=1`])
+  })
+  it('absent: the recorded value back while the key still has the one set; changed since or no record: left as it is', () => {
+    const a = sysctl({ key: KEY, value: 1, ensure: 'absent', recordPrior: true })
+    expect(a.facts.map((f) => f.id)).toEqual([`sysctl:${KEY}`, `file:${FILE}`, `file:${REC}`])
+    const back = plan(a, { runtime: rt('1'), file: fileOk, record: rec('0\n') })
+    expect(back.map((c) => c.summary)).toEqual([`set ${KEY} back to 0 (recorded in ${REC} before it was set to 1)`, `delete ${FILE}`])
+    expect(argvs(back)).toEqual([['sysctl', '-w', `${KEY}=0`], [...sysctlVerifyCommand(KEY, '0').argv], RM, ['rm', '-f', '--', FILE]])
+    const already = plan(a, { runtime: rt('0'), file: fileOk, record: rec('0\n') })
+    expect(already.map((c) => c.summary)).toEqual([`delete ${REC} (${KEY} is back at the 0 it records)`, `delete ${FILE} (the runtime value of ${KEY} is left as is)`])
+    const same = plan(a, { runtime: rt('1'), file: none, record: rec('1\n') })
+    expect(same.map((c) => c.summary)).toEqual([`delete ${REC} (it records 1, the value ${KEY} has)`])
+    const since = plan(sysctl({ key: 'net.ipv4.conf.all.rp_filter', value: 0, ensure: 'absent', recordPrior: true }), { runtime: rt('2'), file: none, record: rec('1\n') })
+    expect(since.map((c) => c.summary)).toEqual(['delete /run/vxlab/sysctl/net.ipv4.conf.all.rp_filter: net.ipv4.conf.all.rp_filter is 2, not 0: changed since it was set, so left as it is (not set back to 1)'])
+    expect(plan(a, { runtime: rt('1'), file: fileOk, record: none }).map((c) => c.summary)).toEqual([`delete ${FILE} (the runtime value of ${KEY} is left as is)`])
+    // without recordPrior, absent reads no runtime value and only deletes the file
+    expect(sysctl({ key: KEY, ensure: 'absent' }).facts.map((f) => f.id)).toEqual([`file:${FILE}`])
+  })
+  it('absent with recordPrior needs the value set, and recordPrior is a boolean', () => {
+    expect(() => sysctl({ key: KEY, ensure: 'absent', recordPrior: true })).toThrow(/^sysctl\[net\.ipv4\.ip_forward\]\.value: required with ensure: 'absent' and recordPrior/)
+    expect(() => sysctl({ key: KEY, value: 1, recordPrior: 'yes' as never })).toThrow(/\.recordPrior: expected true or false, got "yes"$/)
+  })
 })
