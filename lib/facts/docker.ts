@@ -174,18 +174,22 @@ export function dockerImageFact(name: string): Fact<DockerImageState> {
 
 /**
  * {@link dockerImageUsersFact}'s command: the containers (any state) created from image $1 or from an image built
- * on it (`docker ps --filter ancestor`), one line each: the container's image ID and its name (`sha256:... /NAME`).
+ * on it (`docker ps --filter ancestor`), one line each: the container's image ID and its name (`sha256:... /NAME`),
+ * then ` vxlab.spec` when the container carries a non-empty `vxlab.spec` label (made by dockerContainer: a container
+ * inherits its image's labels, such as `vxlab.hash`, but not that one, which `docker run --label` sets).
  * A container removed between the two reads is left out (docker inspect says "No such container" for it).
  */
 export const IMAGE_USERS_SCRIPT = `ids=$(docker ps -a -q --no-trunc --filter "ancestor=$1") || exit 1
 [ -n "$ids" ] || exit 0
 set -f
-docker inspect --type container --format '{{.Image}} {{.Name}}' $ids`
+docker inspect --type container --format '{{.Image}} {{.Name}}{{with .Config.Labels}}{{if index . "vxlab.spec"}} vxlab.spec{{end}}{{end}}' $ids`
 
-/** A container that uses an image: its name and the ID of the image it was created from. */
+/** A container that uses an image: its name, the ID of the image it was created from, and whether vxlab made it. */
 export interface ImageUser {
   readonly name: string
   readonly imageId: string
+  /** Set (true) when the container has a non-empty `vxlab.spec` label: dockerContainer made it. */
+  readonly specLabel?: true
 }
 
 /**
@@ -206,8 +210,8 @@ export function dockerImageUsersFact(name: string): Fact<readonly ImageUser[]> {
       if (o.code === 1 && !o.stderr.trim().split('\n').every((l) => isNoSuchObject(l))) throw new DockerDaemonError(o.stderr)
       const users: ImageUser[] = []
       for (const line of o.stdout.split('\n')) {
-        const m = /^(\S+) \/(\S+)$/.exec(line.trim())
-        if (m) users.push({ imageId: m[1]!, name: m[2]! })
+        const m = /^(\S+) \/(\S+)( vxlab\.spec)?$/.exec(line.trim())
+        if (m) users.push({ imageId: m[1]!, name: m[2]!, ...(m[3] !== undefined ? { specLabel: true as const } : {}) })
         else if (line.trim() !== '') throw new Error(`unexpected docker inspect line ${JSON.stringify(line.slice(0, 100))}`)
       }
       return users

@@ -20,7 +20,8 @@ import { gatewayOf, prefixOf, tunnelsOf, validateLab, type LabSpec } from './spe
  *    with `--net none`, their attachments, forwarding + NAT on gateway hosts, underlay MTU.
  * 3. `verify` (with `--verify`): read-only probes, the seed's "Testing & Troubleshooting", as a table.
  * With `--state absent` the same objects are removed in reverse order, and nothing else: a bridge that holds a
- * port the lab did not make, and the lab image while a container the lab did not make uses it, are kept (those
+ * port the lab did not make, a container named like a lab container that the lab did not make (no `vxlab.spec`
+ * label), and the lab image while a container the lab did not make uses it, are kept (those
  * tasks are skipped with the reason; the rest of the teardown runs on); forwarding and the underlay MTU go back to
  * the values recorded when the lab changed them (`sysctl` and `setMtu` `recordPrior`), and stay as they are when
  * none is recorded (forwarding that was on before the lab stays on); the lab's persisted sysctl file is deleted.
@@ -107,8 +108,9 @@ export function labDockerfile(base: 'scratch' | { readonly image: string }): str
 
 function imageTask(lab: LabSpec, host: InventoryHost, absent: boolean): AnyTask {
   const context = host.vars.has('lab_image_context') ? host.vars.string('lab_image_context') : undefined
-  // a container of the user's on the lab image keeps it (the task is skipped, saying so)
-  if (absent) return dockerImage({ name: lab.image, ensure: 'absent', ownContainers: lab.containers.filter((c) => c.host === host.name).map((c) => c.name) })
+  // a container of the user's on the lab image keeps it (the task is skipped, saying so), and so does one named like
+  // a lab container but not made by vxlab (no vxlab.spec label): the container task keeps it (keepForeign)
+  if (absent) return dockerImage({ name: lab.image, ensure: 'absent', ownContainers: lab.containers.filter((c) => c.host === host.name).map((c) => c.name), ownContainersLabeled: true })
   if (context !== undefined) {
     // testbed: the FROM-scratch rootfs is already on the host (lab_image_context); the Dockerfile is ours
     return dockerImage({ name: lab.image, context, dockerfile: { text: labDockerfile('scratch') } })
@@ -147,7 +149,8 @@ export function dockerHostTasks(lab: LabSpec, host: InventoryHost, ctx: BuildCon
       ...hubNets.map((n) => iptablesMasq({ iface: n.name, source: n.cidr, ensure: 'absent' })),
       ...(hubNets.length > 0 ? [sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: SYSCTL_FILE, ensure: 'absent', recordPrior: true })] : []),
       ...mine.map((c) => containerPort({ bridge: netOf(c.network).bridge, container: c.name, ensure: 'absent' })),
-      ...mine.map((c) => dockerContainer({ name: c.name, image: lab.image, network: 'none', state: 'absent' })),
+      // a container of the user's that merely has a lab container's name (no vxlab.spec label) is kept
+      ...mine.map((c) => dockerContainer({ name: c.name, image: lab.image, network: 'none', state: 'absent', keepForeign: true })),
       ...tunnels.map((t) => vxlanPort({ bridge: t.network.bridge, name: t.port, remoteIp: t.remoteIp, key: t.network.vni, ensure: 'absent' })),
       ...hubNets.map((n) => ovsPort({ bridge: n.bridge, name: n.name, type: 'internal', ensure: 'absent' })),
       ...lab.networks.map((n) => ovsBridge({ name: n.bridge, ensure: 'absent', ownPorts: ownPorts(n.bridge) })),
@@ -306,7 +309,7 @@ export function labPlaybook(lab: LabSpec, name = 'lab'): PlaybookDef {
     flags: {
       verify: { type: 'boolean', description: 'after converging, run the seed\'s checks (pings, full-size frame, NAT, web, iperf3) and print a table; with --check, all but iperf3 (it starts a server)' },
       'skip-mtu': { type: 'boolean', description: 'leave the underlay MTU alone (reproduces the seed\'s MTU fault)' },
-      state: { type: 'string', description: 'present (default) builds the lab; absent removes what it created (a bridge with a port of yours, or the image while a container of yours uses it, is kept and said so)' },
+      state: { type: 'string', description: 'present (default) builds the lab; absent removes what it created (a bridge with a port of yours, a container of yours with a lab container\'s name, or the image while a container of yours uses it, is kept and said so)' },
     },
   }
 }

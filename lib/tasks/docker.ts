@@ -170,6 +170,14 @@ export interface DockerImageSpec {
    * as before, and `docker image rm` fails while any container uses it ("must force").
    */
   readonly ownContainers?: readonly string[]
+  /**
+   * With `ownContainers`: a listed container counts as the playbook's only while it carries the `vxlab.spec` label
+   * that {@link dockerContainer} sets (a container inherits its image's labels, such as `vxlab.hash`, but not that
+   * one). A same-named container without it (a user's) keeps the image like any other, and the skip says it has no
+   * label. Set it when the containers' own absent tasks use {@link DockerContainerSpec.keepForeign}, which keeps
+   * such a container: check mode and apply then plan the same. Default false: listed by name alone.
+   */
+  readonly ownContainersLabeled?: boolean
   /** Time limit of the build in ms, an integer 1..2000000000 (~23 days: Node's timers hold at most 2^31 - 1 ms); default {@link BUILD_TIMEOUT_MS}, 300000. */
   readonly timeoutMs?: number
 }
@@ -267,7 +275,8 @@ function describeValue(v: unknown): string {
  * Plan: absent -> create (build); hash differs -> replace (rebuild; containers on the old image are then
  * replaced by dockerContainer, which watches `docker.image:NAME`); same -> nothing. Touches `docker.image:NAME`.
  * `ensure: 'absent'`: `docker image rm NAME`; with `ownContainers`, while a container not in it was created from
- * the image (`docker ps -a --filter ancestor`, then each one's image ID), the task is skipped: the image is kept.
+ * the image (`docker ps -a --filter ancestor`, then each one's image ID), the task is skipped: the image is kept;
+ * with `ownContainersLabeled` too, a listed container without the `vxlab.spec` label counts as not in it.
  * A host context is hashed when read: after any earlier change in the play it is read again (watches `*`),
  * since an earlier task may have written into it; a context folder that does not exist fails the read (also
  * in check mode). The image replaced by a rebuild stays as a dangling image (`docker image prune` removes it).
@@ -293,6 +302,11 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
       if (!Array.isArray(spec.ownContainers)) throw new ValidationError('ownContainers', `expected a list of container names, got ${JSON.stringify(spec.ownContainers)}`)
       own = new Set(spec.ownContainers.map((c, i) => dockerName(`ownContainers[${i}]`, c)))
     }
+    if (spec.ownContainersLabeled !== undefined) {
+      if (typeof spec.ownContainersLabeled !== 'boolean') throw new ValidationError('ownContainersLabeled', `expected true or false, got ${JSON.stringify(spec.ownContainersLabeled)}`)
+      if (own === undefined) throw new ValidationError('ownContainersLabeled', 'only with ownContainers (whose containers must then carry the vxlab.spec label)')
+    }
+    const ownLabeled = spec.ownContainersLabeled === true
 
     // a Dockerfile from the controller (text or rendered template): known now
     let stdin: Buffer | string | undefined
@@ -349,7 +363,10 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
           if (!cur.image.exists) return []
           const id = cur.image.id
           // exactly the containers docker names when it refuses: created from this image ID (not from one built on it)
-          const others = (cur.users ?? []).filter((u) => u.imageId === id && own?.has(u.name) !== true).map((u) => u.name).sort()
+          // with ownContainersLabeled, a listed name without the vxlab.spec label is a user's container of that name
+          const isOwn = (u: ImageUser): boolean => own?.has(u.name) === true && (!ownLabeled || u.specLabel === true)
+          const others = (cur.users ?? []).filter((u) => u.imageId === id && !isOwn(u)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+            .map((u) => (own?.has(u.name) === true ? `${u.name} (no ${CONTAINER_SPEC_LABEL} label)` : u.name))
           if (others.length > 0) {
             const one = others.length === 1
             throw new SkipTask(`kept image ${name} (${short(id)}): in use by ${one ? 'container' : 'containers'} ${others.join(', ')}, which this playbook did not create; ` +
@@ -396,6 +413,15 @@ export interface DockerContainerSpec {
   readonly restart?: RestartPolicy
   /** Default `running`. `stopped` creates without starting (or stops); `absent` removes (`docker rm -f`). */
   readonly state?: 'running' | 'stopped' | 'absent'
+  /**
+   * With `state: 'absent'`: remove the container only if vxlab made it, i.e. it carries the `vxlab.spec` label
+   * (see {@link CONTAINER_SPEC_LABEL}; a container inherits its image's labels such as `vxlab.hash`, but not that
+   * one). A container of that name without it (a user's) is kept: the task is skipped, in check mode and apply
+   * alike, with the reason `kept container NAME: not made by vxlab (no vxlab.spec label); ...`, not failed, so the
+   * host's later tasks run on. An image task that lists this container in `ownContainers` should then set
+   * `ownContainersLabeled`, so that the kept container keeps the image too. Default false: removed by name.
+   */
+  readonly keepForeign?: boolean
 }
 
 /** What {@link dockerContainer} reads: the container and its image (whose current ID a rebuild changes). */
@@ -419,6 +445,9 @@ const RUNNING_STATUSES = new Set(['running', 'restarting'])
  * replace (`docker rm -f` + run). Restart policy -> update in place (`docker update --restart`); state ->
  * `docker start` / `docker unpause` / `docker stop`. An env value or command element that holds a secret (`secret()`)
  * is shown as `***`, and a changed one as `***` on both sides (`env.API_TOKEN: *** -> ***`): the old value is hidden too.
+ * `state: 'absent'` removes the container (`docker rm -f NAME`), whoever made it; with `keepForeign`, only one that
+ * carries the `vxlab.spec` label: a same-named container without it (a user's) is kept, and the task skipped saying
+ * so (`kept container NAME: not made by vxlab (no vxlab.spec label); remove or rename it ...`).
  * A missing image (built by an earlier task of the same run, e.g. in check mode) plans create, not an error.
  * Check mode cannot know the ID an image rebuilt in the same run will get, so it shows only the rebuild; the
  * replacement of its containers (and their re-attachment) appears in the apply run.
@@ -445,6 +474,10 @@ export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainer
     const env = stringMap('env', spec.env, ENV_KEY, 'variable names like FOO_BAR')
     const restart = spec.restart === undefined ? 'no' : oneOf('restart', spec.restart, ['no', 'always', 'unless-stopped', 'on-failure'] as const)
     const state = spec.state === undefined ? 'running' : oneOf('state', spec.state, ['running', 'stopped', 'absent'] as const)
+    if (spec.keepForeign !== undefined) {
+      if (typeof spec.keepForeign !== 'boolean') throw new ValidationError('keepForeign', `expected true or false, got ${JSON.stringify(spec.keepForeign)}`)
+      if (state !== 'absent') throw new ValidationError('keepForeign', "only with state: 'absent' (a container without the vxlab.spec label is then kept)")
+    }
     const hash = containerSpecHash({ image, network, command: spec.command, env })
     const envList = Object.entries(env).sort()
     const createArgs = [
@@ -480,6 +513,10 @@ export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainer
       plan: (cur): Change[] => {
         const c = cur.container
         if (state === 'absent') {
+          if (c.exists && spec.keepForeign === true && !c.labels[CONTAINER_SPEC_LABEL]) {
+            throw new SkipTask(`kept container ${name}: not made by vxlab (no ${CONTAINER_SPEC_LABEL} label); remove or rename it ` +
+              `(docker rm -f ${name} / docker rename ${name} NEW) and run again if it should go`)
+          }
           return c.exists ? [{ op: 'delete', summary: `remove container ${name} (${c.status})`, before: { status: c.status }, commands: [cmd('docker', 'rm', '-f', name)], touches }] : []
         }
         if (!c.exists) {

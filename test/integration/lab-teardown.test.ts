@@ -6,7 +6,7 @@ import { cliRunner } from './helpers.ts'
 import { lab } from '../../playbooks/lab.ts'
 
 // `--state absent` removes what the lab built and nothing the user had (README "Tearing the lab down"): a user's port
-// on a lab bridge, a user's container on the lab image, forwarding that was on, the MTU the link had. Each test
+// on a lab bridge, a user's container on the lab image (or with a lab container's name), forwarding that was on, the MTU the link had. Each test
 // starts from the converged lab and converges it again at the end.
 
 const runLab = cliRunner(lab, 'vxlab-teardown-')
@@ -102,6 +102,39 @@ describe('lab teardown keeps what the user had', () => {
       expect((await hostExec('host2', ['docker', 'image', 'inspect', 'con_img'])).code).toBe(1)
     } finally {
       await sh('host1', 'docker rm -f vxtestuser >/dev/null 2>&1 || true')
+      await converge()
+    }
+  })
+
+  it('a container of the user that merely has a lab name survives: it and the image are kept, saying why, and the rest goes', async () => {
+    // the lab's doc3 on host2 goes, and the user runs a container of the same name on the lab image (as after a
+    // teardown): it inherits the image's vxlab.hash label, but not vxlab.spec, which only the lab's docker run sets
+    await sh('host2', 'docker rm -f doc3 >/dev/null && docker run -d --name doc3 --net none -l mine=yes con_img >/dev/null')
+    expect(await sh('host2', `docker inspect -f '{{index .Config.Labels "mine"}} {{index .Config.Labels "vxlab.spec"}}' doc3`)).toBe('yes')
+    try {
+      const { check, apply, out } = await teardown()
+      for (const r of [check, apply]) {
+        expect(task(r, 'host2', 'docker.container[doc3]')).toMatchObject({ status: 'skipped', error: expect.stringMatching(/^kept container doc3: not made by vxlab \(no vxlab\.spec label\); remove or rename it/) })
+        expect(task(r, 'host2', 'docker.container[doc3]')?.changes).toEqual([])
+        expect(task(r, 'host2', 'docker.image[con_img]')).toMatchObject({ status: 'skipped', error: expect.stringMatching(/^kept image con_img \(\w+\): in use by container doc3 \(no vxlab\.spec label\), which this playbook did not create/) })
+        expect(task(r, 'host1', 'docker.image[con_img]')?.status).toBe('changed')
+        // the rest of the teardown runs: the lab's other container, the stale port of its doc3, the bridges, the MTU
+        for (const key of ['docker.container[doc4]', 'docker.containerPort[doc3:eth0]', 'ovs.bridge[br1]', 'ovs.bridge[br2]', 'net.setMtu[eth0]']) expect(task(r, 'host2', key)?.status, key).toBe('changed')
+      }
+      expect(out).toMatch(/\. docker\.container\[doc3\] skipped: kept container doc3: not made by vxlab/) // shown without -v
+      expect(await sh('host2', 'docker ps -a --format "{{.Names}} {{.Image}} {{.Labels}}"')).toMatch(/^doc3 con_img .*mine=yes/)
+      expect(await sh('host2', 'docker ps -a -q | wc -l')).toBe('1')
+      expect(await sh('host2', 'docker image inspect -f "{{.Id}}" con_img')).toMatch(/^sha256:/)
+      expect(await sh('host2', 'ovs-vsctl --timeout=5 list-br')).toBe('br-phy')
+      expect(await mtuOf('host2', 'eth0')).toBe('1500')
+      expect(await sh('host1', 'docker ps -a --format "{{.Names}}"')).toBe('')
+      // once the user's container is gone, absent deletes the image
+      await sh('host2', 'docker rm -f doc3 >/dev/null')
+      const last = await runLab('--state', 'absent')
+      expect(task(last.report, 'host2', 'docker.image[con_img]')?.status).toBe('changed')
+      expect((await hostExec('host2', ['docker', 'image', 'inspect', 'con_img'])).code).toBe(1)
+    } finally {
+      await sh('host2', 'docker rm -f doc3 >/dev/null 2>&1 || true')
       await converge()
     }
   })

@@ -96,6 +96,22 @@ describe('dockerImage', () => {
     expect(() => dockerImage({ name: 'x', context: ctx, ownContainers: ['doc1'] })).toThrow("docker.image[x].ownContainers: only with ensure: 'absent'")
     expect(() => dockerImage({ name: 'x', ensure: 'absent', ownContainers: ['bad name'] })).toThrow('docker.image[x].ownContainers[0]')
   })
+  it('absent with ownContainersLabeled: a listed container counts as the playbook\'s only with the vxlab.spec label', () => {
+    const users = [
+      { name: 'doc3', imageId: 'sha256:aaaa' }, // a user's container that merely has a lab name
+      { name: 'doc4', imageId: 'sha256:aaaa', specLabel: true as const },
+    ]
+    const facts = { 'docker.image:vxlab-test-img': img({}), 'docker.imageUsers:vxlab-test-img': users }
+    const t = dockerImage({ name: 'vxlab-test-img', ensure: 'absent', ownContainers: ['doc3', 'doc4'], ownContainersLabeled: true })
+    expect(() => planWith(t, facts)).toThrow(SkipTask)
+    expect(() => planWith(t, facts)).toThrow('kept image vxlab-test-img (aaaa): in use by container doc3 (no vxlab.spec label), which this playbook did not create; remove it and run again to delete the image')
+    // labeled: the playbook's, removed before the image (apply) or not yet (check mode): no skip
+    expect(argv(planWith(t, { ...facts, 'docker.imageUsers:vxlab-test-img': [users[1]!, { ...users[0]!, specLabel: true as const }] }))).toEqual([['docker', 'image', 'rm', 'vxlab-test-img']])
+    // without the option: listed by name alone, as before
+    expect(argv(planWith(dockerImage({ name: 'vxlab-test-img', ensure: 'absent', ownContainers: ['doc3', 'doc4'] }), facts))).toEqual([['docker', 'image', 'rm', 'vxlab-test-img']])
+    expect(() => dockerImage({ name: 'x', ensure: 'absent', ownContainersLabeled: true })).toThrow('docker.image[x].ownContainersLabeled: only with ownContainers')
+    expect(() => dockerImage({ name: 'x', ensure: 'absent', ownContainers: [], ownContainersLabeled: 'yes' as unknown as boolean })).toThrow('docker.image[x].ownContainersLabeled: expected true or false')
+  })
   it('a rendered Dockerfile goes as a tar on stdin; the hash covers Dockerfile, files and build args', () => {
     const spec = { name: 'vxlab-test-tpl', dockerfile: { template: { inline: 'FROM {{base}}\nCOPY index.html /www/\n' }, vars: { base: 'scratch' } }, files: { 'index.html': 'hi\n', 'sub/dir/x.bin': new Uint8Array([0, 1, 2]) } }
     const t = dockerImage(spec)
@@ -254,6 +270,27 @@ describe('dockerContainer', () => {
   it('absent wanted -> rm -f, or nothing', () => {
     expect(argv(planWith(dockerContainer({ ...spec, state: 'absent' }), facts(running())))).toEqual([['docker', 'rm', '-f', 'tdoc1']])
     expect(planWith(dockerContainer({ ...spec, state: 'absent' }), facts({ exists: false }))).toEqual([])
+  })
+  it('absent with keepForeign: a same-named container without the vxlab.spec label is kept (a skip saying why); vxlab\'s is removed', () => {
+    // a user's container inherits the image's vxlab.hash label, but not vxlab.spec (set by docker run --label)
+    const users = running({ labels: { 'vxlab.hash': 'f'.repeat(64), mine: 'yes' }, restart: 'no' })
+    const t = dockerContainer({ ...spec, state: 'absent', keepForeign: true })
+    let err: unknown
+    try {
+      planWith(t, facts(users))
+    } catch (e) {
+      err = e
+    }
+    expect(err).toBeInstanceOf(SkipTask)
+    expect((err as SkipTask).reason).toBe('kept container tdoc1: not made by vxlab (no vxlab.spec label); remove or rename it (docker rm -f tdoc1 / docker rename tdoc1 NEW) and run again if it should go')
+    expect(() => planWith(t, facts(running({ labels: { 'vxlab.spec': '' } })))).toThrow(SkipTask)
+    // made by vxlab (any spec hash: an older spec is still vxlab's), stopped or not: removed; gone: nothing
+    expect(argv(planWith(t, facts(running({ labels: { 'vxlab.spec': 'e'.repeat(64) }, status: 'exited', pid: 0 }))))).toEqual([['docker', 'rm', '-f', 'tdoc1']])
+    expect(planWith(t, facts({ exists: false }))).toEqual([])
+    // without the option: removed by name, whoever made it
+    expect(argv(planWith(dockerContainer({ ...spec, state: 'absent' }), facts(users)))).toEqual([['docker', 'rm', '-f', 'tdoc1']])
+    expect(() => dockerContainer({ ...spec, keepForeign: true })).toThrow("docker.container[tdoc1].keepForeign: only with state: 'absent'")
+    expect(() => dockerContainer({ ...spec, state: 'absent', keepForeign: 1 as unknown as boolean })).toThrow('docker.container[tdoc1].keepForeign: expected true or false')
   })
   it('validation names the field', () => {
     expect(() => dockerContainer({ ...spec, name: 'doc1;rm -rf /' })).toThrow(/^docker\.container\[doc1;rm -rf \/\]\.name: .*is not a valid container name/)
@@ -422,6 +459,9 @@ describe('docker facts and scripts', () => {
     expect(f.okExitCodes).toEqual([0, 1])
     expect(f.parse({ stdout: 'sha256:aaaa /usercont\nsha256:bbbb /doc1\n', stderr: '', code: 0 })).toEqual([{ imageId: 'sha256:aaaa', name: 'usercont' }, { imageId: 'sha256:bbbb', name: 'doc1' }])
     expect(f.parse({ stdout: '', stderr: '', code: 0 })).toEqual([])
+    // a container dockerContainer made carries the vxlab.spec label (the script's --format marks it)
+    expect(IMAGE_USERS_SCRIPT).toContain('{{with .Config.Labels}}{{if index . "vxlab.spec"}} vxlab.spec{{end}}{{end}}')
+    expect(f.parse({ stdout: 'sha256:aaaa /doc3\nsha256:aaaa /doc4 vxlab.spec\n', stderr: '', code: 0 })).toEqual([{ imageId: 'sha256:aaaa', name: 'doc3' }, { imageId: 'sha256:aaaa', name: 'doc4', specLabel: true }])
     // a daemon that answers "no such image" for the filter, or a container removed between ps and inspect
     expect(f.parse({ stdout: '', stderr: 'Error response from daemon: No such image: con_img:latest\n', code: 1 })).toEqual([])
     expect(f.parse({ stdout: 'sha256:aaaa /usercont\n', stderr: 'Error: No such container: 5745022336e5\n', code: 1 })).toEqual([{ imageId: 'sha256:aaaa', name: 'usercont' }])
