@@ -79,7 +79,7 @@ function usage(pb: PlaybookDef, argv0: string): string {
     '  -i, --inventory FILE        Ansible YAML inventory (default: $VXLAB_INVENTORY, else ' + (pb.defaultInventory ?? '.testbed/inventory.yml') + ')',
     '  -C, --check                 check mode: read and plan, change nothing',
     '  -D, --diff                  show file diffs and field changes',
-    '  -l, --limit PATTERN         only these hosts or groups (comma-separated, globs, !exclude)',
+    '  -l, --limit PATTERN         only these hosts or groups (comma- or colon-separated, globs, &intersect, !exclude)',
     `  -f, --forks N               hosts in parallel (default ${DEFAULT_FORKS})`,
     '      --json FILE             write the run report as JSON',
     '      --graph FILE            draw the planned topology (.svg or .mmd Mermaid) and stop: no host is contacted',

@@ -295,6 +295,38 @@ export interface InventoryHost {
   readonly connection: HostConnectionVars
 }
 
+/**
+ * The parts of a host pattern, split as Ansible's `split_host_pattern` does (ansible/ansible
+ * lib/ansible/inventory/manager.py): at commas when the pattern has one; else a pattern that is one IPv6 address
+ * (after a leading `!` or `&`) stays whole, since its colons are not separators; else at colons, never inside
+ * brackets. Parts are trimmed; empty ones dropped. (Ansible's colon split also drops a stray `]` and splits at
+ * blanks; vxlab keeps such characters, which then match nothing unless a host is named so.)
+ */
+function splitHostPattern(pattern: string): string[] {
+  const p = pattern.trim()
+  const parts = p.includes(',') ? p.split(',') : ipaddr.IPv6.isValid(p.replace(/^[!&]/, '')) ? [p] : splitOutsideBrackets(p)
+  return parts.map((x) => x.trim()).filter((x) => x !== '')
+}
+
+/** `a:b[1:2]:c` at its colons outside `[...]`: `a`, `b[1:2]`, `c`. */
+function splitOutsideBrackets(p: string): string[] {
+  const out: string[] = []
+  let cur = ''
+  let inside = false
+  for (const ch of p) {
+    if (ch === ':' && !inside) {
+      out.push(cur)
+      cur = ''
+      continue
+    }
+    if (ch === '[') inside = true
+    else if (ch === ']') inside = false
+    cur += ch
+  }
+  out.push(cur)
+  return out
+}
+
 /** Python's order of strings (by code point), as Ansible sorts group names; JavaScript's `<` compares UTF-16 units. */
 function byCodePoint(a: string, b: string): number {
   if (a === b) return 0
@@ -699,19 +731,20 @@ export class Inventory {
   }
 
   /**
-   * Hosts matching a pattern: comma- or colon-separated host or group names, shell globs (`host*`),
-   * `!name` to exclude, `all`. A pattern of exclusions only (`!gw`) excludes from `all`, as in Ansible.
-   * Returns names in inventory order. Unknown plain names are reported in `unknown`.
+   * Hosts matching a pattern, as Ansible reads `hosts:` and `--limit` (ansible/ansible lib/ansible/inventory/manager.py,
+   * `split_host_pattern` and `_evaluate_patterns`): parts separated by commas, or, in a pattern without a comma, by
+   * colons (never inside brackets; a pattern that is one IPv6 address stays whole); each a host or group name, `all`,
+   * or a shell glob (`host*`); `&name` keeps only hosts also in name, `!name` removes its hosts. Plain parts are
+   * joined first, then the `&` parts intersect, then the `!` parts remove; without a plain part the pattern starts
+   * from `all` (`!gw`, `&workers`). Returns names in inventory order; parts that match nothing and name no group are
+   * reported in `unknown`.
    */
   match(pattern: string): { hosts: string[]; unknown: string[] } {
-    const given = pattern.split(/[,:]/).map((p) => p.trim()).filter((p) => p !== '')
-    const parts = given.length > 0 && given.every((p) => p.startsWith('!')) ? ['all', ...given] : given
-    const include = new Set<string>()
-    const exclude = new Set<string>()
+    const parts = splitHostPattern(pattern)
+    const plain = parts.filter((x) => !x.startsWith('!') && !x.startsWith('&'))
     const unknown: string[] = []
-    for (const raw of parts) {
-      const neg = raw.startsWith('!')
-      const p = neg ? raw.slice(1) : raw
+    const hitsOf = (raw: string): Set<string> => {
+      const p = raw.startsWith('!') || raw.startsWith('&') ? raw.slice(1) : raw
       // shell-style * and ?; everything else, brackets too, is literal (Ansible patterns have no character classes)
       const re = /[*?]/.test(p) ? new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`) : undefined
       const hits = new Set<string>()
@@ -719,8 +752,15 @@ export class Inventory {
         if (re ? re.test(h.name) || h.groups.some((g) => re.test(g)) : h.name === p || h.groups.includes(p)) hits.add(h.name)
       }
       if (hits.size === 0 && !this.groups.has(p)) unknown.push(raw)
-      for (const h of hits) (neg ? exclude : include).add(h)
+      return hits
     }
-    return { hosts: this.hostNames.filter((h) => include.has(h) && !exclude.has(h)), unknown }
+    const include = new Set<string>()
+    for (const raw of plain.length > 0 || parts.length === 0 ? plain : ['all']) for (const h of hitsOf(raw)) include.add(h)
+    for (const raw of parts.filter((x) => x.startsWith('&'))) {
+      const keep = hitsOf(raw)
+      for (const h of include) if (!keep.has(h)) include.delete(h)
+    }
+    for (const raw of parts.filter((x) => x.startsWith('!'))) for (const h of hitsOf(raw)) include.delete(h)
+    return { hosts: this.hostNames.filter((h) => include.has(h)), unknown }
   }
 }

@@ -123,3 +123,34 @@ describe("inventory: a host key's port and address, as Ansible's YAML inventory 
     expect(refused('10.0.0.[001:002]')).toMatch(/10\.0\.0\.001 is not an IPv4 address/)
   })
 })
+
+describe('host patterns as Ansible splits and evaluates them (split_host_pattern, _evaluate_patterns)', () => {
+  const inv = Inventory.parse([
+    'all:',
+    '  hosts:',
+    '    "2001:db8::1": {}',
+    '    gw: {}',
+    '  children:',
+    '    web:',
+    '      hosts: {w1: {}, w2: {}, w3: {}}',
+    '    staging:',
+    '      hosts: {w2: {}, gw: {}}',
+  ].join('\n') + '\n', 'p.yml')
+  it('a pattern that is one IPv6 address selects that host (its colons are no separators)', () => {
+    expect(inv.match('2001:db8::1')).toEqual({ hosts: ['2001:db8::1'], unknown: [] })
+    expect(inv.match('!2001:db8::1').hosts).toEqual(['gw', 'w1', 'w2', 'w3'])
+    expect(inv.match('2001:db8::1,gw').hosts).toEqual(['2001:db8::1', 'gw'])
+  })
+  it('&name intersects, after the plain parts and before the exclusions; alone it starts from all', () => {
+    expect(inv.match('web:&staging').hosts).toEqual(['w2'])
+    expect(inv.match('web,&staging').hosts).toEqual(['w2'])
+    expect(inv.match('&staging').hosts).toEqual(['gw', 'w2'])
+    expect(inv.match('&staging:!gw').hosts).toEqual(['w2'])
+    expect(inv.match('!w1:web').hosts).toEqual(['w2', 'w3'])
+    expect(inv.match('web:&nosuch')).toEqual({ hosts: [], unknown: ['&nosuch'] })
+  })
+  it('colons separate only outside brackets and only without a comma', () => {
+    expect(inv.match('gw:w1').hosts).toEqual(['gw', 'w1'])
+    expect(inv.match('w[1:2]:gw').unknown).toEqual(['w[1:2]'])
+  })
+})
