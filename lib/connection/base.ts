@@ -69,6 +69,17 @@ function describeBatch(commands: readonly Command[]): string {
   return commands.length === 1 ? describeCommand(commands[0]!) : `batch of ${commands.length}: ${commands.map(describeCommand).join(' ; ')}`
 }
 
+/** The most a Node timer holds (2^31 - 1 ms, ~24.8 days): a longer delay fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * A batch's time limit: the sum of its parts' limits, at most {@link MAX_TIMER_MS} (each part's limit is
+ * bounded, but with `--command-timeout 2000000` two parts summed past it, and the batch timed out at once).
+ */
+export function totalLimitMs(limits: readonly number[]): number {
+  return Math.min(MAX_TIMER_MS, limits.reduce((t, l) => t + l, 0))
+}
+
 /** The holder of {@link BaseConnection.holdThenBatch} ended or timed out before it printed its marker (its output says why). */
 export class HoldRefusedError extends VxlabError {}
 
@@ -299,7 +310,7 @@ export abstract class BaseConnection implements Connection {
     // are bounded by the part watchdog below, which closes the holder's stdin; the holder then kills them
     const { script, token, order, background } = buildBatchScript(parts, { lanes: this.#lanes })
     const end = `${token}:end`
-    const batchTimeoutMs = limits.reduce((t, l) => t + l, 0)
+    const batchTimeoutMs = totalLimitMs(limits)
     this.log?.(this.host, mask(`${describeCommand(command)}; then in the same session: ${commands.length === 0 ? 'nothing' : describeBatch(commands)}`))
     const cleanup = this.#registry === undefined ? '' : killRegistered(this.#registry)
     const input = holderInput(commands.length === 0 ? undefined : script, end, cleanup)
@@ -421,7 +432,7 @@ export abstract class BaseConnection implements Connection {
     // `timeout` is not what it is in the first exec (`pgrep -f` in a guard matches timeout's own command line)
     const hostLimits = limits.map((l, i) => (this.#registry !== undefined && parts[i]!.stopOnError !== true ? undefined : l))
     const { script, token, order, background } = buildBatchScript(parts, { lanes: this.#lanes, limitsMs: hostLimits })
-    const timeoutMs = limits.reduce((t, l) => t + l, 0)
+    const timeoutMs = totalLimitMs(limits)
     const watchdog = new PartWatchdog(token, limits, order, background)
     const r = await this.#exec('sh -s', script, timeoutMs, () => describeBatch(commands), watchdog).finally(() => watchdog.stop())
     const parsed = parseBatchOutput(r.stdout, token, commands.length)

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { BatchInterruptedError } from '../../lib/connection/base.ts'
+import { BatchInterruptedError, totalLimitMs } from '../../lib/connection/base.ts'
 import { buildBatchScript, HOST_KILL_GRACE_S } from '../../lib/connection/batch.ts'
 import { LocalConnection } from '../../lib/connection/local.ts'
 import { cmd } from '../../lib/core/command.ts'
@@ -78,5 +78,15 @@ describe('command timeouts in a batch', () => {
     const out = execFileSync('/bin/sh', ['-s'], { input: script, encoding: 'utf8' })
     expect(out).toMatch(new RegExp(`${token}:0:err:137`))
     expect(Date.now() - t0).toBeLessThan((1 + HOST_KILL_GRACE_S + 2) * 1000)
+  })
+})
+
+describe('the largest time limits (--command-timeout 2000000)', () => {
+  it('a batch of two parts at 2e9 ms each runs: the summed limit is capped where a Node timer holds it, not fired at once', async () => {
+    expect(totalLimitMs([2_000_000_000, 2_000_000_000])).toBe(2 ** 31 - 1)
+    expect(totalLimitMs([300, 400])).toBe(700)
+    const conn = new LocalConnection('local', { commandTimeoutMs: 2_000_000_000 })
+    const r = await conn.runBatch([{ command: cmd('sleep', '0.2') }, { command: cmd('echo', 'done'), stopOnError: true }])
+    expect(r.map((x) => [x.code, x.stdout])).toEqual([[0, ''], [0, 'done\n']])
   })
 })
