@@ -63,7 +63,7 @@ const helpLine = (flag: string, description: string): string => `${flag.padEnd(2
  */
 export function playbookFlagHelp(name: string, f: FlagDef): string {
   const shown = typeof f.default === 'string' && (f.default === '' || /\s/.test(f.default)) ? JSON.stringify(f.default) : String(f.default)
-  return helpLine(`      --${name}${f.type === 'string' ? ' VALUE' : ''}`, `${f.description}${f.default !== undefined && f.default !== false ? ` (default: ${shown})` : ''}`)
+  return helpLine(`      --${name}${f.type === 'string' ? (f.choices !== undefined ? ` ${f.choices.join('|')}` : ' VALUE') : ''}`, `${f.description}${f.default !== undefined && f.default !== false ? ` (default: ${shown})` : ''}`)
 }
 
 /** The one line after a usage error's message: how the playbook is run, and where its options are listed. */
@@ -193,6 +193,31 @@ export interface CliOptions {
 }
 
 /**
+ * The options that need no inventory and no host, checked first: `--forks` (1..1000), `--host-key-policy`, the
+ * time limits, where `--json` / `--graph` / `--graph-after` go, and each playbook flag with `choices`. Throws
+ * {@link UsageError} (exit 2) naming the flag; wrappers such as `npm run lab` call it before they touch anything.
+ */
+export function checkOptions(pb: PlaybookDef, values: Readonly<Record<string, string | boolean | undefined>>): {
+  forks: number; hostKeyPolicy: 'strict' | 'accept-new'; connectTimeoutMs: number; commandTimeoutMs: number; lockTimeoutMs: number
+} {
+  const forks = positiveNumber('forks', values.forks as string | undefined, DEFAULT_FORKS)
+  if (!Number.isInteger(forks) || forks > 1000) throw new UsageError(`--forks: expected a whole number 1..1000, got ${JSON.stringify(values.forks)}`)
+  const hostKeyPolicy = (values['host-key-policy'] as string | undefined) ?? 'strict'
+  if (hostKeyPolicy !== 'strict' && hostKeyPolicy !== 'accept-new') throw new UsageError(`--host-key-policy: expected strict or accept-new, got ${JSON.stringify(hostKeyPolicy)}`)
+  const connectTimeoutMs = seconds('connect-timeout', values['connect-timeout'] as string | undefined, 10)
+  const commandTimeoutMs = seconds('command-timeout', values['command-timeout'] as string | undefined, 120)
+  const lockTimeoutMs = seconds('lock-timeout', values['lock-timeout'] as string | undefined, 20)
+  outputFile('json', values.json as string | undefined)
+  outputFile('graph', values.graph as string | undefined)
+  outputFile('graph-after', values['graph-after'] as string | undefined)
+  for (const [name, f] of Object.entries(pb.flags ?? {})) {
+    const v = values[name]
+    if (f.choices !== undefined && typeof v === 'string' && !f.choices.includes(v)) throw new UsageError(`--${name}: expected ${f.choices.join(' or ')}, got ${JSON.stringify(v)}`)
+  }
+  return { forks, hostKeyPolicy, connectTimeoutMs, commandTimeoutMs, lockTimeoutMs }
+}
+
+/**
  * Run a playbook as a command-line program and return its exit code (see {@link EXIT}). Prints the live
  * progress (listr2 on a TTY, plain lines otherwise), the recap and, for verify plays, the results table.
  */
@@ -226,17 +251,8 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     if (!existsSync(inventoryFile)) {
       throw new UsageError(`inventory ${inventoryFile} not found${inventoryFile.includes('.testbed') ? ' (bring the testbed up with `npm run testbed -- up`, or pass -i FILE)' : ''}`)
     }
+    const { forks, hostKeyPolicy, connectTimeoutMs, commandTimeoutMs, lockTimeoutMs } = checkOptions(pb, values)
     const inventory = Inventory.load(resolve(inventoryFile))
-    const forks = positiveNumber('forks', values.forks as string | undefined, DEFAULT_FORKS)
-    if (!Number.isInteger(forks) || forks > 1000) throw new UsageError(`--forks: expected a whole number 1..1000, got ${JSON.stringify(values.forks)}`)
-    const hostKeyPolicy = (values['host-key-policy'] as string | undefined) ?? 'strict'
-    if (hostKeyPolicy !== 'strict' && hostKeyPolicy !== 'accept-new') throw new UsageError(`--host-key-policy: expected strict or accept-new, got ${JSON.stringify(hostKeyPolicy)}`)
-    const connectTimeoutMs = seconds('connect-timeout', values['connect-timeout'] as string | undefined, 10)
-    const commandTimeoutMs = seconds('command-timeout', values['command-timeout'] as string | undefined, 120)
-    const lockTimeoutMs = seconds('lock-timeout', values['lock-timeout'] as string | undefined, 20)
-    outputFile('json', values.json as string | undefined)
-    outputFile('graph', values.graph as string | undefined)
-    outputFile('graph-after', values['graph-after'] as string | undefined)
     let password = process.env.VXLAB_SSH_PASSWORD
     let becomePassword = process.env.VXLAB_BECOME_PASSWORD
     const flags: Record<string, string | boolean | undefined> = {}

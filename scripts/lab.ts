@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { cliOptions, runCli, usageHint } from '../lib/cli.ts'
+import { checkOptions, cliOptions, runCli, usageHint } from '../lib/cli.ts'
 import { labRunArgs } from '../lib/lab/args.ts'
 import { checkPrerequisites, ensureTestbed, installDeps, testbedDir } from '../lib/testbed/index.ts'
 import { lab } from '../playbooks/lab.ts'
@@ -22,6 +22,8 @@ let help = false
 try {
   const { values } = parseArgs({ args, options: { ...cliOptions(lab), 'no-verify': { type: 'boolean' } }, strict: true, allowPositionals: false })
   help = (values as Record<string, unknown>).help === true
+  // the values too (--forks 0, --state nonsense, --json into a missing folder): all that needs no inventory
+  if (!help) checkOptions(lab, values as Record<string, string | boolean | undefined>)
 } catch (e) {
   say(`error: ${e instanceof Error ? e.message : String(e)}\n${usageHint(io.argv0)}`)
   process.exit(2)

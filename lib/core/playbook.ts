@@ -42,6 +42,8 @@ export interface FlagDef {
   readonly type: 'boolean' | 'string'
   readonly description: string
   readonly default?: string | boolean
+  /** For a string flag: the values it takes. Any other is a usage error (exit 2) before anything is read or contacted. */
+  readonly choices?: readonly string[]
 }
 
 /** A playbook: a name, plays run in order, and optional extra CLI flags. */

@@ -309,7 +309,7 @@ export function labPlaybook(lab: LabSpec, name = 'lab'): PlaybookDef {
     flags: {
       verify: { type: 'boolean', description: 'after converging, run the seed\'s checks (pings, full-size frame, NAT, web, iperf3) and print a table; with --check, all but iperf3 (it starts a server)' },
       'skip-mtu': { type: 'boolean', description: 'leave the underlay MTU alone (reproduces the seed\'s MTU fault)' },
-      state: { type: 'string', description: 'present (default) builds the lab; absent removes what it created (a bridge with a port of yours, a container of yours with a lab container\'s name, or the image while a container of yours uses it, is kept and said so)' },
+      state: { type: 'string', choices: ['present', 'absent'], description: 'present (default) builds the lab; absent removes what it created (a bridge with a port of yours, a container of yours with a lab container\'s name, or the image while a container of yours uses it, is kept and said so)' },
     },
   }
 }
