@@ -353,7 +353,7 @@ describe('--graph on the command line', () => {
     expect(r2.err).toContain(`--graph-after ${png}: unknown picture format ".png"`)
     expect((await run('-i', INV2, '--graph-report', 'x.json')).err).toContain('--graph-report needs --graph FILE')
     expect((await run('-i', INV2, '--graph', join(work, 'a.svg'), '--graph-after', join(work, 'b.svg'))).code).toBe(2)
-    expect((await run('-i', INV2, '--graph', join(work, 'a.svg'), '--state', 'sideways')).err).toContain('--state must be present or absent')
+    expect((await run('-i', INV2, '--graph', join(work, 'a.svg'), '--state', 'sideways')).err).toContain('--state: expected present or absent, got "sideways"')
     expect((await run('--help')).out).toContain('--graph FILE')
   })
 })
