@@ -287,9 +287,10 @@ export interface SetMtuSpec {
   readonly recordPrior?: boolean
   /**
    * `present` (default): the link has `mtu`. `absent`: undo a recorded change ({@link recordPrior}): while the
-   * link still has `mtu`, set the recorded MTU back and delete the record; if its MTU was changed since, leave it
-   * and delete the record. Without a record the MTU is left as it is; while it is `mtu`, the task is skipped saying
-   * so (nothing tells what it was before). Never sets a fixed MTU.
+   * link still has `mtu`, set the recorded MTU back and delete the record; if it has another MTU (changed since, or
+   * set by another version of the playbook), leave it and keep the record (the only copy of the MTU from before
+   * vxlab), skipping with the reason. Without a record the MTU is left as it is; while it is `mtu`, the task is
+   * skipped saying so (nothing tells what it was before). Never sets a fixed MTU.
    */
   readonly ensure?: 'present' | 'absent'
 }
@@ -385,9 +386,10 @@ function planMtuRestore(cur: SetMtuCurrent, s: SetMtuNorm): Change[] {
   const fileTouches = [`file:${file}`]
   if (now === undefined) return [{ op: 'delete', summary: `delete ${file} (link ${dev} no longer exists)`, commands: [rm], touches: fileTouches }]
   if (Number(prior) === mtu) return [{ op: 'delete', summary: `delete ${file} (it records ${prior}, the MTU ${dev} has)`, commands: [rm], touches: fileTouches }]
-  if (now !== mtu) {
-    return [{ op: 'delete', summary: `delete ${file}: the MTU of ${dev} is ${now}, not ${mtu}: changed since it was set, so left as it is (not set back to ${prior})`, commands: [rm], touches: fileTouches }]
-  }
+  if (now === Number(prior)) return [{ op: 'delete', summary: `delete ${file} (${dev} is back at the ${prior} it records)`, commands: [rm], touches: fileTouches }]
+  // not the MTU this task sets: changed by hand, or set by another version of the playbook (underlayMtu edited and
+  // not converged, a third fresh-user trial): the record is the only copy of the MTU from before vxlab, so it stays
+  if (now !== mtu) throw new SkipTask(`left the MTU of ${dev} at ${now}: not the ${mtu} this playbook sets (changed since, or set by another version of the playbook); the MTU from before vxlab, ${prior}, stays recorded in ${file} for an absent run whose MTU the link has`)
   const restore = planMtu(cur, { ...s, mtu: Number(prior) })
   const set = restore.flatMap((c) => c.commands)
   return [{

@@ -1,6 +1,6 @@
 import { cmd, script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
-import type { Change, Task } from '../core/task.ts'
+import { SkipTask, type Change, type Task } from '../core/task.ts'
 import { filePath, oneOf, shown, sysctlKey, validateSpec } from '../core/validate.ts'
 import { normalizeSysctlValue, sysctlFact, sysctlName, sysctlPath, type SysctlValue } from '../facts/sysctl.ts'
 import { fileFact, type FileState } from '../facts/files.ts'
@@ -42,7 +42,8 @@ export interface SysctlSpec {
    * has in {@link sysctlRecordFile} on the host (`/run/vxlab/sysctl/KEY`); a later change keeps that first record.
    * Under /run, so the record lives as long as the runtime value it is about (both are gone after a reboot).
    * With `absent` (and `value`: the value the present task set): while the runtime value is still `value`, set the
-   * recorded one back, then delete the record; if it changed since, leave it and delete the record; without a record
+   * recorded one back, then delete the record; if it has another value (changed since), leave it and keep the
+   * record, skipping with the reason; without a record
    * (the key had `value` already, or was set without `recordPrior`), leave it.
    */
   readonly recordPrior?: boolean
@@ -212,7 +213,8 @@ function planSysctlRestore(cur: SysctlCurrent, s: SysctlNorm): Change[] {
   if (now === undefined) return [{ op: 'delete', summary: `delete ${file} (key ${key} no longer exists)`, commands: [rm], touches }]
   if (prior === s.value) return [{ op: 'delete', summary: `delete ${file} (it records ${prior}, the value ${key} has)`, commands: [rm], touches }]
   if (now === prior) return [{ op: 'delete', summary: `delete ${file} (${key} is back at the ${prior} it records)`, commands: [rm], touches }]
-  if (now !== s.value) return [{ op: 'delete', summary: `delete ${file}: ${key} is ${now}, not ${s.value}: changed since it was set, so left as it is (not set back to ${prior})`, commands: [rm], touches }]
+  // not the value this task sets: the record is the only copy of the value from before vxlab, so it stays
+  if (now !== s.value) throw new SkipTask(`left ${key} at ${now}: not the ${s.value} this playbook sets (changed since, or set by another version of the playbook); the value from before vxlab, ${prior}, stays recorded in ${file} for an absent run whose value the key has`)
   return [{
     op: 'update', summary: `set ${key} back to ${prior} (recorded in ${file} before it was set to ${s.value})`,
     before: { runtime: now }, after: { runtime: prior },

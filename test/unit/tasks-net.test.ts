@@ -271,10 +271,13 @@ describe('net.setMtu', () => {
       const ovs = plan(setMtu({ dev: 'net1', mtu: 1554, ensure: 'absent' }), { link: link('net1', { mtu: 1554 }), ovsInterface: ovsIface('net1', 'internal', 1554), record: rec('9000\n') })
       expect(argvs(ovs)).toEqual([['ovs-vsctl', '--timeout=10', 'set', 'interface', 'net1', 'mtu_request=9000'], RM('net1')])
     })
-    it('the MTU changed since it was set -> left as it is, only the record goes', () => {
-      const cs = plan(a, { link: link('eth0', { mtu: 9000 }), record: rec('1500\n') })
-      expect(cs[0]).toMatchObject({ op: 'delete', summary: 'delete /run/vxlab/mtu/eth0: the MTU of eth0 is 9000, not 1554: changed since it was set, so left as it is (not set back to 1500)' })
-      expect(argvs(cs)).toEqual([RM('eth0')])
+    it('another MTU (changed since, or an edited playbook) -> left as it is and the record kept, skipped saying so; back at the recorded one -> only the record goes', () => {
+      expect(() => plan(a, { link: link('eth0', { mtu: 1600 }), record: rec('1500\n') })).toThrow(SkipTask)
+      expect(() => plan(a, { link: link('eth0', { mtu: 1600 }), record: rec('1500\n') }))
+        .toThrow('left the MTU of eth0 at 1600: not the 1554 this playbook sets (changed since, or set by another version of the playbook); the MTU from before vxlab, 1500, stays recorded in /run/vxlab/mtu/eth0 for an absent run whose MTU the link has')
+      const back = plan(a, { link: link('eth0', { mtu: 1500 }), record: rec('1500\n') })
+      expect(back.map((c) => c.summary)).toEqual(['delete /run/vxlab/mtu/eth0 (eth0 is back at the 1500 it records)'])
+      expect(argvs(back)).toEqual([RM('eth0')])
       expect(argvs(plan(a, { record: rec('1500\n') }))).toEqual([RM('eth0')]) // link gone
     })
     it('no record -> nothing (a second absent); while the link has mtu, a skip saying it is left as it is', () => {

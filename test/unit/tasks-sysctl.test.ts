@@ -219,7 +219,7 @@ describe('sysctl recordPrior: the runtime value from before the first change goe
     // without recordPrior, nothing is recorded
     expect(argvs(plan(sysctl({ key: KEY, value: 1 }), { runtime: rt('0'), file: fileOk }))[0]).toEqual(['sysctl', '-w', `${KEY}=1`])
   })
-  it('absent: the recorded value back while the key still has the one set; changed since or no record: left as it is', () => {
+  it('absent: the recorded value back while the key still has the one set; changed since: left, record kept (a skip); no record: left as it is', () => {
     const a = sysctl({ key: KEY, value: 1, ensure: 'absent', recordPrior: true })
     expect(a.facts.map((f) => f.id)).toEqual([`sysctl:${KEY}`, `file:${FILE}`, `file:${REC}`])
     const back = plan(a, { runtime: rt('1'), file: fileOk, record: rec('0\n') })
@@ -229,8 +229,8 @@ describe('sysctl recordPrior: the runtime value from before the first change goe
     expect(already.map((c) => c.summary)).toEqual([`delete ${REC} (${KEY} is back at the 0 it records)`, `delete ${FILE} (the runtime value of ${KEY} is left as is)`])
     const same = plan(a, { runtime: rt('1'), file: none, record: rec('1\n') })
     expect(same.map((c) => c.summary)).toEqual([`delete ${REC} (it records 1, the value ${KEY} has)`])
-    const since = plan(sysctl({ key: 'net.ipv4.conf.all.rp_filter', value: 0, ensure: 'absent', recordPrior: true }), { runtime: rt('2'), file: none, record: rec('1\n') })
-    expect(since.map((c) => c.summary)).toEqual(['delete /run/vxlab/sysctl/net.ipv4.conf.all.rp_filter: net.ipv4.conf.all.rp_filter is 2, not 0: changed since it was set, so left as it is (not set back to 1)'])
+    expect(() => plan(sysctl({ key: 'net.ipv4.conf.all.rp_filter', value: 0, ensure: 'absent', recordPrior: true }), { runtime: rt('2'), file: none, record: rec('1\n') }))
+      .toThrow('left net.ipv4.conf.all.rp_filter at 2: not the 0 this playbook sets (changed since, or set by another version of the playbook); the value from before vxlab, 1, stays recorded in /run/vxlab/sysctl/net.ipv4.conf.all.rp_filter for an absent run whose value the key has')
     expect(plan(a, { runtime: rt('1'), file: fileOk, record: none }).map((c) => c.summary)).toEqual([`delete ${FILE} (the runtime value of ${KEY} is left as is)`])
     // without recordPrior, absent reads no runtime value and only deletes the file
     expect(sysctl({ key: KEY, ensure: 'absent' }).facts.map((f) => f.id)).toEqual([`file:${FILE}`])
