@@ -416,7 +416,8 @@ export interface DockerContainerSpec {
   /**
    * With `state: 'absent'`: remove the container only if vxlab made it, i.e. it carries the `vxlab.spec` label
    * (see {@link CONTAINER_SPEC_LABEL}; a container inherits its image's labels such as `vxlab.hash`, but not that
-   * one). A container of that name without it (a user's) is kept: the task is skipped, in check mode and apply
+   * one, unless its image was made by `docker commit` of a vxlab container, which copies it: such a container counts
+   * as vxlab's). A container of that name without it (a user's) is kept: the task is skipped, in check mode and apply
    * alike, with the reason `kept container NAME: not made by vxlab (no vxlab.spec label); ...`, not failed, so the
    * host's later tasks run on. An image task that lists this container in `ownContainers` should then set
    * `ownContainersLabeled`, so that the kept container keeps the image too. Default false: removed by name.
