@@ -564,7 +564,9 @@ export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainer
         if (cur.image.exists && c.imageId !== cur.image.id) {
           before.imageId = c.imageId
           after.imageId = cur.image.id
-          reasons.push(`image ${image} was rebuilt (${short(c.imageId)} -> ${short(cur.image.id)})`)
+          // a container run from another image (one committed from it, say) was not created from a rebuild of this one
+          const sameRef = c.image === image || c.image === `${image}:latest` || `${c.image}:latest` === image
+          reasons.push(sameRef ? `image ${image} was rebuilt (${short(c.imageId)} -> ${short(cur.image.id)})` : `it runs image ${c.image} (${short(c.imageId)}), not ${image} (${short(cur.image.id)})`)
         }
         if (reasons.length > 0) {
           return [{ op: 'replace', summary: `replace container ${name}: ${reasons.join('; ')}`, before, after, ...(secretFields.length > 0 ? { secretFields } : {}), commands: [cmd('docker', 'rm', '-f', name), createCmd], touches }]

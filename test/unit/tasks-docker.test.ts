@@ -252,6 +252,9 @@ describe('dockerContainer', () => {
   it('a rebuilt image, another network or a container not made by vxlab -> replace', () => {
     const rebuilt = planWith(dockerContainer(spec), facts(running(), { ...imageOk, id: 'sha256:2222' }))
     expect(rebuilt[0]).toMatchObject({ op: 'replace', summary: 'replace container tdoc1: image vxlab-test-img was rebuilt (1111 -> 2222)' })
+    // a container of the same name run from another image (committed from the lab's, say) is not a rebuild
+    const other = planWith(dockerContainer(spec), facts(running({ image: 'snap1', imageId: 'sha256:3333' }), { ...imageOk, id: 'sha256:2222' }))
+    expect(other[0]!.summary).toContain('it runs image snap1 (3333), not vxlab-test-img (2222)')
     const net = planWith(dockerContainer(spec), facts(running({ networkMode: 'host' })))
     expect(net[0]).toMatchObject({ op: 'replace', before: { network: 'host' }, after: { network: 'none' } })
     const foreign = planWith(dockerContainer(spec), facts(running({ labels: {} })))
