@@ -225,7 +225,7 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
           const first = owner.get(o)
           // the same task with the same spec in another play writes the same thing: no conflict
           if (first !== undefined && !(first.task === t.key && (first.play === def.name || sameSpec(first.spec, t.spec)))) {
-            problems.push(`${pb.name}: ${name} ${t.key}: ${o} is also written whole by ${first.task} in play "${first.play}" (each would rewrite it on every run)`)
+            problems.push(`${pb.name}: ${name} ${t.key}: ${o} is also written whole by ${first.task} in play "${first.play}" (write it in one task; two with different contents would each rewrite it on every run)`)
           } else if (first === undefined) owner.set(o, { task: t.key, spec: t.spec, play: def.name })
         }
         for (const c of t.claims ?? []) {

@@ -132,8 +132,9 @@ export interface Task<Spec = unknown, Current = unknown> {
   readonly watches?: readonly string[]
   /**
    * Object keys this task manages whole (`file:PATH` for a file it writes in full). Two tasks on one host, in any
-   * plays of a playbook, that manage the same object are a validation error: each would rewrite it on every run;
-   * one task (the same key) repeated in two plays with the same spec (equal as JSON) is not.
+   * plays of a playbook, that manage the same object are a validation error (write it in one task: two with
+   * different contents would each rewrite it on every run); one task (the same key) repeated in two plays with the
+   * same spec (equal as JSON) is not.
    */
   readonly owns?: readonly string[]
   /**

@@ -199,7 +199,7 @@ describe('conflicting tasks of different kinds on one host object (the trial\'s 
 
   it('files written whole by two tasks are still refused as before (Task.owns), next to claims', () => {
     const ps = problems(twoPlays(() => [template({ dest: '/etc/vx', src: { inline: 'a' } })], () => [template({ dest: '/etc/vx', src: { inline: 'b' } }), setMtu({ dev: 'eth0', mtu: 1500 })]))
-    expect(ps).toEqual(['twoplays: host1 file.template[/etc/vx]: file:/etc/vx is also written whole by file.template[/etc/vx] in play "a" (each would rewrite it on every run)'])
+    expect(ps).toEqual(['twoplays: host1 file.template[/etc/vx]: file:/etc/vx is also written whole by file.template[/etc/vx] in play "a" (write it in one task; two with different contents would each rewrite it on every run)'])
   })
 })
 
