@@ -59,7 +59,7 @@ export function gatewayTasks(lab: LabSpec, host: InventoryHost, ctx: BuildContex
   if (f.state === 'absent') {
     return [
       ...lab.networks.map((n) => route({ destination: n.cidr, via: hubIp(n.gatewayHost), ensure: 'absent' })),
-      ...underlay.map((dev) => setMtu({ dev, mtu: lab.underlayMtu, ovs: false, ensure: 'absent' })),
+      ...(f.skipMtu ? [] : underlay.map((dev) => setMtu({ dev, mtu: lab.underlayMtu, ovs: false, ensure: 'absent' }))),
       sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: SYSCTL_FILE, ensure: 'absent', recordPrior: true }),
     ]
   }
@@ -145,7 +145,7 @@ export function dockerHostTasks(lab: LabSpec, host: InventoryHost, ctx: BuildCon
     // recorded before the lab raised it (or stays), forwarding likewise (and the lab's persisted file goes), a
     // bridge with a user's port and an image a user's container runs are kept (skipped, saying so)
     return [
-      setMtu({ dev: underlayIface, mtu: lab.underlayMtu, ensure: 'absent' }),
+      ...(f.skipMtu ? [] : [setMtu({ dev: underlayIface, mtu: lab.underlayMtu, ensure: 'absent' })]),
       ...hubNets.map((n) => iptablesMasq({ iface: n.name, source: n.cidr, ensure: 'absent' })),
       ...(hubNets.length > 0 ? [sysctl({ key: 'net.ipv4.ip_forward', value: 1, file: SYSCTL_FILE, ensure: 'absent', recordPrior: true })] : []),
       ...mine.map((c) => containerPort({ bridge: netOf(c.network).bridge, container: c.name, ensure: 'absent' })),
@@ -308,7 +308,7 @@ export function labPlaybook(lab: LabSpec, name = 'lab'): PlaybookDef {
     },
     flags: {
       verify: { type: 'boolean', description: 'after converging, run the seed\'s checks (pings, full-size frame, NAT, web, iperf3) and print a table; with --check, all but iperf3 (it starts a server)' },
-      'skip-mtu': { type: 'boolean', description: 'leave the underlay MTU alone (reproduces the seed\'s MTU fault)' },
+      'skip-mtu': { type: 'boolean', description: 'leave the underlay MTU alone (reproduces the seed\'s MTU fault); with --state absent, leave it as the lab set it' },
       state: { type: 'string', choices: ['present', 'absent'], description: 'present (default) builds the lab; absent removes what it created (a bridge with a port of yours, a container of yours with a lab container\'s name, or the image while a container of yours uses it, is kept and said so)' },
     },
   }

@@ -98,6 +98,11 @@ describe('an underlay MTU too small for VXLAN is refused', () => {
     expect(keys({}).filter((k) => k.includes('net.setMtu['))).toHaveLength(4) // gw-h1, gw-h2, host1 eth0, host2 eth0
     expect(keys({ 'skip-mtu': true }).filter((k) => k.includes('net.setMtu['))).toEqual([])
     expect(keys({ 'skip-mtu': true }).length).toBe(keys({}).length - 4)
+    // and with --state absent it leaves the MTU as the lab set it (a third fresh-user trial: it was still set back)
+    const absent = (flags: Record<string, string | boolean>): string[] => keys({ state: 'absent', ...flags })
+    expect(absent({}).filter((k) => k.includes('net.setMtu['))).toHaveLength(4)
+    expect(absent({ 'skip-mtu': true }).filter((k) => k.includes('net.setMtu['))).toEqual([])
+    expect(absent({ 'skip-mtu': true }).length).toBe(absent({}).length - 4)
   })
 })
 
