@@ -3,7 +3,7 @@ import { posix } from 'node:path'
 import { script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { requireDependency } from '../core/require.ts'
-import type { Task } from '../core/task.ts'
+import { SkipTask, type Change, type Task } from '../core/task.ts'
 import { fileFact, type FileState } from '../facts/files.ts'
 import { filePath, shown, validateSpec } from '../core/validate.ts'
 import { holdsSecret } from '../core/secrets.ts'
@@ -29,6 +29,45 @@ export function writeFileCommand(dest: string, content: string, mode: string) {
  */
 export function recordOnceCommand(file: string, value: string): Command {
   return script('[ -e "$1" ] && exit 0; mkdir -p -- "${1%/*}" && printf \'%s\\n\' "$2" > "$1.vxlab.$$" && mv -f -- "$1.vxlab.$$" "$1"', file, value)
+}
+
+/**
+ * What an `ensure: 'absent'` does with a record of {@link recordOnceCommand} (setMtu's and sysctl's `recordPrior`):
+ * - the setting is gone (its link or key no longer exists), the record holds the value the task sets, or the
+ *   setting is back at the recorded value: delete the record;
+ * - the setting holds another value than the task sets (changed by hand, or set by another version of the
+ *   playbook): leave both, and skip the task with the reason ({@link SkipTask}): the record is the only copy of
+ *   the value from before vxlab, for an absent run whose value the setting has;
+ * - else `restore(rm)`: the change that sets the recorded value back, `rm` (which deletes the record and its
+ *   folders once empty) among its commands.
+ * Values are compared as given (`now`, `set` and `prior` normalized alike by the caller).
+ */
+export function planRecordRestore<V extends string | number>(r: {
+  /** The record file. */
+  readonly file: string
+  /** The setting's name in messages (`eth0`, `net.ipv4.ip_forward`) and what its value is called (`MTU`, `value`). */
+  readonly name: string
+  readonly noun: string
+  /** How messages name the setting (`the MTU of eth0`) and what holds it (`the link`, `the key`). */
+  readonly subject: string
+  readonly holder: string
+  /** Why there is nothing to restore when `now` is undefined (`link eth0 no longer exists`). */
+  readonly gone: string
+  readonly now: V | undefined
+  readonly set: V
+  readonly prior: V
+  readonly restore: (rm: Command) => Change
+}): Change[] {
+  const { file, prior } = r
+  const rm = script('rm -f -- "$1" && { rmdir -- "${1%/*}" "${1%/*/*}" 2>/dev/null || true; }', file)
+  const drop = (why: string): Change[] => [{ op: 'delete', summary: `delete ${file} (${why})`, commands: [rm], touches: [`file:${file}`] }]
+  if (r.now === undefined) return drop(r.gone)
+  if (prior === r.set) return drop(`it records ${prior}, the ${r.noun} ${r.name} has`)
+  if (r.now === prior) return drop(`${r.name} is back at the ${prior} it records`)
+  if (r.now !== r.set) {
+    throw new SkipTask(`left ${r.subject} at ${r.now}: not the ${r.set} this playbook sets (changed since, or set by another version of the playbook); the ${r.noun} from before vxlab, ${prior}, stays recorded in ${file} for an absent run whose ${r.noun} ${r.holder} has`)
+  }
+  return [r.restore(rm)]
 }
 
 type CreateTwoFilesPatch = (oldName: string, newName: string, oldStr: string, newStr: string, oldHeader: string, newHeader: string) => string

@@ -1,10 +1,10 @@
 import ipaddr from 'ipaddr.js'
-import { cmd, script, type Command } from '../core/command.ts'
+import { cmd, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { SkipTask, type Change, type Claim, type Task } from '../core/task.ts'
 import { gatewayIpv4, ifname, ipv4Cidr, ipv4Interface, mtu as mtuValue, oneOf, validateSpec } from '../core/validate.ts'
 import { fileFact, type FileState } from '../facts/files.ts'
-import { recordOnceCommand } from './file.ts'
+import { planRecordRestore, recordOnceCommand } from './file.ts'
 import { linksFact, routesFact, type Link, type Route } from '../facts/ip.ts'
 import { OVS_VSCTL, ovsStateFact, type OvsInterface } from '../facts/ovs.ts'
 
@@ -381,22 +381,17 @@ function planMtuRestore(cur: SetMtuCurrent, s: SetMtuNorm): Change[] {
   }
   const prior = /^\s*(\d{2,5})\s*$/.exec(rec.content)?.[1]
   if (prior === undefined || Number(prior) < 68 || Number(prior) > 65535) throw new Error(`${file} does not hold an MTU (68..65535): ${JSON.stringify(rec.content.slice(0, 40))}`)
-  // the record, and its folders once empty (/run/vxlab/mtu, /run/vxlab)
-  const rm = script('rm -f -- "$1" && { rmdir -- "${1%/*}" "${1%/*/*}" 2>/dev/null || true; }', file)
-  const fileTouches = [`file:${file}`]
-  if (now === undefined) return [{ op: 'delete', summary: `delete ${file} (link ${dev} no longer exists)`, commands: [rm], touches: fileTouches }]
-  if (Number(prior) === mtu) return [{ op: 'delete', summary: `delete ${file} (it records ${prior}, the MTU ${dev} has)`, commands: [rm], touches: fileTouches }]
-  if (now === Number(prior)) return [{ op: 'delete', summary: `delete ${file} (${dev} is back at the ${prior} it records)`, commands: [rm], touches: fileTouches }]
-  // not the MTU this task sets: changed by hand, or set by another version of the playbook (underlayMtu edited and
-  // not converged, a third fresh-user trial): the record is the only copy of the MTU from before vxlab, so it stays
-  if (now !== mtu) throw new SkipTask(`left the MTU of ${dev} at ${now}: not the ${mtu} this playbook sets (changed since, or set by another version of the playbook); the MTU from before vxlab, ${prior}, stays recorded in ${file} for an absent run whose MTU the link has`)
-  const restore = planMtu(cur, { ...s, mtu: Number(prior) })
-  const set = restore.flatMap((c) => c.commands)
-  return [{
-    op: 'update', summary: `set MTU of ${dev} back to ${prior} (recorded in ${file} before it was set to ${mtu})`,
-    before: { mtu }, after: { mtu: Number(prior) },
-    commands: [...set, rm], touches: [...new Set([...restore.flatMap((c) => c.touches ?? []), `link:${dev}`, ...fileTouches])],
-  }]
+  return planRecordRestore({
+    file, name: dev, noun: 'MTU', subject: `the MTU of ${dev}`, holder: 'the link', gone: `link ${dev} no longer exists`, now, set: mtu, prior: Number(prior),
+    restore: (rm) => {
+      const restore = planMtu(cur, { ...s, mtu: Number(prior) })
+      return {
+        op: 'update', summary: `set MTU of ${dev} back to ${prior} (recorded in ${file} before it was set to ${mtu})`,
+        before: { mtu }, after: { mtu: Number(prior) },
+        commands: [...restore.flatMap((c) => c.commands), rm], touches: [...new Set([...restore.flatMap((c) => c.touches ?? []), `link:${dev}`, `file:${file}`])],
+      }
+    },
+  })
 }
 
 function planMtu(cur: SetMtuCurrent, s: SetMtuNorm): Change[] {

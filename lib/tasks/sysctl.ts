@@ -1,10 +1,10 @@
 import { cmd, script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
-import { SkipTask, type Change, type Task } from '../core/task.ts'
+import type { Change, Task } from '../core/task.ts'
 import { filePath, oneOf, shown, sysctlKey, validateSpec } from '../core/validate.ts'
 import { normalizeSysctlValue, sysctlFact, sysctlName, sysctlPath, type SysctlValue } from '../facts/sysctl.ts'
 import { fileFact, type FileState } from '../facts/files.ts'
-import { fileDiff, recordOnceCommand, writeFileCommand } from './file.ts'
+import { fileDiff, planRecordRestore, recordOnceCommand, writeFileCommand } from './file.ts'
 
 /**
  * Kernel parameters (sysctl(8)) at runtime and persisted in a sysctl.d(5) file, like the seed's
@@ -205,21 +205,18 @@ function planSysctlRestore(cur: SysctlCurrent, s: SysctlNorm): Change[] {
   const file = sysctlRecordFile(s.key)
   const rec = cur.record
   if (rec === undefined || !rec.exists) return []
-  const rm = script('rm -f -- "$1" && { rmdir -- "${1%/*}" "${1%/*/*}" 2>/dev/null || true; }', file)
-  const touches = [`file:${file}`]
   const prior = normalizeSysctlValue(rec.content)
   const now = cur.runtime?.exists === true ? cur.runtime.value : undefined
   if (prior === '' || /[\0\n]/.test(prior)) throw new Error(`${file} does not hold a sysctl value: ${JSON.stringify(rec.content.slice(0, 40))}`)
-  if (now === undefined) return [{ op: 'delete', summary: `delete ${file} (key ${key} no longer exists)`, commands: [rm], touches }]
-  if (prior === s.value) return [{ op: 'delete', summary: `delete ${file} (it records ${prior}, the value ${key} has)`, commands: [rm], touches }]
-  if (now === prior) return [{ op: 'delete', summary: `delete ${file} (${key} is back at the ${prior} it records)`, commands: [rm], touches }]
-  // not the value this task sets: the record is the only copy of the value from before vxlab, so it stays
-  if (now !== s.value) throw new SkipTask(`left ${key} at ${now}: not the ${s.value} this playbook sets (changed since, or set by another version of the playbook); the value from before vxlab, ${prior}, stays recorded in ${file} for an absent run whose value the key has`)
-  return [{
-    op: 'update', summary: `set ${key} back to ${prior} (recorded in ${file} before it was set to ${s.value})`,
-    before: { runtime: now }, after: { runtime: prior },
-    commands: [cmd('sysctl', '-w', `${key}=${prior}`), sysctlVerifyCommand(key, prior), rm], touches: [`sysctl:${key}`, ...touches],
-  }]
+  return planRecordRestore({
+    file, name: key, noun: 'value', subject: key, holder: 'the key', gone: `key ${key} no longer exists`,
+    now, set: s.value, prior,
+    restore: (rm) => ({
+      op: 'update', summary: `set ${key} back to ${prior} (recorded in ${file} before it was set to ${s.value})`,
+      before: { runtime: now }, after: { runtime: prior },
+      commands: [cmd('sysctl', '-w', `${key}=${prior}`), sysctlVerifyCommand(key, prior), rm], touches: [`sysctl:${key}`, `file:${file}`],
+    }),
+  })
 }
 
 function planSysctl(cur: SysctlCurrent, s: SysctlNorm): Change[] {
