@@ -67,8 +67,13 @@ export function playbookFlagHelp(name: string, f: FlagDef): string {
 }
 
 /** The one line after a usage error's message: how the playbook is run, and where its options are listed. */
-export function usageHint(argv0: string): string {
+function usageHint(argv0: string): string {
   return `usage: ${argv0} [options]; --help lists the options`
+}
+
+/** A usage error as printed: the error first and short, as common CLIs print it, then {@link usageHint}. */
+export function usageErrorText(e: unknown, argv0: string): string {
+  return `error: ${e instanceof Error ? e.message.replace(/^Error: /, '') : String(e)}\n${usageHint(argv0)}\n`
 }
 
 function usage(pb: PlaybookDef, argv0: string): string {
@@ -232,8 +237,8 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
     const parsed = parseArgs({ args: [...argv], options: cliOptions(pb), strict: true, allowPositionals: false })
     values = parsed.values as Record<string, string | boolean | undefined>
   } catch (e) {
-    // the error first and short, as common CLIs print it: the whole help would push it off the screen
-    io.err(`error: ${e instanceof Error ? e.message.replace(/^Error: /, '') : String(e)}\n${usageHint(argv0)}\n`)
+    // not the whole help: it would push the error off the screen
+    io.err(usageErrorText(e, argv0))
     return EXIT.usage
   }
   if (values.help === true) {

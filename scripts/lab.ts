@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { checkOptions, cliOptions, runCli, usageHint } from '../lib/cli.ts'
+import { checkOptions, cliOptions, runCli, usageErrorText } from '../lib/cli.ts'
 import { labRunArgs } from '../lib/lab/args.ts'
 import { checkPrerequisites, ensureTestbed, installDeps, testbedDir } from '../lib/testbed/index.ts'
 import { lab } from '../playbooks/lab.ts'
@@ -25,7 +25,7 @@ try {
   // the values too (--forks 0, --state nonsense, --json into a missing folder): all that needs no inventory
   if (!help) checkOptions(lab, values as Record<string, string | boolean | undefined>)
 } catch (e) {
-  say(`error: ${e instanceof Error ? e.message : String(e)}\n${usageHint(io.argv0)}`)
+  io.err(usageErrorText(e, io.argv0))
   process.exit(2)
 }
 if (help) {
