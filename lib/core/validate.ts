@@ -124,6 +124,13 @@ export function intRange(field: string, value: unknown, min: number, max: number
   return value
 }
 
+/** A boolean field: `true` or `false` (`dflt` when undefined). Errors: {@link ValidationError} for any other value (`"yes"`, `1`). */
+export function boolean(field: string, value: unknown, dflt: boolean): boolean {
+  if (value === undefined) return dflt
+  if (typeof value !== 'boolean') throw new ValidationError(field, `expected true or false, got ${shown(value)}`)
+  return value
+}
+
 /**
  * Longest time limit of a command, in ms: 2,000,000,000 (~23 days), as the CLI's `--command-timeout` allows. Node's
  * timers hold at most 2^31 - 1 ms (~24.8 days); a longer delay fires at once (Node.js docs, `setTimeout`).

@@ -265,10 +265,7 @@ export class HostVars {
   }
   /** A boolean variable (YAML true/false only). */
   bool(name: string, fallback?: boolean): boolean {
-    return this.#get(name, (f, x) => {
-      if (typeof x !== 'boolean') throw new ValidationError(f, `expected true or false, got ${JSON.stringify(x)}`)
-      return x
-    }, fallback)
+    return this.#get(name, (f, x) => v.boolean(f, x, false), fallback)
   }
   /** A list of strings (e.g. interface names). */
   stringList(name: string, fallback?: string[]): string[] {

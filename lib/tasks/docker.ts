@@ -5,7 +5,7 @@ import { cmd, script, withSecretArgs, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { holdsSecret, mask, MASKED } from '../core/secrets.ts'
 import { SkipTask, type Change, type Claim, type Task } from '../core/task.ts'
-import { absPath, dockerName, gatewayIpv4, ifname, ipv4Interface, mac as macAddr, mtu as mtuValue, oneOf, timeoutMs as timeLimit, validateSpec } from '../core/validate.ts'
+import { absPath, boolean, dockerName, gatewayIpv4, ifname, ipv4Interface, mac as macAddr, mtu as mtuValue, oneOf, timeoutMs as timeLimit, validateSpec } from '../core/validate.ts'
 import {
   containerNetnsFact, dockerContainerFact, dockerContextHashFact, dockerImageFact, dockerImageUsersFact,
   type ContainerNetns, type DockerContainerState, type DockerImageState, type ImageUser, type NetnsLink,
@@ -303,7 +303,7 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
       own = new Set(spec.ownContainers.map((c, i) => dockerName(`ownContainers[${i}]`, c)))
     }
     if (spec.ownContainersLabeled !== undefined) {
-      if (typeof spec.ownContainersLabeled !== 'boolean') throw new ValidationError('ownContainersLabeled', `expected true or false, got ${JSON.stringify(spec.ownContainersLabeled)}`)
+      boolean('ownContainersLabeled', spec.ownContainersLabeled, false)
       if (own === undefined) throw new ValidationError('ownContainersLabeled', 'only with ownContainers (whose containers must then carry the vxlab.spec label)')
     }
     const ownLabeled = spec.ownContainersLabeled === true
@@ -476,7 +476,7 @@ export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainer
     const restart = spec.restart === undefined ? 'no' : oneOf('restart', spec.restart, ['no', 'always', 'unless-stopped', 'on-failure'] as const)
     const state = spec.state === undefined ? 'running' : oneOf('state', spec.state, ['running', 'stopped', 'absent'] as const)
     if (spec.keepForeign !== undefined) {
-      if (typeof spec.keepForeign !== 'boolean') throw new ValidationError('keepForeign', `expected true or false, got ${JSON.stringify(spec.keepForeign)}`)
+      boolean('keepForeign', spec.keepForeign, false)
       if (state !== 'absent') throw new ValidationError('keepForeign', "only with state: 'absent' (a container without the vxlab.spec label is then kept)")
     }
     const hash = containerSpecHash({ image, network, command: spec.command, env })

@@ -2,7 +2,7 @@ import ipaddr from 'ipaddr.js'
 import { cmd, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { SkipTask, type Change, type Claim, type Task } from '../core/task.ts'
-import { gatewayIpv4, ifname, ipv4Cidr, ipv4Interface, mtu as mtuValue, oneOf, validateSpec } from '../core/validate.ts'
+import { boolean, gatewayIpv4, ifname, ipv4Cidr, ipv4Interface, mtu as mtuValue, oneOf, validateSpec } from '../core/validate.ts'
 import { fileFact, type FileState } from '../facts/files.ts'
 import { planRecordRestore, recordOnceCommand } from './file.ts'
 import { linksFact, routesFact, type Link, type Route } from '../facts/ip.ts'
@@ -16,12 +16,6 @@ import { OVS_VSCTL, ovsStateFact, type OvsInterface } from '../facts/ovs.ts'
  */
 
 const ENSURE = ['present', 'absent'] as const
-
-function boolField(field: string, value: unknown, dflt: boolean): boolean {
-  if (value === undefined) return dflt
-  if (typeof value !== 'boolean') throw new ValidationError(field, `expected true or false, got ${JSON.stringify(value)}`)
-  return value
-}
 
 /** Canonical `A.B.C.D/len` of an address read from the host. */
 function canonInterface(cidr: string): string {
@@ -80,7 +74,7 @@ export function ipAddress(spec: IpAddressSpec): Task<IpAddressNorm, IpAddressCur
   const norm = validateSpec(`net.ipAddress[${String(spec.dev)} ${String(spec.address)}]`, (): IpAddressNorm => ({
     dev: ifname('dev', spec.dev),
     address: ipv4Interface('address', spec.address),
-    up: boolField('up', spec.up, true),
+    up: boolean('up', spec.up, true),
     ensure: oneOf('ensure', spec.ensure ?? 'present', ENSURE),
   }))
   const { dev } = norm
@@ -336,8 +330,8 @@ export function setMtu(spec: SetMtuSpec): Task<SetMtuNorm, SetMtuCurrent> {
   const norm = validateSpec(`net.setMtu[${String(spec.dev)}]`, (): SetMtuNorm => ({
     dev: ifname('dev', spec.dev),
     mtu: mtuValue('mtu', spec.mtu),
-    ovs: boolField('ovs', spec.ovs, true),
-    recordPrior: boolField('recordPrior', spec.recordPrior, false),
+    ovs: boolean('ovs', spec.ovs, true),
+    recordPrior: boolean('recordPrior', spec.recordPrior, false),
     ensure: oneOf('ensure', spec.ensure ?? 'present', ENSURE),
   }))
   const { dev } = norm

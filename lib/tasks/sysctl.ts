@@ -1,7 +1,7 @@
 import { cmd, script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import type { Change, Task } from '../core/task.ts'
-import { filePath, oneOf, shown, sysctlKey, validateSpec } from '../core/validate.ts'
+import { boolean, filePath, oneOf, sysctlKey, validateSpec } from '../core/validate.ts'
 import { normalizeSysctlValue, sysctlFact, sysctlName, sysctlPath, type SysctlValue } from '../facts/sysctl.ts'
 import { fileFact, type FileState } from '../facts/files.ts'
 import { fileDiff, planRecordRestore, recordOnceCommand, writeFileCommand } from './file.ts'
@@ -144,12 +144,10 @@ export function sysctl(spec: SysctlSpec): Task<SysctlNorm, SysctlCurrent> {
       else throw new ValidationError('value', `expected a string or number without newlines, got ${typeof spec.value === 'number' ? String(spec.value) : JSON.stringify(spec.value)}`)
       if (value === '') throw new ValidationError('value', 'must not be empty')
     }
-    const persist = spec.persist ?? true
-    if (typeof persist !== 'boolean') throw new ValidationError('persist', `expected true or false, got ${JSON.stringify(persist)}`)
+    const persist = boolean('persist', spec.persist, true)
     const file = filePath('file', spec.file ?? defaultSysctlFile(key))
     if (ensure === 'absent' && !persist) throw new ValidationError('ensure', "'absent' deletes the persisted file and needs persist: true (a runtime value cannot be unset)")
-    const recordPrior = spec.recordPrior ?? false
-    if (typeof recordPrior !== 'boolean') throw new ValidationError('recordPrior', `expected true or false, got ${shown(recordPrior)}`)
+    const recordPrior = boolean('recordPrior', spec.recordPrior, false)
     if (ensure === 'absent' && recordPrior && value === '') throw new ValidationError('value', "required with ensure: 'absent' and recordPrior (the value the present task set: the recorded one is put back only while the key still has it)")
     return { key, value, persist, file, ensure, recordPrior }
   })
