@@ -33,6 +33,14 @@ export function withSecretArgs<C extends Command>(c: C, from = 0): C {
   return { ...c, secretArgs: [...new Set([...(c.secretArgs ?? []), ...found])].sort((a, b) => a - b) }
 }
 
+/**
+ * Indices (before `end`) of the values that follow `flag` as `KEY=VALUE` (`-e K=V`, `--build-arg K=V`) and whose
+ * VALUE holds a secret (`holdsSecret`), for {@link Command.secretArgs}: shown as `KEY=***`.
+ */
+export function secretFlagValues(argv: readonly string[], flag: string, end = argv.length): number[] {
+  return argv.flatMap((a, i) => (i < end && argv[i - 1] === flag && holdsSecret(a.slice(a.indexOf('=') + 1)) ? [i] : []))
+}
+
 /** An argv element that holds a secret, as shown: `NAME=***` for `NAME=VALUE` (an env value, `--opt=value`), else `***`. */
 function hiddenArg(a: string): string {
   const m = /^-{0,2}[A-Za-z_][A-Za-z0-9_.-]*=/.exec(a)

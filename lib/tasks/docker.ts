@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import ipaddr from 'ipaddr.js'
-import { cmd, script, withSecretArgs, type Command } from '../core/command.ts'
+import { cmd, script, secretFlagValues, withSecretArgs, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { holdsSecret, mask, MASKED } from '../core/secrets.ts'
 import { SkipTask, type Change, type Claim, type Task } from '../core/task.ts'
@@ -340,7 +340,7 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
     // build args that hold a secret are *** wherever the command is shown
     const buildCommand = (hash: string): Command => {
       const argv = buildArgv(hash)
-      const secretArgs = argv.flatMap((a, i) => (argv[i - 1] === '--build-arg' && holdsSecret(a.slice(a.indexOf('=') + 1)) ? [i] : []))
+      const secretArgs = secretFlagValues(argv, '--build-arg')
       return { argv, ...(stdin !== undefined ? { stdin } : {}), timeoutMs, ...(secretArgs.length > 0 ? { secretArgs } : {}) }
     }
     const source = context !== undefined
@@ -488,7 +488,7 @@ export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainer
     // env values and command elements that hold a secret are *** wherever the command is shown
     const createArgv = state === 'stopped' ? ['docker', 'create', ...createArgs] : ['docker', 'run', '-d', ...createArgs]
     const commandAt = createArgv.length - (spec.command?.length ?? 0)
-    const secretArgs = createArgv.flatMap((a, i) => (i < commandAt && createArgv[i - 1] === '-e' && holdsSecret(a.slice(a.indexOf('=') + 1)) ? [i] : []))
+    const secretArgs = secretFlagValues(createArgv, '-e', commandAt)
     const createCmd: Command = withSecretArgs({ argv: createArgv, timeoutMs: 120_000, ...(secretArgs.length > 0 ? { secretArgs } : {}) }, commandAt)
     // a value that holds a secret is shown as *** (any length; masking by text finds only long ones)
     const shown = (v: string): string => (holdsSecret(v) ? MASKED : v)
