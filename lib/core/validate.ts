@@ -124,6 +124,12 @@ export function intRange(field: string, value: unknown, min: number, max: number
   return value
 }
 
+/** A list field, each element checked by `item` as `FIELD[i]`; `what` names the elements in the error (`port names`). */
+export function listOf<T>(field: string, value: unknown, what: string, item: (field: string, value: unknown) => T): T[] {
+  if (!Array.isArray(value)) throw new ValidationError(field, `expected a list of ${what}, got ${shown(value)}`)
+  return value.map((x, i) => item(`${field}[${i}]`, x))
+}
+
 /** A boolean field: `true` or `false` (`dflt` when undefined). Errors: {@link ValidationError} for any other value (`"yes"`, `1`). */
 export function boolean(field: string, value: unknown, dflt: boolean): boolean {
   if (value === undefined) return dflt

@@ -5,7 +5,7 @@ import { cmd, script, secretFlagValues, withSecretArgs, type Command } from '../
 import { ValidationError } from '../core/errors.ts'
 import { holdsSecret, mask, MASKED } from '../core/secrets.ts'
 import { SkipTask, type Change, type Claim, type Task } from '../core/task.ts'
-import { absPath, boolean, dockerName, gatewayIpv4, ifname, ipv4Interface, mac as macAddr, mtu as mtuValue, oneOf, timeoutMs as timeLimit, validateSpec } from '../core/validate.ts'
+import { absPath, boolean, dockerName, gatewayIpv4, ifname, ipv4Interface, listOf, mac as macAddr, mtu as mtuValue, oneOf, timeoutMs as timeLimit, validateSpec } from '../core/validate.ts'
 import {
   containerNetnsFact, dockerContainerFact, dockerContextHashFact, dockerImageFact, dockerImageUsersFact,
   type ContainerNetns, type DockerContainerState, type DockerImageState, type ImageUser, type NetnsLink,
@@ -299,8 +299,7 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
     let own: ReadonlySet<string> | undefined
     if (spec.ownContainers !== undefined) {
       if (ensure !== 'absent') throw new ValidationError('ownContainers', "only with ensure: 'absent' (the containers that do not keep the image)")
-      if (!Array.isArray(spec.ownContainers)) throw new ValidationError('ownContainers', `expected a list of container names, got ${JSON.stringify(spec.ownContainers)}`)
-      own = new Set(spec.ownContainers.map((c, i) => dockerName(`ownContainers[${i}]`, c)))
+      own = new Set(listOf('ownContainers', spec.ownContainers, 'container names', (f, c) => dockerName(f, c)))
     }
     if (spec.ownContainersLabeled !== undefined) {
       boolean('ownContainersLabeled', spec.ownContainersLabeled, false)

@@ -1,7 +1,7 @@
 import type { Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { SkipTask, type Change, type Claim, type Task } from '../core/task.ts'
-import { ifname, mtu, oneOf, port, tunnelIpv4, validateSpec, vni } from '../core/validate.ts'
+import { ifname, listOf, mtu, oneOf, port, tunnelIpv4, validateSpec, vni } from '../core/validate.ts'
 import { OVS_VSCTL, ovsStateFact, type OvsBridge, type OvsInterface, type OvsPort, type OvsState } from '../facts/ovs.ts'
 
 /**
@@ -89,8 +89,7 @@ export function ovsBridge(spec: OvsBridgeSpec): Task<OvsBridgeSpec, OvsBridge | 
     let own: ReadonlySet<string> | undefined
     if (spec.ownPorts !== undefined) {
       if (ensure !== 'absent') throw new ValidationError('ownPorts', "only with ensure: 'absent' (the ports whose bridge may be deleted)")
-      if (!Array.isArray(spec.ownPorts)) throw new ValidationError('ownPorts', `expected a list of port names, got ${JSON.stringify(spec.ownPorts)}`)
-      own = new Set(spec.ownPorts.map((p, i) => ifname(`ownPorts[${i}]`, p)))
+      own = new Set(listOf('ownPorts', spec.ownPorts, 'port names', ifname))
     }
     const touches = [`ovs.bridge:${name}`, `link:${name}`]
     const claims: Claim[] = ensure === 'absent' ? [{ object: `ovs.bridge:${name}`, value: 'absent' }] : [
