@@ -176,7 +176,8 @@ export function dockerImageFact(name: string): Fact<DockerImageState> {
  * {@link dockerImageUsersFact}'s command: the containers (any state) created from image $1 or from an image built
  * on it (`docker ps --filter ancestor`), one line each: the container's image ID and its name (`sha256:... /NAME`),
  * then ` vxlab.spec` when the container carries a non-empty `vxlab.spec` label (made by dockerContainer: a container
- * inherits its image's labels, such as `vxlab.hash`, but not that one, which `docker run --label` sets).
+ * inherits its image's labels, such as `vxlab.hash`, but not that one, which `docker run --label` sets, unless
+ * its image was made by `docker commit` of a vxlab container).
  * A container removed between the two reads is left out (docker inspect says "No such container" for it).
  */
 export const IMAGE_USERS_SCRIPT = `ids=$(docker ps -a -q --no-trunc --filter "ancestor=$1") || exit 1
