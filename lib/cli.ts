@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, lstatSync, readlinkSync, statSync } 
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import type { ExecLogger } from './connection/types.ts'
 import { UsageError, VxlabError } from './core/errors.ts'
 import { DEFAULT_FORKS, exitCodeOf, runPlaybook, type FlagDef, type FlagValues, type PlaybookDef, type PlaybookEvents, type RunReport } from './core/playbook.ts'
 import { mask, secret } from './core/secrets.ts'
@@ -174,11 +175,16 @@ function outputFile(flag: string, file: string | undefined): void {
 
 /**
  * The `-v` exec log: each exec to a host as it is sent, numbered per host (`host1      exec: #3 ovs-vsctl ...`).
- * Every exec is logged once, so a host's last number is its `execs=` in the recap and the JSON report.
+ * Every exec is logged once, so a host's last number is its `execs=` in the recap and the JSON report. A read
+ * made on a host's socket instead of a command is no exec: `host1      socket: PATH: REQUEST`, not numbered.
  */
-export function execLog(write: (s: string) => void): (host: string, line: string) => void {
+export function execLog(write: (s: string) => void): ExecLogger {
   const counts = new Map<string, number>()
-  return (host, line) => {
+  return (host, line, kind) => {
+    if (kind === 'socket') {
+      write(`${host.padEnd(10)} socket: ${line}\n`)
+      return
+    }
     const n = (counts.get(host) ?? 0) + 1
     counts.set(host, n)
     write(`${host.padEnd(10)} exec: #${n} ${line}\n`)

@@ -1,6 +1,6 @@
 import { StringDecoder } from 'node:string_decoder'
 import pLimit, { type LimitFunction } from 'p-limit'
-import type { Command } from '../core/command.ts'
+import type { Command, SocketRead } from '../core/command.ts'
 import { describeCommand, summarizeCommand } from '../core/command.ts'
 import { CommandTimeoutError, VxlabError } from '../core/errors.ts'
 import { mask } from '../core/secrets.ts'
@@ -63,6 +63,9 @@ const BECOME_WITH_PASSWORD =
  * sooner; cheap reads stay in order, since a background job costs more CPU than they do (bench/RESULTS.md).
  */
 export const DEFAULT_READ_LANES = 4
+
+/** Milliseconds a {@link Command.socket} read waits for a complete answer before its command runs instead. */
+export const DEFAULT_SOCKET_TIMEOUT_MS = 5000
 
 /** How `-v` shows the commands of one batch (quoting every argument of every part costs ms at 50 hosts: only with a log). */
 function describeBatch(commands: readonly Command[]): string {
@@ -303,6 +306,23 @@ export abstract class BaseConnection implements Connection {
    * ({@link BatchInterruptedError} with the results of the parts that finished).
    */
   async holdThenBatch(command: Command, marker: string, holdTimeoutMs: number, parts: readonly BatchPart[]): Promise<{ held: Held; results: ExecResult[] }> {
+    let held: Held | undefined
+    try {
+      const results = await this.#withSocketReads(parts, async (rest, startReads) => {
+        const r = await this.#holdThenShellBatch(command, marker, holdTimeoutMs, rest, startReads)
+        held = r.held
+        return r.results
+      })
+      return { held: held!, results }
+    } catch (e) {
+      // the lock was taken but a socket read's command failed after it: end the holder, as a batch cut short does
+      await held?.release()
+      throw e
+    }
+  }
+
+  /** {@link holdThenBatch} with every part run by the shell; `onHeld` is called once the lock is held. */
+  async #holdThenShellBatch(command: Command, marker: string, holdTimeoutMs: number, parts: readonly BatchPart[], onHeld: () => void): Promise<{ held: Held; results: ExecResult[] }> {
     this.#execs++
     const commands = parts.map((p) => p.command)
     const limits = commands.map((c) => c.timeoutMs ?? this.commandTimeoutMs)
@@ -355,6 +375,7 @@ export abstract class BaseConnection implements Connection {
       stream.end()
       await stream.exited
     }
+    onHeld()
     if (commands.length === 0) return { held: { release }, results: [] }
     const endLine = `\n${end}\n`
     // each part within its own time limit, as in runBatch: the watchdog follows the output after the marker
@@ -423,6 +444,122 @@ export abstract class BaseConnection implements Connection {
   }
 
   async runBatch(parts: readonly BatchPart[]): Promise<ExecResult[]> {
+    return this.#withSocketReads(parts, async (rest, startReads) => {
+      startReads()
+      return this.#shellBatch(rest)
+    })
+  }
+
+  /** Socket paths on which a read failed on this connection: later reads of them run their command at once. */
+  readonly #socketsDown = new Set<string>()
+
+  /**
+   * Open the unix socket `path` on the host, write `request`, and pass everything received so far to `complete`
+   * until it returns true. Resolves with undefined then, or with why not (the socket refused or missing, closed
+   * before a complete answer, no complete answer within `timeoutMs`); never rejects. A connection that cannot
+   * open a host's socket without a process leaves it undefined: every {@link Command.socket} read runs its command.
+   */
+  protected socketRaw?(path: string, request: string, complete: (received: string) => boolean, timeoutMs: number): Promise<string | undefined>
+
+  /**
+   * Indices of the parts read on a socket ({@link Command.socket}): reads that come after the batch's last change
+   * (so they see its result), on a connection that can, without become, on a socket that has not failed here.
+   */
+  #socketParts(parts: readonly BatchPart[]): number[] {
+    if (this.socketRaw === undefined || this.become?.enabled === true) return []
+    let lastChange = -1
+    parts.forEach((p, i) => {
+      if (p.stopOnError === true) lastChange = i
+    })
+    return parts.flatMap((p, i) => (i > lastChange && p.command.socket !== undefined && !this.#socketsDown.has(p.command.socket.path) ? [i] : []))
+  }
+
+  /** One socket read: the command's result, or undefined when it must run instead (and the socket is not tried again). */
+  async #readSocket(s: SocketRead): Promise<ExecResult | undefined> {
+    return this.#limit(async () => {
+      this.log?.(this.host, mask(`${s.path}: ${s.shown}`), 'socket')
+      let stdout: string | undefined
+      let refused: string | undefined
+      const why = await this.socketRaw!(s.path, s.request, (received) => {
+        try {
+          stdout = s.answer(received)
+        } catch (e) {
+          refused = e instanceof Error ? e.message : String(e)
+          return true
+        }
+        return stdout !== undefined
+      }, s.timeoutMs ?? DEFAULT_SOCKET_TIMEOUT_MS)
+      const failed = why ?? refused
+      if (failed === undefined && stdout !== undefined) return { code: 0, stdout, stderr: '' }
+      this.#socketsDown.add(s.path)
+      this.log?.(this.host, mask(`${s.path}: ${failed ?? 'no answer'}; running the command instead`), 'socket')
+      return undefined
+    })
+  }
+
+  /**
+   * Run `parts` with the reads that have a socket ({@link #socketParts}) made on it, the rest by `shell` (given the
+   * other parts, in order, and a function that starts the socket reads: `shell` calls it when the reads may begin,
+   * i.e. once the run lock is held). Reads after changes start when the shell's batch has finished. A socket read
+   * that fails runs its command, in one more exec. Results come back in the order of `parts`, as from one batch:
+   * a batch cut short throws {@link BatchInterruptedError} with the results of the parts before the first that
+   * did not finish.
+   */
+  async #withSocketReads(parts: readonly BatchPart[], shell: (rest: readonly BatchPart[], startReads: () => void) => Promise<ExecResult[]>): Promise<ExecResult[]> {
+    const viaSocket = this.#socketParts(parts)
+    if (viaSocket.length === 0) return shell(parts, () => undefined)
+    const isSocket = new Set(viaSocket)
+    const restIdx = parts.flatMap((_, i) => (isSocket.has(i) ? [] : [i]))
+    const afterChanges = restIdx.some((i) => parts[i]!.stopOnError === true)
+    /** Every result so far, by index in `parts` (socket reads add theirs as they come). */
+    const got = new Map<number, ExecResult>()
+    let reads: Promise<Array<ExecResult | undefined>> | undefined
+    const startReads = (): void => {
+      reads ??= Promise.all(viaSocket.map(async (i) => {
+        const r = await this.#readSocket(parts[i]!.command.socket!)
+        if (r !== undefined) got.set(i, r)
+        return r
+      }))
+    }
+    /** The results of parts 0..k-1, where part k is the first without one. */
+    const prefix = (): ExecResult[] => {
+      const results: ExecResult[] = []
+      while (got.has(results.length)) results.push(got.get(results.length)!)
+      return results
+    }
+    // a batch cut short: the results before the first part without one, and the part (of `parts`) that did not
+    // finish; socket reads still under way are not waited for
+    const cutShort = (e: BatchInterruptedError, idx: readonly number[]): never => {
+      e.completed.forEach((r, k) => got.set(idx[k]!, r))
+      const results = prefix()
+      throw new BatchInterruptedError(e.message, results, e.failedPart !== undefined ? idx[e.failedPart] ?? results.length : results.length, e.cause2)
+    }
+    let shellResults: ExecResult[]
+    try {
+      shellResults = await shell(restIdx.map((i) => parts[i]!), afterChanges ? () => undefined : startReads)
+    } catch (e) {
+      if (e instanceof BatchInterruptedError) return cutShort(e, restIdx)
+      throw e
+    }
+    shellResults.forEach((r, k) => got.set(restIdx[k]!, r))
+    // a change failed: the batch stopped there, before every socket read (they all come after the last change)
+    if (shellResults.length < restIdx.length) return prefix()
+    startReads()
+    const fromSocket = await reads!
+    const fallback = viaSocket.filter((_, j) => fromSocket[j] === undefined)
+    if (fallback.length > 0) {
+      try {
+        ;(await this.#shellBatch(fallback.map((i) => parts[i]!))).forEach((r, k) => got.set(fallback[k]!, r))
+      } catch (e) {
+        if (e instanceof BatchInterruptedError) return cutShort(e, fallback)
+        throw e
+      }
+    }
+    return prefix()
+  }
+
+  /** {@link runBatch} with every part run by the shell, in one exec. */
+  async #shellBatch(parts: readonly BatchPart[]): Promise<ExecResult[]> {
     if (parts.length === 0) return []
     const commands = parts.map((p) => p.command)
     const limits = commands.map((c) => c.timeoutMs ?? this.commandTimeoutMs)

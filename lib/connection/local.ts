@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process'
+import { connect } from 'node:net'
+import { StringDecoder } from 'node:string_decoder'
 import { BaseConnection, type ConnectionOptions, type ExecWatch, type RawExecResult, type RawStream } from './base.ts'
 
 /** `ansible_connection: local`: runs commands on the controller with /bin/sh, no SSH. */
@@ -54,6 +56,31 @@ export class LocalConnection extends BaseConnection {
     if (stdin !== undefined) child.stdin.write(Buffer.from(stdin))
     const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)))
     return { end: () => child.stdin.end(), exited }
+  }
+
+  /** A unix socket of this machine, opened by the controller itself (no process). */
+  protected override socketRaw(path: string, request: string, complete: (received: string) => boolean, timeoutMs: number): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      let settled = false
+      const sock = connect(path)
+      const finish = (why: string | undefined): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        sock.destroy()
+        resolve(why)
+      }
+      const timer = setTimeout(() => finish(`no complete answer within ${timeoutMs} ms`), timeoutMs)
+      const utf8 = new StringDecoder('utf8')
+      let text = ''
+      sock.on('connect', () => sock.write(request))
+      sock.on('data', (b: Buffer) => {
+        text += utf8.write(b)
+        if (complete(text)) finish(undefined)
+      })
+      sock.on('close', () => finish('the socket closed before a complete answer'))
+      sock.on('error', (e: Error) => finish(e.message))
+    })
   }
 
   async close(): Promise<void> {}

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { connect as tcpConnect } from 'node:net'
 import { PassThrough, Readable } from 'node:stream'
+import { StringDecoder } from 'node:string_decoder'
 import type { Config } from 'node-ssh'
 import { HostKeyError, UnreachableError } from '../core/errors.ts'
 import { requireDependency } from '../core/require.ts'
@@ -214,6 +215,59 @@ export class SshConnection extends BaseConnection {
       .then((r) => r.code)
       .catch(() => null)
     return { end: () => stdin.end(), exited }
+  }
+
+  /**
+   * A unix socket of the host over a `direct-streamlocal@openssh.com` channel of this connection (OpenSSH's
+   * PROTOCOL, section 2.4; sshd's `AllowStreamLocalForwarding`, on by default): sshd connects to the socket as the
+   * login user, and no process is started on the host.
+   */
+  protected override socketRaw(path: string, request: string, complete: (received: string) => boolean, timeoutMs: number): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      let channel: { close(): void } | undefined
+      let settled = false
+      const finish = (why: string | undefined): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        try {
+          channel?.close()
+        } catch {
+          /* already closed */
+        }
+        resolve(why)
+      }
+      const timer = setTimeout(() => finish(`no complete answer within ${timeoutMs} ms`), timeoutMs)
+      const client = this.#ssh.connection
+      if (client === null) {
+        finish(`connection lost: ${this.#lost ?? 'closed'}`)
+        return
+      }
+      try {
+        client.openssh_forwardOutStreamLocal(path, (err, ch) => {
+          if (err !== undefined && err !== null) {
+            finish(err.message)
+            return
+          }
+          channel = ch
+          if (settled) {
+            ch.close()
+            return
+          }
+          const utf8 = new StringDecoder('utf8')
+          let text = ''
+          ch.on('data', (b: Buffer) => {
+            text += utf8.write(b)
+            if (complete(text)) finish(undefined)
+          })
+          ch.on('close', () => finish('the socket closed before a complete answer'))
+          ch.on('error', (e: Error) => finish(e.message))
+          ch.write(request)
+        })
+      } catch (e) {
+        finish(e instanceof Error ? e.message : String(e))
+      }
+    })
   }
 
   async close(): Promise<void> {

@@ -3,8 +3,11 @@ import type { BatchPart, ExecResult } from './batch.ts'
 
 export type { BatchPart, ExecResult }
 
-/** Called for every exec round trip with the rendered commands (secrets masked by the caller), for `-v`. */
-export type ExecLogger = (host: string, line: string) => void
+/**
+ * Called for every exec round trip with the rendered commands (secrets masked by the caller), for `-v`; and with
+ * `kind` `socket` for every read made on a host's socket instead of a command ({@link Command.socket}), which is no exec.
+ */
+export type ExecLogger = (host: string, line: string, kind?: 'exec' | 'socket') => void
 
 /**
  * A live connection to one host. vxlab opens one per host per run and reuses it for every command.

@@ -21,6 +21,34 @@ export interface Command {
    * be secrets (see {@link withSecretArgs}), whatever their length: text masking finds only long secrets.
    */
   readonly secretArgs?: readonly number[]
+  /**
+   * The same read as one request on a unix socket of the host, answered by the daemon that the command would ask
+   * (ovsdb-server for `ovsdb-client transact`): a connection that can open the socket without starting a process
+   * (an SSH `direct-streamlocal@openssh.com` channel, OpenSSH's PROTOCOL section 2.4; a local connection's own
+   * socket) sends `request` instead of running the command, beside the batch's shell, and the daemon's answer is
+   * the command's result. Only for reads (parts without `stopOnError`) that come after every change of their batch.
+   * Any failure (the socket refused, missing or silent, an answer `answer` does not accept) runs the command
+   * instead, in one more exec, so its own result and messages stay the authority. Not with become: the socket
+   * would be opened as the login user, not as root.
+   */
+  readonly socket?: SocketRead
+}
+
+/** A read made on a unix socket of the host instead of running a command (see {@link Command.socket}). */
+export interface SocketRead {
+  /** Absolute path of the socket on the host. */
+  readonly path: string
+  /** Bytes written once the socket is open (the daemon's protocol: a JSON-RPC request, say). */
+  readonly request: string
+  /** What `-v` prints for the request, after the socket's path. */
+  readonly shown: string
+  /**
+   * The command's stdout from everything received so far: undefined while the answer is incomplete. Throws when
+   * the answer is complete but not a plain success (an error reply): the command runs instead.
+   */
+  answer(received: string): string | undefined
+  /** Milliseconds to wait for a complete answer before the command runs instead (default 5000). */
+  readonly timeoutMs?: number
 }
 
 /**

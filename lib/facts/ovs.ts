@@ -1,9 +1,10 @@
+import type { SocketRead } from '../core/command.ts'
 import type { Fact } from '../core/task.ts'
 import { nameRecord } from './records.ts'
 
 /**
- * Reading Open vSwitch state from OVSDB as JSON: one `ovsdb-client transact` of three read-only `select`
- * operations (ovsdb-client(1); RFC 7047 sections 4.1.3 and 5.2.2). OVSDB's JSON wraps values: `["set",[...]]`, `["map",[[k,v],...]]`, `["uuid","..."]`; a set column with one
+ * Reading Open vSwitch state from OVSDB as JSON: one `transact` of three read-only `select` operations, on
+ * ovsdb-server's socket or with `ovsdb-client transact` (ovsdb-client(1); RFC 7047 sections 4.1.3 and 5.2.2). OVSDB's JSON wraps values: `["set",[...]]`, `["map",[[k,v],...]]`, `["uuid","..."]`; a set column with one
  * element is written bare and an empty optional value is `["set",[]]` (RFC 7047 section 5.1).
  */
 
@@ -155,14 +156,54 @@ export function parseOvsState(stdout: string): OvsState {
   return { bridges, ports, interfaces }
 }
 
+/**
+ * The socket `ovsdb-client` and `ovs-vsctl` use when given none: `unix:$OVS_RUNDIR/db.sock`, with the rundir of
+ * Debian's and upstream's packages (ovsdb-client(1), ovs-vsctl(8) `--db`). A host whose ovsdb-server listens
+ * elsewhere gets the command: the socket read fails (no such file) and `ovsdb-client` runs, as before.
+ */
+export const OVSDB_SOCKET = '/var/run/openvswitch/db.sock'
+
+/**
+ * `ovsdb-client transact TRANSACTION` as one JSON-RPC request on ovsdb-server's socket (RFC 7047 section 4.1.3:
+ * `{"method":"transact","params":[DB, OP...],"id":N}`; the reply is `{"id":N,"result":[...],"error":null}`), for
+ * {@link Command.socket}: sshd opens the socket, so the read starts no process on the host (an `ovsdb-client`
+ * costs ~4.5 ms of CPU there, most of it an OVS program's start-up; bench/RESULTS.md). The answer is the reply's
+ * `result`, which is what `ovsdb-client transact` prints. A reply with an error, or with an operation that failed,
+ * is refused: the command runs, and its exit status and message are the read's.
+ */
+export function transactOnSocket(transaction: string): SocketRead {
+  const id = 'vxlab'
+  return {
+    path: OVSDB_SOCKET,
+    request: `{"method":"transact","params":${transaction},"id":"${id}"}`,
+    shown: `transact ${transaction}`,
+    answer: (received) => {
+      const text = received.trimEnd()
+      // JSON-RPC messages on the socket are JSON objects back to back: the reply is whole once it parses
+      if (!text.endsWith('}')) return undefined
+      let reply: unknown
+      try {
+        reply = JSON.parse(text)
+      } catch {
+        return undefined
+      }
+      const r = reply as { id?: unknown; result?: unknown; error?: unknown }
+      if (typeof reply !== 'object' || reply === null || r.id !== id) throw new Error(`ovsdb-server sent something other than the reply: ${text.slice(0, 200)}`)
+      if (r.error !== null && r.error !== undefined) throw new Error(`ovsdb-server: ${JSON.stringify(r.error)}`)
+      if (!Array.isArray(r.result) || r.result.some((op: unknown) => typeof op !== 'object' || op === null || 'error' in op)) throw new Error(`ovsdb-server: ${JSON.stringify(r.result).slice(0, 200)}`)
+      return `${JSON.stringify(r.result)}\n`
+    },
+  }
+}
+
 /** ovs-vsctl with a bounded wait (never hangs on a dead ovs-vswitchd): `--timeout=10`. */
 export const OVS_VSCTL = ['ovs-vsctl', '--timeout=10'] as const
 
 /**
- * Fact: every bridge, port and interface, in one read-only OVSDB transaction (`ovsdb-client --timeout=10
- * transact`, on the default socket ovs-vsctl uses). Shared by all OVS tasks and containerPort, so a host's
- * OVS state costs one command per batch. ovsdb-server down is an error naming it, never an empty
- * configuration. ovsdb-client, not `ovs-vsctl list`: ovs-vsctl fetches and parses the whole schema and sets up
+ * Fact: every bridge, port and interface, in one read-only OVSDB transaction, sent on ovsdb-server's socket
+ * when the connection can ({@link transactOnSocket}, no process on the host), else `ovsdb-client --timeout=10
+ * transact` on the default socket ovs-vsctl uses. Shared by all OVS tasks and containerPort, so a host's OVS
+ * state costs one read per batch. ovsdb-server down is an error naming it, never an empty configuration. ovsdb-client, not `ovs-vsctl list`: ovs-vsctl fetches and parses the whole schema and sets up
  * a monitor first, ~2.4 ms more CPU per host and read on the host and its ovsdb-server (bench/RESULTS.md).
  */
 export const ovsStateFact: Fact<OvsState> = {
@@ -170,6 +211,7 @@ export const ovsStateFact: Fact<OvsState> = {
   service: 'ovsdb-server',
   command: {
     argv: ['ovsdb-client', '--timeout=10', 'transact', STATE_TRANSACTION],
+    socket: transactOnSocket(STATE_TRANSACTION),
   },
   parse: (o) => parseOvsState(o.stdout),
 }

@@ -14,6 +14,9 @@ import type { Connection } from '../../lib/connection/types.ts'
 import { readPlan } from '../../lib/core/runner.ts'
 import type { AnyFact, FactOutput } from '../../lib/core/task.ts'
 import { containerNetnsFact, dockerContainerFact, dockerImageFact } from '../../lib/facts/docker.ts'
+import { OVSDB_SOCKET, ovsStateFact } from '../../lib/facts/ovs.ts'
+import { Inventory } from '../../lib/inventory/inventory.ts'
+import { SshConnection } from '../../lib/connection/ssh.ts'
 import { vethNames } from '../../lib/tasks/docker.ts'
 import { ensureTestbed, hostExec, testbedDir } from '../../lib/testbed/index.ts'
 import { testbedConnection } from '../fixtures/recorder.ts'
@@ -128,13 +131,43 @@ describe('grouped docker reads on the testbed', () => {
     for (const lean of ['handlebars', 'diff', 'listr2']) expect(names, lean).not.toContain(lean)
   })
 
-  it('the converged lab: a no-op run and a check run read every host in one exec, with 0 changes', async () => {
+  it('the converged lab: a no-op run and a check run read every host in one exec, with 0 changes, and OVS on its socket', async () => {
     for (const args of [[], ['--check']]) {
       const json = join(work, `r${args.length}.json`)
-      const code = await runCli(lab, ['-i', join(testbedDir(), 'inventory.yml'), '--json', json, ...args], { out: () => undefined, err: () => undefined })
-      expect(code).toBe(0)
+      let out = ''
+      const code = await runCli(lab, ['-i', join(testbedDir(), 'inventory.yml'), '--json', json, '-v', ...args], { out: (s) => (out += s), err: (s) => (out += s) })
+      expect(code, out).toBe(0)
       const r = JSON.parse((await import('node:fs')).readFileSync(json, 'utf8')) as { hosts: Record<string, { changed: number; execs: number }> }
-      for (const h of ['gw', 'host1', 'host2']) expect(r.hosts[h], `${args.join(' ')} ${h}`).toMatchObject({ changed: 0, execs: 1 })
+      for (const h of ['gw', 'host1', 'host2']) {
+        expect(r.hosts[h], `${args.join(' ')} ${h}`).toMatchObject({ changed: 0, execs: 1 })
+        // the OVS state of the Docker hosts (the gateway has no OVS task) came from ovsdb-server's socket, with no
+        // ovsdb-client process, and the command did not run as well
+        expect(out.match(new RegExp(`^${h}\\s+socket: ${OVSDB_SOCKET}: transact `, 'gm')) ?? [], `${h}\n${out}`).toHaveLength(h === 'gw' ? 0 : 1)
+        expect(out).not.toMatch(new RegExp(`^${h}\\s+(exec|socket): .*(ovsdb-client|running the command instead)`, 'm'))
+      }
+    }
+  })
+
+  it('the OVS state read on ovsdb-server\'s socket over SSH is the fact `ovsdb-client transact` gives, with no exec', async () => {
+    const kinds: string[] = []
+    const inv = Inventory.load(join(testbedDir(), 'inventory.yml'))
+    const c = inv.host('host1').connection
+    const ssh = await SshConnection.connect({
+      name: 'host1', address: c.address, port: c.port, user: c.user, privateKeyFile: c.privateKeyFile!,
+      knownHostsFile: c.knownHostsFile!, hostKeyPolicy: 'strict', connectTimeoutMs: 10_000,
+    }, { log: (_h, line, kind) => kinds.push(`${kind ?? 'exec'} ${line}`) })
+    try {
+      const [viaSocket] = await ssh.runBatch([{ command: ovsStateFact.command }])
+      expect(ssh.execCount).toBe(0)
+      expect(kinds).toEqual([expect.stringMatching(new RegExp(`^socket ${OVSDB_SOCKET}: transact \\["Open_vSwitch"`))])
+      const [viaCommand] = await ssh.runBatch([{ command: { argv: ovsStateFact.command.argv } }])
+      expect(ssh.execCount).toBe(1)
+      expect(viaCommand!.code, viaCommand!.stderr).toBe(0)
+      const a = judge(ovsStateFact, viaSocket)
+      expect(a).toEqual(judge(ovsStateFact, viaCommand))
+      expect(a).toMatchObject({ bridges: { br1: { datapathType: 'netdev' }, br2: {} }, interfaces: { vxlan1: { type: 'vxlan', options: { key: '5000' } } } })
+    } finally {
+      await ssh.close()
     }
   })
 })
