@@ -64,8 +64,12 @@ const BECOME_WITH_PASSWORD =
  */
 export const DEFAULT_READ_LANES = 4
 
-/** Milliseconds a {@link Command.socket} read waits for a complete answer before its command runs instead. */
-export const DEFAULT_SOCKET_TIMEOUT_MS = 5000
+/**
+ * Milliseconds a {@link Command.socket} read waits for a complete answer before its command runs instead (at
+ * most the command's own limit): a daemon answers in milliseconds, so a silent one is hung, and its command then
+ * fails in its own words (`ovsdb-client --timeout=10`: 10 s more).
+ */
+export const DEFAULT_SOCKET_TIMEOUT_MS = 1000
 
 /** How `-v` shows the commands of one batch (quoting every argument of every part costs ms at 50 hosts: only with a log). */
 function describeBatch(commands: readonly Command[]): string {
@@ -452,6 +456,8 @@ export abstract class BaseConnection implements Connection {
 
   /** Socket paths on which a read failed on this connection: later reads of them run their command at once. */
   readonly #socketsDown = new Set<string>()
+  /** Socket paths whose {@link SocketRead.check} printed `ok` on this connection. */
+  readonly #socketsChecked = new Set<string>()
 
   /**
    * Open the unix socket `path` on the host, write `request`, and pass everything received so far to `complete`
@@ -475,7 +481,9 @@ export abstract class BaseConnection implements Connection {
   }
 
   /** One socket read: the command's result, or undefined when it must run instead (and the socket is not tried again). */
-  async #readSocket(s: SocketRead): Promise<ExecResult | undefined> {
+  async #readSocket(c: Command & { readonly socket: SocketRead }): Promise<ExecResult | undefined> {
+    const s = c.socket
+    const timeoutMs = Math.min(s.timeoutMs ?? DEFAULT_SOCKET_TIMEOUT_MS, c.timeoutMs ?? this.commandTimeoutMs)
     return this.#limit(async () => {
       this.log?.(this.host, mask(`${s.path}: ${s.shown}`), 'socket')
       let stdout: string | undefined
@@ -488,7 +496,7 @@ export abstract class BaseConnection implements Connection {
           return true
         }
         return stdout !== undefined
-      }, s.timeoutMs ?? DEFAULT_SOCKET_TIMEOUT_MS)
+      }, timeoutMs)
       const failed = why ?? refused
       if (failed === undefined && stdout !== undefined) return { code: 0, stdout, stderr: '' }
       this.#socketsDown.add(s.path)
@@ -509,14 +517,21 @@ export abstract class BaseConnection implements Connection {
     const viaSocket = this.#socketParts(parts)
     if (viaSocket.length === 0) return shell(parts, () => undefined)
     const isSocket = new Set(viaSocket)
-    const restIdx = parts.flatMap((_, i) => (isSocket.has(i) ? [] : [i]))
-    const afterChanges = restIdx.some((i) => parts[i]!.stopOnError === true)
-    /** Every result so far, by index in `parts` (socket reads add theirs as they come). */
+    const socketOf = (i: number): Command & { readonly socket: SocketRead } => parts[i]!.command as Command & { readonly socket: SocketRead }
+    // each socket's check, once per connection, in the shell's batch after its other parts (indices past `parts`)
+    const checks = [...new Map(viaSocket.flatMap((i) => {
+      const s = socketOf(i).socket
+      return s.check !== undefined && !this.#socketsChecked.has(s.path) ? [[s.path, s.check] as const] : []
+    })).entries()]
+    const restIdx = [...parts.flatMap((_, i) => (isSocket.has(i) ? [] : [i])), ...checks.map((_, k) => parts.length + k)]
+    const restParts = restIdx.map((i) => (i < parts.length ? parts[i]! : { command: checks[i - parts.length]![1] }))
+    const afterChanges = restParts.some((p) => p.stopOnError === true)
+    /** Every result so far, by index in `parts` (socket reads add theirs as they come), and the checks' past them. */
     const got = new Map<number, ExecResult>()
     let reads: Promise<Array<ExecResult | undefined>> | undefined
     const startReads = (): void => {
       reads ??= Promise.all(viaSocket.map(async (i) => {
-        const r = await this.#readSocket(parts[i]!.command.socket!)
+        const r = await this.#readSocket(socketOf(i))
         if (r !== undefined) got.set(i, r)
         return r
       }))
@@ -524,7 +539,7 @@ export abstract class BaseConnection implements Connection {
     /** The results of parts 0..k-1, where part k is the first without one. */
     const prefix = (): ExecResult[] => {
       const results: ExecResult[] = []
-      while (got.has(results.length)) results.push(got.get(results.length)!)
+      while (results.length < parts.length && got.has(results.length)) results.push(got.get(results.length)!)
       return results
     }
     // a batch cut short: the results before the first part without one, and the part (of `parts`) that did not
@@ -532,11 +547,12 @@ export abstract class BaseConnection implements Connection {
     const cutShort = (e: BatchInterruptedError, idx: readonly number[]): never => {
       e.completed.forEach((r, k) => got.set(idx[k]!, r))
       const results = prefix()
-      throw new BatchInterruptedError(e.message, results, e.failedPart !== undefined ? idx[e.failedPart] ?? results.length : results.length, e.cause2)
+      const at = e.failedPart !== undefined ? idx[e.failedPart] : undefined
+      throw new BatchInterruptedError(e.message, results, at !== undefined && at < parts.length ? at : results.length, e.cause2)
     }
     let shellResults: ExecResult[]
     try {
-      shellResults = await shell(restIdx.map((i) => parts[i]!), afterChanges ? () => undefined : startReads)
+      shellResults = await shell(restParts, afterChanges ? () => undefined : startReads)
     } catch (e) {
       if (e instanceof BatchInterruptedError) return cutShort(e, restIdx)
       throw e
@@ -544,9 +560,19 @@ export abstract class BaseConnection implements Connection {
     shellResults.forEach((r, k) => got.set(restIdx[k]!, r))
     // a change failed: the batch stopped there, before every socket read (they all come after the last change)
     if (shellResults.length < restIdx.length) return prefix()
+    checks.forEach(([path], k) => {
+      const r = got.get(parts.length + k)!
+      if (r.code === 0 && r.stdout.trim() === 'ok') this.#socketsChecked.add(path)
+      else {
+        this.#socketsDown.add(path)
+        const why = r.stdout.trim() || r.stderr.trim() || `the check exited ${String(r.code)}`
+        this.log?.(this.host, mask(`${path}: not used: ${why}; running the command instead`), 'socket')
+      }
+    })
     startReads()
-    const fromSocket = await reads!
-    const fallback = viaSocket.filter((_, j) => fromSocket[j] === undefined)
+    await reads
+    const fallback = viaSocket.filter((i) => !got.has(i) || !this.#socketsChecked.has(socketOf(i).socket.path) && socketOf(i).socket.check !== undefined)
+    for (const i of fallback) got.delete(i)
     if (fallback.length > 0) {
       try {
         ;(await this.#shellBatch(fallback.map((i) => parts[i]!))).forEach((r, k) => got.set(fallback[k]!, r))

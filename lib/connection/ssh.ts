@@ -246,7 +246,8 @@ export class SshConnection extends BaseConnection {
       try {
         client.openssh_forwardOutStreamLocal(path, (err, ch) => {
           if (err !== undefined && err !== null) {
-            finish(err.message)
+            // sshd answers "open failed" both when streamlocal forwarding is off and when the socket is missing
+            finish(`sshd did not open it (streamlocal forwarding off, or no such socket): ${err.message}`)
             return
           }
           channel = ch

@@ -47,8 +47,19 @@ export interface SocketRead {
    * the answer is complete but not a plain success (an error reply): the command runs instead.
    */
   answer(received: string): string | undefined
-  /** Milliseconds to wait for a complete answer before the command runs instead (default 5000). */
+  /**
+   * Milliseconds to wait for a complete answer before the command runs instead (default 1000; never more than the
+   * command's own time limit). A daemon answers a read in milliseconds: a silent one is hung, and the command then
+   * says so in its own words.
+   */
   readonly timeoutMs?: number
+  /**
+   * Whether the command would ask this very socket: a read-only script of builtins ({@link readScript}), run once
+   * per connection in the batch's shell, so in the login environment the command would run in, that prints `ok`,
+   * or why not (`OVS_RUNDIR` points elsewhere, say). Until it printed `ok` the socket's answer is not used; when
+   * it prints anything else, the command runs instead, then and for the rest of the connection.
+   */
+  readonly check?: Command
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { SocketRead } from '../core/command.ts'
+import { readScript, type Command, type SocketRead } from '../core/command.ts'
 import type { Fact } from '../core/task.ts'
 import { nameRecord } from './records.ts'
 
@@ -164,6 +164,28 @@ export function parseOvsState(stdout: string): OvsState {
 export const OVSDB_SOCKET = '/var/run/openvswitch/db.sock'
 
 /**
+ * Whether `ovsdb-client` and `ovs-vsctl` on the host use {@link OVSDB_SOCKET} (their run directory is
+ * `$OVS_RUNDIR`, else the one they were built with; ovsdb-client(1), ovs-vsctl(8)): prints `ok` when `OVS_RUNDIR`
+ * is unset or that folder and the `ovsdb-client` found on PATH is in a system folder (a distribution's package,
+ * built for /var/run/openvswitch; a build installed under /usr/local uses /usr/local/var/run/openvswitch), else
+ * why not. Builtins only, in the login environment the commands run in ({@link SocketRead.check}).
+ */
+export const OVSDB_SOCKET_CHECK: Command = readScript(`case \${OVS_RUNDIR-} in
+  ''|/var/run/openvswitch|/var/run/openvswitch/|/run/openvswitch|/run/openvswitch/) ;;
+  *) echo "OVS_RUNDIR is $OVS_RUNDIR: ovsdb-client would use $OVS_RUNDIR/db.sock"; exit 0 ;;
+esac
+set -f; IFS=:
+for d in $PATH; do
+  [ -x "\${d:-.}/ovsdb-client" ] || continue
+  case $d in
+    /usr/bin|/bin|/usr/sbin|/sbin) echo ok ;;
+    *) echo "ovsdb-client is $d/ovsdb-client, not a distribution's: its run directory may not be /var/run/openvswitch" ;;
+  esac
+  exit 0
+done
+echo "no ovsdb-client on PATH"`)
+
+/**
  * `ovsdb-client transact TRANSACTION` as one JSON-RPC request on ovsdb-server's socket (RFC 7047 section 4.1.3:
  * `{"method":"transact","params":[DB, OP...],"id":N}`; the reply is `{"id":N,"result":[...],"error":null}`), for
  * {@link Command.socket}: sshd opens the socket, so the read starts no process on the host (an `ovsdb-client`
@@ -175,6 +197,7 @@ export function transactOnSocket(transaction: string): SocketRead {
   const id = 'vxlab'
   return {
     path: OVSDB_SOCKET,
+    check: OVSDB_SOCKET_CHECK,
     request: `{"method":"transact","params":${transaction},"id":"${id}"}`,
     shown: `transact ${transaction}`,
     answer: (received) => {
@@ -190,7 +213,7 @@ export function transactOnSocket(transaction: string): SocketRead {
       const r = reply as { id?: unknown; result?: unknown; error?: unknown }
       if (typeof reply !== 'object' || reply === null || r.id !== id) throw new Error(`ovsdb-server sent something other than the reply: ${text.slice(0, 200)}`)
       if (r.error !== null && r.error !== undefined) throw new Error(`ovsdb-server: ${JSON.stringify(r.error)}`)
-      if (!Array.isArray(r.result) || r.result.some((op: unknown) => typeof op !== 'object' || op === null || 'error' in op)) throw new Error(`ovsdb-server: ${JSON.stringify(r.result).slice(0, 200)}`)
+      if (!Array.isArray(r.result) || r.result.some((op: unknown) => typeof op !== 'object' || op === null || 'error' in op)) throw new Error(`ovsdb-server: ${r.result === undefined ? 'a reply with no result' : JSON.stringify(r.result).slice(0, 200)}`)
       return `${JSON.stringify(r.result)}\n`
     },
   }

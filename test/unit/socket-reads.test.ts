@@ -4,7 +4,7 @@
  * and that socket is not tried again on the connection. Local connections with /bin/sh and a real unix-socket
  * server (node:net) in a temp folder; commands that leave a trace show whether they ran.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,7 +13,7 @@ import { BatchInterruptedError } from '../../lib/connection/base.ts'
 import { LocalConnection } from '../../lib/connection/local.ts'
 import type { BatchPart } from '../../lib/connection/types.ts'
 import { cmd, script, type Command, type SocketRead } from '../../lib/core/command.ts'
-import { OVSDB_SOCKET, ovsStateFact, parseOvsState, transactOnSocket } from '../../lib/facts/ovs.ts'
+import { OVSDB_SOCKET, OVSDB_SOCKET_CHECK, ovsStateFact, parseOvsState, transactOnSocket } from '../../lib/facts/ovs.ts'
 
 /** One connection a test server got: when (performance.now()), and everything it received. */
 interface Conn {
@@ -451,7 +451,8 @@ describe('transactOnSocket: an OVSDB transact on ovsdb-server\'s socket', () => 
       sock.write(whole.slice(0, 40))
       setTimeout(() => sock.write(whole.slice(40)), 50)
     })
-    const socket = { ...ovsStateFact.command.socket!, path }
+    // without its check (which asks this machine's OVS_RUNDIR and PATH: the tests below)
+    const { check: _check, ...socket } = { ...ovsStateFact.command.socket!, path }
     const trace = join(dir, 'trace')
     const c = new LocalConnection('h')
     const r = await c.runBatch([{ command: { ...traced(trace, 'from-command'), socket } }])
@@ -461,5 +462,84 @@ describe('transactOnSocket: an OVSDB transact on ovsdb-server\'s socket', () => 
     expect(existsSync(trace)).toBe(false)
     expect(conns).toHaveLength(1)
     expect(JSON.parse(conns[0]!.request)).toEqual({ method: 'transact', params: JSON.parse(ovsStateFact.command.argv[3]!), id: 'vxlab' })
+  })
+})
+
+describe('the socket\'s time limit', () => {
+  it('is never more than the command\'s own (a silent daemon costs at most that before the command runs)', async () => {
+    const path = join(dir, 'db.sock')
+    await serve(path, () => undefined)
+    const trace = join(dir, 'trace')
+    const c = new LocalConnection('h')
+    const t0 = performance.now()
+    const r = await c.runBatch([{ command: { ...traced(trace, 'from-command'), timeoutMs: 150, socket: socketRead(path) } }])
+    const ms = performance.now() - t0
+    expect(r).toEqual([ok('from-command\n')])
+    expect(ms).toBeGreaterThanOrEqual(140)
+    expect(ms).toBeLessThan(900) // not the default 1000 ms of DEFAULT_SOCKET_TIMEOUT_MS
+  })
+})
+
+describe('a socket check (SocketRead.check)', () => {
+  it('that prints ok: the socket is used; asked once per connection, in the batch\'s shell', async () => {
+    const path = join(dir, 'db.sock')
+    const conns = await serve(path, (_req, sock) => sock.write('answer\n'))
+    const trace = join(dir, 'trace')
+    const checks = join(dir, 'checks')
+    const socket: SocketRead = { ...socketRead(path), check: script('echo x >> "$1"; echo ok', checks) }
+    const c = new LocalConnection('h')
+    const part: BatchPart = { command: { ...traced(trace, 'from-command'), socket } }
+    expect(await c.runBatch([part])).toEqual([ok('sock:answer\n')])
+    expect(c.execCount).toBe(1) // the check's shell
+    expect(await c.runBatch([part])).toEqual([ok('sock:answer\n')])
+    expect(c.execCount).toBe(1) // checked already: no shell needed
+    expect(readFileSync(checks, 'utf8')).toBe('x\n')
+    expect(conns).toHaveLength(2)
+    expect(existsSync(trace)).toBe(false)
+  })
+
+  it('that prints why not: the socket\'s answer is not used, the command runs, then and for the rest of the connection', async () => {
+    const path = join(dir, 'db.sock')
+    const conns = await serve(path, (_req, sock) => sock.write('wrong database\n'))
+    const trace = join(dir, 'trace')
+    const lines: string[] = []
+    const socket: SocketRead = { ...socketRead(path), check: script('echo "OVS_RUNDIR is /elsewhere"') }
+    const c = new LocalConnection('h', { log: (_h, line, kind) => lines.push(`${kind ?? 'exec'} ${line}`) })
+    const part: BatchPart = { command: { ...traced(trace, 'from-command'), socket } }
+    expect(await c.runBatch([part])).toEqual([ok('from-command\n')])
+    expect(lines).toContain(`socket ${path}: not used: OVS_RUNDIR is /elsewhere; running the command instead`)
+    const before = conns.length
+    expect(await c.runBatch([part])).toEqual([ok('from-command\n')])
+    expect(conns).toHaveLength(before) // not tried again
+    expect(readFileSync(trace, 'utf8')).toBe('ran\nran\n')
+    expect(c.execCount).toBe(3) // check + socket read beside it, the fallback, then the command in the batch
+  })
+})
+
+describe('OVSDB_SOCKET_CHECK: does ovsdb-client use /var/run/openvswitch/db.sock?', () => {
+  const run = async (env: string[]): Promise<string> => {
+    const [, , body = '', , ...args] = OVSDB_SOCKET_CHECK.argv
+    const r = await new LocalConnection('h').run({ argv: ['env', '-i', ...env, '/bin/sh', '-c', body, 'sh', ...args] })
+    expect(r.code).toBe(0)
+    return r.stdout.trim()
+  }
+  it('not when OVS_RUNDIR points elsewhere', async () => {
+    expect(await run(['OVS_RUNDIR=/tmp/ovs-other', 'PATH=/usr/bin:/bin'])).toBe('OVS_RUNDIR is /tmp/ovs-other: ovsdb-client would use /tmp/ovs-other/db.sock')
+  })
+  it('not when the ovsdb-client on PATH is not in a system folder (a build under /usr/local, say)', async () => {
+    const bin = join(dir, 'bin')
+    mkdirSync(bin)
+    writeFileSync(join(bin, 'ovsdb-client'), '#!/bin/sh\n', { mode: 0o755 })
+    expect(await run([`PATH=${bin}:/usr/bin:/bin`])).toBe(`ovsdb-client is ${bin}/ovsdb-client, not a distribution's: its run directory may not be /var/run/openvswitch`)
+  })
+  it('ok for a distribution\'s ovsdb-client with OVS_RUNDIR unset or the default; else no ovsdb-client at all', async () => {
+    const packaged = ['/usr/bin', '/bin', '/usr/sbin', '/sbin'].some((d) => existsSync(join(d, 'ovsdb-client')))
+    const want = packaged ? 'ok' : 'no ovsdb-client on PATH'
+    expect(await run(['PATH=/usr/bin:/bin:/usr/sbin:/sbin'])).toBe(want)
+    expect(await run(['OVS_RUNDIR=/var/run/openvswitch', 'PATH=/usr/bin:/bin:/usr/sbin:/sbin'])).toBe(want)
+    expect(await run([`PATH=${dir}`])).toBe('no ovsdb-client on PATH')
+  })
+  it('is the check of the OVS state\'s socket read', () => {
+    expect(ovsStateFact.command.socket?.check).toBe(OVSDB_SOCKET_CHECK)
   })
 })
