@@ -64,8 +64,14 @@ const BECOME_WITH_PASSWORD =
  */
 export const DEFAULT_READ_LANES = 4
 
+/** Time limits of one socket read ({@link BaseConnection.socketRaw}), in ms: to open the socket, then for the answer. */
+export interface SocketLimits {
+  readonly openMs: number
+  readonly answerMs: number
+}
+
 /**
- * Milliseconds a {@link Command.socket} read waits for a complete answer before its command runs instead (at
+ * Milliseconds a {@link Command.socket} read waits for a complete answer, from its request, before its command runs instead (at
  * most the command's own limit): a daemon answers in milliseconds, so a silent one is hung, and its command then
  * fails in its own words (`ovsdb-client --timeout=10`: 10 s more).
  */
@@ -461,11 +467,12 @@ export abstract class BaseConnection implements Connection {
 
   /**
    * Open the unix socket `path` on the host, write `request`, and pass everything received so far to `complete`
-   * until it returns true. Resolves with undefined then, or with why not (the socket refused or missing, closed
-   * before a complete answer, no complete answer within `timeoutMs`); never rejects. A connection that cannot
+   * until it returns true. Resolves with undefined then, or with why not (the socket refused or missing or not
+   * open within `limits.openMs`, closed before a complete answer, no complete answer within `limits.answerMs` of
+   * the request: a slow link delays the open, not the daemon's answer); never rejects. A connection that cannot
    * open a host's socket without a process leaves it undefined: every {@link Command.socket} read runs its command.
    */
-  protected socketRaw?(path: string, request: string, complete: (received: string) => boolean, timeoutMs: number): Promise<string | undefined>
+  protected socketRaw?(path: string, request: string, complete: (received: string) => boolean, limits: SocketLimits): Promise<string | undefined>
 
   /**
    * Indices of the parts read on a socket ({@link Command.socket}): reads that come after the batch's last change
@@ -483,7 +490,8 @@ export abstract class BaseConnection implements Connection {
   /** One socket read: the command's result, or undefined when it must run instead (and the socket is not tried again). */
   async #readSocket(c: Command & { readonly socket: SocketRead }): Promise<ExecResult | undefined> {
     const s = c.socket
-    const timeoutMs = Math.min(s.timeoutMs ?? DEFAULT_SOCKET_TIMEOUT_MS, c.timeoutMs ?? this.commandTimeoutMs)
+    const openMs = c.timeoutMs ?? this.commandTimeoutMs
+    const limits: SocketLimits = { openMs, answerMs: Math.min(s.timeoutMs ?? DEFAULT_SOCKET_TIMEOUT_MS, openMs) }
     return this.#limit(async () => {
       this.log?.(this.host, mask(`${s.path}: ${s.shown}`), 'socket')
       let stdout: string | undefined
@@ -496,7 +504,7 @@ export abstract class BaseConnection implements Connection {
           return true
         }
         return stdout !== undefined
-      }, timeoutMs)
+      }, limits)
       const failed = why ?? refused
       if (failed === undefined && stdout !== undefined) return { code: 0, stdout, stderr: '' }
       this.#socketsDown.add(s.path)
@@ -546,6 +554,8 @@ export abstract class BaseConnection implements Connection {
     // finish; socket reads still under way are not waited for
     const cutShort = (e: BatchInterruptedError, idx: readonly number[]): never => {
       e.completed.forEach((r, k) => got.set(idx[k]!, r))
+      // an answer whose socket was not (yet) checked is no result
+      for (const i of viaSocket) if (socketOf(i).socket.check !== undefined && !this.#socketsChecked.has(socketOf(i).socket.path)) got.delete(i)
       const results = prefix()
       const at = e.failedPart !== undefined ? idx[e.failedPart] : undefined
       throw new BatchInterruptedError(e.message, results, at !== undefined && at < parts.length ? at : results.length, e.cause2)

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { connect } from 'node:net'
 import { StringDecoder } from 'node:string_decoder'
-import { BaseConnection, type ConnectionOptions, type ExecWatch, type RawExecResult, type RawStream } from './base.ts'
+import { BaseConnection, type ConnectionOptions, type ExecWatch, type RawExecResult, type RawStream, type SocketLimits } from './base.ts'
 
 /** `ansible_connection: local`: runs commands on the controller with /bin/sh, no SSH. */
 export class LocalConnection extends BaseConnection {
@@ -59,7 +59,7 @@ export class LocalConnection extends BaseConnection {
   }
 
   /** A unix socket of this machine, opened by the controller itself (no process). */
-  protected override socketRaw(path: string, request: string, complete: (received: string) => boolean, timeoutMs: number): Promise<string | undefined> {
+  protected override socketRaw(path: string, request: string, complete: (received: string) => boolean, limits: SocketLimits): Promise<string | undefined> {
     return new Promise((resolve) => {
       let settled = false
       const sock = connect(path)
@@ -70,10 +70,14 @@ export class LocalConnection extends BaseConnection {
         sock.destroy()
         resolve(why)
       }
-      const timer = setTimeout(() => finish(`no complete answer within ${timeoutMs} ms`), timeoutMs)
+      let timer = setTimeout(() => finish(`not open within ${limits.openMs} ms`), limits.openMs)
       const utf8 = new StringDecoder('utf8')
       let text = ''
-      sock.on('connect', () => sock.write(request))
+      sock.on('connect', () => {
+        sock.write(request)
+        clearTimeout(timer)
+        timer = setTimeout(() => finish(`no complete answer within ${limits.answerMs} ms`), limits.answerMs)
+      })
       sock.on('data', (b: Buffer) => {
         text += utf8.write(b)
         if (complete(text)) finish(undefined)

@@ -7,7 +7,7 @@ import type { Config } from 'node-ssh'
 import { HostKeyError, UnreachableError } from '../core/errors.ts'
 import { requireDependency } from '../core/require.ts'
 import { mask } from '../core/secrets.ts'
-import { BaseConnection, type ConnectionOptions, type ExecWatch, type RawExecResult, type RawStream } from './base.ts'
+import { BaseConnection, type ConnectionOptions, type ExecWatch, type RawExecResult, type RawStream, type SocketLimits } from './base.ts'
 import { KnownHosts } from './known-hosts.ts'
 
 const { NodeSSH } = requireDependency('node-ssh') as typeof import('node-ssh')
@@ -222,7 +222,7 @@ export class SshConnection extends BaseConnection {
    * PROTOCOL, section 2.4; sshd's `AllowStreamLocalForwarding`, on by default): sshd connects to the socket as the
    * login user, and no process is started on the host.
    */
-  protected override socketRaw(path: string, request: string, complete: (received: string) => boolean, timeoutMs: number): Promise<string | undefined> {
+  protected override socketRaw(path: string, request: string, complete: (received: string) => boolean, limits: SocketLimits): Promise<string | undefined> {
     return new Promise((resolve) => {
       let channel: { close(): void } | undefined
       let settled = false
@@ -237,7 +237,7 @@ export class SshConnection extends BaseConnection {
         }
         resolve(why)
       }
-      const timer = setTimeout(() => finish(`no complete answer within ${timeoutMs} ms`), timeoutMs)
+      let timer = setTimeout(() => finish(`sshd did not open it within ${limits.openMs} ms`), limits.openMs)
       const client = this.#ssh.connection
       if (client === null) {
         finish(`connection lost: ${this.#lost ?? 'closed'}`)
@@ -264,6 +264,8 @@ export class SshConnection extends BaseConnection {
           ch.on('close', () => finish('the socket closed before a complete answer'))
           ch.on('error', (e: Error) => finish(e.message))
           ch.write(request)
+          clearTimeout(timer)
+          timer = setTimeout(() => finish(`no complete answer within ${limits.answerMs} ms`), limits.answerMs)
         })
       } catch (e) {
         finish(e instanceof Error ? e.message : String(e))

@@ -48,9 +48,9 @@ export interface SocketRead {
    */
   answer(received: string): string | undefined
   /**
-   * Milliseconds to wait for a complete answer before the command runs instead (default 1000; never more than the
-   * command's own time limit). A daemon answers a read in milliseconds: a silent one is hung, and the command then
-   * says so in its own words.
+   * Milliseconds to wait for a complete answer, from the request (the socket is open then), before the command
+   * runs instead (default 1000; never more than the command's own time limit, which also bounds the open). A
+   * daemon answers a read in milliseconds: a silent one is hung, and the command then says so in its own words.
    */
   readonly timeoutMs?: number
   /**

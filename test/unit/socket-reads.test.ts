@@ -498,6 +498,21 @@ describe('a socket check (SocketRead.check)', () => {
     expect(existsSync(trace)).toBe(false)
   })
 
+  it('that never ran (the batch was cut short before it): the socket\'s answer is no result', async () => {
+    const path = join(dir, 'db.sock')
+    const conns = await serve(path, (_req, sock) => sock.write('answer\n'))
+    const socket: SocketRead = { ...socketRead(path), check: script('echo ok') }
+    const c = new LocalConnection('h')
+    const e = await c.runBatch([
+      { command: { ...traced(join(dir, 'trace'), 'from-command'), socket } },
+      { command: { argv: ['sleep', '5'], timeoutMs: 300 } },
+    ]).then(() => undefined, (x: unknown) => x)
+    expect(e).toBeInstanceOf(BatchInterruptedError)
+    expect(conns).toHaveLength(1) // the socket did answer, beside the shell
+    expect((e as BatchInterruptedError).completed).toEqual([])
+    expect((e as BatchInterruptedError).failedPart).toBe(1)
+  })
+
   it('that prints why not: the socket\'s answer is not used, the command runs, then and for the rest of the connection', async () => {
     const path = join(dir, 'db.sock')
     const conns = await serve(path, (_req, sock) => sock.write('wrong database\n'))
