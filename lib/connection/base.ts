@@ -526,6 +526,8 @@ export abstract class BaseConnection implements Connection {
     if (viaSocket.length === 0) return shell(parts, () => undefined)
     const isSocket = new Set(viaSocket)
     const socketOf = (i: number): Command & { readonly socket: SocketRead } => parts[i]!.command as Command & { readonly socket: SocketRead }
+    /** Whether part `i`'s socket has a check that has not printed `ok` on this connection (yet). */
+    const unchecked = (i: number): boolean => socketOf(i).socket.check !== undefined && !this.#socketsChecked.has(socketOf(i).socket.path)
     // each socket's check, once per connection, in the shell's batch after its other parts (indices past `parts`)
     const checks = [...new Map(viaSocket.flatMap((i) => {
       const s = socketOf(i).socket
@@ -555,7 +557,7 @@ export abstract class BaseConnection implements Connection {
     const cutShort = (e: BatchInterruptedError, idx: readonly number[]): never => {
       e.completed.forEach((r, k) => got.set(idx[k]!, r))
       // an answer whose socket was not (yet) checked is no result
-      for (const i of viaSocket) if (socketOf(i).socket.check !== undefined && !this.#socketsChecked.has(socketOf(i).socket.path)) got.delete(i)
+      for (const i of viaSocket) if (unchecked(i)) got.delete(i)
       const results = prefix()
       const at = e.failedPart !== undefined ? idx[e.failedPart] : undefined
       throw new BatchInterruptedError(e.message, results, at !== undefined && at < parts.length ? at : results.length, e.cause2)
@@ -581,7 +583,8 @@ export abstract class BaseConnection implements Connection {
     })
     startReads()
     await reads
-    const fallback = viaSocket.filter((i) => !got.has(i) || !this.#socketsChecked.has(socketOf(i).socket.path) && socketOf(i).socket.check !== undefined)
+    // no answer, or an answer from a socket whose check did not print ok: the command runs
+    const fallback = viaSocket.filter((i) => !got.has(i) || unchecked(i))
     for (const i of fallback) got.delete(i)
     if (fallback.length > 0) {
       try {
