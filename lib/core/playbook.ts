@@ -165,6 +165,17 @@ export interface BuiltPlay {
 }
 
 /**
+ * What a playbook's own code threw, for a validation problem: `TypeError: MESSAGE (at FILE:LINE:COL)`, the place
+ * being the first stack frame outside node's own modules (the playbook's line, or the task it called), masked.
+ */
+function thrown(e: unknown): string {
+  if (!(e instanceof Error)) return mask(String(e))
+  const at = (e.stack ?? '').split('\n').slice(1).map((l) => l.trim()).find((l) => l.startsWith('at ') && !l.includes('node:'))
+  const where = at?.match(/\(([^()]+)\)$/)?.[1] ?? at?.replace(/^at /, '')
+  return mask(`${e.name}: ${e.message}${where !== undefined ? ` (at ${where})` : ''}`)
+}
+
+/**
  * Build every play for every targeted host and validate it, before any host is contacted: task spec
  * errors, duplicate task keys, two tasks (in any plays) writing one object whole on a host ({@link Task.owns}),
  * two tasks (in one play or any two) setting one host object to different values ({@link Task.claims}), a
@@ -189,7 +200,8 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
       pb.validate(ctx)
     } catch (e) {
       if (e instanceof VxlabError && e.exitCode === 2) throw new PlaybookValidationError([`${pb.name}: ${e.message}`])
-      throw e
+      if (e instanceof VxlabError) throw e
+      throw new PlaybookValidationError([`${pb.name}: its validate() threw ${thrown(e)}`])
     }
   }
   const built: BuiltPlay[] = []
@@ -210,7 +222,10 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
         tasks = def.tasks(host, ctx)
       } catch (e) {
         if (e instanceof VxlabError && e.exitCode === 2) problems.push(`${pb.name}: ${name} ${e.message}`)
-        else throw e
+        else if (e instanceof VxlabError) throw e
+        // the playbook's own code (or a task given a value of the wrong type, from JavaScript or a cast) threw:
+        // a problem of the playbook, found before any host is contacted, not a failure of a host or of vxlab
+        else problems.push(`${pb.name}: ${name} play "${def.name}": building its tasks threw ${thrown(e)}`)
         continue
       }
       const seen = new Set<string>()

@@ -2,13 +2,14 @@
  * The CLI's own output: usage errors, --help, and the -v exec log. Runs on this machine only (a local
  * connection, check mode: nothing is changed).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { EXIT, execLog, runCli } from '../../lib/cli.ts'
 import { playbook, type PlaybookDef } from '../../lib/core/playbook.ts'
 import { command } from '../../lib/tasks/command.ts'
+import { ovsBridge } from '../../lib/tasks/ovs.ts'
 import { lab } from '../../playbooks/lab.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'vxlab-cli-'))
@@ -71,11 +72,49 @@ describe('--help', () => {
   it('says what -v shows and that -vv is the same (one level)', async () => {
     const r = await run(lab, ['-h'])
     expect(r.out).toMatch(/-v, --verbose .*numbered per host/s)
+    expect(r.out).toMatch(/socket instead \(socket:, no exec\)/)
     expect(r.out).toContain('-vv is the same as -v')
+    expect(r.out).toContain('-D, --diff                  also show unified diffs of files (field changes always show)')
+  })
+})
+
+describe('a playbook whose own code throws while building its tasks', () => {
+  it('is a problem of the playbook (exit 2, naming playbook, host and play, and where), before any host is contacted', async () => {
+    const inv = join(dir, 'two.yml')
+    writeFileSync(inv, 'all:\n  hosts:\n    local1: {ansible_connection: local}\n    local2: {ansible_connection: local}\n')
+    const marker = join(dir, 'ran')
+    const pb = playbook({
+      name: 'mine',
+      plays: [
+        { name: 'first', hosts: 'local1', tasks: () => [command({ name: 'mark', argv: ['touch', marker] })] },
+        { name: 'second', hosts: 'local2', tasks: () => { throw new Error('my own bug') } },
+      ],
+    })
+    const r = await run(pb, ['-i', inv])
+    expect(r.code, r.err).toBe(EXIT.usage)
+    expect(r.err).toMatch(/^error: mine: local2 play "second": building its tasks threw Error: my own bug \(at \/.*cli\.test\.ts:\d+:\d+\)$/m)
+    expect(r.err).not.toMatch(/internal error/)
+    expect(existsSync(marker)).toBe(false) // no host was contacted, not even the one whose play built
+  })
+  it('a task given a value of the wrong type (JavaScript, a cast) is reported the same way', async () => {
+    const inv = join(dir, 'one.yml')
+    writeFileSync(inv, 'all:\n  hosts:\n    local1: {ansible_connection: local}\n')
+    const pb = playbook({ name: 'cast', plays: [{ name: 'p', hosts: 'all', tasks: () => [ovsBridge(null as never)] }] })
+    const r = await run(pb, ['-i', inv, '--check'])
+    expect(r.code, r.err).toBe(EXIT.usage)
+    expect(r.err).toMatch(/^error: cast: local1 play "p": building its tasks threw TypeError: .*null/m)
   })
 })
 
 describe('-v: the exec log', () => {
+  it('logs a read made on a host\'s socket as `socket:`, not numbered, not counted as an exec', () => {
+    let out = ''
+    const log = execLog((s) => (out += s))
+    log('host1', 'a')
+    log('host1', '/var/run/openvswitch/db.sock: transact [...]', 'socket')
+    log('host1', 'b')
+    expect(out).toBe('host1      exec: #1 a\nhost1      socket: /var/run/openvswitch/db.sock: transact [...]\nhost1      exec: #2 b\n')
+  })
   it('numbers each host\'s execs', () => {
     let out = ''
     const log = execLog((s) => (out += s))
