@@ -168,13 +168,20 @@ export interface PortCurrent {
   readonly iface?: OvsInterface
   /** Another port that holds an interface of this name (a bond's member), when there is no port of the name. */
   readonly ifaceOwner?: OvsPort
+  /** The bridge the port should be on does not exist (yet): check mode says an earlier task must create it. */
+  readonly bridgeMissing?: true
 }
 
-function portCurrent(state: OvsState, name: string): PortCurrent {
+function portCurrent(state: OvsState, name: string, bridge: string): PortCurrent {
   const p = state.ports[name]
   const i = state.interfaces[name]
   const owner = !p && i ? Object.values(state.ports).find((x) => x.interfaces.includes(name)) : undefined
-  return { ...(p ? { port: p } : {}), ...(i ? { iface: i } : {}), ...(owner ? { ifaceOwner: owner } : {}) }
+  return { ...(p ? { port: p } : {}), ...(i ? { iface: i } : {}), ...(owner ? { ifaceOwner: owner } : {}), ...(state.bridges[bridge] === undefined ? { bridgeMissing: true as const } : {}) }
+}
+
+/** What a port's change adds to its summary when its bridge does not exist at planning time. */
+function bridgeNote(cur: PortCurrent, bridge: string): string {
+  return cur.bridgeMissing === true ? ` (bridge ${bridge} does not exist yet: an earlier task must create it)` : ''
 }
 
 /**
@@ -263,7 +270,7 @@ export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
       facts: [ovsStateFact],
       watches: [`ovs.port:${name}`],
       claims,
-      current: (f) => portCurrent(f.get(ovsStateFact), name),
+      current: (f) => portCurrent(f.get(ovsStateFact), name, bridge),
       plan: (cur): Change[] => {
         if (ensure === 'absent') {
           return cur.port ? [{ op: 'delete', summary: `delete port ${name} from ${cur.port.bridge ?? '?'}`, commands: [vsctl('--if-exists', 'del-port', name)], touches: [...touches, ...memberTouches(cur, name)] }] : []
@@ -272,7 +279,7 @@ export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
         const notOne = notOneInterfacePort(cur, name)
         if (notOne !== undefined) throw new Error(notOne)
         if (!cur.port) {
-          return [{ op: 'create', summary: `create ${type} port ${name} on ${bridge}${spec.mtuRequest ? ` (mtu_request ${spec.mtuRequest})` : ''}`, after: { bridge, type, ...(spec.mtuRequest ? { mtuRequest: spec.mtuRequest } : {}) }, commands: [vsctl(...add)], touches }]
+          return [{ op: 'create', summary: `create ${type} port ${name} on ${bridge}${spec.mtuRequest ? ` (mtu_request ${spec.mtuRequest})` : ''}${bridgeNote(cur, bridge)}`, after: { bridge, type, ...(spec.mtuRequest ? { mtuRequest: spec.mtuRequest } : {}) }, commands: [vsctl(...add)], touches }]
         }
         const curType = interfaceType(cur.iface)
         const inPlaceType = curType === undefined || curType === 'internal' || curType === 'system'
@@ -282,9 +289,9 @@ export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
           const dropped = options !== undefined ? `; its options ${Object.entries(options).map(([k, v]) => `${k}=${v}`).join(' ')} go with it` : ''
           return [{
             op: 'replace',
-            summary: inPlaceType
+            summary: (inPlaceType
               ? `move port ${name} from ${from} to ${bridge}`
-              : `replace ${curType} port ${name} on ${from} with ${type} port ${name} on ${bridge}${dropped}`,
+              : `replace ${curType} port ${name} on ${from} with ${type} port ${name} on ${bridge}${dropped}`) + bridgeNote(cur, bridge),
             before: { bridge: cur.port.bridge ?? null, ...(curType !== undefined && curType !== type ? { type: curType } : {}), ...(!inPlaceType && options !== undefined ? { options } : {}) },
             after: { bridge, ...(curType !== undefined && curType !== type ? { type } : {}), ...(!inPlaceType && options !== undefined ? { options: null } : {}) },
             commands: [vsctl('--if-exists', 'del-port', name, '--', ...add)], touches,
@@ -382,7 +389,7 @@ export function vxlanPort(spec: VxlanPortSpec): Task<VxlanPortSpec, PortCurrent>
       facts: [ovsStateFact],
       watches: [`ovs.port:${name}`],
       claims,
-      current: (f) => portCurrent(f.get(ovsStateFact), name),
+      current: (f) => portCurrent(f.get(ovsStateFact), name, bridge),
       plan: (cur): Change[] => {
         if (ensure === 'absent') {
           return cur.port ? [{ op: 'delete', summary: `delete VXLAN port ${name}`, commands: [vsctl('--if-exists', 'del-port', name)], touches: [...touches, ...memberTouches(cur, name)] }] : []
@@ -390,11 +397,11 @@ export function vxlanPort(spec: VxlanPortSpec): Task<VxlanPortSpec, PortCurrent>
         const desc = `${name} on ${bridge} -> ${remoteIp} key ${vniValue}${dstPort !== 4789 ? ` port ${dstPort}` : ''}`
         const notOne = notOneInterfacePort(cur, name)
         if (notOne !== undefined) throw new Error(notOne)
-        if (!cur.port) return [{ op: 'create', summary: `create VXLAN port ${desc}`, after: want, commands: [vsctl(...add)], touches }]
+        if (!cur.port) return [{ op: 'create', summary: `create VXLAN port ${desc}${bridgeNote(cur, bridge)}`, after: want, commands: [vsctl(...add)], touches }]
         if (cur.port.bridge !== bridge || cur.iface?.type !== 'vxlan') {
           return [{
             op: 'replace',
-            summary: `replace port ${name} (${cur.iface?.type || 'system'} on ${cur.port.bridge ?? '?'}) with VXLAN port ${desc}`,
+            summary: `replace port ${name} (${cur.iface?.type || 'system'} on ${cur.port.bridge ?? '?'}) with VXLAN port ${desc}${bridgeNote(cur, bridge)}`,
             before: { bridge: cur.port.bridge ?? null, type: cur.iface?.type ?? null }, after: { bridge, type: 'vxlan' },
             commands: [vsctl('--if-exists', 'del-port', name, '--', ...add)], touches,
           }]

@@ -122,6 +122,11 @@ describe('ovsPort plans', () => {
 
 // The trial's case: ovsPort on a name that holds a tunnel read every type but `internal` as `system`, so a `system`
 // port was ok on a live VXLAN tunnel and an `internal` one was set in place, keeping the tunnel's options.
+/** `s` with an empty bridge `name` added. */
+function withBridge(s: OvsState, name: string): OvsState {
+  return { ...s, bridges: { ...s.bridges, [name]: { name, uuid: `uuid-${name}`, datapathType: 'system', externalIds: {}, ports: [] } } }
+}
+
 describe('ovsPort on a port of another type (a tunnel, a patch port)', () => {
   const fx = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'facts', 'ovs', 'state-bridge-internal-vxlan-missing-device.json'), 'utf8')) as FactFixture
   // recorded on the testbed: rvx1 is a VXLAN port on rbr1 (remote_ip 172.16.20.100, key 5000, dst_port 4790)
@@ -144,7 +149,7 @@ describe('ovsPort on a port of another type (a tunnel, a patch port)', () => {
     expect(argv(cs).join('\n')).not.toMatch(/set interface rvx1 type=internal$/m)
   })
   it('geneve and patch ports are read as they are, also on another bridge', () => {
-    const s = state()
+    const s = withBridge(state(), 'br2')
     const other = (type: string, options: Record<string, string>): OvsState => ({ ...s, interfaces: { ...s.interfaces, vxlan1: { ...s.interfaces.vxlan1!, type, options } } })
     const gen = plan(ovsPort({ bridge: 'br1', name: 'vxlan1', type: 'system' }), other('geneve', { remote_ip: '172.16.20.100', key: '7' }))
     expect(gen[0]).toMatchObject({ op: 'replace', before: { type: 'geneve' }, after: { type: 'system' } })
@@ -153,7 +158,7 @@ describe('ovsPort on a port of another type (a tunnel, a patch port)', () => {
     expect(argv(patch)).toEqual(['ovs-vsctl --timeout=10 --if-exists del-port vxlan1 -- --may-exist add-port br2 vxlan1 -- set interface vxlan1 type=internal'])
   })
   it('between internal and system the type is still set in place; "" and "system" are one type', () => {
-    const s = state()
+    const s = withBridge(state(), 'br2')
     const sys = (t: string): OvsState => ({ ...s, interfaces: { ...s.interfaces, net1: { ...s.interfaces.net1!, type: t } } })
     expect(plan(ovsPort({ bridge: 'br1', name: 'net1', type: 'system', mtuRequest: 1500 }), sys(''))).toEqual([])
     expect(plan(ovsPort({ bridge: 'br1', name: 'net1', type: 'system', mtuRequest: 1500 }), sys('system'))).toEqual([])
@@ -161,6 +166,21 @@ describe('ovsPort on a port of another type (a tunnel, a patch port)', () => {
     expect(cs[0]).toMatchObject({ op: 'update', before: { type: 'system' }, after: { type: 'internal' } })
     expect(argv(cs)).toEqual(['ovs-vsctl --timeout=10 set interface net1 type=internal'])
     expect(plan(ovsPort({ bridge: 'br2', name: 'net1', type: 'system' }), s)[0]).toMatchObject({ op: 'replace', summary: 'move port net1 from br1 to br2', before: { bridge: 'br1', type: 'internal' }, after: { bridge: 'br2', type: 'system' } })
+  })
+})
+
+// A third fresh-user trial: check mode planned a port on a bridge that no task creates with no word of it, while
+// ipAddress on a missing link says an earlier task must create it
+describe('a port whose bridge does not exist (yet)', () => {
+  it('ovsPort and vxlanPort say an earlier task must create it, on create, move and replace', () => {
+    const note = ' (bridge nobr does not exist yet: an earlier task must create it)'
+    expect(plan(ovsPort({ bridge: 'nobr', name: 'p9', type: 'internal' }), empty)[0]!.summary).toBe(`create internal port p9 on nobr${note}`)
+    expect(plan(vxlanPort({ bridge: 'nobr', name: 'vx9', remoteIp: '172.16.20.100', key: 9 }), empty)[0]!.summary).toBe(`create VXLAN port vx9 on nobr -> 172.16.20.100 key 9${note}`)
+    expect(plan(ovsPort({ bridge: 'nobr', name: 'net1', type: 'internal' }), state())[0]!.summary).toBe(`move port net1 from br1 to nobr${note}`)
+    expect(plan(vxlanPort({ bridge: 'nobr', name: 'net1', remoteIp: '172.16.20.100', key: 9 }), state())[0]!.summary).toMatch(new RegExp(`^replace port net1 .* with VXLAN port net1 on nobr .*${note.replace(/[()]/g, '\\$&')}$`))
+  })
+  it('says nothing when the bridge exists', () => {
+    expect(plan(ovsPort({ bridge: 'br1', name: 'p9', type: 'internal' }), state())[0]!.summary).toBe('create internal port p9 on br1')
   })
 })
 
