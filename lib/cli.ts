@@ -258,12 +258,21 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
   const check = values.check === true
   const diff = values.diff === true
   const verbose = values.verbose === true
+  // a flag's value is a usage error like an unknown flag: the message, then the usage line
+  let options: ReturnType<typeof checkOptions>
+  try {
+    options = checkOptions(pb, values)
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e
+    io.err(usageErrorText(mask(e.message), argv0))
+    return EXIT.usage
+  }
   try {
     const inventoryFile = (values.inventory as string | undefined) ?? process.env.VXLAB_INVENTORY ?? pb.defaultInventory ?? '.testbed/inventory.yml'
     if (!existsSync(inventoryFile)) {
       throw new UsageError(`inventory ${inventoryFile} not found${inventoryFile.includes('.testbed') ? ' (bring the testbed up with `npm run testbed -- up`, or pass -i FILE)' : ''}`)
     }
-    const { forks, hostKeyPolicy, connectTimeoutMs, commandTimeoutMs, lockTimeoutMs } = checkOptions(pb, values)
+    const { forks, hostKeyPolicy, connectTimeoutMs, commandTimeoutMs, lockTimeoutMs } = options
     const inventory = Inventory.load(resolve(inventoryFile))
     let password = process.env.VXLAB_SSH_PASSWORD
     let becomePassword = process.env.VXLAB_BECOME_PASSWORD

@@ -29,6 +29,9 @@ describe('usage errors', () => {
       [['-C', '-x'], "error: Unknown option '-x'"],
       [['stray'], "error: Unexpected argument 'stray'. This command does not take positional arguments"],
       [['--check', '-i'], "error: Option '-i, --inventory <value>' argument missing"],
+      // a bad value of a known flag, too (a third fresh-user trial: it printed the message alone)
+      [['--forks', '0'], 'error: --forks: expected a positive number, got "0"'],
+      [['--state', 'gone'], 'error: --state: expected present or absent, got "gone"'],
     ]
     for (const [args, message] of cases) {
       const r = await run(lab, args)
