@@ -268,6 +268,32 @@ export function mac(field: string, value: unknown): string {
   return m
 }
 
+/** Every key of `S`, of each member when `S` is a union. */
+type AllKeys<S> = S extends unknown ? keyof S & string : never
+
+/**
+ * The fields of a spec type, listed once for {@link knownFields}: `specFields<OvsBridgeSpec>()('name', ...)`. It
+ * compiles only when the list names every field of the type (of every member of a union) and nothing else, so the
+ * list cannot fall behind the type.
+ */
+export function specFields<S>() {
+  return <const K extends ReadonlyArray<AllKeys<S>>>(
+    ...keys: K & ([Exclude<AllKeys<S>, K[number]>] extends [never] ? unknown : { readonly missingFields: Exclude<AllKeys<S>, K[number]> })
+  ): readonly string[] => keys
+}
+
+/**
+ * Every key of the spec is a field of the task: an unknown or misspelled key (from JavaScript, a cast, a spec
+ * spread from data) is an error naming it, never a field silently ignored (`ensur: 'absent'` would create what it
+ * was meant to remove). A spec that is not an object is an error too. Throws {@link ValidationError}.
+ */
+export function knownFields(spec: unknown, fields: readonly string[]): void {
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new ValidationError('spec', `expected an object of fields, got ${shown(spec)}`)
+  for (const k of Object.keys(spec)) {
+    if (!fields.includes(k)) throw new ValidationError(k, `not a field of this task (its fields: ${fields.join(', ')})`)
+  }
+}
+
 /**
  * Run a spec's validators and rethrow the first error prefixed with the task key, e.g.
  * `ovs.vxlanPort[vxlan1].key: 16777216 is out of range 0..16777215`.

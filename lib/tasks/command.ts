@@ -2,7 +2,7 @@ import { script as shScript, withSecretArgs, type Command } from '../core/comman
 import { ValidationError } from '../core/errors.ts'
 import { holdsSecret, MASKED } from '../core/secrets.ts'
 import type { Fact, Task } from '../core/task.ts'
-import { absPath, shown, timeoutMs, validateSpec } from '../core/validate.ts'
+import { absPath, shown, timeoutMs, validateSpec, knownFields, specFields } from '../core/validate.ts'
 
 /** The fields of {@link CommandSpec} that both of its forms take. */
 export interface CommandOptions {
@@ -79,6 +79,9 @@ function argvList(field: string, v: unknown): readonly string[] {
   return list
 }
 
+/** The fields of CommandSpec (a key of a spec that is not one of these is refused: {@link knownFields}). */
+const COMMAND_FIELDS = specFields<CommandSpec>()('name', 'creates', 'unless', 'stdin', 'timeoutMs', 'argv', 'script', 'args')
+
 /**
  * The escape hatch: run a command. Reported as changed only when it runs. With `creates` or `unless`, it
  * runs only when the guard says so, and the guard is re-checked after apply (convergence); without a
@@ -95,6 +98,7 @@ export function command(spec: CommandSpec): Task<CommandSpec, CommandCurrent> {
   const argv0: unknown = Array.isArray(spec.argv) ? spec.argv[0] : spec.argv !== undefined ? 'argv' : undefined
   const label = String(spec.name ?? argv0 ?? 'script')
   const key = `command[${label}]`
+  validateSpec(key, () => knownFields(spec, COMMAND_FIELDS))
   return validateSpec(key, () => {
     if (spec.name !== undefined && (typeof spec.name !== 'string' || spec.name === '' || /[\x00-\x1f\x7f]/.test(spec.name))) {
       throw new ValidationError('name', `expected a non-empty string without control characters (newline, tab, NUL), got ${shown(spec.name)}`)

@@ -5,7 +5,7 @@ import { cmd, script, secretFlagValues, withSecretArgs, type Command } from '../
 import { ValidationError } from '../core/errors.ts'
 import { holdsSecret, mask, MASKED } from '../core/secrets.ts'
 import { SkipTask, type Change, type Claim, type Task } from '../core/task.ts'
-import { absPath, boolean, dockerName, gatewayIpv4, ifname, ipv4Interface, listOf, mac as macAddr, mtu as mtuValue, oneOf, timeoutMs as timeLimit, validateSpec } from '../core/validate.ts'
+import { absPath, boolean, dockerName, gatewayIpv4, ifname, ipv4Interface, listOf, mac as macAddr, mtu as mtuValue, oneOf, timeoutMs as timeLimit, validateSpec, knownFields, specFields } from '../core/validate.ts'
 import {
   containerNetnsFact, dockerContainerFact, dockerContextHashFact, dockerImageFact, dockerImageUsersFact,
   type ContainerNetns, type DockerContainerState, type DockerImageState, type ImageUser, type NetnsLink,
@@ -264,6 +264,9 @@ function describeValue(v: unknown): string {
   return `a ${typeof v}`
 }
 
+/** The fields of DockerImageSpec (a key of a spec that is not one of these is refused: {@link knownFields}). */
+const DOCKER_IMAGE_FIELDS = specFields<DockerImageSpec>()('name', 'context', 'dockerfile', 'files', 'buildArgs', 'ensure', 'ownContainers', 'ownContainersLabeled', 'timeoutMs')
+
 /**
  * A Docker image built on the host, rebuilt only when its build inputs change. The inputs' sha256 is stored
  * as the image label `vxlab.hash` and compared with `docker image inspect` on every run:
@@ -288,6 +291,7 @@ function describeValue(v: unknown): string {
  */
 export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, DockerImageCurrent> {
   const key = `docker.image[${String(spec.name)}]`
+  validateSpec(key, () => knownFields(spec, DOCKER_IMAGE_FIELDS))
   return validateSpec(key, () => {
     const name = dockerName('name', spec.name, true)
     const ensure = ensureOf('ensure', spec.ensure)
@@ -437,6 +441,9 @@ export function containerSpecHash(s: { image: string; network: string; command?:
 
 const RUNNING_STATUSES = new Set(['running', 'restarting'])
 
+/** The fields of DockerContainerSpec (a key of a spec that is not one of these is refused: {@link knownFields}). */
+const DOCKER_CONTAINER_FIELDS = specFields<DockerContainerSpec>()('name', 'image', 'network', 'command', 'env', 'restart', 'state', 'keepForeign')
+
 /**
  * A Docker container. Created with `docker run -d --name N --network NET --label vxlab.spec=H --restart R
  * [-e K=V]... IMAGE [command...]` (`docker create` with the same arguments for `state: 'stopped'`).
@@ -458,6 +465,7 @@ const RUNNING_STATUSES = new Set(['running', 'restarting'])
  */
 export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainerSpec, DockerContainerCurrent> {
   const key = `docker.container[${String(spec.name)}]`
+  validateSpec(key, () => knownFields(spec, DOCKER_CONTAINER_FIELDS))
   return validateSpec(key, () => {
     const name = dockerName('name', spec.name)
     const image = dockerName('image', spec.image, true)
@@ -698,6 +706,9 @@ function attachmentsOf(ovs: OvsState, container: string, iface: string, hostName
   return out.sort((a, b) => (a.port < b.port ? -1 : 1))
 }
 
+/** The fields of ContainerPortSpec (a key of a spec that is not one of these is refused: {@link knownFields}). */
+const CONTAINER_PORT_FIELDS = specFields<ContainerPortSpec>()('bridge', 'container', 'iface', 'address', 'gateway', 'mtu', 'mac', 'ensure')
+
 /**
  * Attach a container to an OVS bridge with a veth pair: what `ovs-docker add-port BRIDGE IFACE CONTAINER
  * --ipaddress=.. --gateway=.. --mtu=.. --macaddress=..` does, natively and idempotently.
@@ -724,6 +735,7 @@ function attachmentsOf(ovs: OvsState, container: string, iface: string, hostName
  */
 export function containerPort(spec: ContainerPortSpec): Task<ContainerPortSpec, ContainerPortCurrent> {
   const key = `docker.containerPort[${String(spec.container)}:${String(spec.iface ?? 'eth0')}]`
+  validateSpec(key, () => knownFields(spec, CONTAINER_PORT_FIELDS))
   return validateSpec(key, () => {
     const bridge = ifname('bridge', spec.bridge)
     const container = dockerName('container', spec.container)

@@ -5,7 +5,7 @@ import { ValidationError } from '../core/errors.ts'
 import { requireDependency } from '../core/require.ts'
 import { SkipTask, type Change, type Task } from '../core/task.ts'
 import { fileFact, type FileState } from '../facts/files.ts'
-import { filePath, shown, validateSpec } from '../core/validate.ts'
+import { filePath, shown, validateSpec, knownFields, specFields } from '../core/validate.ts'
 import { holdsSecret } from '../core/secrets.ts'
 
 /**
@@ -137,6 +137,9 @@ export function renderTemplate(source: string, vars: Readonly<Record<string, unk
 /** {@link import('../core/task.ts').Change.diffHidden} of a file whose content holds a secret. */
 export const SECRET_CONTENT = 'it holds secret values'
 
+/** The fields of TemplateSpec (a key of a spec that is not one of these is refused: {@link knownFields}). */
+const TEMPLATE_FIELDS = specFields<TemplateSpec>()('dest', 'src', 'vars', 'mode')
+
 /**
  * Render a Handlebars template on the controller and write it to `dest` on the host when content or mode
  * differ: create / update with a unified diff. Rendering happens when the playbook is built, so a missing
@@ -151,6 +154,7 @@ export const SECRET_CONTENT = 'it holds secret values'
 export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
   // the key names the file as the host sees it, so /etc//x and /etc/x are the same task (a duplicate)
   const key = `file.template[${typeof spec.dest === 'string' && spec.dest.startsWith('/') ? posix.normalize(spec.dest) : String(spec.dest)}]`
+  validateSpec(key, () => knownFields(spec, TEMPLATE_FIELDS))
   return validateSpec(key, () => {
     const dest = filePath('dest', spec.dest)
     const mode: unknown = spec.mode ?? '644'

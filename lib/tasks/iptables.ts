@@ -1,7 +1,7 @@
 import { cmd, script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import type { Change, Claim, Task } from '../core/task.ts'
-import { ifname, ipv4Cidr, oneOf, validateSpec } from '../core/validate.ts'
+import { ifname, ipv4Cidr, oneOf, validateSpec, knownFields, specFields } from '../core/validate.ts'
 import { IPTABLES, iptablesRuleFact } from '../facts/iptables.ts'
 
 /**
@@ -168,6 +168,9 @@ export interface IptablesCurrent {
   readonly exists: readonly boolean[]
 }
 
+/** The fields of IptablesRuleSpec (a key of a spec that is not one of these is refused: {@link knownFields}). */
+const IPTABLES_RULE_FIELDS = specFields<IptablesRuleSpec>()('table', 'chain', 'rule', 'position', 'ensure')
+
 /**
  * Ensure one iptables rule. Existence via `iptables -t TABLE -C CHAIN RULE...` ({@link iptablesRuleFact});
  * present: missing -> create (`-A`, or `-I` with position insert); absent: present -> delete (`-D`, repeated
@@ -180,6 +183,7 @@ export interface IptablesCurrent {
  */
 export function iptablesRule(spec: IptablesRuleSpec): Task<IptablesRuleNorm, IptablesCurrent> {
   const rawKey = `iptables.rule[${String(spec.table ?? 'filter')}/${String(spec.chain)} ${Array.isArray(spec.rule) ? spec.rule.join(' ') : String(spec.rule)}]`
+  validateSpec(rawKey, () => knownFields(spec, IPTABLES_RULE_FIELDS))
   const norm = validateSpec(rawKey, (): IptablesRuleNorm => ({
     table: oneOf('table', spec.table ?? 'filter', IPTABLES_TABLES),
     chain: iptablesChain('chain', spec.chain),
@@ -228,6 +232,9 @@ export function masqRules(iface: string, source: string): readonly IptablesRuleR
   ]
 }
 
+/** The fields of IptablesMasqSpec (a key of a spec that is not one of these is refused: {@link knownFields}). */
+const IPTABLES_MASQ_FIELDS = specFields<IptablesMasqSpec>()('iface', 'source', 'ensure')
+
 /**
  * NAT for a container network, the seed's three rules (appended, as the seed does):
  * `filter FORWARD -i IFACE -j ACCEPT`, `filter FORWARD -o IFACE -j ACCEPT`,
@@ -240,6 +247,7 @@ export function masqRules(iface: string, source: string): readonly IptablesRuleR
  * Errors: {@link ValidationError} for a bad iface, a source that is not a network (`10.0.1.5/24`), a bad ensure.
  */
 export function iptablesMasq(spec: IptablesMasqSpec): Task<IptablesMasqNorm, IptablesCurrent> {
+  validateSpec(`iptables.masq[${String(spec.iface)}]`, () => knownFields(spec, IPTABLES_MASQ_FIELDS))
   const norm = validateSpec(`iptables.masq[${String(spec.iface)}]`, (): IptablesMasqNorm => ({
     iface: ifname('iface', spec.iface),
     source: ipv4Cidr('source', spec.source),

@@ -2,7 +2,7 @@ import ipaddr from 'ipaddr.js'
 import { cmd, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { SkipTask, type Change, type Claim, type Task } from '../core/task.ts'
-import { boolean, gatewayIpv4, ifname, ipv4Cidr, ipv4Interface, mtu as mtuValue, oneOf, validateSpec } from '../core/validate.ts'
+import { boolean, gatewayIpv4, ifname, ipv4Cidr, ipv4Interface, mtu as mtuValue, oneOf, validateSpec, knownFields, specFields } from '../core/validate.ts'
 import { fileFact, type FileState } from '../facts/files.ts'
 import { planRecordRestore, recordOnceCommand } from './file.ts'
 import { linksFact, routesFact, type Link, type Route } from '../facts/ip.ts'
@@ -51,6 +51,9 @@ export interface IpAddressCurrent {
 
 type IpAddressNorm = Required<IpAddressSpec>
 
+/** The fields of IpAddressSpec (a key of a spec that is not one of these is refused: {@link knownFields}). */
+const IP_ADDRESS_FIELDS = specFields<IpAddressSpec>()('dev', 'address', 'up', 'ensure')
+
 /**
  * Ensure an IPv4 address on a link, like the seed's `ifconfig net1 10.0.1.1 netmask 255.255.255.0 up`,
  * without flushing the link's other addresses. Addresses are compared in canonical form.
@@ -71,6 +74,7 @@ type IpAddressNorm = Required<IpAddressSpec>
  * a bad `address` (not `A.B.C.D/len`), a non-boolean `up`, or `ensure` not present/absent.
  */
 export function ipAddress(spec: IpAddressSpec): Task<IpAddressNorm, IpAddressCurrent> {
+  validateSpec(`net.ipAddress[${String(spec.dev)} ${String(spec.address)}]`, () => knownFields(spec, IP_ADDRESS_FIELDS))
   const norm = validateSpec(`net.ipAddress[${String(spec.dev)} ${String(spec.address)}]`, (): IpAddressNorm => ({
     dev: ifname('dev', spec.dev),
     address: ipv4Interface('address', spec.address),
@@ -183,6 +187,9 @@ function routeDestination(field: string, value: unknown): string {
   return c === '0.0.0.0/0' ? 'default' : c
 }
 
+/** The fields of RouteSpec (a key of a spec that is not one of these is refused: {@link knownFields}). */
+const ROUTE_FIELDS = specFields<RouteSpec>()('destination', 'via', 'dev', 'ensure')
+
 /**
  * Ensure an IPv4 route in the main table (ip-route(8)).
  * Plan (present): no route to the destination -> create; a route whose gateway (or, when `dev` is given, link)
@@ -197,6 +204,7 @@ function routeDestination(field: string, value: unknown): string {
  * or a bad `ensure`. The kernel rejects an unreachable gateway at apply ("Nexthop has invalid gateway").
  */
 export function route(spec: RouteSpec): Task<RouteNorm, RouteCurrent> {
+  validateSpec(`net.route[${String(spec.destination)}]`, () => knownFields(spec, ROUTE_FIELDS))
   const norm = validateSpec(`net.route[${String(spec.destination)}]`, (): RouteNorm => {
     const ensure = oneOf('ensure', spec.ensure ?? 'present', ENSURE)
     const destination = routeDestination('destination', spec.destination)
@@ -307,6 +315,9 @@ export function mtuRecordFile(dev: string): string {
 /** OVS interface types whose MTU is a kernel link's: vxlab sets them with `ip link` unless OVSDB holds an mtu_request. */
 const KERNEL_MTU_TYPES = ['', 'system', 'tap']
 
+/** The fields of SetMtuSpec (a key of a spec that is not one of these is refused: {@link knownFields}). */
+const SET_MTU_FIELDS = specFields<SetMtuSpec>()('dev', 'mtu', 'ovs', 'recordPrior', 'ensure')
+
 /**
  * Ensure a link's MTU (the seed's `ifconfig eth0 mtu 1554`).
  * Kernel links: `ip link set dev DEV mtu N` when the MTU differs (ip-link(8)).
@@ -327,6 +338,7 @@ const KERNEL_MTU_TYPES = ['', 'system', 'tap']
  * interface (its MTU is not settable: set the underlay's).
  */
 export function setMtu(spec: SetMtuSpec): Task<SetMtuNorm, SetMtuCurrent> {
+  validateSpec(`net.setMtu[${String(spec.dev)}]`, () => knownFields(spec, SET_MTU_FIELDS))
   const norm = validateSpec(`net.setMtu[${String(spec.dev)}]`, (): SetMtuNorm => ({
     dev: ifname('dev', spec.dev),
     mtu: mtuValue('mtu', spec.mtu),

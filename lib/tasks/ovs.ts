@@ -1,7 +1,7 @@
 import type { Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import { SkipTask, type Change, type Claim, type Task } from '../core/task.ts'
-import { ifname, listOf, mtu, oneOf, port, tunnelIpv4, validateSpec, vni } from '../core/validate.ts'
+import { ifname, listOf, mtu, oneOf, port, tunnelIpv4, validateSpec, vni, knownFields, specFields } from '../core/validate.ts'
 import { OVS_VSCTL, ovsStateFact, type OvsBridge, type OvsInterface, type OvsPort, type OvsState } from '../facts/ovs.ts'
 
 /**
@@ -65,6 +65,9 @@ export interface OvsBridgeSpec {
   readonly ownPorts?: readonly string[]
 }
 
+/** The fields of OvsBridgeSpec (a key of a spec that is not one of these is refused: {@link knownFields}). */
+const OVS_BRIDGE_FIELDS = specFields<OvsBridgeSpec>()('name', 'datapathType', 'externalIds', 'failMode', 'ensure', 'ownPorts')
+
 /**
  * An OVS bridge. Created with `--may-exist add-br`; datapath_type, fail_mode and the given external_ids are
  * compared on an existing bridge and updated in place (a bridge without fail_mode stays a no-op).
@@ -80,6 +83,7 @@ export interface OvsBridgeSpec {
  */
 export function ovsBridge(spec: OvsBridgeSpec): Task<OvsBridgeSpec, OvsBridge | undefined> {
   const key = `ovs.bridge[${String(spec.name)}]`
+  validateSpec(key, () => knownFields(spec, OVS_BRIDGE_FIELDS))
   return validateSpec(key, () => {
     const name = ifname('name', spec.name)
     if (spec.datapathType !== undefined) oneOf('datapathType', spec.datapathType, ['system', 'netdev'] as const)
@@ -228,6 +232,9 @@ export interface OvsPortSpec {
   readonly ensure?: Ensure
 }
 
+/** The fields of OvsPortSpec (a key of a spec that is not one of these is refused: {@link knownFields}). */
+const OVS_PORT_FIELDS = specFields<OvsPortSpec>()('bridge', 'name', 'type', 'mtuRequest', 'ensure')
+
 /**
  * A port with one interface on a bridge: `--may-exist add-port BR NAME -- set interface NAME type=internal`.
  * A port found on another bridge is moved (replace, in one transaction); a changed mtu_request is updated in
@@ -249,6 +256,7 @@ export interface OvsPortSpec {
  */
 export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
   const key = `ovs.port[${String(spec.name)}]`
+  validateSpec(key, () => knownFields(spec, OVS_PORT_FIELDS))
   return validateSpec(key, () => {
     const bridge = ifname('bridge', spec.bridge)
     const name = ifname('name', spec.name)
@@ -349,6 +357,9 @@ export interface VxlanOptions {
   readonly local_ip?: string
 }
 
+/** The fields of VxlanPortSpec (a key of a spec that is not one of these is refused: {@link knownFields}). */
+const VXLAN_PORT_FIELDS = specFields<VxlanPortSpec>()('bridge', 'name', 'remoteIp', 'key', 'dstPort', 'localIp', 'ensure')
+
 /**
  * A VXLAN tunnel port (ovs-vswitchd.conf.db(5), Interface type `vxlan`), created in one transaction:
  * `--may-exist add-port BR NAME -- set interface NAME type=vxlan options:remote_ip=IP options:key=VNI`.
@@ -362,6 +373,7 @@ export interface VxlanOptions {
  */
 export function vxlanPort(spec: VxlanPortSpec): Task<VxlanPortSpec, PortCurrent> {
   const key = `ovs.vxlanPort[${String(spec.name)}]`
+  validateSpec(key, () => knownFields(spec, VXLAN_PORT_FIELDS))
   return validateSpec(key, () => {
     const bridge = ifname('bridge', spec.bridge)
     const name = ifname('name', spec.name)

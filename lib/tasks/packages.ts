@@ -1,6 +1,6 @@
 import type { Change, Task } from '../core/task.ts'
 import { ValidationError } from '../core/errors.ts'
-import { oneOf, validateSpec } from '../core/validate.ts'
+import { oneOf, validateSpec, knownFields, specFields } from '../core/validate.ts'
 import { ABSENT_STATUSES, INSTALLED_STATUSES, packageStatesFact, type PackageStates } from '../facts/packages.ts'
 
 /** Debian packages with apt-get(8), state read with dpkg-query(1) ({@link packageStatesFact}). */
@@ -42,6 +42,9 @@ export interface PackagesCurrent {
   readonly states: PackageStates
 }
 
+/** The fields of PackagesSpec (a key of a spec that is not one of these is refused: {@link knownFields}). */
+const PACKAGES_FIELDS = specFields<PackagesSpec>()('names', 'ensure')
+
 /**
  * Ensure Debian packages are installed (or removed) with apt-get; `packages.apt[a,b]`.
  * Present: names whose dpkg status is not installed -> create:
@@ -55,6 +58,7 @@ export interface PackagesCurrent {
  */
 export function packages(spec: PackagesSpec): Task<PackagesNorm, PackagesCurrent> {
   const label = Array.isArray(spec.names) ? spec.names.join(',') : String(spec.names)
+  validateSpec(`packages.apt[${label}]`, () => knownFields(spec, PACKAGES_FIELDS))
   const norm = validateSpec(`packages.apt[${label}]`, (): PackagesNorm => {
     if (!Array.isArray(spec.names) || spec.names.length === 0) throw new ValidationError('names', `expected a non-empty list of package names, got ${JSON.stringify(spec.names)}`)
     const names = [...new Set(spec.names.map((n: unknown, i) => debianPackageName(`names[${i}]`, n)))]

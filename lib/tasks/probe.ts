@@ -1,7 +1,7 @@
 import type { Command } from '../core/command.ts'
 import type { CheckResult, FactOutput, Task } from '../core/task.ts'
 import { ValidationError } from '../core/errors.ts'
-import { commandValue, nonEmpty, shown, validateSpec } from '../core/validate.ts'
+import { commandValue, nonEmpty, shown, validateSpec, knownFields, specFields } from '../core/validate.ts'
 
 /** Spec of {@link probe}. */
 export interface ProbeSpec {
@@ -13,6 +13,9 @@ export interface ProbeSpec {
   judge(out: FactOutput): { ok: boolean; detail: string }
 }
 
+/** The fields of ProbeSpec (a key of a spec that is not one of these is refused: {@link knownFields}). */
+const PROBE_FIELDS = specFields<ProbeSpec>()('name', 'command', 'judge')
+
 /**
  * A read-only check (verify plays): runs its command with the host's fact reads (so a host's probes cost
  * one exec), never changes anything, and reports PASS/FAIL with a detail in the results table. A failed
@@ -22,6 +25,7 @@ export interface ProbeSpec {
  */
 export function probe(spec: ProbeSpec): Task<ProbeSpec, CheckResult> {
   const key = `verify[${String(spec.name)}]`
+  validateSpec(key, () => knownFields(spec, PROBE_FIELDS))
   return validateSpec(key, () => {
     nonEmpty('name', spec.name)
     commandValue('command', spec.command)

@@ -1,7 +1,7 @@
 import { cmd, script, type Command } from '../core/command.ts'
 import { ValidationError } from '../core/errors.ts'
 import type { Change, Task } from '../core/task.ts'
-import { boolean, filePath, oneOf, sysctlKey, validateSpec } from '../core/validate.ts'
+import { boolean, filePath, oneOf, sysctlKey, validateSpec, knownFields, specFields } from '../core/validate.ts'
 import { normalizeSysctlValue, sysctlFact, sysctlName, sysctlPath, type SysctlValue } from '../facts/sysctl.ts'
 import { fileFact, type FileState } from '../facts/files.ts'
 import { fileDiff, planRecordRestore, recordOnceCommand, writeFileCommand } from './file.ts'
@@ -113,6 +113,9 @@ export function sysctlVerifyCommand(key: string, value: string): Command {
   )
 }
 
+/** The fields of SysctlSpec (a key of a spec that is not one of these is refused: {@link knownFields}). */
+const SYSCTL_FIELDS = specFields<SysctlSpec>()('key', 'value', 'persist', 'file', 'ensure', 'recordPrior')
+
 /**
  * Ensure a kernel parameter. The runtime value (its /proc/sys file, as `sysctl -n` prints it) and the persisted file are compared
  * separately and only what drifted is changed:
@@ -133,6 +136,7 @@ export function sysctlVerifyCommand(key: string, value: string): Command {
  * file path, `absent` without `persist`, a `recordPrior` that is not a boolean, `absent` with `recordPrior` but no `value`.
  */
 export function sysctl(spec: SysctlSpec): Task<SysctlNorm, SysctlCurrent> {
+  validateSpec(`sysctl[${String(spec.key)}]`, () => knownFields(spec, SYSCTL_FIELDS))
   const norm = validateSpec(`sysctl[${String(spec.key)}]`, (): SysctlNorm => {
     const key = sysctlKey('key', spec.key)
     const ensure = oneOf('ensure', spec.ensure ?? 'present', ENSURE)

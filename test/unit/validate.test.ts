@@ -6,9 +6,13 @@ import { describe, expect, it } from 'vitest'
 import { ValidationError } from '../../lib/core/errors.ts'
 import { ipv4, ipv4Cidr, ipv4Interface, mac, shown, tunnelIpv4, vni } from '../../lib/core/validate.ts'
 import { iptablesMasq } from '../../lib/tasks/iptables.ts'
-import { ipAddress, route } from '../../lib/tasks/net.ts'
-import { containerPort } from '../../lib/tasks/docker.ts'
-import { vxlanPort } from '../../lib/tasks/ovs.ts'
+import { ipAddress, route, setMtu } from '../../lib/tasks/net.ts'
+import { containerPort, dockerContainer, dockerImage } from '../../lib/tasks/docker.ts'
+import { ovsBridge, ovsPort, vxlanPort } from '../../lib/tasks/ovs.ts'
+import { command } from '../../lib/tasks/command.ts'
+import { template } from '../../lib/tasks/file.ts'
+import { packages } from '../../lib/tasks/packages.ts'
+import { sysctl } from '../../lib/tasks/sysctl.ts'
 import { probe } from '../../lib/tasks/probe.ts'
 
 describe('ipv4Interface / ipv4Cidr: exactly one "/"', () => {
@@ -142,5 +146,45 @@ describe('probe: command and judge are checked when the playbook is built (a bad
     const t = probe({ name: 'p', command: { argv: ['ping', '-c', '1', '10.0.1.1'], timeoutMs: 5000, stdin: new Uint8Array([1]) }, judge })
     expect(t.key).toBe('verify[p]')
     expect(t.facts[0]!.command.argv).toEqual(['ping', '-c', '1', '10.0.1.1'])
+  })
+})
+
+// A third fresh-user trial: a misspelled spec key (`datapath` for `datapathType`) was ignored and planned as ok.
+// From JavaScript, a cast or a spec spread from data, `ensur: 'absent'` would have created what it meant to remove.
+describe('a spec key that is not a field of the task', () => {
+  const each: Array<[string, () => unknown]> = [
+    ['ovs.bridge[br9]', () => ovsBridge({ name: 'br9', bogus: 1 } as never)],
+    ['ovs.port[p9]', () => ovsPort({ bridge: 'br9', name: 'p9', type: 'internal', bogus: 1 } as never)],
+    ['ovs.vxlanPort[vx9]', () => vxlanPort({ bridge: 'br9', name: 'vx9', remoteIp: '172.16.20.100', key: 9, bogus: 1 } as never)],
+    ['net.ipAddress[p9 10.9.0.1/24]', () => ipAddress({ dev: 'p9', address: '10.9.0.1/24', bogus: 1 } as never)],
+    ['net.route[10.9.0.0/24]', () => route({ destination: '10.9.0.0/24', via: '172.16.10.1', bogus: 1 } as never)],
+    ['net.setMtu[eth0]', () => setMtu({ dev: 'eth0', mtu: 1554, bogus: 1 } as never)],
+    ['sysctl[net.ipv4.ip_forward]', () => sysctl({ key: 'net.ipv4.ip_forward', value: 1, bogus: 1 } as never)],
+    ['iptables.masq[p9]', () => iptablesMasq({ iface: 'p9', source: '10.9.0.0/24', bogus: 1 } as never)],
+    ['docker.image[img9]', () => dockerImage({ name: 'img9', context: '/tmp', bogus: 1 } as never)],
+    ['docker.container[c9]', () => dockerContainer({ name: 'c9', image: 'img9', bogus: 1 } as never)],
+    ['docker.containerPort[c9:eth0]', () => containerPort({ bridge: 'br9', container: 'c9', address: '10.9.0.2/24', bogus: 1 } as never)],
+    ['command[mark]', () => command({ name: 'mark', argv: ['true'], bogus: 1 } as never)],
+    ['file.template[/etc/x]', () => template({ dest: '/etc/x', src: { inline: 'x' }, bogus: 1 } as never)],
+    ['packages.apt[curl]', () => packages({ names: ['curl'], bogus: 1 } as never)],
+    ['verify[p]', () => probe({ name: 'p', command: ['true'], bogus: 1 } as never)],
+  ]
+  for (const [key, make] of each) {
+    it(`${key}: refused, naming the key and the task's fields`, () => {
+      expect(make).toThrow(ValidationError)
+      expect(make).toThrow(new RegExp(`^${key.replace(/[[\]().*/]/g, '\\$&')}\\.bogus: not a field of this task \\(its fields: [a-zA-Z, ]+\\)$`))
+    })
+  }
+  it('a misspelled ensure is refused, never read as the default (present)', () => {
+    expect(() => ovsBridge({ name: 'br9', ensur: 'absent' } as never))
+      .toThrow('ovs.bridge[br9].ensur: not a field of this task (its fields: name, datapathType, externalIds, failMode, ensure, ownPorts)')
+  })
+  it('a spec that is not an object of fields is refused', () => {
+    expect(() => ovsPort([] as never)).toThrow(/\.spec: expected an object of fields, got \[\]$/)
+    expect(() => sysctl('net.ipv4.ip_forward' as never)).toThrow(/\.spec: expected an object of fields, got "net\.ipv4\.ip_forward"$/)
+  })
+  it('every field of a spec is accepted (the lists are checked against the spec types when compiling)', () => {
+    expect(() => vxlanPort({ bridge: 'br9', name: 'vx9', remoteIp: '172.16.20.100', key: 9, dstPort: 4790, localIp: '172.16.10.100', ensure: 'present' })).not.toThrow()
+    expect(() => dockerContainer({ name: 'c9', image: 'img9', network: 'none', command: ['sleep', '1'], env: { A: 'b' }, restart: 'no', state: 'absent', keepForeign: true })).not.toThrow()
   })
 })
