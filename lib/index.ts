@@ -7,7 +7,7 @@
  */
 
 // model
-export type { Command } from './core/command.ts'
+export type { Command, SocketRead } from './core/command.ts'
 export { cmd, cmdStdin, script, describeCommand, summarizeCommand, withSecretArgs } from './core/command.ts'
 export type { Change, ChangeOp, CheckResult, Claim, Fact, FactOutput, FactSnapshot, Task, AnyTask, AnyFact } from './core/task.ts'
 export { defineFact, defineTask, SkipTask } from './core/task.ts'
@@ -59,7 +59,7 @@ export { probe } from './tasks/probe.ts'
 export type { ProbeSpec } from './tasks/probe.ts'
 
 // facts (machine-readable reads shared by tasks)
-export { ovsStateFact, decodeOvsdb } from './facts/ovs.ts'
+export { ovsStateFact, decodeOvsdb, transactOnSocket, OVSDB_SOCKET, OVSDB_SOCKET_CHECK } from './facts/ovs.ts'
 export type { OvsState, OvsBridge, OvsPort, OvsInterface } from './facts/ovs.ts'
 export { linksFact, routesFact } from './facts/ip.ts'
 export type { Link, Links, Route } from './facts/ip.ts'
