@@ -12,6 +12,7 @@ import { FactError, LockError, PlaybookValidationError, UnreachableError, UsageE
 import { LOCK_FILE, LOCK_MARKER, lockCommand, RunLockedConnection } from './lock.ts'
 import { firstReadPlan, HostPlayRunner, type ReadPlan, type RunEvents, type TaskOutcome, type TaskStatus } from './runner.ts'
 import { mask, maskFields, secretFieldsOf } from './secrets.ts'
+import { shown } from './validate.ts'
 import type { AnyTask, ChangeOp, CheckResult, Claim } from './task.ts'
 
 /** Values of a playbook's own CLI flags (declared in {@link PlaybookDef.flags}). */
@@ -165,14 +166,44 @@ export interface BuiltPlay {
 }
 
 /**
- * What a playbook's own code threw, for a validation problem: `TypeError: MESSAGE (at FILE:LINE:COL)`, the place
- * being the first stack frame outside node's own modules (the playbook's line, or the task it called), masked.
+ * What a playbook's own code threw, for a validation problem, on one line: `TypeError: MESSAGE (at FILE:LINE:COL)`,
+ * the place being the first stack frame outside node's own modules (the playbook's line, or the task it called); a
+ * thrown value that is no Error by its `message` or as {@link shown} shows it. Masked; never throws.
  */
 function thrown(e: unknown): string {
-  if (!(e instanceof Error)) return mask(String(e))
-  const at = (e.stack ?? '').split('\n').slice(1).map((l) => l.trim()).find((l) => l.startsWith('at ') && !l.includes('node:'))
-  const where = at?.match(/\(([^()]+)\)$/)?.[1] ?? at?.replace(/^at /, '')
-  return mask(`${e.name}: ${e.message}${where !== undefined ? ` (at ${where})` : ''}`)
+  let text: string
+  try {
+    if (e instanceof Error) {
+      const at = (e.stack ?? '').split('\n').slice(1).map((l) => l.trim()).find((l) => l.startsWith('at ') && !l.includes('node:'))
+      const where = at?.match(/\(([^()]+)\)$/)?.[1] ?? at?.replace(/^at /, '')
+      text = `${e.name}: ${e.message}${where !== undefined ? ` (at ${where})` : ''}`
+    } else {
+      const message = typeof e === 'object' && e !== null ? (e as { message?: unknown }).message : undefined
+      text = typeof e === 'string' ? e : typeof message === 'string' ? message : shown(e)
+    }
+  } catch {
+    text = 'a value that cannot be shown'
+  }
+  return mask(text).replace(/\s*\n\s*/g, ' ')
+}
+
+/** Whether `v` is a promise (or any thenable): a playbook function made `async` by mistake. */
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function'
+}
+
+/**
+ * Why what a play's `tasks()` returned is not a list of tasks, or undefined when it is. A promise is caught here
+ * (its rejection would otherwise end the process with the error, secrets and all, unmasked), never awaited.
+ */
+function notTasks(got: unknown): string | undefined {
+  if (isThenable(got)) {
+    Promise.resolve(got).catch(() => undefined)
+    return 'returned a Promise: tasks() must return the tasks themselves, an array (it cannot be async)'
+  }
+  if (!Array.isArray(got)) return `returned ${shown(got)}, not an array of tasks`
+  const bad = got.findIndex((t: unknown) => typeof t !== 'object' || t === null || typeof (t as { key?: unknown }).key !== 'string' || typeof (t as { plan?: unknown }).plan !== 'function' || !Array.isArray((t as { facts?: unknown }).facts))
+  return bad < 0 ? undefined : `returned an array whose element ${bad} is ${shown(got[bad])}, not a task (made by ovsBridge(), command(), ...)`
 }
 
 /**
@@ -196,12 +227,17 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
   }
   const ctx: BuildContext = { check: opts.check ?? false, flags: opts.flags ?? {}, inventory: inv, ...(limited !== undefined ? { limit: limited } : {}) }
   if (pb.validate) {
+    let r: unknown
     try {
-      pb.validate(ctx)
+      r = pb.validate(ctx)
     } catch (e) {
       if (e instanceof VxlabError && e.exitCode === 2) throw new PlaybookValidationError([`${pb.name}: ${e.message}`])
       if (e instanceof VxlabError) throw e
       throw new PlaybookValidationError([`${pb.name}: its validate() threw ${thrown(e)}`])
+    }
+    if (isThenable(r)) {
+      Promise.resolve(r).catch(() => undefined)
+      throw new PlaybookValidationError([`${pb.name}: validate() returned a Promise: it must check and throw before it returns (it cannot be async)`])
     }
   }
   const built: BuiltPlay[] = []
@@ -219,7 +255,13 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
       const host = inv.host(name)
       let tasks: readonly AnyTask[] = []
       try {
-        tasks = def.tasks(host, ctx)
+        const got: unknown = def.tasks(host, ctx)
+        const wrong = notTasks(got)
+        if (wrong !== undefined) {
+          problems.push(`${pb.name}: ${name} play "${def.name}": ${wrong}`)
+          continue
+        }
+        tasks = got as readonly AnyTask[]
       } catch (e) {
         if (e instanceof VxlabError && e.exitCode === 2) problems.push(`${pb.name}: ${name} ${e.message}`)
         else if (e instanceof VxlabError) throw e

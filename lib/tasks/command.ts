@@ -95,8 +95,8 @@ const COMMAND_FIELDS = specFields<CommandSpec>()('name', 'creates', 'unless', 's
  */
 export function command(spec: CommandSpec): Task<CommandSpec, CommandCurrent> {
   // String(): a key is made even for a name of the wrong type (a symbol, an object), so the error can name the task
-  const argv0: unknown = Array.isArray(spec.argv) ? spec.argv[0] : spec.argv !== undefined ? 'argv' : undefined
-  const label = String(spec.name ?? argv0 ?? 'script')
+  const argv0: unknown = Array.isArray(spec?.argv) ? spec?.argv[0] : spec?.argv !== undefined ? 'argv' : undefined
+  const label = String(spec?.name ?? argv0 ?? 'script')
   const key = `command[${label}]`
   validateSpec(key, () => knownFields(spec, COMMAND_FIELDS))
   return validateSpec(key, () => {

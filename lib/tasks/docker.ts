@@ -290,7 +290,7 @@ const DOCKER_IMAGE_FIELDS = specFields<DockerImageSpec>()('name', 'context', 'do
  * a missing context folder or dockerd down fails the read.
  */
 export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, DockerImageCurrent> {
-  const key = `docker.image[${String(spec.name)}]`
+  const key = `docker.image[${String(spec?.name)}]`
   validateSpec(key, () => knownFields(spec, DOCKER_IMAGE_FIELDS))
   return validateSpec(key, () => {
     const name = dockerName('name', spec.name, true)
@@ -464,7 +464,7 @@ const DOCKER_CONTAINER_FIELDS = specFields<DockerContainerSpec>()('name', 'image
  * Key `docker.container[NAME]`. Errors: ValidationError naming the field; dockerd down fails the read.
  */
 export function dockerContainer(spec: DockerContainerSpec): Task<DockerContainerSpec, DockerContainerCurrent> {
-  const key = `docker.container[${String(spec.name)}]`
+  const key = `docker.container[${String(spec?.name)}]`
   validateSpec(key, () => knownFields(spec, DOCKER_CONTAINER_FIELDS))
   return validateSpec(key, () => {
     const name = dockerName('name', spec.name)
@@ -734,7 +734,7 @@ const CONTAINER_PORT_FIELDS = specFields<ContainerPortSpec>()('bridge', 'contain
  * Errors: ValidationError naming the field.
  */
 export function containerPort(spec: ContainerPortSpec): Task<ContainerPortSpec, ContainerPortCurrent> {
-  const key = `docker.containerPort[${String(spec.container)}:${String(spec.iface ?? 'eth0')}]`
+  const key = `docker.containerPort[${String(spec?.container)}:${String(spec?.iface ?? 'eth0')}]`
   validateSpec(key, () => knownFields(spec, CONTAINER_PORT_FIELDS))
   return validateSpec(key, () => {
     const bridge = ifname('bridge', spec.bridge)

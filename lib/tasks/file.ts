@@ -153,7 +153,7 @@ const TEMPLATE_FIELDS = specFields<TemplateSpec>()('dest', 'src', 'vars', 'mode'
  */
 export function template(spec: TemplateSpec): Task<TemplateSpec, FileState> {
   // the key names the file as the host sees it, so /etc//x and /etc/x are the same task (a duplicate)
-  const key = `file.template[${typeof spec.dest === 'string' && spec.dest.startsWith('/') ? posix.normalize(spec.dest) : String(spec.dest)}]`
+  const key = `file.template[${typeof spec?.dest === 'string' && spec?.dest.startsWith('/') ? posix.normalize(spec?.dest) : String(spec?.dest)}]`
   validateSpec(key, () => knownFields(spec, TEMPLATE_FIELDS))
   return validateSpec(key, () => {
     const dest = filePath('dest', spec.dest)

@@ -182,7 +182,7 @@ const IPTABLES_RULE_FIELDS = specFields<IptablesRuleSpec>()('table', 'chain', 'r
  * match/target (iptables' own message).
  */
 export function iptablesRule(spec: IptablesRuleSpec): Task<IptablesRuleNorm, IptablesCurrent> {
-  const rawKey = `iptables.rule[${String(spec.table ?? 'filter')}/${String(spec.chain)} ${Array.isArray(spec.rule) ? spec.rule.join(' ') : String(spec.rule)}]`
+  const rawKey = `iptables.rule[${String(spec?.table ?? 'filter')}/${String(spec?.chain)} ${Array.isArray(spec?.rule) ? spec?.rule.join(' ') : String(spec?.rule)}]`
   validateSpec(rawKey, () => knownFields(spec, IPTABLES_RULE_FIELDS))
   const norm = validateSpec(rawKey, (): IptablesRuleNorm => ({
     table: oneOf('table', spec.table ?? 'filter', IPTABLES_TABLES),
@@ -247,8 +247,8 @@ const IPTABLES_MASQ_FIELDS = specFields<IptablesMasqSpec>()('iface', 'source', '
  * Errors: {@link ValidationError} for a bad iface, a source that is not a network (`10.0.1.5/24`), a bad ensure.
  */
 export function iptablesMasq(spec: IptablesMasqSpec): Task<IptablesMasqNorm, IptablesCurrent> {
-  validateSpec(`iptables.masq[${String(spec.iface)}]`, () => knownFields(spec, IPTABLES_MASQ_FIELDS))
-  const norm = validateSpec(`iptables.masq[${String(spec.iface)}]`, (): IptablesMasqNorm => ({
+  validateSpec(`iptables.masq[${String(spec?.iface)}]`, () => knownFields(spec, IPTABLES_MASQ_FIELDS))
+  const norm = validateSpec(`iptables.masq[${String(spec?.iface)}]`, (): IptablesMasqNorm => ({
     iface: ifname('iface', spec.iface),
     source: ipv4Cidr('source', spec.source),
     ensure: oneOf('ensure', spec.ensure ?? 'present', ENSURE),

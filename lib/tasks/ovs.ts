@@ -82,7 +82,7 @@ const OVS_BRIDGE_FIELDS = specFields<OvsBridgeSpec>()('name', 'datapathType', 'e
  * Key: `ovs.bridge[NAME]`. Errors: ValidationError for a bad name or value.
  */
 export function ovsBridge(spec: OvsBridgeSpec): Task<OvsBridgeSpec, OvsBridge | undefined> {
-  const key = `ovs.bridge[${String(spec.name)}]`
+  const key = `ovs.bridge[${String(spec?.name)}]`
   validateSpec(key, () => knownFields(spec, OVS_BRIDGE_FIELDS))
   return validateSpec(key, () => {
     const name = ifname('name', spec.name)
@@ -255,7 +255,7 @@ const OVS_PORT_FIELDS = specFields<OvsPortSpec>()('bridge', 'name', 'type', 'mtu
  * Key: `ovs.port[NAME]`.
  */
 export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
-  const key = `ovs.port[${String(spec.name)}]`
+  const key = `ovs.port[${String(spec?.name)}]`
   validateSpec(key, () => knownFields(spec, OVS_PORT_FIELDS))
   return validateSpec(key, () => {
     const bridge = ifname('bridge', spec.bridge)
@@ -372,7 +372,7 @@ const VXLAN_PORT_FIELDS = specFields<VxlanPortSpec>()('bridge', 'name', 'remoteI
  * Key: `ovs.vxlanPort[NAME]`. Errors: ValidationError, e.g. `ovs.vxlanPort[vxlan1].key: 16777216 is out of range 0..16777215`.
  */
 export function vxlanPort(spec: VxlanPortSpec): Task<VxlanPortSpec, PortCurrent> {
-  const key = `ovs.vxlanPort[${String(spec.name)}]`
+  const key = `ovs.vxlanPort[${String(spec?.name)}]`
   validateSpec(key, () => knownFields(spec, VXLAN_PORT_FIELDS))
   return validateSpec(key, () => {
     const bridge = ifname('bridge', spec.bridge)

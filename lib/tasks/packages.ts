@@ -57,7 +57,7 @@ const PACKAGES_FIELDS = specFields<PackagesSpec>()('names', 'ensure')
  * Errors: {@link ValidationError} for an empty list or a name that is not a Debian package name.
  */
 export function packages(spec: PackagesSpec): Task<PackagesNorm, PackagesCurrent> {
-  const label = Array.isArray(spec.names) ? spec.names.join(',') : String(spec.names)
+  const label = Array.isArray(spec?.names) ? spec?.names.join(',') : String(spec?.names)
   validateSpec(`packages.apt[${label}]`, () => knownFields(spec, PACKAGES_FIELDS))
   const norm = validateSpec(`packages.apt[${label}]`, (): PackagesNorm => {
     if (!Array.isArray(spec.names) || spec.names.length === 0) throw new ValidationError('names', `expected a non-empty list of package names, got ${JSON.stringify(spec.names)}`)

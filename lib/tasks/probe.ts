@@ -24,7 +24,7 @@ const PROBE_FIELDS = specFields<ProbeSpec>()('name', 'command', 'judge')
  * timeoutMs?}` (see {@link commandValue}), or a judge that is not a function.
  */
 export function probe(spec: ProbeSpec): Task<ProbeSpec, CheckResult> {
-  const key = `verify[${String(spec.name)}]`
+  const key = `verify[${String(spec?.name)}]`
   validateSpec(key, () => knownFields(spec, PROBE_FIELDS))
   return validateSpec(key, () => {
     nonEmpty('name', spec.name)

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { EXIT, execLog, runCli } from '../../lib/cli.ts'
 import { playbook, type PlaybookDef } from '../../lib/core/playbook.ts'
+import { secret } from '../../lib/core/secrets.ts'
 import { command } from '../../lib/tasks/command.ts'
 import { ovsBridge } from '../../lib/tasks/ovs.ts'
 import { lab } from '../../playbooks/lab.ts'
@@ -99,13 +100,44 @@ describe('a playbook whose own code throws while building its tasks', () => {
     expect(r.err).not.toMatch(/internal error/)
     expect(existsSync(marker)).toBe(false) // no host was contacted, not even the one whose play built
   })
+  it('an async tasks() or validate(), a tasks() that returns no array of tasks, odd thrown values: exit 2, masked, one line each', async () => {
+    const inv = join(dir, 'one2.yml')
+    writeFileSync(inv, 'all:\n  hosts:\n    local1: {ansible_connection: local}\n')
+    const tok = secret('hunter2secret')
+    const one = (tasks: () => unknown): PlaybookDef => playbook({ name: 'odd', plays: [{ name: 'p', hosts: 'all', tasks: tasks as never }] })
+    const cases: Array<[PlaybookDef, RegExp]> = [
+      [one(async () => { throw new Error(`rejected ${tok}`) }), /^error: odd: local1 play "p": returned a Promise: tasks\(\) must return the tasks themselves, an array \(it cannot be async\)$/m],
+      [one(() => ovsBridge({ name: 'br9' })), /^error: odd: local1 play "p": returned \{.*\}, not an array of tasks$/m],
+      [one(() => undefined), /^error: odd: local1 play "p": returned undefined, not an array of tasks$/m],
+      [one(() => [ovsBridge({ name: 'br9' }), null]), /^error: odd: local1 play "p": returned an array whose element 1 is null, not a task \(made by ovsBridge\(\), command\(\), \.\.\.\)$/m],
+      [one(() => { throw Object.create(null) }), /^error: odd: local1 play "p": building its tasks threw \{\}$/m],
+      [one(() => { throw { message: `plain ${tok}` } }), /^error: odd: local1 play "p": building its tasks threw plain \*\*\*$/m],
+      [one(() => { throw new Error(`two\nlines ${tok}`) }), /^error: odd: local1 play "p": building its tasks threw Error: two lines \*\*\* \(at .*\)$/m],
+      [playbook({ name: 'odd', validate: (async () => { throw new Error(`in validate ${tok}`) }) as never, plays: [{ name: 'p', hosts: 'all', tasks: () => [] }] }),
+        /^error: odd: validate\(\) returned a Promise: it must check and throw before it returns \(it cannot be async\)$/m],
+    ]
+    for (const [pb, want] of cases) {
+      const r = await run(pb, ['-i', inv, '--check'])
+      expect(r.code, r.err).toBe(EXIT.usage)
+      expect(r.err).toMatch(want)
+      expect(r.err + r.out).not.toContain('hunter2secret')
+      expect(r.err).not.toMatch(/internal error|PLAY \[/)
+      expect(r.out).not.toMatch(/PLAY \[/)
+    }
+    await new Promise((res) => setTimeout(res, 20)) // a rejection left unhandled would fail the test run here
+  })
   it('a task given a value of the wrong type (JavaScript, a cast) is reported the same way', async () => {
     const inv = join(dir, 'one.yml')
     writeFileSync(inv, 'all:\n  hosts:\n    local1: {ansible_connection: local}\n')
-    const pb = playbook({ name: 'cast', plays: [{ name: 'p', hosts: 'all', tasks: () => [ovsBridge(null as never)] }] })
-    const r = await run(pb, ['-i', inv, '--check'])
+    const nullSpec = playbook({ name: 'cast', plays: [{ name: 'p', hosts: 'all', tasks: () => [ovsBridge(null as never)] }] })
+    const r = await run(nullSpec, ['-i', inv, '--check'])
     expect(r.code, r.err).toBe(EXIT.usage)
-    expect(r.err).toMatch(/^error: cast: local1 play "p": building its tasks threw TypeError: .*null/m)
+    expect(r.err).toMatch(/^error: cast: local1 ovs\.bridge\[undefined\]\.spec: expected an object of fields, got null$/m)
+    // a value the library cannot even turn into text: a TypeError inside a task, still the playbook's problem
+    const noText = playbook({ name: 'cast', plays: [{ name: 'p', hosts: 'all', tasks: () => [ovsBridge({ name: Object.create(null) as string })] }] })
+    const r2 = await run(noText, ['-i', inv, '--check'])
+    expect(r2.code, r2.err).toBe(EXIT.usage)
+    expect(r2.err).toMatch(/^error: cast: local1 play "p": building its tasks threw TypeError: Cannot convert object to primitive value/m)
   })
 })
 

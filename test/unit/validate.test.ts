@@ -179,6 +179,15 @@ describe('a spec key that is not a field of the task', () => {
     expect(() => ovsBridge({ name: 'br9', ensur: 'absent' } as never))
       .toThrow('ovs.bridge[br9].ensur: not a field of this task (its fields: name, datapathType, externalIds, failMode, ensure, ownPorts)')
   })
+  it('a null or undefined spec is refused as such by every task (not a TypeError from reading its name)', () => {
+    const makers: Array<(s: never) => unknown> = [ovsBridge, ovsPort, vxlanPort, ipAddress, route, setMtu, sysctl, iptablesMasq, dockerImage, dockerContainer, containerPort, command, template, packages, probe]
+    for (const make of makers) {
+      for (const v of [null, undefined]) {
+        expect(() => make(v as never)).toThrow(ValidationError)
+        expect(() => make(v as never)).toThrow(new RegExp(`\\.spec: expected an object of fields, got ${String(v)}$`))
+      }
+    }
+  })
   it('a spec that is not an object of fields is refused', () => {
     expect(() => ovsPort([] as never)).toThrow(/\.spec: expected an object of fields, got \[\]$/)
     expect(() => sysctl('net.ipv4.ip_forward' as never)).toThrow(/\.spec: expected an object of fields, got "net\.ipv4\.ip_forward"$/)
