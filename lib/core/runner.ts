@@ -273,6 +273,17 @@ export class HostPlayRunner {
       this.#finish(outcome)
       return
     }
+    // a change needs what no earlier task of this run creates (a port on a bridge that is not there): apply would
+    // fail on the host, so the task fails here, in check mode too, as a plan that cannot be applied
+    const unmet = changes.flatMap((c) => c.needs ?? []).find((n) => !this.#touchedEarlier(n.key))
+    if (unmet !== undefined) {
+      outcome.status = 'failed'
+      outcome.error = mask(`${unmet.what} does not exist and no earlier task of this run creates it`)
+      this.#stopped = true
+      this.#failedKey = task.key
+      this.#finish(outcome)
+      return
+    }
     outcome.status = 'changed'
     if (this.opts.check) {
       for (const c of changes) for (const k of c.touches ?? [WILDCARD]) this.#plannedTouches.push({ key: k, by: task.key })
@@ -281,6 +292,12 @@ export class HostPlayRunner {
     }
     this.#pending.push({ outcome, task, changes })
     for (const c of changes) for (const k of c.touches ?? [WILDCARD]) this.#touched.push({ key: k, at: Infinity })
+  }
+
+  /** Whether a change planned (check mode) or applied or pending (apply) earlier in this run on the host touches `key`, or may (`*`). */
+  #touchedEarlier(key: string): boolean {
+    const list: ReadonlyArray<{ readonly key: string }> = this.opts.check ? this.#plannedTouches : this.#touched
+    return list.some((t) => t.key === key || t.key === WILDCARD)
   }
 
   #takePending(): Array<{ outcome: TaskOutcome; task: AnyTask; changes: readonly Change[] }> {

@@ -34,6 +34,13 @@ export interface Change {
    * are re-read and re-planned after this change is applied. Default: every key (`*`).
    */
   readonly touches?: readonly string[]
+  /**
+   * What must exist when this change is applied and does not exist now (a port's bridge): each `key`, a touches key
+   * such as `ovs.bridge:br1`, must be touched by an earlier change of the run on the host (the task that creates
+   * it, or one that may touch anything), else the task fails when it is planned, in check mode too: `WHAT does not
+   * exist and no earlier task of this run creates it`. Apply would fail on the host anyway; check mode says so.
+   */
+  readonly needs?: ReadonlyArray<{ readonly key: string; readonly what: string }>
 }
 
 /** What reading one fact produced: stdout untrimmed, stderr, exit code. */

@@ -188,6 +188,11 @@ function bridgeNote(cur: PortCurrent, bridge: string): string {
   return cur.bridgeMissing === true ? ` (bridge ${bridge} does not exist yet: an earlier task must create it)` : ''
 }
 
+/** A port's change needs its bridge when it does not exist now ({@link Change.needs}): an earlier task must create it. */
+function bridgeNeeds(cur: PortCurrent, bridge: string): Pick<Change, 'needs'> {
+  return cur.bridgeMissing === true ? { needs: [{ key: `ovs.bridge:${bridge}`, what: `bridge ${bridge}` }] } : {}
+}
+
 /**
  * What deleting a port changes besides the port itself: each of its interfaces (a bond's members) as a port name
  * and a link, so a later task that uses a member's name is planned after the delete (ovs-vswitchd.conf.db(5):
@@ -287,7 +292,7 @@ export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
         const notOne = notOneInterfacePort(cur, name)
         if (notOne !== undefined) throw new Error(notOne)
         if (!cur.port) {
-          return [{ op: 'create', summary: `create ${type} port ${name} on ${bridge}${spec.mtuRequest ? ` (mtu_request ${spec.mtuRequest})` : ''}${bridgeNote(cur, bridge)}`, after: { bridge, type, ...(spec.mtuRequest ? { mtuRequest: spec.mtuRequest } : {}) }, commands: [vsctl(...add)], touches }]
+          return [{ op: 'create', summary: `create ${type} port ${name} on ${bridge}${spec.mtuRequest ? ` (mtu_request ${spec.mtuRequest})` : ''}${bridgeNote(cur, bridge)}`, after: { bridge, type, ...(spec.mtuRequest ? { mtuRequest: spec.mtuRequest } : {}) }, commands: [vsctl(...add)], touches, ...bridgeNeeds(cur, bridge) }]
         }
         const curType = interfaceType(cur.iface)
         const inPlaceType = curType === undefined || curType === 'internal' || curType === 'system'
@@ -302,7 +307,7 @@ export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
               : `replace ${curType} port ${name} on ${from} with ${type} port ${name} on ${bridge}${dropped}`) + bridgeNote(cur, bridge),
             before: { bridge: cur.port.bridge ?? null, ...(curType !== undefined && curType !== type ? { type: curType } : {}), ...(!inPlaceType && options !== undefined ? { options } : {}) },
             after: { bridge, ...(curType !== undefined && curType !== type ? { type } : {}), ...(!inPlaceType && options !== undefined ? { options: null } : {}) },
-            commands: [vsctl('--if-exists', 'del-port', name, '--', ...add)], touches,
+            commands: [vsctl('--if-exists', 'del-port', name, '--', ...add)], touches, ...bridgeNeeds(cur, bridge),
           }]
         }
         const before: Record<string, unknown> = {}
@@ -409,13 +414,13 @@ export function vxlanPort(spec: VxlanPortSpec): Task<VxlanPortSpec, PortCurrent>
         const desc = `${name} on ${bridge} -> ${remoteIp} key ${vniValue}${dstPort !== 4789 ? ` port ${dstPort}` : ''}`
         const notOne = notOneInterfacePort(cur, name)
         if (notOne !== undefined) throw new Error(notOne)
-        if (!cur.port) return [{ op: 'create', summary: `create VXLAN port ${desc}${bridgeNote(cur, bridge)}`, after: want, commands: [vsctl(...add)], touches }]
+        if (!cur.port) return [{ op: 'create', summary: `create VXLAN port ${desc}${bridgeNote(cur, bridge)}`, after: want, commands: [vsctl(...add)], touches, ...bridgeNeeds(cur, bridge) }]
         if (cur.port.bridge !== bridge || cur.iface?.type !== 'vxlan') {
           return [{
             op: 'replace',
             summary: `replace port ${name} (${cur.iface?.type || 'system'} on ${cur.port.bridge ?? '?'}) with VXLAN port ${desc}${bridgeNote(cur, bridge)}`,
             before: { bridge: cur.port.bridge ?? null, type: cur.iface?.type ?? null }, after: { bridge, type: 'vxlan' },
-            commands: [vsctl('--if-exists', 'del-port', name, '--', ...add)], touches,
+            commands: [vsctl('--if-exists', 'del-port', name, '--', ...add)], touches, ...bridgeNeeds(cur, bridge),
           }]
         }
         const have: VxlanOptions = cur.iface.options

@@ -191,3 +191,53 @@ describe('runner', () => {
     expect(hosts.a.execCount).toBe(0)
   })
 })
+
+// A fourth fresh-user trial: check mode planned a port on a bridge that no earlier task creates as a plain change,
+// and apply then failed on the host ("no bridge named ..."). Change.needs makes that a planning failure, in check
+// mode too. Toy tasks: `bridge` sets kv key b; `port` needs it (as ovsPort needs its bridge).
+describe('Change.needs: what a change needs that does not exist now', () => {
+  const bridge = (): Task<{ key: string; value: string }, Cur> => kv('b', 'up')
+  const port = (): Task<{ key: string; value: string }, Cur> => {
+    const fact = kvFact('b')
+    const portFact = kvFact('p')
+    return {
+      kind: 'port', key: 'port[p]', spec: { key: 'p', value: 'on-b' }, facts: [fact, portFact], watches: ['kv:p'],
+      current: (f) => (f.get(fact) === undefined ? 'no-bridge' : f.get(portFact)),
+      plan: (cur): Change[] => cur === 'on-b' ? [] : [{
+        op: 'create', summary: 'p on b', commands: [{ argv: ['kv-set', 'p', 'on-b'] }], touches: ['kv:p'],
+        ...(cur === 'no-bridge' ? { needs: [{ key: 'kv:b', what: 'bridge b' }] } : {}),
+      }],
+    }
+  }
+  /** A task whose change may touch anything (no `touches`), as a command task. */
+  const anything = (): Task<{ key: string; value: string }, Cur> => ({ ...kv('z', '1'), plan: () => [{ op: 'create', summary: 'z', commands: [{ argv: ['kv-set', 'b', 'up'] }] }] })
+  const one = (tasks: () => Task<any, any>[]) => playbook({ name: 't', plays: [{ name: 'p', hosts: 'a', tasks }] })
+
+  for (const check of [true, false]) {
+    const mode = check ? 'check mode' : 'apply'
+    it(`${mode}: a port whose bridge no task creates fails when planned, naming it; nothing is sent`, async () => {
+      const a = new FakeHost('a')
+      const r = await run(one(() => [port()]), { a } as Record<string, FakeHost>, check)
+      expect(r.tasks.find((t) => t.key === 'port[p]')).toMatchObject({ status: 'failed', error: 'bridge b does not exist and no earlier task of this run creates it' })
+      expect(a.mutating()).toEqual([])
+      expect(exitCodeOf(r)).toBe(1)
+    })
+    it(`${mode}: created by an earlier task, it is fine`, async () => {
+      const a = new FakeHost('a')
+      const r = await run(one(() => [bridge(), port()]), { a } as Record<string, FakeHost>, check)
+      expect(r.tasks.map((t) => [t.key, t.status])).toEqual([['kv[b]', 'changed'], ['port[p]', 'changed']])
+      if (!check) expect([...a.state]).toEqual([['b', 'up'], ['p', 'on-b']])
+    })
+    it(`${mode}: created only by a LATER task, the port fails (apply would have run it first)`, async () => {
+      const a = new FakeHost('a')
+      const r = await run(one(() => [port(), bridge()]), { a } as Record<string, FakeHost>, check)
+      expect(r.tasks.find((t) => t.key === 'port[p]')).toMatchObject({ status: 'failed' })
+      expect(a.mutating()).toEqual([])
+    })
+    it(`${mode}: an earlier change that may touch anything (no touches) may create it: not refused`, async () => {
+      const a = new FakeHost('a')
+      const r = await run(one(() => [anything(), port()]), { a } as Record<string, FakeHost>, check)
+      expect(r.tasks.find((t) => t.key === 'port[p]')).toMatchObject({ status: 'changed' })
+    })
+  }
+})
