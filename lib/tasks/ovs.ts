@@ -183,6 +183,14 @@ function portCurrent(state: OvsState, name: string, bridge: string): PortCurrent
   return { ...(p ? { port: p } : {}), ...(i ? { iface: i } : {}), ...(owner ? { ifaceOwner: owner } : {}), ...(state.bridges[bridge] === undefined ? { bridgeMissing: true as const } : {}) }
 }
 
+/**
+ * Why a port named like an existing bridge cannot be put on another bridge: it is that bridge's own (local) port and
+ * interface, which ovs-vsctl(8) creates with the bridge and will not move or delete apart from it.
+ */
+function ownPortOfBridge(name: string): string {
+  return `port ${name} is bridge ${name}'s own port (every bridge has a port and interface of its name, ovs-vsctl(8) add-br): it cannot be moved to another bridge; name the port differently`
+}
+
 /** What a port's change adds to its summary when its bridge does not exist at planning time. */
 function bridgeNote(cur: PortCurrent, bridge: string): string {
   return cur.bridgeMissing === true ? ` (bridge ${bridge} does not exist yet: an earlier task must create it)` : ''
@@ -291,6 +299,7 @@ export function ovsPort(spec: OvsPortSpec): Task<OvsPortSpec, PortCurrent> {
         const add = ['--may-exist', 'add-port', bridge, name, '--', 'set', 'interface', name, ...ifaceSets]
         const notOne = notOneInterfacePort(cur, name)
         if (notOne !== undefined) throw new Error(notOne)
+        if (cur.port?.bridge === name && bridge !== name) throw new Error(ownPortOfBridge(name))
         if (!cur.port) {
           return [{ op: 'create', summary: `create ${type} port ${name} on ${bridge}${spec.mtuRequest ? ` (mtu_request ${spec.mtuRequest})` : ''}${bridgeNote(cur, bridge)}`, after: { bridge, type, ...(spec.mtuRequest ? { mtuRequest: spec.mtuRequest } : {}) }, commands: [vsctl(...add)], touches, ...bridgeNeeds(cur, bridge) }]
         }
@@ -414,6 +423,7 @@ export function vxlanPort(spec: VxlanPortSpec): Task<VxlanPortSpec, PortCurrent>
         const desc = `${name} on ${bridge} -> ${remoteIp} key ${vniValue}${dstPort !== 4789 ? ` port ${dstPort}` : ''}`
         const notOne = notOneInterfacePort(cur, name)
         if (notOne !== undefined) throw new Error(notOne)
+        if (cur.port?.bridge === name && bridge !== name) throw new Error(ownPortOfBridge(name))
         if (!cur.port) return [{ op: 'create', summary: `create VXLAN port ${desc}${bridgeNote(cur, bridge)}`, after: want, commands: [vsctl(...add)], touches, ...bridgeNeeds(cur, bridge) }]
         if (cur.port.bridge !== bridge || cur.iface?.type !== 'vxlan') {
           return [{

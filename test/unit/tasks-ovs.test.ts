@@ -184,6 +184,19 @@ describe('a port whose bridge does not exist (yet)', () => {
   })
 })
 
+// A fourth fresh-user trial: ovsPort({ bridge: 'br1', name: 'br2' }) planned "move port br2 from br2 to br1"
+describe('a port named like another existing bridge', () => {
+  it('ovsPort and vxlanPort refuse to move a bridge\'s own port, saying why', () => {
+    const s = withBridge(state(), 'br2')
+    const own = { ...s, ports: { ...s.ports, br2: { name: 'br2', uuid: 'u-p-br2', bridge: 'br2', interfaces: ['br2'], externalIds: {} } }, interfaces: { ...s.interfaces, br2: { name: 'br2', uuid: 'u-i-br2', type: 'internal', options: {}, externalIds: {} } } }
+    const why = /^port br2 is bridge br2's own port \(every bridge has a port and interface of its name, ovs-vsctl\(8\) add-br\): it cannot be moved to another bridge; name the port differently$/
+    expect(() => plan(ovsPort({ bridge: 'br1', name: 'br2', type: 'internal' }), own)).toThrow(why)
+    expect(() => plan(vxlanPort({ bridge: 'br1', name: 'br2', remoteIp: '172.16.20.100', key: 9 }), own)).toThrow(why)
+    // on its own bridge it is what the bridge made: an internal port there is ok
+    expect(plan(ovsPort({ bridge: 'br2', name: 'br2', type: 'internal' }), own)).toEqual([])
+  })
+})
+
 describe('vxlanPort plans', () => {
   it('a tunnel to its own localIp is refused (a second fresh-user trial)', () => {
     expect(() => vxlanPort({ bridge: 'br1', name: 'vxlan1', remoteIp: '172.16.10.100', localIp: '172.16.10.100', key: 5000 }))
