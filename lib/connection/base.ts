@@ -71,6 +71,34 @@ export interface SocketLimits {
 }
 
 /**
+ * The exchange on a socket once it is open (an SSH channel, a net.Socket): write `request`, then give `complete`
+ * everything received so far (UTF-8; a character split between chunks stays whole) until it returns true. Resolves
+ * with undefined then, or with why not: the stream closed or failed first, or no complete answer within `answerMs`.
+ * Never rejects; the caller closes the stream.
+ */
+export function socketExchange(stream: NodeJS.ReadWriteStream, request: string, complete: (received: string) => boolean, answerMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const utf8 = new StringDecoder('utf8')
+    let text = ''
+    let settled = false
+    const finish = (why: string | undefined): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resolve(why)
+    }
+    const timer = setTimeout(() => finish(`no complete answer within ${answerMs} ms`), answerMs)
+    stream.on('data', (b: Buffer) => {
+      text += utf8.write(b)
+      if (complete(text)) finish(undefined)
+    })
+    stream.on('close', () => finish('the socket closed before a complete answer'))
+    stream.on('error', (e: Error) => finish(e.message))
+    stream.write(request)
+  })
+}
+
+/**
  * Milliseconds a {@link Command.socket} read waits for a complete answer, from its request, before its command runs instead (at
  * most the command's own limit): a daemon answers in milliseconds, so a silent one is hung, and its command then
  * fails in its own words (`ovsdb-client --timeout=10`: 10 s more).

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process'
 import { connect } from 'node:net'
-import { StringDecoder } from 'node:string_decoder'
-import { BaseConnection, type ConnectionOptions, type ExecWatch, type RawExecResult, type RawStream, type SocketLimits } from './base.ts'
+import { BaseConnection, type ConnectionOptions, type ExecWatch, type RawExecResult, type RawStream, type SocketLimits, socketExchange } from './base.ts'
 
 /** `ansible_connection: local`: runs commands on the controller with /bin/sh, no SSH. */
 export class LocalConnection extends BaseConnection {
@@ -61,29 +60,21 @@ export class LocalConnection extends BaseConnection {
   /** A unix socket of this machine, opened by the controller itself (no process). */
   protected override socketRaw(path: string, request: string, complete: (received: string) => boolean, limits: SocketLimits): Promise<string | undefined> {
     return new Promise((resolve) => {
-      let settled = false
       const sock = connect(path)
-      const finish = (why: string | undefined): void => {
-        if (settled) return
-        settled = true
+      const failed = (e: Error): void => done(e.message)
+      const timer = setTimeout(() => done(`not open within ${limits.openMs} ms`), limits.openMs)
+      const done = (why: string | undefined): void => {
         clearTimeout(timer)
+        sock.off('error', failed)
         sock.destroy()
         resolve(why)
       }
-      let timer = setTimeout(() => finish(`not open within ${limits.openMs} ms`), limits.openMs)
-      const utf8 = new StringDecoder('utf8')
-      let text = ''
-      sock.on('connect', () => {
-        sock.write(request)
+      sock.once('error', failed)
+      sock.once('connect', () => {
         clearTimeout(timer)
-        timer = setTimeout(() => finish(`no complete answer within ${limits.answerMs} ms`), limits.answerMs)
+        sock.off('error', failed)
+        void socketExchange(sock, request, complete, limits.answerMs).then(done)
       })
-      sock.on('data', (b: Buffer) => {
-        text += utf8.write(b)
-        if (complete(text)) finish(undefined)
-      })
-      sock.on('close', () => finish('the socket closed before a complete answer'))
-      sock.on('error', (e: Error) => finish(e.message))
     })
   }
 

@@ -2,12 +2,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { connect as tcpConnect } from 'node:net'
 import { PassThrough, Readable } from 'node:stream'
-import { StringDecoder } from 'node:string_decoder'
 import type { Config } from 'node-ssh'
 import { HostKeyError, UnreachableError } from '../core/errors.ts'
 import { requireDependency } from '../core/require.ts'
 import { mask } from '../core/secrets.ts'
-import { BaseConnection, type ConnectionOptions, type ExecWatch, type RawExecResult, type RawStream, type SocketLimits } from './base.ts'
+import { BaseConnection, type ConnectionOptions, type ExecWatch, type RawExecResult, type RawStream, type SocketLimits, socketExchange } from './base.ts'
 import { KnownHosts } from './known-hosts.ts'
 
 const { NodeSSH } = requireDependency('node-ssh') as typeof import('node-ssh')
@@ -224,51 +223,36 @@ export class SshConnection extends BaseConnection {
    */
   protected override socketRaw(path: string, request: string, complete: (received: string) => boolean, limits: SocketLimits): Promise<string | undefined> {
     return new Promise((resolve) => {
-      let channel: { close(): void } | undefined
       let settled = false
-      const finish = (why: string | undefined): void => {
-        if (settled) return
+      const timer = setTimeout(() => {
         settled = true
+        resolve(`sshd did not open it within ${limits.openMs} ms`)
+      }, limits.openMs)
+      const opened = (why: string | undefined): void => {
         clearTimeout(timer)
-        try {
-          channel?.close()
-        } catch {
-          /* already closed */
-        }
-        resolve(why)
+        if (!settled) resolve(why)
+        settled = true
       }
-      let timer = setTimeout(() => finish(`sshd did not open it within ${limits.openMs} ms`), limits.openMs)
       const client = this.#ssh.connection
       if (client === null) {
-        finish(`connection lost: ${this.#lost ?? 'closed'}`)
+        opened(`connection lost: ${this.#lost ?? 'closed'}`)
         return
       }
       try {
         client.openssh_forwardOutStreamLocal(path, (err, ch) => {
-          if (err !== undefined && err !== null) {
-            // sshd answers "open failed" both when streamlocal forwarding is off and when the socket is missing
-            finish(`sshd did not open it (streamlocal forwarding off, or no such socket): ${err.message}`)
-            return
+          // sshd answers "open failed" both when streamlocal forwarding is off and when the socket is missing
+          if (err !== undefined && err !== null) opened(`sshd did not open it (streamlocal forwarding off, or no such socket): ${err.message}`)
+          else if (settled) ch.close()
+          else {
+            clearTimeout(timer)
+            void socketExchange(ch, request, complete, limits.answerMs).then((why) => {
+              ch.close()
+              opened(why)
+            })
           }
-          channel = ch
-          if (settled) {
-            ch.close()
-            return
-          }
-          const utf8 = new StringDecoder('utf8')
-          let text = ''
-          ch.on('data', (b: Buffer) => {
-            text += utf8.write(b)
-            if (complete(text)) finish(undefined)
-          })
-          ch.on('close', () => finish('the socket closed before a complete answer'))
-          ch.on('error', (e: Error) => finish(e.message))
-          ch.write(request)
-          clearTimeout(timer)
-          timer = setTimeout(() => finish(`no complete answer within ${limits.answerMs} ms`), limits.answerMs)
         })
       } catch (e) {
-        finish(e instanceof Error ? e.message : String(e))
+        opened(e instanceof Error ? e.message : String(e))
       }
     })
   }

@@ -187,20 +187,19 @@ function thrown(e: unknown): string {
   return mask(text).replace(/\s*\n\s*/g, ' ')
 }
 
-/** Whether `v` is a promise (or any thenable): a playbook function made `async` by mistake. */
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function'
+/**
+ * Whether `v` is a promise (or any thenable): a playbook function made `async` by mistake. Its rejection is caught
+ * here, never awaited: left unhandled, it would end the process with the error printed, secrets and all, unmasked.
+ */
+function isPromiseCaught(v: unknown): boolean {
+  if ((typeof v !== 'object' && typeof v !== 'function') || v === null || typeof (v as { then?: unknown }).then !== 'function') return false
+  Promise.resolve(v as PromiseLike<unknown>).catch(() => undefined)
+  return true
 }
 
-/**
- * Why what a play's `tasks()` returned is not a list of tasks, or undefined when it is. A promise is caught here
- * (its rejection would otherwise end the process with the error, secrets and all, unmasked), never awaited.
- */
+/** Why what a play's `tasks()` returned is not a list of tasks, or undefined when it is. */
 function notTasks(got: unknown): string | undefined {
-  if (isThenable(got)) {
-    Promise.resolve(got).catch(() => undefined)
-    return 'returned a Promise: tasks() must return the tasks themselves, an array (it cannot be async)'
-  }
+  if (isPromiseCaught(got)) return 'returned a Promise: tasks() must return the tasks themselves, an array (it cannot be async)'
   if (!Array.isArray(got)) return `returned ${shown(got)}, not an array of tasks`
   const bad = got.findIndex((t: unknown) => typeof t !== 'object' || t === null || typeof (t as { key?: unknown }).key !== 'string' || typeof (t as { plan?: unknown }).plan !== 'function' || !Array.isArray((t as { facts?: unknown }).facts))
   return bad < 0 ? undefined : `returned an array whose element ${bad} is ${shown(got[bad])}, not a task (made by ovsBridge(), command(), ...)`
@@ -235,8 +234,7 @@ export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory
       if (e instanceof VxlabError) throw e
       throw new PlaybookValidationError([`${pb.name}: its validate() threw ${thrown(e)}`])
     }
-    if (isThenable(r)) {
-      Promise.resolve(r).catch(() => undefined)
+    if (isPromiseCaught(r)) {
       throw new PlaybookValidationError([`${pb.name}: validate() returned a Promise: it must check and throw before it returns (it cannot be async)`])
     }
   }

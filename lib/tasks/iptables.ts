@@ -247,8 +247,9 @@ const IPTABLES_MASQ_FIELDS = specFields<IptablesMasqSpec>()('iface', 'source', '
  * Errors: {@link ValidationError} for a bad iface, a source that is not a network (`10.0.1.5/24`), a bad ensure.
  */
 export function iptablesMasq(spec: IptablesMasqSpec): Task<IptablesMasqNorm, IptablesCurrent> {
-  validateSpec(`iptables.masq[${String(spec?.iface)}]`, () => knownFields(spec, IPTABLES_MASQ_FIELDS))
-  const norm = validateSpec(`iptables.masq[${String(spec?.iface)}]`, (): IptablesMasqNorm => ({
+  const specKey = `iptables.masq[${String(spec?.iface)}]`
+  validateSpec(specKey, () => knownFields(spec, IPTABLES_MASQ_FIELDS))
+  const norm = validateSpec(specKey, (): IptablesMasqNorm => ({
     iface: ifname('iface', spec.iface),
     source: ipv4Cidr('source', spec.source),
     ensure: oneOf('ensure', spec.ensure ?? 'present', ENSURE),

@@ -74,8 +74,9 @@ const IP_ADDRESS_FIELDS = specFields<IpAddressSpec>()('dev', 'address', 'up', 'e
  * a bad `address` (not `A.B.C.D/len`), a non-boolean `up`, or `ensure` not present/absent.
  */
 export function ipAddress(spec: IpAddressSpec): Task<IpAddressNorm, IpAddressCurrent> {
-  validateSpec(`net.ipAddress[${String(spec?.dev)} ${String(spec?.address)}]`, () => knownFields(spec, IP_ADDRESS_FIELDS))
-  const norm = validateSpec(`net.ipAddress[${String(spec?.dev)} ${String(spec?.address)}]`, (): IpAddressNorm => ({
+  const specKey = `net.ipAddress[${String(spec?.dev)} ${String(spec?.address)}]`
+  validateSpec(specKey, () => knownFields(spec, IP_ADDRESS_FIELDS))
+  const norm = validateSpec(specKey, (): IpAddressNorm => ({
     dev: ifname('dev', spec.dev),
     address: ipv4Interface('address', spec.address),
     up: boolean('up', spec.up, true),
@@ -204,8 +205,9 @@ const ROUTE_FIELDS = specFields<RouteSpec>()('destination', 'via', 'dev', 'ensur
  * or a bad `ensure`. The kernel rejects an unreachable gateway at apply ("Nexthop has invalid gateway").
  */
 export function route(spec: RouteSpec): Task<RouteNorm, RouteCurrent> {
-  validateSpec(`net.route[${String(spec?.destination)}]`, () => knownFields(spec, ROUTE_FIELDS))
-  const norm = validateSpec(`net.route[${String(spec?.destination)}]`, (): RouteNorm => {
+  const specKey = `net.route[${String(spec?.destination)}]`
+  validateSpec(specKey, () => knownFields(spec, ROUTE_FIELDS))
+  const norm = validateSpec(specKey, (): RouteNorm => {
     const ensure = oneOf('ensure', spec.ensure ?? 'present', ENSURE)
     const destination = routeDestination('destination', spec.destination)
     const via = spec.via !== undefined ? gatewayIpv4('via', spec.via) : undefined
@@ -338,8 +340,9 @@ const SET_MTU_FIELDS = specFields<SetMtuSpec>()('dev', 'mtu', 'ovs', 'recordPrio
  * interface (its MTU is not settable: set the underlay's).
  */
 export function setMtu(spec: SetMtuSpec): Task<SetMtuNorm, SetMtuCurrent> {
-  validateSpec(`net.setMtu[${String(spec?.dev)}]`, () => knownFields(spec, SET_MTU_FIELDS))
-  const norm = validateSpec(`net.setMtu[${String(spec?.dev)}]`, (): SetMtuNorm => ({
+  const specKey = `net.setMtu[${String(spec?.dev)}]`
+  validateSpec(specKey, () => knownFields(spec, SET_MTU_FIELDS))
+  const norm = validateSpec(specKey, (): SetMtuNorm => ({
     dev: ifname('dev', spec.dev),
     mtu: mtuValue('mtu', spec.mtu),
     ovs: boolean('ovs', spec.ovs, true),

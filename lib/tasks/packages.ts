@@ -58,8 +58,9 @@ const PACKAGES_FIELDS = specFields<PackagesSpec>()('names', 'ensure')
  */
 export function packages(spec: PackagesSpec): Task<PackagesNorm, PackagesCurrent> {
   const label = Array.isArray(spec?.names) ? spec?.names.join(',') : String(spec?.names)
-  validateSpec(`packages.apt[${label}]`, () => knownFields(spec, PACKAGES_FIELDS))
-  const norm = validateSpec(`packages.apt[${label}]`, (): PackagesNorm => {
+  const specKey = `packages.apt[${label}]`
+  validateSpec(specKey, () => knownFields(spec, PACKAGES_FIELDS))
+  const norm = validateSpec(specKey, (): PackagesNorm => {
     if (!Array.isArray(spec.names) || spec.names.length === 0) throw new ValidationError('names', `expected a non-empty list of package names, got ${JSON.stringify(spec.names)}`)
     const names = [...new Set(spec.names.map((n: unknown, i) => debianPackageName(`names[${i}]`, n)))]
     return { names, ensure: oneOf('ensure', spec.ensure ?? 'present', ENSURE) }

@@ -136,8 +136,9 @@ const SYSCTL_FIELDS = specFields<SysctlSpec>()('key', 'value', 'persist', 'file'
  * file path, `absent` without `persist`, a `recordPrior` that is not a boolean, `absent` with `recordPrior` but no `value`.
  */
 export function sysctl(spec: SysctlSpec): Task<SysctlNorm, SysctlCurrent> {
-  validateSpec(`sysctl[${String(spec?.key)}]`, () => knownFields(spec, SYSCTL_FIELDS))
-  const norm = validateSpec(`sysctl[${String(spec?.key)}]`, (): SysctlNorm => {
+  const specKey = `sysctl[${String(spec?.key)}]`
+  validateSpec(specKey, () => knownFields(spec, SYSCTL_FIELDS))
+  const norm = validateSpec(specKey, (): SysctlNorm => {
     const key = sysctlKey('key', spec.key)
     const ensure = oneOf('ensure', spec.ensure ?? 'present', ENSURE)
     let value = ''
