@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, lstatSync, readlinkSync, statSync } 
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { setFlagsFromString } from 'node:v8'
 import type { ExecLogger } from './connection/types.ts'
 import { UsageError, VxlabError } from './core/errors.ts'
 import { DEFAULT_FORKS, exitCodeOf, runPlaybook, type FlagDef, type FlagValues, type PlaybookDef, type PlaybookEvents, type RunReport } from './core/playbook.ts'
@@ -362,12 +363,33 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
 }
 
 /**
+ * V8's default `--interrupt-budget` (67584: bytecode weight a function runs before V8 considers optimizing it with
+ * TurboFan, in compiler threads beside the main one), and the budget a vxlab command-line run uses instead.
+ */
+export const V8_INTERRUPT_BUDGET = { default: 67_584, cli: 8 * 67_584 } as const
+
+/**
+ * Tune V8 for a command-line run, which is short (0.2-2 s) and shares the machine's cores with the hosts' sshd
+ * and its own SSH crypto: raise `--interrupt-budget` 8x ({@link V8_INTERRUPT_BUDGET}), so TurboFan compiles only
+ * what runs hot for longer. With V8's default, the compiler threads spent ~190 ms of CPU in a 50-host no-op
+ * (~0.85 s of the run's CPU) on code the run then barely used; functions that stay hot (a run on many more hosts)
+ * are still optimized, later. Measured in bench/RESULTS.md (eighth pass). V8 flags are process-wide
+ * (`v8.setFlagsFromString`), so only the command-line entry points call this ({@link runIfMain}, `npm run lab`),
+ * never importing vxlab; `node --interrupt-budget=N` on the command line wins.
+ */
+export function tuneV8ForShortRun(): void {
+  if (process.execArgv.some((a) => a.startsWith('--interrupt-budget'))) return
+  setFlagsFromString(`--interrupt-budget=${V8_INTERRUPT_BUDGET.cli}`)
+}
+
+/**
  * When the calling module is the program being run (`npx tsx playbooks/lab.ts`), run the playbook's CLI
  * and exit with its code. Importing the module (to reuse its tasks) does nothing.
  */
 export async function runIfMain(moduleUrl: string, pb: PlaybookDef): Promise<void> {
   const argv1 = process.argv[1]
   if (argv1 === undefined || resolve(argv1) !== fileURLToPath(moduleUrl)) return
+  tuneV8ForShortRun()
   const code = await runCli(pb)
   process.exitCode = code
 }

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { checkOptions, cliOptions, runCli, usageErrorText } from '../lib/cli.ts'
+import { checkOptions, cliOptions, runCli, tuneV8ForShortRun, usageErrorText } from '../lib/cli.ts'
 import { labRunArgs } from '../lib/lab/args.ts'
 import { checkPrerequisites, ensureTestbed, installDeps, testbedDir } from '../lib/testbed/index.ts'
 import { lab } from '../playbooks/lab.ts'
@@ -47,4 +47,5 @@ if (!pre.ok) {
 const t0 = Date.now()
 const tb = await ensureTestbed({ hosts: 2, log: (l) => say(l.startsWith('testbed') ? l : `testbed: ${l}`) })
 say(`lab: testbed ready (${tb.hosts} docker hosts) in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+tuneV8ForShortRun()
 process.exitCode = await runCli(lab, ['-i', join(testbedDir(), 'inventory.yml'), ...labRunArgs(lab, args)], io)

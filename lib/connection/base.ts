@@ -208,7 +208,7 @@ export class BatchInterruptedError extends VxlabError {
 }
 
 /**
- * What the lock holder's shell (`exec sh -s`) reads from its stdin: the batch `script` (if any) started in the
+ * What the lock holder's shell (`sh -s`) reads from its stdin after the lock script: the batch `script` (if any) started in the
  * background in a subshell with fd 9 (the lock) closed, printing `end` when done; then the holder waits for the end
  * of its stdin, runs `cleanup` and, if the batch still runs, kills its own process group.
  *
@@ -221,7 +221,9 @@ export class BatchInterruptedError extends VxlabError {
 export function holderInput(script: string | undefined, end: string, cleanup: string): string {
   const wait = 'while read -r __x; do :; done'
   if (script === undefined) return `{\n${wait}\n${cleanup}}\n`
-  return `{\n{ (\nexec 9>&-\n${script})\nprintf '%s\\n' '${end}'\n} &\n__b=$!\n${wait}\njobs >/dev/null\n${cleanup}` +
+  // the end line from the subshell's EXIT trap: printed after the script's last part, also when it ends with `exit`
+  // (an apply batch stopped at a failed part), in the one process the background batch costs
+  return `{\n(\nexec 9>&-\ntrap "printf '%s\\n' '${end}'" EXIT\n${script}) &\n__b=$!\n${wait}\njobs >/dev/null\n${cleanup}` +
     // still running: kill the holder's process group (field 3 after the command name in /proc/PID/stat, proc(5));
     // never group 0 or 1 (`kill -1` would signal every process)
     `if kill -0 "$__b" 2>/dev/null && read -r __s </proc/$$/stat; then set -- \${__s##*) }; [ "$3" -gt 1 ] 2>/dev/null && kill -KILL -"$3"; fi\n}\n`
@@ -300,8 +302,9 @@ export abstract class BaseConnection implements Connection {
   protected abstract streamRaw(commandLine: string, onOutput: (chunk: Buffer) => void, stdin?: string | Uint8Array): Promise<RawStream>
 
   /**
-   * Start `command` and keep it running with its stdin open (the run lock's holder). Resolves once its stdout
-   * contains `marker`; rejects with its output when it ends first or `timeoutMs` passes. Counts as one exec.
+   * Start `command` and keep it running with its stdin open (the run lock's holder), after writing `command.stdin`
+   * (if any) to it. Resolves once its stdout contains `marker`; rejects with its output when it ends first or
+   * `timeoutMs` passes. Counts as one exec.
    */
   async hold(command: Command, marker: string, timeoutMs: number): Promise<Held> {
     this.#execs++
@@ -309,7 +312,7 @@ export abstract class BaseConnection implements Connection {
     let out = ''
     let resolveSeen!: () => void
     const seen = new Promise<void>((r) => (resolveSeen = r))
-    const w = this.#wrap(renderCommand(command), undefined)
+    const w = this.#wrap(renderCommand(command), command.stdin)
     const utf8 = new StringDecoder('utf8')
     const stream = await this.streamRaw(w.line, (chunk) => {
       out += utf8.write(chunk)
@@ -331,8 +334,9 @@ export abstract class BaseConnection implements Connection {
   /**
    * Start `command` (the run lock's holder) with its stdin open and, once its stdout shows `marker` on a line
    * of its own, run `parts` as a batch IN THE SAME SESSION: one exec for the lock and the batch, so taking the
-   * lock costs no round trip of its own. `command` must end by running a shell on the rest of its stdin
-   * (`exec sh -s`): it gets the batch script, run in the background in a subshell with fd 9 closed (the
+   * lock costs no round trip of its own. `command` must be a shell reading its stdin (`sh -s`, or a command that
+   * ends with `exec sh -s`): it gets `command.stdin` first (the lock script, {@link import('../core/lock.ts').lockCommand}),
+   * then the batch script, run in the background in a subshell with fd 9 closed (the
    * holder's lock descriptor never leaks into a command, which could keep the lock after the run), while the
    * holder itself waits for the end of its stdin (a builtin `read` loop, {@link holderInput}), holding the session
    * and the lock. Its stdin ends when `release()` closes it, when a part times out here (the watchdog closes it) or
@@ -375,7 +379,7 @@ export abstract class BaseConnection implements Connection {
     const heldLine = `${marker}\n`
     let out = ''
     let wake: () => void = () => undefined
-    const w = this.#wrap(renderCommand(command), input)
+    const w = this.#wrap(renderCommand(command), command.stdin === undefined ? input : Buffer.concat([Buffer.from(command.stdin), Buffer.from(input)]))
     const utf8 = new StringDecoder('utf8') // a character split between two chunks stays whole
     let feed: (chunk: Buffer) => void = () => undefined
     const stream = await this.streamRaw(w.line, (chunk) => {

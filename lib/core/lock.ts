@@ -16,9 +16,10 @@ export const LOCK_FILE = '/run/vxlab.lock'
 export const LOCK_MARKER = 'VXLAB_LOCK_HELD'
 
 /**
- * The holder: $1 lock file, $2 `-x` or `-s`, $3 wait in seconds, $4 owner text (for "locked by ..."). Once it
- * holds the lock it becomes a shell reading the rest of its stdin (the first batch, then a builtin `read` loop), with
- * the lock on fd 9 until that shell ends.
+ * The holder: the first lines its shell (`sh -s`) reads from stdin; $1 lock file, $2 `-x` or `-s`, $3 wait in
+ * seconds, $4 owner text (for "locked by ..."). Once it holds the lock the same shell goes on reading its stdin (the
+ * first batch, then a builtin `read` loop), with the lock on fd 9 until it ends. On stdin rather than in `sh -c`,
+ * which would need an `exec sh -s` after it: one shell process less per host and run (~0.6 ms of CPU here).
  */
 export const LOCK_SCRIPT = [
   'l=$1; mode=$2; wait=$3; owner=$4',
@@ -29,12 +30,12 @@ export const LOCK_SCRIPT = [
   'if [ "$rc" -ne 0 ]; then echo "cannot take the run lock $l (flock exit $rc)"; exit 3; fi',
   'printf "%s\\n" "$owner" > "$l.owner" 2>/dev/null',
   `echo ${LOCK_MARKER}`,
-  'exec sh -s',
+  '',
 ].join('\n')
 
 /** The holder command for a run: shared lock for check mode, exclusive otherwise; `file` default {@link LOCK_FILE}. */
 export function lockCommand(opts: { check: boolean; waitMs: number; owner: string; file?: string }): Command {
-  return { argv: ['sh', '-c', LOCK_SCRIPT, 'sh', opts.file ?? LOCK_FILE, opts.check ? '-s' : '-x', String(Math.ceil(opts.waitMs / 1000)), opts.owner] }
+  return { argv: ['sh', '-s', opts.file ?? LOCK_FILE, opts.check ? '-s' : '-x', String(Math.ceil(opts.waitMs / 1000)), opts.owner], stdin: LOCK_SCRIPT }
 }
 
 type HoldingConnection = Connection & Required<Pick<Connection, 'holdThenBatch'>>
