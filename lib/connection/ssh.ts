@@ -4,7 +4,7 @@ import { connect as tcpConnect } from 'node:net'
 import { PassThrough, Readable } from 'node:stream'
 import type { Config } from 'node-ssh'
 import { HostKeyError, UnreachableError } from '../core/errors.ts'
-import { requireDependency } from '../core/require.ts'
+import { requireDependency, resolveDependency } from '../core/require.ts'
 import { mask } from '../core/secrets.ts'
 import { BaseConnection, type ConnectionOptions, type ExecWatch, type RawExecResult, type RawStream, type SocketLimits, socketExchange } from './base.ts'
 import { KnownHosts } from './known-hosts.ts'
@@ -284,7 +284,7 @@ export function privateKeyProblem(path: string): string | undefined {
     return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(e as Error).message}`
   }
   if (!('problem' in k)) {
-    parseKey ??= (createRequire(requireDependency.resolve('node-ssh'))('ssh2') as { utils: { parseKey: KeyParser } }).utils.parseKey
+    parseKey ??= (createRequire(resolveDependency('node-ssh'))('ssh2') as { utils: { parseKey: KeyParser } }).utils.parseKey
     const parsed = parseKey(k.data)
     k.problem = parsed instanceof Error ? `is not a usable private key: ${parsed.message}` : undefined
   }
