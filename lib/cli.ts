@@ -1,5 +1,5 @@
 import { accessSync, constants, existsSync, lstatSync, readlinkSync, statSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { dirname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
@@ -271,7 +271,10 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
   try {
     const inventoryFile = (values.inventory as string | undefined) ?? process.env.VXLAB_INVENTORY ?? pb.defaultInventory ?? '.testbed/inventory.yml'
     if (!existsSync(inventoryFile)) {
-      throw new UsageError(`inventory ${inventoryFile} not found${inventoryFile.includes('.testbed') ? ' (bring the testbed up with `npm run testbed -- up`, or pass -i FILE)' : ''}`)
+      // a relative path is read from the current folder, which may not be the project's
+      const where = isAbsolute(inventoryFile) ? '' : ` in ${process.cwd()}`
+      const hint = inventoryFile.includes('.testbed') ? ' (bring the testbed up with `npm run testbed -- up` in the project folder, run from that folder, or pass -i FILE)' : ''
+      throw new UsageError(`inventory ${inventoryFile} not found${where}${hint}`)
     }
     const { forks, hostKeyPolicy, connectTimeoutMs, commandTimeoutMs, lockTimeoutMs } = options
     const inventory = Inventory.load(resolve(inventoryFile))
@@ -378,8 +381,13 @@ export const V8_INTERRUPT_BUDGET = { default: 67_584, cli: 8 * 67_584 } as const
  * never importing vxlab; `node --interrupt-budget=N` on the command line wins.
  */
 export function tuneV8ForShortRun(): void {
-  if (process.execArgv.some((a) => a.startsWith('--interrupt-budget'))) return
+  if (givesInterruptBudget(process.execArgv)) return
   setFlagsFromString(`--interrupt-budget=${V8_INTERRUPT_BUDGET.cli}`)
+}
+
+/** Whether node's own arguments set V8's interrupt budget (V8 takes `--interrupt-budget` and `--interrupt_budget`). */
+export function givesInterruptBudget(execArgv: readonly string[]): boolean {
+  return execArgv.some((a) => /^--interrupt[-_]budget(=|$)/.test(a))
 }
 
 /**

@@ -207,6 +207,16 @@ export class BatchInterruptedError extends VxlabError {
   }
 }
 
+/** Whether `text` has `line` as a line of its own. */
+function hasLine(text: string, line: string): boolean {
+  return text.startsWith(`${line}\n`) || text.includes(`\n${line}\n`)
+}
+
+/** `text` without its lines that are exactly `line` (none when `line` is undefined). */
+function withoutLine(text: string, line: string | undefined): string {
+  return line === undefined ? text : text.split('\n').filter((l) => l !== line).join('\n')
+}
+
 /**
  * What the lock holder's shell (`sh -s`) reads from its stdin after the lock script: the batch `script` (if any) started in the
  * background in a subshell with fd 9 (the lock) closed, printing `end` when done; then the holder waits for the end
@@ -221,9 +231,9 @@ export class BatchInterruptedError extends VxlabError {
 export function holderInput(script: string | undefined, end: string, cleanup: string): string {
   const wait = 'while read -r __x; do :; done'
   if (script === undefined) return `{\n${wait}\n${cleanup}}\n`
-  // the end line from the subshell's EXIT trap: printed after the script's last part, also when it ends with `exit`
-  // (an apply batch stopped at a failed part), in the one process the background batch costs
-  return `{\n(\nexec 9>&-\ntrap "printf '%s\\n' '${end}'" EXIT\n${script}) &\n__b=$!\n${wait}\njobs >/dev/null\n${cleanup}` +
+  // the end line from a group around the batch's subshell, not from an EXIT trap inside it: dash runs no trap when
+  // the subshell dies of a signal (a part that kills its parent), and the batch would then wait for its time limit
+  return `{\n{ (\nexec 9>&-\n${script})\nprintf '%s\\n' '${end}'\n} &\n__b=$!\n${wait}\njobs >/dev/null\n${cleanup}` +
     // still running: kill the holder's process group (field 3 after the command name in /proc/PID/stat, proc(5));
     // never group 0 or 1 (`kill -1` would signal every process)
     `if kill -0 "$__b" 2>/dev/null && read -r __s </proc/$$/stat; then set -- \${__s##*) }; [ "$3" -gt 1 ] 2>/dev/null && kill -KILL -"$3"; fi\n}\n`
@@ -306,28 +316,29 @@ export abstract class BaseConnection implements Connection {
    * (if any) to it. Resolves once its stdout contains `marker`; rejects with its output when it ends first or
    * `timeoutMs` passes. Counts as one exec.
    */
-  async hold(command: Command, marker: string, timeoutMs: number): Promise<Held> {
+  async hold(command: Command, marker: string, timeoutMs: number, refusedMarker?: string): Promise<Held> {
     this.#execs++
     this.log?.(this.host, mask(describeCommand(command)))
     let out = ''
-    let resolveSeen!: () => void
-    const seen = new Promise<void>((r) => (resolveSeen = r))
+    let resolveSeen!: (r: 'held' | 'refused') => void
+    const seen = new Promise<'held' | 'refused'>((r) => (resolveSeen = r))
     const w = this.#wrap(renderCommand(command), command.stdin)
     const utf8 = new StringDecoder('utf8')
     const stream = await this.streamRaw(w.line, (chunk) => {
       out += utf8.write(chunk)
-      if (out.includes(marker)) resolveSeen()
+      if (out.includes(marker)) resolveSeen('held')
+      else if (refusedMarker !== undefined && hasLine(out, refusedMarker)) resolveSeen('refused')
     }, w.stdin)
     let timer: NodeJS.Timeout | undefined
     const outcome = await Promise.race([
-      seen.then(() => 'held' as const),
+      seen,
       stream.exited.then((code) => ({ code })),
       new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs))),
     ])
     clearTimeout(timer)
     if (outcome === 'held') return { release: async () => { stream.end(); await stream.exited } }
     stream.end()
-    const why = out.trim() || (outcome === 'timeout' ? `no answer within ${timeoutMs} ms` : `exit ${String(outcome.code)}`)
+    const why = withoutLine(out, refusedMarker).trim() || (outcome === 'timeout' ? `no answer within ${timeoutMs} ms` : outcome === 'refused' ? 'refused' : `exit ${String(outcome.code)}`)
     throw new VxlabError(`${this.host}: ${mask(why)}`)
   }
 
@@ -347,11 +358,11 @@ export abstract class BaseConnection implements Connection {
    * `holdTimeoutMs` passes before the marker; a batch cut short rejects as {@link runBatch} does
    * ({@link BatchInterruptedError} with the results of the parts that finished).
    */
-  async holdThenBatch(command: Command, marker: string, holdTimeoutMs: number, parts: readonly BatchPart[]): Promise<{ held: Held; results: ExecResult[] }> {
+  async holdThenBatch(command: Command, marker: string, holdTimeoutMs: number, parts: readonly BatchPart[], refusedMarker?: string): Promise<{ held: Held; results: ExecResult[] }> {
     let held: Held | undefined
     try {
       const results = await this.#withSocketReads(parts, async (rest, startReads) => {
-        const r = await this.#holdThenShellBatch(command, marker, holdTimeoutMs, rest, startReads)
+        const r = await this.#holdThenShellBatch(command, marker, holdTimeoutMs, rest, startReads, refusedMarker)
         held = r.held
         return r.results
       })
@@ -364,7 +375,7 @@ export abstract class BaseConnection implements Connection {
   }
 
   /** {@link holdThenBatch} with every part run by the shell; `onHeld` is called once the lock is held. */
-  async #holdThenShellBatch(command: Command, marker: string, holdTimeoutMs: number, parts: readonly BatchPart[], onHeld: () => void): Promise<{ held: Held; results: ExecResult[] }> {
+  async #holdThenShellBatch(command: Command, marker: string, holdTimeoutMs: number, parts: readonly BatchPart[], onHeld: () => void, refusedMarker?: string): Promise<{ held: Held; results: ExecResult[] }> {
     this.#execs++
     const commands = parts.map((p) => p.command)
     const limits = commands.map((c) => c.timeoutMs ?? this.commandTimeoutMs)
@@ -407,10 +418,11 @@ export abstract class BaseConnection implements Connection {
       }
       return true
     }
-    const held = await until(() => out.includes(heldLine), holdTimeoutMs)
-    if (!held) {
+    const refused = (): boolean => refusedMarker !== undefined && hasLine(out, refusedMarker)
+    await until(() => out.includes(heldLine) || refused(), holdTimeoutMs)
+    if (!out.includes(heldLine)) {
       stream.end()
-      const why = out.trim() || (exitCode === undefined ? `no answer within ${holdTimeoutMs} ms` : `exit ${String(exitCode)}`)
+      const why = withoutLine(out, refusedMarker).trim() || (refused() ? 'refused' : exitCode === undefined ? `no answer within ${holdTimeoutMs} ms` : `exit ${String(exitCode)}`)
       throw new HoldRefusedError(`${this.host}: ${mask(why)}`)
     }
     const release = async (): Promise<void> => {

@@ -25,13 +25,17 @@ export interface Connection {
    * or a connection error (with `completed` results attached) when the exec itself fails.
    */
   runBatch(parts: readonly BatchPart[]): Promise<ExecResult[]>
-  /** Start a command that keeps running with its stdin open until released (the run lock). Optional for fakes. */
-  hold?(command: Command, marker: string, timeoutMs: number): Promise<{ release(): Promise<void> }>
+  /**
+   * Start a command that keeps running with its stdin open until released (the run lock). A line `refusedMarker`
+   * (when given) means it gave up: it is refused at once, with what it printed before. Optional for fakes.
+   */
+  hold?(command: Command, marker: string, timeoutMs: number, refusedMarker?: string): Promise<{ release(): Promise<void> }>
   /**
    * Start a holder (the run lock) and, once it prints `marker`, run `parts` in the same session (one exec for
-   * both); the holder keeps running until released. Optional: without it the lock costs an exec of its own.
+   * both); the holder keeps running until released. A line `refusedMarker` refuses it at once, as in `hold`.
+   * Optional: without it the lock costs an exec of its own.
    */
-  holdThenBatch?(command: Command, marker: string, holdTimeoutMs: number, parts: readonly BatchPart[]): Promise<{ held: { release(): Promise<void> }; results: ExecResult[] }>
+  holdThenBatch?(command: Command, marker: string, holdTimeoutMs: number, parts: readonly BatchPart[], refusedMarker?: string): Promise<{ held: { release(): Promise<void> }; results: ExecResult[] }>
   /**
    * Record every later exec (its shell's pid, session and start time) in the folder `dir` on the host, where the
    * run lock's holder kills whatever still runs when its session ends (the run released the lock, or vxlab was

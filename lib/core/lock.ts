@@ -14,28 +14,36 @@ import { LockError } from './errors.ts'
 export const LOCK_FILE = '/run/vxlab.lock'
 /** What the holder prints, on a line of its own, once it holds the lock. */
 export const LOCK_MARKER = 'VXLAB_LOCK_HELD'
+/**
+ * What the holder prints, on a line of its own, after why it did not take the lock, just before it exits: the run
+ * need not wait for the session to end, which it may not (become with a password keeps a `cat` on its stdin).
+ */
+export const LOCK_REFUSED_MARKER = 'VXLAB_LOCK_REFUSED'
 
 /**
  * The holder: the first lines its shell (`sh -s`) reads from stdin; $1 lock file, $2 `-x` or `-s`, $3 wait in
  * seconds, $4 owner text (for "locked by ..."). Once it holds the lock the same shell goes on reading its stdin (the
- * first batch, then a builtin `read` loop), with the lock on fd 9 until it ends. On stdin rather than in `sh -c`,
- * which would need an `exec sh -s` after it: one shell process less per host and run (~0.6 ms of CPU here).
+ * first batch, then a builtin `read` loop), with the lock on fd 9 until it ends, and with none of its variables or
+ * arguments left for what follows. On stdin rather than in `sh -c`, which would need an `exec sh -s` after it: one
+ * shell process less per host and run (~0.6 ms of CPU here). The lock file is opened with `command exec`, so a
+ * failure is reported here rather than ending the shell (a redirection error of plain `exec` does, in dash).
  */
 export const LOCK_SCRIPT = [
   'l=$1; mode=$2; wait=$3; owner=$4',
-  'exec 9>>"$l" || { echo "cannot open the run lock $l"; exit 3; }',
+  `{ command exec 9>>"$l"; } 2>/dev/null || { echo "cannot open the run lock $l"; echo ${LOCK_REFUSED_MARKER}; exit 3; }`,
   // flock(1) exits 1 when the wait ran out (its conflict exit code), other codes for its own errors
   'flock "$mode" -w "$wait" 9; rc=$?',
-  'if [ "$rc" -eq 1 ]; then echo "locked by $(cat "$l.owner" 2>/dev/null || echo "another run") (waited $wait s for $l)"; exit 75; fi',
-  'if [ "$rc" -ne 0 ]; then echo "cannot take the run lock $l (flock exit $rc)"; exit 3; fi',
+  `if [ "$rc" -eq 1 ]; then echo "locked by $(cat "$l.owner" 2>/dev/null || echo "another run") (waited $wait s for $l)"; echo ${LOCK_REFUSED_MARKER}; exit 75; fi`,
+  `if [ "$rc" -ne 0 ]; then echo "cannot take the run lock $l (flock exit $rc)"; echo ${LOCK_REFUSED_MARKER}; exit 3; fi`,
   'printf "%s\\n" "$owner" > "$l.owner" 2>/dev/null',
+  'unset l mode wait owner rc; set --',
   `echo ${LOCK_MARKER}`,
   '',
 ].join('\n')
 
 /** The holder command for a run: shared lock for check mode, exclusive otherwise; `file` default {@link LOCK_FILE}. */
 export function lockCommand(opts: { check: boolean; waitMs: number; owner: string; file?: string }): Command {
-  return { argv: ['sh', '-s', opts.file ?? LOCK_FILE, opts.check ? '-s' : '-x', String(Math.ceil(opts.waitMs / 1000)), opts.owner], stdin: LOCK_SCRIPT }
+  return { argv: ['sh', '-s', '--', opts.file ?? LOCK_FILE, opts.check ? '-s' : '-x', String(Math.ceil(opts.waitMs / 1000)), opts.owner], stdin: LOCK_SCRIPT }
 }
 
 type HoldingConnection = Connection & Required<Pick<Connection, 'holdThenBatch'>>
@@ -64,7 +72,7 @@ export class RunLockedConnection implements Connection {
 
   async #take(parts: readonly BatchPart[]): Promise<ExecResult[]> {
     try {
-      const { held, results } = await this.inner.holdThenBatch(this.holder, LOCK_MARKER, this.holdTimeoutMs, parts)
+      const { held, results } = await this.inner.holdThenBatch(this.holder, LOCK_MARKER, this.holdTimeoutMs, parts, LOCK_REFUSED_MARKER)
       this.#held = held
       return results
     } catch (e) {

@@ -9,7 +9,7 @@ import { privateKeyProblem, SshConnection } from '../connection/ssh.ts'
 import type { Inventory, InventoryHost } from '../inventory/inventory.ts'
 import { describeCommand } from './command.ts'
 import { FactError, LockError, PlaybookValidationError, UnreachableError, UsageError, VxlabError } from './errors.ts'
-import { LOCK_FILE, LOCK_MARKER, lockCommand, RunLockedConnection } from './lock.ts'
+import { LOCK_FILE, LOCK_MARKER, LOCK_REFUSED_MARKER, lockCommand, RunLockedConnection } from './lock.ts'
 import { firstReadPlan, HostPlayRunner, type ReadPlan, type RunEvents, type TaskOutcome, type TaskStatus } from './runner.ts'
 import { mask, maskFields, secretFieldsOf } from './secrets.ts'
 import { shown } from './validate.ts'
@@ -216,6 +216,11 @@ function notTasks(got: unknown): string | undefined {
  */
 export function buildPlaybook(pb: PlaybookDef, opts: Pick<RunOptions, 'inventory' | 'limit' | 'check' | 'flags'>): BuiltPlay[] {
   const inv = opts.inventory
+  // from JavaScript or a cast: a path or a parsed object instead of the Inventory class
+  const given: unknown = inv
+  if (typeof (given as Partial<Inventory> | null)?.match !== 'function' || typeof (given as Partial<Inventory>).groupHosts !== 'function') {
+    throw new UsageError(`playbook ${pb.name}: inventory: expected an Inventory (Inventory.load(file) or Inventory.parse(text, file)), got ${typeof given === 'object' && given !== null ? 'an object of another kind' : shown(given)}`)
+  }
   const problems: string[] = []
   let limited: Set<string> | undefined
   if (opts.limit !== undefined) {
@@ -353,7 +358,7 @@ class ConnectionPool {
     if (conn.holdThenBatch) return new RunLockedConnection(conn as Connection & Required<Pick<Connection, 'holdThenBatch'>>, holder, waitMs + 10_000)
     if (!conn.hold) return conn
     try {
-      this.#held.push(await conn.hold(holder, LOCK_MARKER, waitMs + 10_000))
+      this.#held.push(await conn.hold(holder, LOCK_MARKER, waitMs + 10_000, LOCK_REFUSED_MARKER))
     } catch (e) {
       await conn.close()
       throw new LockError(conn.host, `run lock not taken: ${e instanceof Error ? e.message.replace(`${conn.host}: `, '') : String(e)}`)

@@ -6,8 +6,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { EXIT, execLog, runCli } from '../../lib/cli.ts'
-import { playbook, type PlaybookDef } from '../../lib/core/playbook.ts'
+import { EXIT, execLog, givesInterruptBudget, runCli } from '../../lib/cli.ts'
+import { playbook, runPlaybook, type PlaybookDef } from '../../lib/core/playbook.ts'
 import { secret } from '../../lib/core/secrets.ts'
 import { command } from '../../lib/tasks/command.ts'
 import { ovsBridge } from '../../lib/tasks/ovs.ts'
@@ -43,6 +43,23 @@ describe('usage errors', () => {
       expect(lines[0]).toBe(message)
       expect(lines[1]).toMatch(/^usage: \S.* \[options\]; --help lists the options$/)
       expect(r.err).not.toContain('--inventory FILE') // not the whole help
+    }
+  })
+})
+
+describe('a missing inventory or one of the wrong kind', () => {
+  it('a relative inventory path is said to be read from the current folder', async () => {
+    const r = await run(lab, ['-i', 'nowhere/.testbed/inventory.yml', '--check'])
+    expect(r.code).toBe(EXIT.usage)
+    expect(r.err).toContain(`error: inventory nowhere/.testbed/inventory.yml not found in ${process.cwd()} (bring the testbed up`)
+    expect(r.err).toContain('run from that folder, or pass -i FILE')
+    const abs = await run(lab, ['-i', join(dir, 'missing.yml'), '--check'])
+    expect(abs.err).toContain(`error: inventory ${join(dir, 'missing.yml')} not found\n`)
+  })
+  it('runPlaybook given something else than an Inventory (JavaScript, a cast) says so, before any host', async () => {
+    const pb = playbook({ name: 'p', plays: [{ name: 'x', hosts: 'all', tasks: () => [] }] })
+    for (const [given, shown] of [['inv.yml', '"inv.yml"'], [{ hosts: {} }, 'an object of another kind'], [undefined, 'undefined']] as const) {
+      await expect(runPlaybook(pb, { inventory: given as never })).rejects.toThrow(`playbook p: inventory: expected an Inventory (Inventory.load(file) or Inventory.parse(text, file)), got ${shown}`)
     }
   })
 })
@@ -170,5 +187,14 @@ describe('-v: the exec log', () => {
       expect(numbers).toEqual(numbers.map((_, i) => i + 1))
       expect(r.out).toMatch(new RegExp(`^local1 +: ok=1 .* execs=${numbers.length}$`, 'm'))
     }
+  })
+})
+
+describe('V8 tuning of a command-line run', () => {
+  it('leaves an interrupt budget given on node\'s command line alone, in either spelling V8 takes', () => {
+    expect(givesInterruptBudget(['--interrupt-budget=1000'])).toBe(true)
+    expect(givesInterruptBudget(['--import', 'tsx', '--interrupt_budget=1000'])).toBe(true)
+    expect(givesInterruptBudget(['--import', 'tsx'])).toBe(false)
+    expect(givesInterruptBudget(['--interrupt-budget-for-feedback-allocation=9'])).toBe(false)
   })
 })

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { LocalConnection } from '../../lib/connection/local.ts'
 import { runCli } from '../../lib/cli.ts'
 import { cmd } from '../../lib/core/command.ts'
+import { LOCK_MARKER, LOCK_REFUSED_MARKER, lockCommand } from '../../lib/core/lock.ts'
 import { playbook } from '../../lib/core/playbook.ts'
 import { command } from '../../lib/tasks/command.ts'
 
@@ -84,6 +85,25 @@ describe('become with a password', () => {
     await held.release()
   })
 
+  it('a run lock refused to a become host with a password fails at the end of its wait, not 10 s later', async () => {
+    // sudo -S reads from a `cat` that copies the session's stdin: it outlives the refused holder, and the
+    // session with it; the holder's refused line ends the wait instead
+    const lockFile = join(dir, 'become.lock')
+    const first = await new LocalConnection('first').holdThenBatch(lockCommand({ check: false, waitMs: 1000, owner: 'the first run', file: lockFile }), LOCK_MARKER, 5000, [])
+    try {
+      for (const how of ['holdThenBatch', 'hold'] as const) {
+        const c = conn('password', PASSWORD)
+        const holder = lockCommand({ check: false, waitMs: 1000, owner: 'the second run', file: lockFile })
+        const t = performance.now()
+        const attempt = how === 'hold' ? c.hold(holder, LOCK_MARKER, 11_000, LOCK_REFUSED_MARKER) : c.holdThenBatch(holder, LOCK_MARKER, 11_000, [], LOCK_REFUSED_MARKER)
+        const err = await attempt.then(() => undefined, (e: unknown) => e as Error)
+        expect(err?.message, how).toMatch(/^h: locked by the first run \(waited 1 s for .*become\.lock\)$/)
+        expect(performance.now() - t, how).toBeLessThan(5000)
+      }
+    } finally {
+      await first.held.release()
+    }
+  })
   it('a wrong become password fails the command with sudo\'s message; neither password appears anywhere', async () => {
     const log: string[] = []
     const c = conn('password', 'wrong-password-123', log)

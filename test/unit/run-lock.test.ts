@@ -11,8 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { holderInput } from '../../lib/connection/base.ts'
 import { LocalConnection } from '../../lib/connection/local.ts'
 import { buildBatchScript } from '../../lib/connection/batch.ts'
-import { cmd, script } from '../../lib/core/command.ts'
-import { LOCK_MARKER, lockCommand } from '../../lib/core/lock.ts'
+import { cmd, readScript, script } from '../../lib/core/command.ts'
+import { LOCK_MARKER, LOCK_REFUSED_MARKER, lockCommand } from '../../lib/core/lock.ts'
 import { exitCodeOf, playbook, runPlaybook } from '../../lib/core/playbook.ts'
 import { Inventory } from '../../lib/inventory/inventory.ts'
 import { command } from '../../lib/tasks/command.ts'
@@ -120,10 +120,35 @@ describe('the run lock holder reads the first batch in its own session', () => {
       spawnSync('pkill', ['-f', tag])
     }
   })
+  it('a part that kills the batch\'s shell ends the batch at once, not at its time limit, and frees the lock', async () => {
+    // the end line must not depend on that shell: dash runs no EXIT trap when a signal kills it
+    const c = new LocalConnection('k', { commandTimeoutMs: 8000 })
+    const t = performance.now()
+    const err = await c.holdThenBatch(holder('killer'), LOCK_MARKER, 5000, [
+      { command: cmd('echo', 'first') },
+      { command: script('kill -TERM $PPID; sleep 1; echo after') },
+      { command: cmd('echo', 'never') },
+    ]).then(() => undefined, (e: unknown) => e as Error)
+    expect(err?.message).toMatch(/ended|lost|exit/)
+    expect(err?.message).not.toMatch(/timed out/)
+    expect(performance.now() - t).toBeLessThan(4000)
+    const again = await new LocalConnection('k2').holdThenBatch(holder('next', false, 1000), LOCK_MARKER, 5000, [])
+    await again.held.release()
+  })
+  it('the lock script leaves no variables to vxlab\'s read scripts; a lock file it cannot open is said so', async () => {
+    const { held, results } = await new LocalConnection('v').holdThenBatch(holder('vars'), LOCK_MARKER, 5000, [
+      { command: readScript('echo "[$l|$mode|$wait|$owner|$rc]"') },
+    ])
+    await held.release()
+    expect(results.map((r) => r.stdout)).toEqual(['[||||]\n'])
+    const missing = lockCommand({ check: false, waitMs: 1000, owner: 'x', file: join(dir, 'no-such-folder', 'vxlab.lock') })
+    await expect(new LocalConnection('m').holdThenBatch(missing, LOCK_MARKER, 5000, [], LOCK_REFUSED_MARKER))
+      .rejects.toThrow(/^m: cannot open the run lock .*no-such-folder\/vxlab\.lock$/)
+  })
   it('flock failing for its own reason is not reported as "locked by" another run', async () => {
     // a wait flock cannot take (the CLI bounds --lock-timeout; a library caller might not)
     const bad = lockCommand({ check: false, waitMs: Infinity, owner: 'x', file: lockFile })
-    await expect(new LocalConnection('c').holdThenBatch(bad, LOCK_MARKER, 5000, [{ command: cmd('true') }]))
+    await expect(new LocalConnection('c').holdThenBatch(bad, LOCK_MARKER, 5000, [{ command: cmd('true') }], LOCK_REFUSED_MARKER))
       .rejects.toThrow(/^c: flock: cannot set up timer: .*\ncannot take the run lock \S+vxlab\.lock \(flock exit 71\)$/)
   })
   it('a second run is refused with "locked by <owner>" and none of its commands runs', async () => {
@@ -133,7 +158,7 @@ describe('the run lock holder reads the first batch in its own session', () => {
     try {
       const b = new LocalConnection('b')
       const t = performance.now()
-      await expect(b.holdThenBatch(holder('run B'), LOCK_MARKER, 5000, [{ command: script(': > "$1"', marker) }]))
+      await expect(b.holdThenBatch(holder('run B'), LOCK_MARKER, 5000, [{ command: script(': > "$1"', marker) }], LOCK_REFUSED_MARKER))
         .rejects.toThrow(/^b: locked by run A, pid 1 \(waited 1 s for .*vxlab\.lock\)$/)
       expect(performance.now() - t).toBeGreaterThan(900) // it waited (bounded) for the lock
       // check mode (a shared lock) cannot start either while an apply run holds it exclusively
