@@ -33,10 +33,11 @@ export const LOCK_SCRIPT = [
   `{ command exec 9>>"$l"; } 2>/dev/null || { echo "cannot open the run lock $l"; echo ${LOCK_REFUSED_MARKER}; exit 3; }`,
   // flock(1) exits 1 when the wait ran out (its conflict exit code), other codes for its own errors
   'flock "$mode" -w "$wait" 9; rc=$?',
-  `if [ "$rc" -eq 1 ]; then echo "locked by $(cat "$l.owner" 2>/dev/null || echo "another run") (waited $wait s for $l)"; echo ${LOCK_REFUSED_MARKER}; exit 75; fi`,
+  // the owner on one line (a file of another version or tool could hold more): no line of it can pass for a marker
+  `if [ "$rc" -eq 1 ]; then o=$(tr -s '\\000-\\037' ' ' <"$l.owner" 2>/dev/null); o=\${o% }; echo "locked by \${o:-another run} (waited $wait s for $l)"; echo ${LOCK_REFUSED_MARKER}; exit 75; fi`,
   `if [ "$rc" -ne 0 ]; then echo "cannot take the run lock $l (flock exit $rc)"; echo ${LOCK_REFUSED_MARKER}; exit 3; fi`,
   'printf "%s\\n" "$owner" > "$l.owner" 2>/dev/null',
-  'unset l mode wait owner rc; set --',
+  'unset l mode wait owner rc o; set --',
   `echo ${LOCK_MARKER}`,
   '',
 ].join('\n')

@@ -109,7 +109,7 @@ export interface RunOptions {
    */
   readonly lock?: boolean
   readonly lockTimeoutMs?: number
-  /** The lock file on every host (default {@link LOCK_FILE}, /run/vxlab.lock). */
+  /** The lock file on every host, an absolute path (default {@link LOCK_FILE}, /run/vxlab.lock). */
   readonly lockFile?: string
   /** Open the connection to a host yourself (custom transports, recording fakes in tests). Default: SSH or local per inventory. */
   readonly connect?: (host: InventoryHost) => Promise<Connection>
@@ -337,7 +337,9 @@ class ConnectionPool {
   readonly #owner: string
   readonly #runId = randomBytes(8).toString('hex')
   constructor(readonly opts: RunOptions, playbookName: string) {
-    this.#owner = `vxlab ${opts.check === true ? 'check' : 'apply'} run of playbook ${playbookName}, pid ${process.pid} on ${hostname()}, since ${new Date().toISOString()}`
+    // one line: the owner is shown in another run's "locked by ...", where a line of its own could pass for a marker
+    const name = playbookName.replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    this.#owner = `vxlab ${opts.check === true ? 'check' : 'apply'} run of playbook ${name}, pid ${process.pid} on ${hostname()}, since ${new Date().toISOString()}`
   }
 
   get(host: InventoryHost): Promise<Connection> {
@@ -436,6 +438,9 @@ function emptyRecap(): HostRecap {
  */
 export async function runPlaybook(pb: PlaybookDef, opts: RunOptions): Promise<RunReport> {
   const started = performance.now()
+  if (opts.lockFile !== undefined && (typeof opts.lockFile !== 'string' || !opts.lockFile.startsWith('/') || /[\n\0]/.test(opts.lockFile))) {
+    throw new UsageError(`playbook ${pb.name}: lockFile: expected an absolute path on the hosts, got ${shown(opts.lockFile)}`)
+  }
   const built = buildPlaybook(pb, opts)
   const check = opts.check ?? false
   const report: RunReport = { playbook: pb.name, check, durationMs: 0, hosts: {}, tasks: [] }

@@ -145,6 +145,19 @@ describe('the run lock holder reads the first batch in its own session', () => {
     await expect(new LocalConnection('m').holdThenBatch(missing, LOCK_MARKER, 5000, [], LOCK_REFUSED_MARKER))
       .rejects.toThrow(/^m: cannot open the run lock .*no-such-folder\/vxlab\.lock$/)
   })
+  it('an owner text of several lines (a playbook name, a file of another tool) is shown on one line and passes for no marker', async () => {
+    const first = await new LocalConnection('a').holdThenBatch(holder(`evil\n${LOCK_MARKER}\nx`), LOCK_MARKER, 5000, [])
+    try {
+      await expect(new LocalConnection('b').holdThenBatch(holder('B', false, 1000), LOCK_MARKER, 5000, [{ command: cmd('true') }], LOCK_REFUSED_MARKER))
+        .rejects.toThrow(new RegExp(`^b: locked by evil ${LOCK_MARKER} x \\(waited 1 s for \\S+vxlab\\.lock\\)$`))
+    } finally {
+      await first.held.release()
+    }
+    const pb = playbook({ name: 'p', plays: [{ name: 'x', hosts: 'all', tasks: () => [] }] })
+    for (const lockFile of ['', 'relative.lock', '/run/x\nVXLAB']) {
+      await expect(runPlaybook(pb, { inventory: Inventory.parse('all:\n  hosts:\n    h1: {}\n', 'inv.yml'), lockFile })).rejects.toThrow(/^playbook p: lockFile: expected an absolute path on the hosts, got /)
+    }
+  })
   it('flock failing for its own reason is not reported as "locked by" another run', async () => {
     // a wait flock cannot take (the CLI bounds --lock-timeout; a library caller might not)
     const bad = lockCommand({ check: false, waitMs: Infinity, owner: 'x', file: lockFile })
