@@ -313,7 +313,7 @@ export abstract class BaseConnection implements Connection {
 
   /**
    * Start `command` and keep it running with its stdin open (the run lock's holder), after writing `command.stdin`
-   * (if any) to it. Resolves once its stdout contains `marker`; rejects with its output when it ends first or
+   * (if any) to it. Resolves once its stdout shows `marker` on a line of its own; rejects with its output when it ends first or
    * `timeoutMs` passes. Counts as one exec.
    */
   async hold(command: Command, marker: string, timeoutMs: number, refusedMarker?: string): Promise<Held> {
@@ -326,7 +326,7 @@ export abstract class BaseConnection implements Connection {
     const utf8 = new StringDecoder('utf8')
     const stream = await this.streamRaw(w.line, (chunk) => {
       out += utf8.write(chunk)
-      if (out.includes(marker)) resolveSeen('held')
+      if (hasLine(out, marker)) resolveSeen('held')
       else if (refusedMarker !== undefined && hasLine(out, refusedMarker)) resolveSeen('refused')
     }, w.stdin)
     let timer: NodeJS.Timeout | undefined

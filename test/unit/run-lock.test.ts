@@ -148,8 +148,10 @@ describe('the run lock holder reads the first batch in its own session', () => {
   it('an owner text of several lines (a playbook name, a file of another tool) is shown on one line and passes for no marker', async () => {
     const first = await new LocalConnection('a').holdThenBatch(holder(`evil\n${LOCK_MARKER}\nx`), LOCK_MARKER, 5000, [])
     try {
-      await expect(new LocalConnection('b').holdThenBatch(holder('B', false, 1000), LOCK_MARKER, 5000, [{ command: cmd('true') }], LOCK_REFUSED_MARKER))
-        .rejects.toThrow(new RegExp(`^b: locked by evil ${LOCK_MARKER} x \\(waited 1 s for \\S+vxlab\\.lock\\)$`))
+      const refused = new RegExp(`^b: locked by evil ${LOCK_MARKER} x \\(waited 1 s for \\S+vxlab\\.lock\\)$`)
+      await expect(new LocalConnection('b').holdThenBatch(holder('B', false, 1000), LOCK_MARKER, 5000, [{ command: cmd('true') }], LOCK_REFUSED_MARKER)).rejects.toThrow(refused)
+      // the same through hold(), which a connection without holdThenBatch uses
+      await expect(new LocalConnection('b').hold(holder('B', false, 1000), LOCK_MARKER, 5000, LOCK_REFUSED_MARKER)).rejects.toThrow(refused)
     } finally {
       await first.held.release()
     }
