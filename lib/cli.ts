@@ -366,14 +366,14 @@ export async function runCli(pb: PlaybookDef, argv: readonly string[] = process.
 }
 
 /**
- * V8's default `--interrupt-budget` (67584: bytecode weight a function runs before V8 considers optimizing it with
- * TurboFan, in compiler threads beside the main one), and the budget a vxlab command-line run uses instead.
+ * The `--interrupt-budget` of a vxlab command-line run: 8x V8's default of 67584 (the bytecode weight a function
+ * runs before V8 considers optimizing it with TurboFan, in compiler threads beside the main one).
  */
-export const V8_INTERRUPT_BUDGET = { default: 67_584, cli: 8 * 67_584 } as const
+export const CLI_INTERRUPT_BUDGET = 8 * 67_584
 
 /**
  * Tune V8 for a command-line run, which is short (0.2-2 s) and shares the machine's cores with the hosts' sshd
- * and its own SSH crypto: raise `--interrupt-budget` 8x ({@link V8_INTERRUPT_BUDGET}), so TurboFan compiles only
+ * and its own SSH crypto: raise `--interrupt-budget` 8x ({@link CLI_INTERRUPT_BUDGET}), so TurboFan compiles only
  * what runs hot for longer. With V8's default, the compiler threads spent ~190 ms of CPU in a 50-host no-op
  * (~0.85 s of the run's CPU) on code the run then barely used; functions that stay hot (a run on many more hosts)
  * are still optimized, later. Measured in bench/RESULTS.md (eighth pass). V8 flags are process-wide
@@ -382,7 +382,7 @@ export const V8_INTERRUPT_BUDGET = { default: 67_584, cli: 8 * 67_584 } as const
  */
 export function tuneV8ForShortRun(): void {
   if (givesInterruptBudget(process.execArgv)) return
-  setFlagsFromString(`--interrupt-budget=${V8_INTERRUPT_BUDGET.cli}`)
+  setFlagsFromString(`--interrupt-budget=${CLI_INTERRUPT_BUDGET}`)
 }
 
 /** Whether node's own arguments set V8's interrupt budget (V8 takes `--interrupt-budget` and `--interrupt_budget`). */

@@ -207,14 +207,14 @@ export class BatchInterruptedError extends VxlabError {
   }
 }
 
-/** Whether `text` has `line` as a line of its own. */
-function hasLine(text: string, line: string): boolean {
-  return text.startsWith(`${line}\n`) || text.includes(`\n${line}\n`)
+/** Whether `text` has `line` as a line of its own (never for an undefined line). */
+function hasLine(text: string, line: string | undefined): boolean {
+  return line !== undefined && (text.startsWith(`${line}\n`) || text.includes(`\n${line}\n`))
 }
 
-/** `text` without its lines that are exactly `line` (none when `line` is undefined). */
-function withoutLine(text: string, line: string | undefined): string {
-  return line === undefined ? text : text.split('\n').filter((l) => l !== line).join('\n')
+/** Why a holder did not hold: what it printed, without its line `refusedMarker`, or `otherwise` when nothing. */
+function refusal(out: string, refusedMarker: string | undefined, otherwise: string): string {
+  return out.split('\n').filter((l) => l !== refusedMarker).join('\n').trim() || otherwise
 }
 
 /**
@@ -327,7 +327,7 @@ export abstract class BaseConnection implements Connection {
     const stream = await this.streamRaw(w.line, (chunk) => {
       out += utf8.write(chunk)
       if (hasLine(out, marker)) resolveSeen('held')
-      else if (refusedMarker !== undefined && hasLine(out, refusedMarker)) resolveSeen('refused')
+      else if (hasLine(out, refusedMarker)) resolveSeen('refused')
     }, w.stdin)
     let timer: NodeJS.Timeout | undefined
     const outcome = await Promise.race([
@@ -338,7 +338,7 @@ export abstract class BaseConnection implements Connection {
     clearTimeout(timer)
     if (outcome === 'held') return { release: async () => { stream.end(); await stream.exited } }
     stream.end()
-    const why = withoutLine(out, refusedMarker).trim() || (outcome === 'timeout' ? `no answer within ${timeoutMs} ms` : outcome === 'refused' ? 'refused' : `exit ${String(outcome.code)}`)
+    const why = refusal(out, refusedMarker, outcome === 'timeout' ? `no answer within ${timeoutMs} ms` : outcome === 'refused' ? 'refused' : `exit ${String(outcome.code)}`)
     throw new VxlabError(`${this.host}: ${mask(why)}`)
   }
 
@@ -418,11 +418,10 @@ export abstract class BaseConnection implements Connection {
       }
       return true
     }
-    const refused = (): boolean => refusedMarker !== undefined && hasLine(out, refusedMarker)
-    await until(() => out.includes(heldLine) || refused(), holdTimeoutMs)
+    await until(() => out.includes(heldLine) || hasLine(out, refusedMarker), holdTimeoutMs)
     if (!out.includes(heldLine)) {
       stream.end()
-      const why = withoutLine(out, refusedMarker).trim() || (refused() ? 'refused' : exitCode === undefined ? `no answer within ${holdTimeoutMs} ms` : `exit ${String(exitCode)}`)
+      const why = refusal(out, refusedMarker, hasLine(out, refusedMarker) ? 'refused' : exitCode === undefined ? `no answer within ${holdTimeoutMs} ms` : `exit ${String(exitCode)}`)
       throw new HoldRefusedError(`${this.host}: ${mask(why)}`)
     }
     const release = async (): Promise<void> => {
