@@ -36,13 +36,18 @@ stats=$(stat -L -c '%a %n' -- "$@" 2>/dev/null)
 m=\${TMPDIR:-/tmp}/.vxlab-$t.sep
 { set -C; printf '\\n%s\\n' "$t" >"$m"; } 2>/dev/null || m=
 set +C
-st= refs= i=0
+nl='
+'
+st= refs= i=0 rest=$stats
 for f in "$@"; do
   i=$((i+1))
   mode=
-  while IFS= read -r l; do [ "\${l#* }" = "$f" ] && { mode=\${l%% *}; break; }; done <<VXEOF
-$stats
-VXEOF
+  # stat prints the files it could stat in the order given: each path takes the next line if that line is its own
+  l=\${rest%%"$nl"*}
+  if [ -n "$rest" ] && [ "\${l#* }" = "$f" ]; then
+    mode=\${l%% *}
+    case $rest in *"$nl"*) rest=\${rest#*"$nl"} ;; *) rest= ;; esac
+  fi
   if [ ! -e "$f" ] && [ ! -L "$f" ]; then st="$st a"
   elif [ -n "$m" ] && [ -n "$mode" ] && [ -f "$f" ] && [ -r "$f" ]; then st="$st c$mode"; refs="$refs \\"\\\${$i}\\" \\"\\$m\\""
   else st="$st o"

@@ -268,6 +268,25 @@ describe('file facts read together', () => {
     const r2 = runWith(noTmp.command, { CALLS: calls, TMPDIR: join(dir, 'no-such-folder') })
     expect(noTmp.split({ code: 0, stdout: r2.stdout, stderr: r2.stderr })).toEqual(own(paths()))
   })
+  it('a file takes a mode only from its own line of the stat: with lines out of order, files are read on their own, as exactly', () => {
+    fakeCat('')
+    // a stat(1) that prints its lines last first: the group matches each path against the next line in order
+    writeFileSync(join(bin, 'stat'), '#!/bin/sh\n/usr/bin/stat "$@" | tac\n')
+    chmodSync(join(bin, 'stat'), 0o755)
+    chmodSync(join(d, 'b'), 0o600) // modes that differ, so a mode taken from another file's line shows
+    chmodSync(join(d, 'c'), 0o750)
+    try {
+      const calls = join(dir, 'calls-3')
+      writeFileSync(calls, '')
+      const { read } = groupOf(paths())
+      const r = runWith(read.command, { CALLS: calls })
+      // e's line came first, so e alone is in the one cat (-- e separator); a, b and c are each read on their own
+      expect(readFileSync(calls, 'utf8').split('\n').filter(Boolean).map(Number)).toEqual([3, 2, 2, 2])
+      expect(read.split({ code: 0, stdout: r.stdout, stderr: r.stderr })).toEqual(own(paths()))
+    } finally {
+      rmSync(join(bin, 'stat'))
+    }
+  })
   it('a read cut short gives only the files it finished', () => {
     fakeCat('')
     const { read } = groupOf(paths())
