@@ -55,25 +55,68 @@ export const IPTABLES_RULE_SCRIPT = [
 /**
  * {@link IPTABLES_RULE_SCRIPT} for every rule fact of a batch, in one shell, framed as lib/facts/group.ts says
  * (each member gets the exit code and stderr its own command gives; `-C` prints nothing on stdout). Args:
- * token, then per rule: table, chain, N, the rule's N arguments. The rule's arguments are passed to iptables
- * by `eval` of positional references (`"${1}" "${2}"`, built from numbers), so no argument is ever parsed
- * by the shell a second time.
+ * token, `1` to list the tables once (else `0`), then per rule: table, chain, the rule as a line of
+ * iptables-save(8) (`-A CHAIN ARGS`, empty when it cannot be compared as text: {@link saveLine}), N, the rule's N
+ * arguments. The rule's arguments are passed to iptables by `eval` of positional references (`"${1}" "${2}"`,
+ * built from numbers), so no argument is ever parsed by the shell a second time.
+ *
+ * With `1`, one `iptables-save` lists every table first, and a rule whose line is in its table's part of that
+ * listing, word for word, is present without a `-C` (one process for every rule instead of one per rule).
+ * iptables-save prints each rule in the form iptables-restore reads back into that same rule, so a rule given
+ * in exactly that form is that rule; any other form (`--in-interface`, `1.2.3.4` for `1.2.3.4/32`, another
+ * order) is not found as text and is asked with `-C` as before, so a rule is never found that `-C` would not
+ * find. Only when `iptables-save` is the same program as `iptables` (`test -ef`: the one multi-call
+ * binary, xtables-nft-multi or xtables-legacy-multi, so the same flavour's tables); a failed listing is ignored.
  */
-export const IPTABLES_GROUP_SCRIPT = `t=$1; shift
+export const IPTABLES_GROUP_SCRIPT = `t=$1 once=$2; shift 2
+nl='
+'
+sv=
+if [ "$once" = 1 ]; then
+  ipt= ips=
+  IFS=:; set -f
+  for d in $PATH; do
+    [ -n "$ipt" ] || [ ! -f "\${d:-.}/iptables" ] || [ ! -x "\${d:-.}/iptables" ] || ipt=\${d:-.}/iptables
+    [ -n "$ips" ] || [ ! -f "\${d:-.}/iptables-save" ] || [ ! -x "\${d:-.}/iptables-save" ] || ips=\${d:-.}/iptables-save
+  done
+  unset IFS; set +f
+  if [ -n "$ipt" ] && [ "$ipt" -ef "$ips" ]; then sv=$("$ips" 2>/dev/null) && sv="$nl$sv$nl" || sv=; fi
+fi
 k=0
 while [ $# -gt 0 ]; do
-  tb=$1 c=$2 n=$3; shift 3
-  refs= j=1
-  while [ "$j" -le "$n" ]; do refs="$refs \\"\\\${$j}\\""; j=$((j+1)); done
-  e=$(eval "exec ${IPTABLES.join(' ')} -t \\"\\$tb\\" -C \\"\\$c\\" $refs" 2>&1 >/dev/null); code=$?
-  if [ "$code" -ne 0 ]; then
-    s=$(${IPTABLES.join(' ')} -t "$tb" -S "$c" 2>&1 >/dev/null) || { code=3; e="$s\${s:+
+  tb=$1 c=$2 ln=$3 n=$4; shift 4
+  code=
+  if [ -n "$sv" ] && [ -n "$ln" ]; then
+    case $sv in
+      *"$nl*$tb$nl"*)
+        sec=\${sv#*"$nl*$tb$nl"}
+        case "$nl\${sec%%"\${nl}COMMIT$nl"*}$nl" in *"$nl$ln$nl"*) code=0 e= ;; esac
+        ;;
+    esac
+  fi
+  if [ -z "$code" ]; then
+    refs= j=1
+    while [ "$j" -le "$n" ]; do refs="$refs \\"\\\${$j}\\""; j=$((j+1)); done
+    e=$(eval "exec ${IPTABLES.join(' ')} -t \\"\\$tb\\" -C \\"\\$c\\" $refs" 2>&1 >/dev/null); code=$?
+    if [ "$code" -ne 0 ]; then
+      s=$(${IPTABLES.join(' ')} -t "$tb" -S "$c" 2>&1 >/dev/null) || { code=3; e="$s\${s:+
 }vxlab: cannot list chain $c of table $tb (no such chain?)"; }
+    fi
   fi
   printf '%s %d\\n\\n%s %d err %d\\n%s\\n%s %d end\\n' "$t" "$k" "$t" "$k" "$code" "$e" "$t" "$k"
   shift "$n"
   k=$((k+1))
 done`
+
+/**
+ * A rule as iptables-save(8) prints it, `-A CHAIN ARG ...`, when every word is plain (letters, digits and
+ * `_ . : / , = ! + @ % -`, none empty): then the line splits back into exactly these words. Otherwise
+ * undefined (iptables-save quotes a word with blanks or quotes, so such a rule is never compared as text).
+ */
+export function saveLine(chain: string, rule: readonly string[]): string | undefined {
+  const plain = /^[A-Za-z0-9_.:/,=!+@%-]+$/
+  return [chain, ...rule].every((w) => plain.test(w)) ? ['-A', chain, ...rule].join(' ') : undefined
+}
 
 function rulesGroup(args: readonly string[]): FactGroup {
   return {
@@ -81,8 +124,11 @@ function rulesGroup(args: readonly string[]): FactGroup {
     args,
     read(members) {
       const token = `VXI${randomBytes(6).toString('hex')}`
+      // members: table, chain, N, the rule's N arguments (iptablesRuleFact)
+      const withLines = members.map(([table = '', chain = '', n = '0', ...rule]) => [table, chain, saveLine(chain, rule) ?? '', n, ...rule])
+      const once = withLines.filter((m) => m[2] !== '').length >= 2 ? '1' : '0'
       return {
-        command: readScript(IPTABLES_GROUP_SCRIPT, token, ...members.flat()),
+        command: readScript(IPTABLES_GROUP_SCRIPT, token, once, ...withLines.flat()),
         split: (out) => splitGroupOutput(out.stdout, token, members.length),
       }
     },
