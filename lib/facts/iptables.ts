@@ -6,7 +6,8 @@ import { splitGroupOutput } from './group.ts'
 /**
  * Reading iptables rules by asking iptables itself whether a rule exists (`iptables -C`, iptables(8)),
  * so vxlab never has to re-implement iptables' normalization of rule text (`--in-interface` vs `-i`,
- * implicit `-m tcp`, ...). Works with both the nf_tables and the legacy flavour of iptables 1.8.
+ * implicit `-m tcp`, ...); a batch of rules may first be looked up word for word in iptables-save's own
+ * listing ({@link IPTABLES_GROUP_SCRIPT}). Works with both the nf_tables and the legacy flavour of iptables 1.8.
  */
 
 /**
@@ -26,7 +27,8 @@ export const NO_MATCH_MESSAGE = 'does a matching rule exist'
  * which fails the read instead of reading as "absent".
  * Exit 0 = present; exit 1 with the no-match message = absent; anything else (exit 2 for an unknown match or
  * target, exit 4 for a lock timeout, exit 1 with another message) fails the read. A present rule costs one
- * `iptables` process, and the rule facts of a batch are read by one shell ({@link IPTABLES_GROUP_SCRIPT}).
+ * `iptables` process, and the rule facts of a batch are read by one shell ({@link IPTABLES_GROUP_SCRIPT}), where
+ * the rules found in one iptables-save listing cost none.
  */
 export function iptablesRuleFact(table: string, chain: string, rule: readonly string[]): Fact<boolean> {
   return {
