@@ -60,7 +60,20 @@ function inlineScript(c: BatchPart['command'], limitMs: number | undefined): str
   if (!isReadScript(c) || c.stdin !== undefined || limitMs !== undefined) return undefined
   // readScript's shape: sh -c BODY sh ARGS...
   const [, , body = '', , ...args] = c.argv
-  return `unset __t __e __c __d __i; set -- ${args.map(quote).join(' ')}; eval ${quote(body)}`
+  return `unset __t __e __c __d __i; set -- ${args.map(quote).join(' ')}; eval ${quotedBody(body)}`
+}
+
+/** Read scripts' bodies quoted: a few constant scripts (KBs each), the same on every host of a run. */
+const quotedBodies = new Map<string, string>()
+
+/** {@link quote} of a read script's body, remembered (at most 64 bodies; past that, quoted each time). */
+function quotedBody(body: string): string {
+  let q = quotedBodies.get(body)
+  if (q === undefined) {
+    q = quote(body)
+    if (quotedBodies.size < 64) quotedBodies.set(body, q)
+  }
+  return q
 }
 
 /** How a part runs: its command reading /dev/null, or its own stdin from a base64 here-document. */
