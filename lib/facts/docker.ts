@@ -154,7 +154,8 @@ interface ImageInspectJson {
 
 /**
  * Fact: one image by name (`docker image inspect NAME`, JSON; over the Engine API when it can, see
- * {@link DOCKER_API_SH}). Absent image → `{exists: false}`;
+ * {@link DOCKER_API_SH}; in a batch with other container or image facts, by the same curl:
+ * {@link DOCKER_CONTAINERS_GROUP}). Absent image → `{exists: false}`;
  * dockerd down → error naming dockerd. Id `docker.image:<name>`, shared by dockerImage and dockerContainer.
  */
 export function dockerImageFact(name: string): Fact<DockerImageState> {
@@ -163,6 +164,7 @@ export function dockerImageFact(name: string): Fact<DockerImageState> {
     service: 'dockerd',
     slow: true,
     command: readScript(IMAGE_INSPECT_SCRIPT, name),
+    group: containersGroup(['i', name]),
     okExitCodes: [0, 1],
     parse: (o) => {
       const j = parseInspect<ImageInspectJson>(o, name)
@@ -449,61 +451,94 @@ export function parseContainerNetns(stdout: string): ContainerNetns {
 const NETNS_AFTER_INSPECT = CONTAINER_NETNS_SCRIPT.slice(CONTAINER_NETNS_SCRIPT.indexOf('tx() {'))
 
 /**
- * The script of {@link DOCKER_CONTAINERS_GROUP}: ONE read of every container that the batch's container facts
- * name (one curl over the Engine API, or one `docker inspect`: {@link DOCKER_API_SH}), then each member's output
- * as its own command would print it, framed as
- * `TOKEN K CODE` / stdout / `TOKEN K err` / stderr / `TOKEN K end` (docker's error lines once each: it repeats
- * "Cannot connect to the Docker daemon" for every name). Args: token, the number N of container names,
- * the N names, then the members: `c NAME` ({@link dockerContainerFact}) or `n NAME IFACE HOSTIFACE`
- * ({@link containerNetnsFact}). Names are validated docker names and interface names (no blanks, no globs).
+ * The script of {@link DOCKER_CONTAINERS_GROUP}: ONE read of every container and image that the batch's container
+ * and image facts name (one curl over the Engine API, or one `docker inspect` for the containers and one
+ * `docker image inspect` per image: {@link DOCKER_API_SH}), then each member's output as its own command would
+ * print it, framed as `TOKEN K CODE` / stdout / `TOKEN K err` / stderr / `TOKEN K end` (docker's error lines once
+ * each: it repeats "Cannot connect to the Docker daemon" for every name). Args: token, the number N of container
+ * names, the N names, the number M of image names, the M names, then the members: `c NAME`
+ * ({@link dockerContainerFact}), `n NAME IFACE HOSTIFACE` ({@link containerNetnsFact}) or `i IMAGE`
+ * ({@link dockerImageFact}). Names are validated docker names and interface names (no blanks, no globs).
  */
 export const CONTAINERS_GROUP_SCRIPT = `${DOCKER_API_SH}
 t=$1 n=$2; shift 2
 names=
 while [ "$n" -gt 0 ]; do names="$names $1"; shift; n=$((n-1)); done
+n=$1; shift
+images=
+while [ "$n" -gt 0 ]; do images="$images $1"; shift; n=$((n-1)); done
 d=$(mktemp -d) || { echo "vxlab: no temp folder for the grouped docker read" >&2; exit 2; }
 nl='
 '
 dk_api
 for c in $names; do dk_safe "$c" || api=; done
+# images over the API too (each one's body and code: "IMAGE CODE JSON" lines), unless a name is not safe for a path
+imgapi=$api
+for c in $images; do dk_safe "$c" || imgapi=; done
+all= imgs= rc=0
 if [ -n "$api" ]; then
   # the CLI's lines (NAME STATUS PID JSON) and messages, from one curl: name, status and pid are the first
   # "Name", "Status" and "Pid" keys of dockerd's compact JSON (top-level Name, State.Status, State.Pid)
   paths=
   for c in $names; do paths="$paths /containers/$c/json"; done
-  r=$(dk_get $paths 2>"$d/err"); rc=$?
-  all= rest=\${names# }
+  [ -z "$imgapi" ] || for c in $images; do paths="$paths /images/$c/json"; done
+  if [ -n "$paths" ]; then r=$(dk_get $paths 2>"$d/err"); rc=$?; fi
+  rest=\${names# } irest=; [ -z "$imgapi" ] || irest=\${images# }
   dk_parse() {
     for l; do
       case $l in
         '@@VXDK '*)
-          code=\${l#@@VXDK }; c=\${rest%% *}; rest=\${rest#"$c"}; rest=\${rest# }
-          case $code in
-            200) dk_fields "$b"; all="$all$nm $st $pd $b$nl" ;;
-            *) dk_msg "$b"; printf 'Error response from daemon: %s\\n' "\${dk_m:-HTTP $code}" >>"$d/err"; rc=1 ;;
-          esac ;;
+          code=\${l#@@VXDK }
+          if [ -n "$rest" ]; then
+            c=\${rest%% *}; rest=\${rest#"$c"}; rest=\${rest# }
+            case $code in
+              200) dk_fields "$b"; all="$all$nm $st $pd $b$nl" ;;
+              *) dk_msg "$b"; printf 'Error response from daemon: %s\\n' "\${dk_m:-HTTP $code}" >>"$d/err"; rc=1 ;;
+            esac
+          else
+            c=\${irest%% *}; irest=\${irest#"$c"}; irest=\${irest# }
+            imgs="$imgs$c $code $b$nl"
+          fi ;;
         *) b=$l ;;
       esac
     done
   }
-  if [ "$rc" -eq 0 ]; then IFS=$nl; set -f; dk_parse $r; set +f; unset IFS; fi
-else
+  if [ "$rc" -eq 0 ] && [ -n "$paths" ]; then IFS=$nl; set -f; dk_parse $r; set +f; unset IFS; fi
+elif [ -n "$names" ]; then
   all=$(docker inspect --type container -f '{{.Name}} {{.State.Status}} {{.State.Pid}} {{json .}}' $names 2>"$d/err"); rc=$?
 fi
-err=$(cat "$d/err")
+
+err=; [ ! -s "$d/err" ] || err=$(cat "$d/err")
 find_line() {
   line= fl_c=$1
   IFS=$nl; set -f; set -- $all; set +f; unset IFS
   for l; do case $l in "/$fl_c "*) line=$l; return ;; esac; done
 }
 no_such() { case "$nl$err$nl" in *"No such container: $1$nl"*) return 0 ;; esac; return 1; }
+find_image() {
+  line= fl_c=$1
+  IFS=$nl; set -f; set -- $imgs; set +f; unset IFS
+  for l; do case $l in "$fl_c "*) line=\${l#"$fl_c "}; return ;; esac; done
+}
 k=0
 while [ $# -gt 0 ]; do
   kind=$1 c=$2
   if [ "$kind" = n ]; then i=$3 h=$4; shift 4; else shift 2; fi
-  find_line "$c"
+  if [ "$kind" = i ]; then find_image "$c"; else find_line "$c"; fi
   ${GROUP_FRAME_START_SH}
   (
+    if [ "$kind" = i ]; then
+      # as IMAGE_INSPECT_SCRIPT: the image's JSON in [ ], or dockerd's message; the CLI when not over the API
+      [ -n "$imgapi" ] || exec docker image inspect "$c"
+      if [ -n "$line" ]; then
+        code=\${line%% *}; b=\${line#* }
+        case $code in
+          200) printf '[%s]\\n' "$b"; exit 0 ;;
+          *) dk_msg "$b"; printf 'Error response from daemon: %s\\n' "\${dk_m:-HTTP $code}" >&2; exit 1 ;;
+        esac
+      fi
+      printf '%s\\n' "$err" | awk '!seen[$0]++' >&2; exit 1
+    fi
     if [ "$kind" = c ]; then
       if [ -n "$line" ]; then printf '[%s]\\n' "\${line#* * * }"; exit 0; fi
       if no_such "$c" || [ "$rc" -eq 0 ]; then echo "Error: No such container: $c" >&2; exit 1; fi
@@ -526,8 +561,9 @@ rm -rf "$d"`
 export const splitContainersGroup = splitGroupOutput
 
 /**
- * Reads every {@link dockerContainerFact} and {@link containerNetnsFact} of a batch with one `docker inspect`
- * (the docker CLI costs ~15-20 ms of CPU per call; a lab host reads 2 containers and 2 attachments).
+ * Reads every {@link dockerContainerFact}, {@link containerNetnsFact} and {@link dockerImageFact} of a batch with
+ * one curl over the Engine API, or one `docker inspect` (the docker CLI costs ~15-20 ms of CPU per call, a curl
+ * ~7 ms; a lab host reads 2 containers, 2 attachments and an image).
  */
 export const DOCKER_CONTAINERS_GROUP = 'docker.containers'
 
@@ -537,9 +573,10 @@ function containersGroup(args: readonly string[]): FactGroup {
     args,
     read(members) {
       const token = `VXG${randomBytes(6).toString('hex')}`
-      const names = [...new Set(members.map((m) => m[1]!))]
+      const names = [...new Set(members.filter((m) => m[0] !== 'i').map((m) => m[1]!))]
+      const images = [...new Set(members.filter((m) => m[0] === 'i').map((m) => m[1]!))]
       return {
-        command: readScript(CONTAINERS_GROUP_SCRIPT, token, String(names.length), ...names, ...members.flat()),
+        command: readScript(CONTAINERS_GROUP_SCRIPT, token, String(names.length), ...names, String(images.length), ...images, ...members.flat()),
         split: (out) => splitContainersGroup(out.stdout, token, members.length),
       }
     },

@@ -55,6 +55,8 @@ describe('grouped docker reads on the testbed', () => {
   for (const [c, iface] of [['doc1', 'eth0'], ['doc2', 'eth0'], [STOPPED, 'eth0'], ['vxperf-nosuch', 'eth0'], ['doc1', 'eth7']] as const) {
     facts.push(dockerContainerFact(c), containerNetnsFact(c, iface, vethNames(c, iface).host))
   }
+  // images are read by the same curl (or, through the CLI, one docker image inspect each)
+  facts.push(dockerImageFact('con_img'), dockerImageFact('vxperf-no-such-image'))
   const unique = [...new Map(facts.map((f) => [f.id, f])).values()]
 
   for (const down of [false, true]) {
@@ -75,6 +77,8 @@ describe('grouped docker reads on the testbed', () => {
         expect(byId[`docker.netns:${STOPPED}:eth0`]).toMatchObject({ container: 'stopped' })
         expect(byId['docker.container:vxperf-nosuch']).toEqual({ exists: false })
         expect(byId['docker.netns:vxperf-nosuch:eth0']).toMatchObject({ container: 'absent' })
+        expect(byId['docker.image:con_img']).toMatchObject({ exists: true, repoTags: ['con_img:latest'] })
+        expect(byId['docker.image:vxperf-no-such-image']).toEqual({ exists: false })
       } else {
         for (const x of a) expect(JSON.stringify(x)).toMatch(/Cannot connect to the Docker daemon/)
       }
@@ -82,7 +86,6 @@ describe('grouped docker reads on the testbed', () => {
   }
 
   it('over the Engine API (curl) and through the docker CLI, the same facts; the API path runs no docker CLI', async () => {
-    const images = [dockerImageFact('con_img'), dockerImageFact('vxperf-no-such-image')]
     const plan = readPlan(unique)
     // a docker CLI that fails whenever it runs, first on PATH (the testbed hosts share this machine's files)
     const stub = join(work, 'nodocker')
@@ -91,8 +94,7 @@ describe('grouped docker reads on the testbed', () => {
     const read = async (env: string[]) => {
       const wrap = (argv: readonly string[]) => ({ argv: ['env', ...env, ...argv] })
       const grouped = plan.outputs(await conn.runBatch(plan.parts.map((p) => ({ command: wrap(p.command.argv) }))))
-      const own = await conn.runBatch(images.map((f) => ({ command: wrap(f.command.argv) })))
-      return [...unique.map((f, i) => judge(f, grouped[i])), ...images.map((f, i) => judge(f, own[i]))]
+      return unique.map((f, i) => judge(f, grouped[i]))
     }
     const path = (await hostExec('host1', ['sh', '-c', 'printf %s "$PATH"'])).stdout
     const api = await read([`PATH=${stub}:${path}`])
@@ -110,12 +112,11 @@ describe('grouped docker reads on the testbed', () => {
   it('dockerd not answering on its socket (a stale socket file): over the API every read fails naming dockerd, never "absent"', async () => {
     const sock = join(work, 'stale.sock')
     execFileSync('python3', ['-c', `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(sock)})`])
-    const images = [dockerImageFact('con_img')]
     const wrap = (argv: readonly string[]) => ({ argv: ['env', `DOCKER_HOST=unix://${sock}`, ...argv] })
     const plan = readPlan(unique)
     const grouped = plan.outputs(await conn.runBatch(plan.parts.map((p) => ({ command: wrap(p.command.argv) }))))
-    const own = await conn.runBatch(images.map((f) => ({ command: wrap(f.command.argv) })))
-    const all = [...unique.map((f, i) => judge(f, grouped[i])), ...images.map((f, i) => judge(f, own[i]))]
+    const own = await conn.runBatch(unique.map((f) => ({ command: wrap(f.command.argv) })))
+    const all = [...unique.map((f, i) => judge(f, grouped[i])), ...unique.map((f, i) => judge(f, own[i]))]
     for (const x of all) expect(JSON.stringify(x)).toMatch(/Cannot connect to the Docker daemon at unix:\/\/.*stale\.sock/)
   })
 

@@ -15,7 +15,7 @@ import { renderArgv } from '../../lib/connection/quote.ts'
 import { playbook, runPlaybook } from '../../lib/core/playbook.ts'
 import { readPlan } from '../../lib/core/runner.ts'
 import type { AnyFact, Fact, FactGroup, Task } from '../../lib/core/task.ts'
-import { containerNetnsFact, dockerContainerFact, splitContainersGroup } from '../../lib/facts/docker.ts'
+import { containerNetnsFact, dockerContainerFact, dockerImageFact, splitContainersGroup } from '../../lib/facts/docker.ts'
 import { Inventory } from '../../lib/inventory/inventory.ts'
 import { fileFact as hostFileFact } from '../../lib/facts/files.ts'
 
@@ -120,6 +120,12 @@ describe('splitContainersGroup', () => {
 const FAKE_DOCKER = `#!/bin/sh
 # stand-in for the docker CLI: "inspect --type container [-f FORMAT] NAME..." for containers web1 (running) and
 # old1 (exited); DOCKER_FAKE_DOWN=1: dockerd unreachable
+if [ "$1 $2" = "image inspect" ]; then # one image, img1
+  [ "$DOCKER_FAKE_DOWN" = 1 ] && { echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1; }
+  [ "$3" = img1 ] || { echo '[]'; echo "Error response from daemon: No such image: $3:latest" >&2; exit 1; }
+  echo '[{"Id":"sha256:1111","RepoTags":["img1:latest"],"Created":"2026-01-01T00:00:00Z","Config":{"Labels":{"vxlab.hash":"h"}}}]'
+  exit 0
+fi
 [ "$1" = inspect ] || { echo "fake docker: $*" >&2; exit 2; }
 shift 3 # inspect --type container
 fmt=; if [ "$1" = -f ]; then fmt=$2; shift 2; fi
@@ -155,6 +161,7 @@ describe('docker containers group (stand-in docker)', () => {
     dockerContainerFact('web1'), containerNetnsFact('web1', 'eth0', 'vxnoweb1'),
     dockerContainerFact('old1'), containerNetnsFact('old1', 'eth0', 'vxnoold1'),
     dockerContainerFact('gone'), containerNetnsFact('gone', 'eth0', 'vxnogone'),
+    dockerImageFact('img1'), dockerImageFact('noimg'),
   ]
   const judge = (f: AnyFact, o: { code: number | null; stdout: string; stderr: string } | undefined): unknown => {
     if (o === undefined || o.code === null || !(f.okExitCodes ?? [0]).includes(o.code)) return { failed: o?.code, stderr: o?.stderr.trim() }
@@ -180,6 +187,8 @@ describe('docker containers group (stand-in docker)', () => {
         expect(a[3]).toMatchObject({ container: 'stopped', status: 'exited' })
         expect(a[4]).toEqual({ exists: false })
         expect(a[5]).toMatchObject({ container: 'absent' })
+        expect(a[6]).toMatchObject({ exists: true, repoTags: ['img1:latest'], labels: { 'vxlab.hash': 'h' } })
+        expect(a[7]).toEqual({ exists: false })
       } else {
         // a daemon that is down never reads as "absent": every read fails
         for (const x of a) expect(Object.keys(x as object)).toEqual([expect.stringMatching(/^(parseError|failed)$/), ...(Object.keys(x as object).length > 1 ? ['stderr'] : [])])
