@@ -6,7 +6,8 @@ import { IPTABLES, iptablesRuleFact } from '../facts/iptables.ts'
 
 /**
  * iptables rules (iptables(8), iptables-extensions(8)), one rule per fact, existence checked with
- * `iptables -C` so a rerun never adds a duplicate. Object key for touches / watches: `iptables:TABLE/CHAIN`.
+ * `iptables -C` (or found word for word in one iptables-save listing: lib/facts/iptables.ts) so a rerun never
+ * adds a duplicate. Object key for touches / watches: `iptables:TABLE/CHAIN`.
  */
 
 const ENSURE = ['present', 'absent'] as const
@@ -239,7 +240,7 @@ const IPTABLES_MASQ_FIELDS = specFields<IptablesMasqSpec>()('iface', 'source', '
  * NAT for a container network, the seed's three rules (appended, as the seed does):
  * `filter FORWARD -i IFACE -j ACCEPT`, `filter FORWARD -o IFACE -j ACCEPT`,
  * `nat POSTROUTING -s SOURCE -j MASQUERADE` (iptables-extensions(8) MASQUERADE). One task, one change per
- * rule that is missing (present) or present (absent); each rule is checked with `iptables -C`, so any
+ * rule that is missing (present) or present (absent); each rule is checked as {@link iptablesRuleFact} says, so any
  * number of reruns leaves exactly one of each. IP forwarding is a separate `sysctl` task
  * (`net.ipv4.ip_forward = 1`).
  * Key: `iptables.masq[IFACE]`. Touches and watches `iptables:filter/FORWARD`, `iptables:nat/POSTROUTING`.
