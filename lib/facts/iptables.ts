@@ -68,7 +68,11 @@ export const IPTABLES_RULE_SCRIPT = [
  * in exactly that form is that rule; any other form (`--in-interface`, `1.2.3.4` for `1.2.3.4/32`, another
  * order) is not found as text and is asked with `-C` as before, so a rule is never found that `-C` would not
  * find. Only when `iptables-save` is the same program as `iptables` (`test -ef`: the one multi-call
- * binary, xtables-nft-multi or xtables-legacy-multi, so the same flavour's tables); a failed listing is ignored.
+ * binary, xtables-nft-multi or xtables-legacy-multi, so the same flavour's tables); a failed listing is ignored,
+ * and so is a listing with a `"` anywhere: iptables-save quotes every word that is not plain
+ * (`xtables_save_string`), and a quoted word (a `--comment`) may hold a newline, which it prints as is, so such a
+ * listing could show a line that is no rule (found by a trial). Names iptables prints unquoted (chains,
+ * interfaces) cannot hold a blank or a newline (iptables refuses such a chain name, the kernel such a link name).
  */
 export const IPTABLES_GROUP_SCRIPT = `t=$1 once=$2; shift 2
 nl='
@@ -83,6 +87,8 @@ if [ "$once" = 1 ]; then
   done
   unset IFS; set +f
   if [ -n "$ipt" ] && [ "$ipt" -ef "$ips" ]; then sv=$("$ips" 2>/dev/null) && sv="$nl$sv$nl" || sv=; fi
+  # a quoted word (a --comment) may hold a newline, which iptables-save prints as is: such a listing is not trusted
+  case $sv in *'"'*) sv= ;; esac
 fi
 k=0
 while [ $# -gt 0 ]; do
