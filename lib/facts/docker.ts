@@ -51,7 +51,8 @@ function parseInspect<T>(o: FactOutput, what: string): T | undefined {
  * `dk_api` sets `api` to the socket when that is safe: curl is there, no docker context is chosen
  * (`DOCKER_CONTEXT` set, even empty, or `currentContext` in the CLI's config.json in any case or with `\\u`
  * escapes), `DOCKER_HOST` is unset or `unix://`, and the socket is one this user may use; and (`dk_safe`) every
- * name read is plain (no `..`, `//`, trailing `/`, or characters outside `A-Za-z0-9._:/@-`). curl runs with `-q`
+ * name read is plain (no `..`, `//`, `.` between slashes, trailing `/`, or characters outside `A-Za-z0-9._:/@-`:
+ * dockerd answers a path it would clean with a redirect, which the CLI follows and curl does not). curl runs with `-q`
  * (no ~/.curlrc) and `--path-as-is`. An error answer is printed as the CLI prints it, `Error response from
  * daemon: MESSAGE`, so "No such container/image" is absence and anything else a failure, as with the CLI.
  * Otherwise `api` is empty and the scripts run the docker CLI as before, so every setup the CLI handles (contexts,
@@ -94,7 +95,7 @@ dk_fields() {
     shift
   done
 }
-dk_safe() { case $1 in ''|*..*|*//*|*/|*[!A-Za-z0-9._:/@-]*) return 1 ;; esac; return 0; }
+dk_safe() { case $1 in ''|.|./*|*/.|*/./*|*..*|*//*|*/|*[!A-Za-z0-9._:/@-]*) return 1 ;; esac; return 0; }
 dk_msg() {
   dk_m=
   dk_i=$IFS; IFS='"'; set -f; set -- $1; set +f; IFS=$dk_i
@@ -485,6 +486,7 @@ if [ -n "$api" ]; then
   if [ -n "$paths" ]; then r=$(dk_get $paths 2>"$d/err"); rc=$?; fi
   rest=\${names# } irest=; [ -z "$imgapi" ] || irest=\${images# }
   dk_parse() {
+    b=
     for l; do
       case $l in
         '@@VXDK '*)
@@ -498,7 +500,8 @@ if [ -n "$api" ]; then
           else
             c=\${irest%% *}; irest=\${irest#"$c"}; irest=\${irest# }
             imgs="$imgs$c $code $b$nl"
-          fi ;;
+          fi
+          b= ;;
         *) b=$l ;;
       esac
     done

@@ -15,7 +15,7 @@ import { renderArgv } from '../../lib/connection/quote.ts'
 import { playbook, runPlaybook } from '../../lib/core/playbook.ts'
 import { readPlan } from '../../lib/core/runner.ts'
 import type { AnyFact, Fact, FactGroup, Task } from '../../lib/core/task.ts'
-import { containerNetnsFact, dockerContainerFact, dockerImageFact, splitContainersGroup } from '../../lib/facts/docker.ts'
+import { DOCKER_API_SH, containerNetnsFact, dockerContainerFact, dockerImageFact, splitContainersGroup } from '../../lib/facts/docker.ts'
 import { Inventory } from '../../lib/inventory/inventory.ts'
 import { fileFact as hostFileFact } from '../../lib/facts/files.ts'
 
@@ -196,6 +196,54 @@ describe('docker containers group (stand-in docker)', () => {
       }
     })
   }
+})
+
+describe('docker group over the Engine API (stand-in curl and socket)', () => {
+  // curl as DOCKER_API_SH runs it: each URL's body on one line, then the -w line with the HTTP code
+  const FAKE_CURL = `#!/bin/sh
+for a in "$@"; do
+  case $a in
+    http://docker/containers/web1/json) printf '%s\\n' '{"Id":"web10000","Name":"/web1","State":{"Status":"running","Pid":0},"Config":{"Image":"img","Labels":{}},"HostConfig":{"NetworkMode":"none"}}'; printf '\\n@@VXDK 200\\n' ;;
+    http://docker/images/img1/json) printf '%s\\n' '{"Id":"sha256:1111","RepoTags":["img1:latest"],"Created":"2026-01-01T00:00:00Z","Config":{"Labels":{}}}'; printf '\\n@@VXDK 200\\n' ;;
+    http://docker/images/nosuch/json) printf '%s\\n' '{"message":"No such image: nosuch:latest"}'; printf '\\n@@VXDK 404\\n' ;;
+    http://docker/images/broken/json) printf '\\n@@VXDK 500\\n' ;;
+    http://*) echo "fake curl: $a" >&2; exit 22 ;;
+  esac
+done
+`
+  it('each answer is its own: an empty body is never read as the body before it (a 404 then an empty 500)', async () => {
+    const bin = join(dir, 'curl-bin')
+    mkdirSync(bin, { recursive: true })
+    writeFileSync(join(bin, 'curl'), FAKE_CURL, { mode: 0o755 })
+    const sock = join(dir, 'docker.sock')
+    execFileSync('python3', ['-c', `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(sock)})`])
+    const facts: AnyFact[] = [dockerContainerFact('web1'), dockerImageFact('nosuch'), dockerImageFact('broken'), dockerImageFact('img1')]
+    const plan = readPlan(facts)
+    expect(plan.parts).toHaveLength(1)
+    const env = ['env', `PATH=${bin}:/usr/bin:/bin`, `DOCKER_HOST=unix://${sock}`, `DOCKER_CONFIG=${join(dir, 'no-docker-config')}`]
+    const conn = new LocalConnection('l')
+    const grouped = plan.outputs(await conn.runBatch(plan.parts.map((p) => ({ command: { argv: [...env, ...p.command.argv] } }))))
+    // each image's own command reads over the API too (a container's own command is the docker CLI)
+    const own = await conn.runBatch(facts.slice(1).map((f) => ({ command: { argv: [...env, ...f.command.argv] } })))
+    const judge = (f: AnyFact, o: { code: number | null; stdout: string; stderr: string } | undefined): unknown => {
+      try {
+        return JSON.parse(JSON.stringify(f.parse({ stdout: o!.stdout, stderr: o!.stderr, code: o!.code! })))
+      } catch (e) {
+        return { parseError: String(e) }
+      }
+    }
+    const a = facts.map((f, i) => judge(f, grouped[i]))
+    expect(a.slice(1)).toEqual(facts.slice(1).map((f, i) => judge(f, own[i])))
+    expect(a[0]).toMatchObject({ exists: true, status: 'running' })
+    expect(a[1]).toEqual({ exists: false })
+    expect(a[2]).toEqual({ parseError: expect.stringMatching(/dockerd did not answer.*HTTP 500/) })
+    expect(a[3]).toMatchObject({ exists: true, repoTags: ['img1:latest'] })
+  })
+  it('a name with a "." between slashes is not sent to the API (dockerd answers a path it cleans with a redirect)', () => {
+    const safe = (name: string) => spawnSync('sh', ['-c', `${DOCKER_API_SH}\ndk_safe "$1"`, 'sh', name]).status
+    for (const ok of ['con_img', 'con_img:latest', 'reg.example/team/app:v1.2', 'a.b/c', 'img@sha256:00']) expect(safe(ok), ok).toBe(0)
+    for (const bad of ['con_img/.', './con_img', 'a/./b', '.', 'a/../b', 'a//b', 'a/', '', 'a b', 'a?b']) expect(safe(bad), bad).toBe(1)
+  })
 })
 
 describe('file facts read together', () => {
