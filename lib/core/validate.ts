@@ -202,11 +202,19 @@ export function ifname(field: string, value: unknown): string {
   return value
 }
 
-/** A Docker container or image name (no shell metacharacters): `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, images may add `/` and `:tag`. */
+/**
+ * A Docker container or image name (no shell metacharacters): `[a-zA-Z0-9][a-zA-Z0-9_.-]*`; an image name is
+ * `[REGISTRY[:PORT]/]PATH[:TAG][@sha256:DIGEST]` with a lower-case path (the reference grammar of the
+ * distribution project, docker's `reference` package, in these characters).
+ */
 export function dockerName(field: string, value: unknown, image = false): string {
-  const re = image ? /^[a-z0-9][a-z0-9_.\/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/ : /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
-  if (typeof value !== 'string' || !re.test(value) || value.length > 128) {
-    throw new ValidationError(field, `${shown(value)} is not a valid ${image ? 'image' : 'container'} name (${re.source})`)
+  // a registry is a host name with a dot, localhost, or a name with a port (as docker tells one from a path)
+  const re = image
+    ? /^(((localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)(:[0-9]+)?|[A-Za-z0-9-]+:[0-9]+)\/)?[a-z0-9][a-z0-9_.\/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/
+    : /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
+  if (typeof value !== 'string' || !re.test(value) || value.length > (image ? 255 : 128)) {
+    const form = image ? '[REGISTRY[:PORT]/]PATH[:TAG][@sha256:DIGEST], PATH in lower case' : '[a-zA-Z0-9][a-zA-Z0-9_.-]*'
+    throw new ValidationError(field, `${shown(value)} is not a valid ${image ? 'image' : 'container'} name (${form})`)
   }
   return value
 }

@@ -64,7 +64,7 @@ export function iptablesChain(field: string, value: unknown): string {
   return value
 }
 
-/** A rule's match/target argv: non-empty, each argument without NUL or newline, and no command or table option. */
+/** A rule's match/target argv: non-empty, each argument without NUL or newline, not empty (but a `--comment` value), and no command or table option. */
 export function iptablesRuleArgs(field: string, value: unknown): readonly string[] {
   if (!Array.isArray(value) || value.length === 0) throw new ValidationError(field, `expected a non-empty array of arguments like ['-i', 'net1', '-j', 'ACCEPT'], got ${JSON.stringify(value)}`)
   value.forEach((a: unknown, i) => {
@@ -72,6 +72,8 @@ export function iptablesRuleArgs(field: string, value: unknown): readonly string
     if (/[\0\n\r]/.test(a)) throw new ValidationError(`${field}[${i}]`, `must not contain NUL or newline: ${JSON.stringify(a)}`)
     // the free-text value of `--comment` and the like (`--comment "-t or not"`) is not an option
     const prev = i > 0 ? (value[i - 1] as string) : ''
+    // iptables refuses an empty argument ("Bad argument") except as such a value (`--comment ""`)
+    if (a === '' && !FREE_TEXT.has(prev)) throw new ValidationError(`${field}[${i}]`, 'is empty: iptables takes an empty argument only as the value of an option like --comment')
     const opt = FREE_TEXT.has(prev) ? undefined : commandOption(a)
     if (opt !== undefined) {
       const what = opt === a ? a : `${JSON.stringify(a)} is iptables' ${opt}, which`

@@ -167,6 +167,13 @@ describe('dockerImage', () => {
   })
   it('validation names the field', () => {
     expect(() => dockerImage({ name: 'Bad;Name', context: ctx })).toThrow(/^docker\.image\[Bad;Name\]\.name: "Bad;Name" is not a valid image name/)
+    // a registry with a port, localhost, a digest (found refused by a trial); a path docker refuses stays refused
+    for (const ok of ['reg.example:5000/team/app:v1', 'localhost:5000/app', 'localhost/app:1.0', 'reg:5000/app', `app@sha256:${'a'.repeat(64)}`, 'docker.io/library/con_img']) {
+      expect(dockerImage({ name: ok, context: ctx }).spec.name, ok).toBe(ok)
+    }
+    for (const bad of ['Bad/name', 'reg:port/app', 'reg.example:5000/Team/app', 'app@sha256:abc', 'app:', '/app']) {
+      expect(() => dockerImage({ name: bad, context: ctx }), bad).toThrow(/is not a valid image name \(\[REGISTRY\[:PORT\]\/\]PATH/)
+    }
     expect(() => dockerImage({ name: 'img' })).toThrow('docker.image[img].context: give context (a folder on the host), dockerfile, or both')
     expect(() => dockerImage({ name: 'img', context: ctx, files: { a: 'x' } })).toThrow(/docker\.image\[img\]\.files: files are only used with dockerfile/)
     expect(() => dockerImage({ name: 'img', context: 'relative/dir' })).toThrow(/docker\.image\[img\]\.context: expected an absolute path/)

@@ -56,6 +56,7 @@ describe('iptables.rule', () => {
     [{ chain: 'C'.repeat(29), rule: ['-j', 'ACCEPT'] }, /\.chain: expected an iptables chain name/],
     [{ chain: 'FORWARD', rule: [] }, /\.rule: expected a non-empty array/],
     [{ chain: 'FORWARD', rule: ['-i', 'net1\n', '-j', 'ACCEPT'] }, /\.rule\[1\]: must not contain NUL or newline/],
+    [{ chain: 'FORWARD', rule: ['-i', 'net1', '', '-j', 'ACCEPT'] }, /\.rule\[2\]: is empty: iptables takes an empty argument only as the value of an option like --comment/],
     [{ chain: 'FORWARD', rule: ['-i', 'a\0b'] }, /\.rule\[1\]: must not contain NUL or newline/],
     [{ chain: 'FORWARD', rule: ['-t', 'nat', '-j', 'ACCEPT'] }, /\.rule\[0\]: -t selects an iptables command or table/],
     [{ chain: 'OUTPUT', rule: ['-tnat', '-j', 'RETURN'] }, /\.rule\[0\]: "-tnat" is iptables' -t, which selects an iptables command or table/],
@@ -85,6 +86,7 @@ describe('iptables.rule', () => {
     [['--in-interface', 'net1', '-m', 'limit', '--limit', '5/min', '-j', 'ACCEPT']],
     [['-m', 'policy', '--pol', 'ipsec', '--dir', 'in', '-j', 'ACCEPT']],
     [['!', '-s', '10.0.0.0/8', '-p', 'tcp', '--dport', '80', '-j', 'REJECT', '--reject-with', 'tcp-reset']],
+    [['-m', 'comment', '--comment', '', '-j', 'ACCEPT']], // an empty comment, as iptables takes it
   ])('accepts %j', (rule) => {
     expect(iptablesRule({ chain: 'FORWARD', rule }).spec.rule).toEqual(rule)
   })
