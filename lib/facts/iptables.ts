@@ -57,9 +57,9 @@ export const IPTABLES_RULE_SCRIPT = [
 /**
  * {@link IPTABLES_RULE_SCRIPT} for every rule fact of a batch, in one shell, framed as lib/facts/group.ts says
  * (each member gets the exit code and stderr its own command gives; `-C` prints nothing on stdout). Args:
- * token, `1` to list the tables once (else `0`), then per rule: table, chain, the rule as a line of
- * iptables-save(8) (`-A CHAIN ARGS`, empty when it cannot be compared as text: {@link saveLine}), N, the rule's N
- * arguments. The rule's arguments are passed to iptables by `eval` of positional references (`"${1}" "${2}"`,
+ * token, `1` to list the tables once (else `0`), the wanted lines (`TABLE -A CHAIN ARGS`, one per line between
+ * newlines), then per rule: table, chain, the rule as a line of iptables-save(8) (`-A CHAIN ARGS`, empty when it
+ * cannot be compared as text: {@link saveLine}), N, the rule's N arguments. The rule's arguments are passed to iptables by `eval` of positional references (`"${1}" "${2}"`,
  * built from numbers), so no argument is ever parsed by the shell a second time.
  *
  * With `1`, one `iptables-save` lists every table first, and a rule whose line is in its table's part of that
@@ -73,11 +73,14 @@ export const IPTABLES_RULE_SCRIPT = [
  * (`xtables_save_string`), and a quoted word (a `--comment`) may hold a newline, which it prints as is, so such a
  * listing could show a line that is no rule (found by a trial). Names iptables prints unquoted (chains,
  * interfaces) cannot hold a blank or a newline (iptables refuses such a chain name, the kernel such a link name).
+ * The listing is read once, line by line (field splitting and `case`: dash takes `\${x#*PATTERN}` apart in time
+ * quadratic in the length, seconds for a 30 KB listing), and only up to 64 KB, past which one `-C` per rule is
+ * cheaper.
  */
-export const IPTABLES_GROUP_SCRIPT = `t=$1 once=$2; shift 2
+export const IPTABLES_GROUP_SCRIPT = `t=$1 once=$2 want=$3; shift 3
 nl='
 '
-sv=
+found=
 if [ "$once" = 1 ]; then
   ipt= ips=
   IFS=:; set -f
@@ -86,22 +89,30 @@ if [ "$once" = 1 ]; then
     [ -n "$ips" ] || [ ! -f "\${d:-.}/iptables-save" ] || [ ! -x "\${d:-.}/iptables-save" ] || ips=\${d:-.}/iptables-save
   done
   unset IFS; set +f
-  if [ -n "$ipt" ] && [ "$ipt" -ef "$ips" ]; then sv=$("$ips" 2>/dev/null) && sv="$nl$sv$nl" || sv=; fi
-  # a quoted word (a --comment) may hold a newline, which iptables-save prints as is: such a listing is not trusted
+  sv=
+  if [ -n "$ipt" ] && [ "$ipt" -ef "$ips" ]; then sv=$("$ips" 2>/dev/null) || sv=; fi
+  # a quoted word (a --comment) may hold a newline, which iptables-save prints as is: such a listing is not
+  # trusted; nor a long one (read line by line, it would cost more than a -C per rule)
   case $sv in *'"'*) sv= ;; esac
+  [ "\${#sv}" -le 65536 ] || sv=
+  # each -A line of the listing that is a wanted "TABLE LINE", under its table's *TABLE header, before COMMIT
+  tb0=
+  IFS=$nl; set -f
+  for l in $sv; do
+    case $l in
+      '*'*) tb0=\${l#?} ;;
+      COMMIT) tb0= ;;
+      '-A '*) [ -z "$tb0" ] || case $want in *"$nl$tb0 $l$nl"*) found="$found$tb0 $l$nl" ;; esac ;;
+    esac
+  done
+  unset IFS; set +f
 fi
+found="$nl$found"
 k=0
 while [ $# -gt 0 ]; do
   tb=$1 c=$2 ln=$3 n=$4; shift 4
   code=
-  if [ -n "$sv" ] && [ -n "$ln" ]; then
-    case $sv in
-      *"$nl*$tb$nl"*)
-        sec=\${sv#*"$nl*$tb$nl"}
-        case "$nl\${sec%%"\${nl}COMMIT$nl"*}$nl" in *"$nl$ln$nl"*) code=0 e= ;; esac
-        ;;
-    esac
-  fi
+  if [ -n "$ln" ]; then case $found in *"$nl$tb $ln$nl"*) code=0 e= ;; esac; fi
   if [ -z "$code" ]; then
     refs= j=1
     while [ "$j" -le "$n" ]; do refs="$refs \\"\\\${$j}\\""; j=$((j+1)); done
@@ -134,9 +145,10 @@ function rulesGroup(args: readonly string[]): FactGroup {
       const token = `VXI${randomBytes(6).toString('hex')}`
       // members: table, chain, N, the rule's N arguments (iptablesRuleFact)
       const withLines = members.map(([table = '', chain = '', n = '0', ...rule]) => [table, chain, saveLine(chain, rule) ?? '', n, ...rule])
-      const once = withLines.filter((m) => m[2] !== '').length >= 2 ? '1' : '0'
+      const wanted = withLines.filter((m) => m[2] !== '').map((m) => `${m[0]} ${m[2]}`)
+      const once = wanted.length >= 2 ? '1' : '0'
       return {
-        command: readScript(IPTABLES_GROUP_SCRIPT, token, once, ...withLines.flat()),
+        command: readScript(IPTABLES_GROUP_SCRIPT, token, once, `\n${wanted.join('\n')}\n`, ...withLines.flat()),
         split: (out) => splitGroupOutput(out.stdout, token, members.length),
       }
     },

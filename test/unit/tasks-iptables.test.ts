@@ -285,6 +285,15 @@ esac
       expect(codes).toEqual([0, 0, 1, 3, 0, 3]) // -o tnet1 is absent, as -C says
       expect(calls).toEqual(['save', '-C', '-C', '-C', '-S', '-C', '-S', '-C', '-C', '-S'])
     })
+    it('the listing is read once, line by line, up to 64 KB; past that every rule is asked with -C', () => {
+      symlinkSync(fake, save)
+      const filler = (n: number) => Array.from({ length: n }, (_, i) => `-A FORWARD -i fill${i} -j ACCEPT\n`).join('')
+      // ~59 KB: read (dash takes \${x#*PATTERN} apart in quadratic time: seconds for this size; field splitting is linear)
+      writeFileSync(join(dir, 'save-extra-filter'), filler(1800))
+      expect(readAll(facts()).calls).toEqual(['save', '-C', '-S', '-C', '-S', '-C', '-C', '-S'])
+      writeFileSync(join(dir, 'save-extra-filter'), filler(2200)) // ~73 KB
+      expect(readAll(facts()).calls).toEqual(['save', '-C', '-C', '-C', '-S', '-C', '-S', '-C', '-C', '-S'])
+    })
     it('no listing when iptables-save is another program (a copy), with fewer than two rules to compare, or when it fails', () => {
       copyFileSync(fake, save)
       chmodSync(save, 0o755)
