@@ -6,8 +6,7 @@ import { IPTABLES, iptablesRuleFact } from '../facts/iptables.ts'
 
 /**
  * iptables rules (iptables(8), iptables-extensions(8)), one rule per fact, existence checked with
- * `iptables -C` (or found word for word in one iptables-save listing: lib/facts/iptables.ts) so a rerun never
- * adds a duplicate. Object key for touches / watches: `iptables:TABLE/CHAIN`.
+ * `iptables -C` so a rerun never adds a duplicate. Object key for touches / watches: `iptables:TABLE/CHAIN`.
  */
 
 const ENSURE = ['present', 'absent'] as const
@@ -64,7 +63,7 @@ export function iptablesChain(field: string, value: unknown): string {
   return value
 }
 
-/** A rule's match/target argv: non-empty, each argument without NUL or newline, not empty (but a `--comment` value), and no command or table option. */
+/** A rule's match/target argv: non-empty, each argument without NUL or newline, not empty (but the value of `--comment`), and no command or table option. */
 export function iptablesRuleArgs(field: string, value: unknown): readonly string[] {
   if (!Array.isArray(value) || value.length === 0) throw new ValidationError(field, `expected a non-empty array of arguments like ['-i', 'net1', '-j', 'ACCEPT'], got ${JSON.stringify(value)}`)
   value.forEach((a: unknown, i) => {
@@ -72,8 +71,9 @@ export function iptablesRuleArgs(field: string, value: unknown): readonly string
     if (/[\0\n\r]/.test(a)) throw new ValidationError(`${field}[${i}]`, `must not contain NUL or newline: ${JSON.stringify(a)}`)
     // the free-text value of `--comment` and the like (`--comment "-t or not"`) is not an option
     const prev = i > 0 ? (value[i - 1] as string) : ''
-    // iptables refuses an empty argument ("Bad argument") except as such a value (`--comment ""`)
-    if (a === '' && !FREE_TEXT.has(prev)) throw new ValidationError(`${field}[${i}]`, 'is empty: iptables takes an empty argument only as the value of an option like --comment')
+    // iptables refuses an empty argument ("Bad argument"), and an empty --log-prefix, --string or --name; it takes
+    // an empty --comment
+    if (a === '' && prev !== '--comment') throw new ValidationError(`${field}[${i}]`, 'is empty: iptables takes an empty argument only as the value of --comment')
     const opt = FREE_TEXT.has(prev) ? undefined : commandOption(a)
     if (opt !== undefined) {
       const what = opt === a ? a : `${JSON.stringify(a)} is iptables' ${opt}, which`
@@ -242,7 +242,7 @@ const IPTABLES_MASQ_FIELDS = specFields<IptablesMasqSpec>()('iface', 'source', '
  * NAT for a container network, the seed's three rules (appended, as the seed does):
  * `filter FORWARD -i IFACE -j ACCEPT`, `filter FORWARD -o IFACE -j ACCEPT`,
  * `nat POSTROUTING -s SOURCE -j MASQUERADE` (iptables-extensions(8) MASQUERADE). One task, one change per
- * rule that is missing (present) or present (absent); each rule is checked as {@link iptablesRuleFact} says, so any
+ * rule that is missing (present) or present (absent); each rule is checked with `iptables -C`, so any
  * number of reruns leaves exactly one of each. IP forwarding is a separate `sysctl` task
  * (`net.ipv4.ip_forward = 1`).
  * Key: `iptables.masq[IFACE]`. Touches and watches `iptables:filter/FORWARD`, `iptables:nat/POSTROUTING`.
