@@ -202,16 +202,27 @@ export function ifname(field: string, value: unknown): string {
   return value
 }
 
+/** A component of an image's registry host (docker's `reference` grammar: letters, digits, `-` inside). */
+const DOMAIN_PART = '[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?'
+/** A component of an image's path: lower-case letters and digits, joined by one `.` or `_`, `__`, or dashes. */
+const PATH_PART = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
 /**
- * A Docker container or image name (no shell metacharacters): `[a-zA-Z0-9][a-zA-Z0-9_.-]*`; an image name is
- * `[REGISTRY[:PORT]/]PATH[:TAG][@sha256:DIGEST]` with a lower-case path (the reference grammar of the
- * distribution project, docker's `reference` package, in these characters).
+ * An image reference as docker reads it (distribution's `reference` grammar, which docker's CLI and dockerd use):
+ * `[REGISTRY/]PATH[:TAG][@sha256:DIGEST]`; the first component is a registry only with a `.` or a `:PORT`, or as
+ * `localhost`, else it is part of the path.
+ */
+const IMAGE_REF = new RegExp(
+  `^(?:(?:(?:localhost|${DOMAIN_PART}(?:\\.${DOMAIN_PART})+)(?::[0-9]+)?|${DOMAIN_PART}:[0-9]+)/)?` +
+  `${PATH_PART}(?:/${PATH_PART})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
+)
+
+/**
+ * A Docker container name (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 128 characters) or, with `image`, an image
+ * reference ({@link IMAGE_REF}, at most 255 characters). Neither can start with `-`, so neither passes for an
+ * option of the docker CLI. Errors: {@link ValidationError} naming the form.
  */
 export function dockerName(field: string, value: unknown, image = false): string {
-  // a registry is a host name with a dot, localhost, or a name with a port (as docker tells one from a path)
-  const re = image
-    ? /^(((localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)(:[0-9]+)?|[A-Za-z0-9-]+:[0-9]+)\/)?[a-z0-9][a-z0-9_.\/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/
-    : /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
+  const re = image ? IMAGE_REF : /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
   if (typeof value !== 'string' || !re.test(value) || value.length > (image ? 255 : 128)) {
     const form = image ? '[REGISTRY[:PORT]/]PATH[:TAG][@sha256:DIGEST], PATH in lower case' : '[a-zA-Z0-9][a-zA-Z0-9_.-]*'
     throw new ValidationError(field, `${shown(value)} is not a valid ${image ? 'image' : 'container'} name (${form})`)

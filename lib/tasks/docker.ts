@@ -294,6 +294,8 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
   validateSpec(key, () => knownFields(spec, DOCKER_IMAGE_FIELDS))
   return validateSpec(key, () => {
     const name = dockerName('name', spec.name, true)
+    // docker build -t takes a name and a tag ("build tag cannot contain a digest")
+    if (name.includes('@')) throw new ValidationError('name', `${JSON.stringify(name)} holds a digest: an image that vxlab builds is named by a name and a tag`)
     const ensure = ensureOf('ensure', spec.ensure)
     const buildArgs = stringMap('buildArgs', spec.buildArgs, ENV_KEY, 'build-arg names like HTTP_PROXY')
     const timeoutMs = timeLimit('timeoutMs', spec.timeoutMs ?? BUILD_TIMEOUT_MS)

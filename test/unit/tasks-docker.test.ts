@@ -167,13 +167,18 @@ describe('dockerImage', () => {
   })
   it('validation names the field', () => {
     expect(() => dockerImage({ name: 'Bad;Name', context: ctx })).toThrow(/^docker\.image\[Bad;Name\]\.name: "Bad;Name" is not a valid image name/)
-    // a registry with a port, localhost, a digest (found refused by a trial); a path docker refuses stays refused
-    for (const ok of ['reg.example:5000/team/app:v1', 'localhost:5000/app', 'localhost/app:1.0', 'reg:5000/app', `app@sha256:${'a'.repeat(64)}`, 'docker.io/library/con_img']) {
+    // docker's reference grammar: a registry with a port, localhost (found refused by a trial); what docker refuses
+    // stays refused, and nothing can start with "-" (a second trial found "-e.x/y" taken, then read by docker run as -e)
+    for (const ok of ['reg.example:5000/team/app:v1', 'localhost:5000/app', 'localhost/app:1.0', 'reg:5000/app', 'docker.io/library/con_img', 'a__b', 'a--b.c']) {
       expect(dockerImage({ name: ok, context: ctx }).spec.name, ok).toBe(ok)
     }
-    for (const bad of ['Bad/name', 'reg:port/app', 'reg.example:5000/Team/app', 'app@sha256:abc', 'app:', '/app']) {
+    for (const bad of ['Bad/name', 'reg:port/app', 'reg.example:5000/Team/app', 'app@sha256:abc', 'app:', '/app', '-e.x/y', '-reg.example:5000/x', 'x/', 'a___b', 'a-/b', 'a.-b', 'x/../y', 'x/./y', 'reg-.example/x']) {
       expect(() => dockerImage({ name: bad, context: ctx }), bad).toThrow(/is not a valid image name \(\[REGISTRY\[:PORT\]\/\]PATH/)
     }
+    // a digest names an image to run, never one to build (docker build: "build tag cannot contain a digest")
+    const digest = `reg.example:5000/team/app@sha256:${'a'.repeat(64)}`
+    expect(() => dockerImage({ name: digest, context: ctx })).toThrow(/docker\.image\[.*\]\.name: .* holds a digest: an image that vxlab builds is named by a name and a tag/)
+    expect(dockerContainer({ name: 'c1', image: digest, network: 'none' }).spec.image).toBe(digest)
     expect(() => dockerImage({ name: 'img' })).toThrow('docker.image[img].context: give context (a folder on the host), dockerfile, or both')
     expect(() => dockerImage({ name: 'img', context: ctx, files: { a: 'x' } })).toThrow(/docker\.image\[img\]\.files: files are only used with dockerfile/)
     expect(() => dockerImage({ name: 'img', context: 'relative/dir' })).toThrow(/docker\.image\[img\]\.context: expected an absolute path/)
