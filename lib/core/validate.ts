@@ -224,7 +224,7 @@ const IMAGE_REF = new RegExp(
 export function dockerName(field: string, value: unknown, image = false): string {
   const re = image ? IMAGE_REF : /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
   if (typeof value !== 'string' || !re.test(value) || value.length > (image ? 255 : 128)) {
-    const form = image ? '[REGISTRY[:PORT]/]PATH[:TAG][@sha256:DIGEST], PATH in lower case' : '[a-zA-Z0-9][a-zA-Z0-9_.-]*'
+    const form = image ? '[REGISTRY[:PORT]/]PATH[:TAG][@sha256:DIGEST], PATH in lower case, at most 255 characters' : '[a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 characters'
     throw new ValidationError(field, `${shown(value)} is not a valid ${image ? 'image' : 'container'} name (${form})`)
   }
   return value

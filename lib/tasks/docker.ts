@@ -294,9 +294,14 @@ export function dockerImage(spec: DockerImageSpec): Task<DockerImageSpec, Docker
   validateSpec(key, () => knownFields(spec, DOCKER_IMAGE_FIELDS))
   return validateSpec(key, () => {
     const name = dockerName('name', spec.name, true)
-    // docker build -t takes a name and a tag ("build tag cannot contain a digest")
-    if (name.includes('@')) throw new ValidationError('name', `${JSON.stringify(name)} holds a digest: an image that vxlab builds is named by a name and a tag`)
     const ensure = ensureOf('ensure', spec.ensure)
+    if (ensure === 'present') {
+      // docker build -t takes a name and a tag: no digest ("build tag cannot contain a digest"), no image ID ("cannot
+      // specify 64-byte hexadecimal strings", "refusing to create an ambiguous tag using digest algorithm as name");
+      // removing an image by any of these is fine
+      if (name.includes('@')) throw new ValidationError('name', `${JSON.stringify(name)} holds a digest: an image that vxlab builds is named by a name and a tag`)
+      if (/^sha256:|^[a-f0-9]{64}(:|$)/.test(name)) throw new ValidationError('name', `${JSON.stringify(name)} is an image ID: an image that vxlab builds is named by a name and a tag`)
+    }
     const buildArgs = stringMap('buildArgs', spec.buildArgs, ENV_KEY, 'build-arg names like HTTP_PROXY')
     const timeoutMs = timeLimit('timeoutMs', spec.timeoutMs ?? BUILD_TIMEOUT_MS)
     if (ensure === 'present' && spec.context === undefined && spec.dockerfile === undefined) throw new ValidationError('context', 'give context (a folder on the host), dockerfile, or both')

@@ -32,7 +32,8 @@ const COMMAND_SHORT = new Set(['A', 'C', 'D', 'I', 'R', 'L', 'S', 'F', 'Z', 'N',
 const SHORT_WITH_VALUE = new Set(['o', 'p', 's', 'd', 'j', 'i', 'm', 'c', 'g'])
 /**
  * Options whose value is free text (a comment, a log prefix, a string to match): the argument after them is
- * not checked. Every other argument is, whatever comes before it: iptables reads an option wherever it is.
+ * not checked, when the option follows a word that is no option (`-m comment --comment X`, `-j LOG --log-prefix X`).
+ * Every other argument is, whatever comes before it: iptables reads an option wherever it is.
  */
 const FREE_TEXT = new Set(['--comment', '--log-prefix', '--nflog-prefix', '--string', '--hex-string', '--name'])
 
@@ -69,12 +70,16 @@ export function iptablesRuleArgs(field: string, value: unknown): readonly string
   value.forEach((a: unknown, i) => {
     if (typeof a !== 'string') throw new ValidationError(`${field}[${i}]`, `expected a string, got ${JSON.stringify(a)}`)
     if (/[\0\n\r]/.test(a)) throw new ValidationError(`${field}[${i}]`, `must not contain NUL or newline: ${JSON.stringify(a)}`)
-    // the free-text value of `--comment` and the like (`--comment "-t or not"`) is not an option
+    // the free-text value of `--comment` and the like (`--comment "-t or not"`) is not an option; but `--comment`
+    // opens free text only where it is an option itself: after an option (`-s --comment -V`), it may be that
+    // option's value, and what follows it an option (a trial found -V passed so: -C printed the version and exited 0)
     const prev = i > 0 ? (value[i - 1] as string) : ''
+    const beforePrev = i > 1 ? (value[i - 2] as string) : ''
+    const freeText = FREE_TEXT.has(prev) && !beforePrev.startsWith('-')
     // iptables refuses an empty argument ("Bad argument"), and an empty --log-prefix, --string or --name; it takes
     // an empty --comment
-    if (a === '' && prev !== '--comment') throw new ValidationError(`${field}[${i}]`, 'is empty: iptables takes an empty argument only as the value of --comment')
-    const opt = FREE_TEXT.has(prev) ? undefined : commandOption(a)
+    if (a === '' && !(freeText && prev === '--comment')) throw new ValidationError(`${field}[${i}]`, 'is empty: iptables takes an empty argument only as the value of --comment')
+    const opt = freeText ? undefined : commandOption(a)
     if (opt !== undefined) {
       const what = opt === a ? a : `${JSON.stringify(a)} is iptables' ${opt}, which`
       throw new ValidationError(`${field}[${i}]`, `${what} selects an iptables command or table; give the table and chain as fields, the rule as matches and a target`)

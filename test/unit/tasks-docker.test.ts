@@ -179,6 +179,12 @@ describe('dockerImage', () => {
     const digest = `reg.example:5000/team/app@sha256:${'a'.repeat(64)}`
     expect(() => dockerImage({ name: digest, context: ctx })).toThrow(/docker\.image\[.*\]\.name: .* holds a digest: an image that vxlab builds is named by a name and a tag/)
     expect(dockerContainer({ name: 'c1', image: digest, network: 'none' }).spec.image).toBe(digest)
+    // nor an image ID (docker refuses to tag one so, a trial found it planned and failing at apply); removing is fine
+    for (const id of ['a'.repeat(64), `sha256:${'a'.repeat(64)}`]) {
+      expect(() => dockerImage({ name: id, dockerfile: { text: 'FROM con_img\n' } }), id).toThrow(/is an image ID: an image that vxlab builds is named by a name and a tag/)
+      expect(dockerImage({ name: id, ensure: 'absent' }).spec.name).toBe(id)
+    }
+    expect(dockerImage({ name: digest, ensure: 'absent' }).spec.name).toBe(digest)
     expect(() => dockerImage({ name: 'img' })).toThrow('docker.image[img].context: give context (a folder on the host), dockerfile, or both')
     expect(() => dockerImage({ name: 'img', context: ctx, files: { a: 'x' } })).toThrow(/docker\.image\[img\]\.files: files are only used with dockerfile/)
     expect(() => dockerImage({ name: 'img', context: 'relative/dir' })).toThrow(/docker\.image\[img\]\.context: expected an absolute path/)

@@ -58,6 +58,11 @@ describe('iptables.rule', () => {
     [{ chain: 'FORWARD', rule: ['-i', 'net1\n', '-j', 'ACCEPT'] }, /\.rule\[1\]: must not contain NUL or newline/],
     [{ chain: 'FORWARD', rule: ['-i', 'net1', '', '-j', 'ACCEPT'] }, /\.rule\[2\]: is empty: iptables takes an empty argument only as the value of --comment/],
     [{ chain: 'FORWARD', rule: ['-j', 'LOG', '--log-prefix', ''] }, /\.rule\[3\]: is empty/], // iptables: "minimum length of 1"
+    // a free-text option that may be another option's value opens no free text (found by a trial: -C printed the
+    // version, exit 0, and the rule read as present)
+    [{ chain: 'FORWARD', rule: ['-s', '--comment', '-V', '-j', 'ACCEPT'] }, /\.rule\[2\]: -V selects an iptables command/],
+    [{ chain: 'FORWARD', rule: ['-j', 'LOG', '--log-prefix', '--name', '-h'] }, /\.rule\[4\]: -h selects an iptables command/],
+    [{ chain: 'FORWARD', rule: ['-m', 'comment', '--comment', '--comment', '', '-j', 'RETURN'] }, /\.rule\[4\]: is empty/],
     [{ chain: 'FORWARD', rule: ['-m', 'recent', '--name', '', '--rcheck', '-j', 'DROP'] }, /\.rule\[3\]: is empty/],
     [{ chain: 'FORWARD', rule: ['-i', 'a\0b'] }, /\.rule\[1\]: must not contain NUL or newline/],
     [{ chain: 'FORWARD', rule: ['-t', 'nat', '-j', 'ACCEPT'] }, /\.rule\[0\]: -t selects an iptables command or table/],
