@@ -512,22 +512,18 @@ elif [ -n "$names" ]; then
 fi
 
 err=; [ ! -s "$d/err" ] || err=$(cat "$d/err")
-find_line() {
-  line= fl_c=$1
-  IFS=$nl; set -f; set -- $all; set +f; unset IFS
-  for l; do case $l in "/$fl_c "*) line=$l; return ;; esac; done
+# line= the first line of $2 that starts with $1
+first_line() {
+  line= fl_p=$1
+  IFS=$nl; set -f; set -- $2; set +f; unset IFS
+  for l; do case $l in "$fl_p"*) line=$l; return ;; esac; done
 }
 no_such() { case "$nl$err$nl" in *"No such container: $1$nl"*) return 0 ;; esac; return 1; }
-find_image() {
-  line= fl_c=$1
-  IFS=$nl; set -f; set -- $imgs; set +f; unset IFS
-  for l; do case $l in "$fl_c "*) line=\${l#"$fl_c "}; return ;; esac; done
-}
 k=0
 while [ $# -gt 0 ]; do
   kind=$1 c=$2
   if [ "$kind" = n ]; then i=$3 h=$4; shift 4; else shift 2; fi
-  if [ "$kind" = i ]; then find_image "$c"; else find_line "$c"; fi
+  if [ "$kind" = i ]; then first_line "$c " "$imgs"; line=\${line#"$c "}; else first_line "/$c " "$all"; fi
   ${GROUP_FRAME_START_SH}
   (
     if [ "$kind" = i ]; then
