@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { readScript } from '../core/command.ts'
 import { ReadFailedError } from '../core/errors.ts'
 import type { Fact, FactGroup, FactOutput } from '../core/task.ts'
@@ -225,42 +225,79 @@ export function dockerImageUsersFact(name: string): Fact<readonly ImageUser[]> {
 
 /**
  * The script of {@link dockerContextHashFact}: sha256 of the sorted `sha256sum` lines (hash and relative path)
- * of every regular file under the folder. find's exit status reflects unreadable entries and failed
+ * of every regular file under the folder (`$1`). find's exit status reflects unreadable entries and failed
  * hash runs, so a partial listing is an error, not a different hash.
  * The file hashes come from `openssl dgst -sha256 -r` when the host has it (SHA extensions: a 12 MB rootfs
  * in ~10 ms instead of ~70 ms with coreutils' sha256sum), rewritten to sha256sum's `HASH  ./path` lines, so
  * the result is the same hash either way; names with a backslash or a newline (which sha256sum escapes)
  * always go through sha256sum.
+ *
+ * With a cache name (`$2`), the hash is kept in `${XDG_CACHE_HOME:-$HOME/.cache}/vxlab/$2` (one line:
+ * `SIGNATURE HASH`), keyed by the folder's stat signature: the sha256 of the folder's path and, per regular
+ * file, its device, inode, size, mtime, ctime (nanoseconds) and relative path (GNU find's `-printf`). This
+ * is git's index rule (git's racy-git.txt): a file's content cannot change without its ctime changing,
+ * which no user can set. The hash is stored only when every file's ctime is at least 3 s older than the
+ * clock after hashing (a write within the same timestamp tick as the listing, up to FAT's 2 s, could
+ * otherwise leave the ctime as it was), and used only from a folder and file that the user running it owns.
+ * No GNU find, a name with a backslash or a newline, no HOME, or any failure of the cache: the folder is
+ * hashed as above and the cache is left alone.
  */
 export const CONTEXT_HASH_SCRIPT = [
   'cd -- "$1" || exit 2',
   "nl='",
   "'",
+  'cdir= cf= sig=',
+  'case ${XDG_CACHE_HOME-} in /*) cdir=$XDG_CACHE_HOME/vxlab ;; *) case ${HOME-} in /*) cdir=$HOME/.cache/vxlab ;; esac ;; esac',
+  '# the stat signature (BAD: a name with a backslash or a newline, whose listing line would be ambiguous)',
+  'if [ -n "$cdir" ] && [ -n "${2-}" ] && list=$(find . -type f \\( -name \'*\\\\*\' -o -name "*$nl*" \\) -printf \'BAD\\n\' -quit -o -type f -printf \'%D %i %s %T@ %C@ %p\\n\' 2>/dev/null); then',
+  '  case $nl$list$nl in',
+  '    *"${nl}BAD$nl"*) ;;',
+  '    *) cf=$cdir/$2; sig=$(printf \'%s\\n%s\\n\' "$1" "$list" | sha256sum) && sig=${sig%% *} || cf= ;;',
+  '  esac',
+  'fi',
+  'if [ -n "$cf" ] && [ -f "$cf" ] && [ -O "$cf" ] && [ -O "$cdir" ] && IFS=\' \' read -r csig chash < "$cf" && [ "$csig" = "$sig" ]; then',
+  '  case $chash in *[!0-9a-f]*) ;; *) [ "${#chash}" -ne 64 ] || { printf \'%s  -\\n\' "$chash"; exit 0; } ;; esac',
+  'fi',
   'if command -v openssl >/dev/null 2>&1 && [ -z "$(find . -type f \\( -name \'*\\\\*\' -o -name "*$nl*" \\) -print)" ]; then',
   '  sums=$(find . -type f -exec openssl dgst -sha256 -r {} +) || { echo "vxlab: cannot hash every file under $1" >&2; exit 2; }',
   '  sums=$(printf "%s\\n" "$sums" | sed \'s/^\\([0-9a-f]\\{64\\}\\) \\*/\\1  /\')',
   'else',
   '  sums=$(find . -type f -exec sha256sum -- {} +) || { echo "vxlab: cannot hash every file under $1" >&2; exit 2; }',
   'fi',
-  'printf "%s\\n" "$sums" | LC_ALL=C sort | sha256sum',
+  'h=$(printf "%s\\n" "$sums" | LC_ALL=C sort | sha256sum) || exit 2',
+  'printf \'%s\\n\' "$h"',
+  '# store it unless a file changed within 3 s of now (its ctime could hide a second write in the same tick)',
+  'if [ -n "$cf" ] && now=$(date +%s) && printf \'%s\\n\' "$list" | awk -v now="$now" \'NF >= 6 && $5 + 0 > now - 3 { exit 1 }\' \\',
+  '  && mkdir -p -m 700 -- "$cdir" 2>/dev/null && [ -O "$cdir" ] && tmp=$(mktemp "$cdir/.$2.XXXXXX" 2>/dev/null); then',
+  '  { printf \'%s %s\\n\' "$sig" "${h%% *}" >"$tmp" && mv -f -- "$tmp" "$cf"; } 2>/dev/null || rm -f -- "$tmp"',
+  'fi',
+  'exit 0',
 ].join('\n')
 
 /**
  * Fact: a content hash of a build context folder ON THE HOST (64 hex): file names and contents of every
  * regular file under it (modes, owners and times are not part of it). Computed on the host, so it is right
  * whether or not the controller can see the same folder. A missing or unreadable folder fails the read.
+ * The host keeps the hash in `~/.cache/vxlab/context-<sha256 of the folder's path>`, used while no file's
+ * stat signature changes (see {@link CONTEXT_HASH_SCRIPT}): a rerun reads the folder's listing, not its
+ * content. Like the run lock, this cache is vxlab's own and is written in check mode too.
  */
 export function dockerContextHashFact(dir: string): Fact<string> {
   return {
     id: `docker.contextHash:${dir}`,
     slow: true,
-    command: readScript(CONTEXT_HASH_SCRIPT, dir),
+    command: readScript(CONTEXT_HASH_SCRIPT, dir, contextCacheName(dir)),
     parse: (o) => {
       const m = /^([0-9a-f]{64})\b/.exec(o.stdout.trim())
       if (!m) throw new Error(`unexpected sha256sum output ${JSON.stringify(o.stdout.slice(0, 100))}`)
       return m[1]!
     },
   }
+}
+
+/** The context-hash cache's file name for a folder: `context-` + the first 32 hex of sha256 of its path. */
+export function contextCacheName(dir: string): string {
+  return `context-${createHash('sha256').update(dir).digest('hex').slice(0, 32)}`
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import { describeCommand } from '../../lib/core/command.ts'
 import { secret } from '../../lib/core/secrets.ts'
 import { SkipTask, type AnyFact, type Change, type Task } from '../../lib/core/task.ts'
 import {
-  CONTAINER_NETNS_SCRIPT, CONTEXT_HASH_SCRIPT, DockerDaemonError, IMAGE_USERS_SCRIPT, containerNetnsFact, dockerContainerFact, dockerImageFact, dockerImageUsersFact, parseContainerNetns,
+  CONTAINER_NETNS_SCRIPT, CONTEXT_HASH_SCRIPT, DockerDaemonError, contextCacheName, IMAGE_USERS_SCRIPT, containerNetnsFact, dockerContainerFact, dockerImageFact, dockerImageUsersFact, parseContainerNetns,
   type ContainerNetns, type DockerContainerState, type DockerImageState, type NetnsLink,
 } from '../../lib/facts/docker.ts'
 import type { Link } from '../../lib/facts/ip.ts'
@@ -39,7 +39,7 @@ describe('dockerImage', () => {
   it('reads the image and the host context hash, and plans a build when the image is absent', () => {
     const t = dockerImage({ name: 'vxlab-test-img', context: ctx })
     expect(t.facts.map((f) => f.id)).toEqual(['docker.image:vxlab-test-img', `docker.contextHash:${ctx}`])
-    expect(t.facts[1]!.command.argv).toEqual(['sh', '-c', CONTEXT_HASH_SCRIPT, 'sh', ctx])
+    expect(t.facts[1]!.command.argv).toEqual(['sh', '-c', CONTEXT_HASH_SCRIPT, 'sh', ctx, contextCacheName(ctx)])
     expect(t.watches).toEqual(['*']) // an earlier task of the play may write into the context
     expect(dockerImage({ name: 'x', dockerfile: { template: { inline: 'FROM scratch' } } }).watches).toEqual(['docker.image:x'])
     const cs = planWith(t, { 'docker.image:vxlab-test-img': { exists: false }, [`docker.contextHash:${ctx}`]: hash })
