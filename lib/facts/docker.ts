@@ -232,22 +232,27 @@ export function dockerImageUsersFact(name: string): Fact<readonly ImageUser[]> {
  * the result is the same hash either way; names with a backslash or a newline (which sha256sum escapes)
  * always go through sha256sum.
  *
- * With a cache name (`$2`), the hash is kept in `${XDG_CACHE_HOME:-$HOME/.cache}/vxlab/$2` (one line:
- * `SIGNATURE HASH`), keyed by the folder's stat signature: the sha256 of the folder's path and, per regular
- * file, its device, inode, size, mtime, ctime (nanoseconds) and relative path (GNU find's `-printf`). This
- * is git's index rule (git's racy-git.txt): a file's content cannot change without its ctime changing,
- * which no user can set. The hash is stored only when every file's ctime is at least 3 s older than the
- * clock after hashing (a write within the same timestamp tick as the listing, up to FAT's 2 s, could
- * otherwise leave the ctime as it was), and used only from a folder and file that the user running it owns.
- * No GNU find, a name with a backslash or a newline, no HOME, or any failure of the cache: the folder is
- * hashed as above and the cache is left alone.
+ * With a cache name (`$2`), the hash is kept in a file of that name (one line: `SIGNATURE HASH`) in the folder
+ * `$3`, by default `/run/vxlab/context-hash` (root) or `$XDG_RUNTIME_DIR/vxlab/context-hash` (another user; no
+ * cache without it): tmpfs, like the run lock, so a reboot empties it. The key is the folder's stat signature:
+ * the sha256 of the folder's path and, per regular file, its device, inode, size, mtime, ctime (nanoseconds) and
+ * relative path (GNU find's `-printf`). This is git's index rule (git's racy-git.txt): a file's content cannot
+ * change without its ctime changing, which no user can set. The hash is stored only when every file's ctime is
+ * at least 3 s older than the clock after hashing (a write within the same timestamp tick as the listing, up to
+ * FAT's 2 s, could otherwise leave the ctime as it was), and used only from a folder and file that the user
+ * running it owns. No GNU find, a name with a backslash or a newline, or any failure of the cache: the folder
+ * is hashed as above and the cache is left alone.
  */
 export const CONTEXT_HASH_SCRIPT = [
   'cd -- "$1" || exit 2',
   "nl='",
   "'",
-  'cdir= cf= sig=',
-  'case ${XDG_CACHE_HOME-} in /*) cdir=$XDG_CACHE_HOME/vxlab ;; *) case ${HOME-} in /*) cdir=$HOME/.cache/vxlab ;; esac ;; esac',
+  'cdir=${3-} cf= sig=',
+  'if [ -z "$cdir" ]; then',
+  '  if [ -w /run ]; then cdir=/run/vxlab/context-hash',
+  '  else case ${XDG_RUNTIME_DIR-} in /*) cdir=$XDG_RUNTIME_DIR/vxlab/context-hash ;; esac',
+  '  fi',
+  'fi',
   '# the stat signature (BAD: a name with a backslash or a newline, whose listing line would be ambiguous)',
   'if [ -n "$cdir" ] && [ -n "${2-}" ] && list=$(find . -type f \\( -name \'*\\\\*\' -o -name "*$nl*" \\) -printf \'BAD\\n\' -quit -o -type f -printf \'%D %i %s %T@ %C@ %p\\n\' 2>/dev/null); then',
   '  case $nl$list$nl in',
@@ -266,10 +271,11 @@ export const CONTEXT_HASH_SCRIPT = [
   'fi',
   'h=$(printf "%s\\n" "$sums" | LC_ALL=C sort | sha256sum) || exit 2',
   'printf \'%s\\n\' "$h"',
-  '# store it unless a file changed within 3 s of now (its ctime could hide a second write in the same tick)',
+  '# store it unless a file changed within 3 s of now (its ctime could hide a second write in the same tick); one',
+  '# write of one line into a folder of ours: a reader sees the old line, the new one or none (and hashes)',
   'if [ -n "$cf" ] && now=$(date +%s) && printf \'%s\\n\' "$list" | awk -v now="$now" \'NF >= 6 && $5 + 0 > now - 3 { exit 1 }\' \\',
-  '  && mkdir -p -m 700 -- "$cdir" 2>/dev/null && [ -O "$cdir" ] && tmp=$(mktemp "$cdir/.$2.XXXXXX" 2>/dev/null); then',
-  '  { printf \'%s %s\\n\' "$sig" "${h%% *}" >"$tmp" && mv -f -- "$tmp" "$cf"; } 2>/dev/null || rm -f -- "$tmp"',
+  '  && mkdir -p -m 700 -- "$cdir" 2>/dev/null && [ -O "$cdir" ] && { [ ! -e "$cf" ] || [ -O "$cf" ]; }; then',
+  '  printf \'%s %s\\n\' "$sig" "${h%% *}" 2>/dev/null >"$cf" || :',
   'fi',
   'exit 0',
 ].join('\n')
@@ -278,9 +284,9 @@ export const CONTEXT_HASH_SCRIPT = [
  * Fact: a content hash of a build context folder ON THE HOST (64 hex): file names and contents of every
  * regular file under it (modes, owners and times are not part of it). Computed on the host, so it is right
  * whether or not the controller can see the same folder. A missing or unreadable folder fails the read.
- * The host keeps the hash in `~/.cache/vxlab/context-<sha256 of the folder's path>`, used while no file's
- * stat signature changes (see {@link CONTEXT_HASH_SCRIPT}): a rerun reads the folder's listing, not its
- * content. Like the run lock, this cache is vxlab's own and is written in check mode too.
+ * The host keeps the hash in `/run/vxlab/context-hash/context-<sha256 of the folder's path>` (tmpfs), used
+ * while no file's stat signature changes (see {@link CONTEXT_HASH_SCRIPT}): a rerun lists the folder instead of
+ * hashing its content. Like the run lock in /run, this cache is vxlab's own and is written in check mode too.
  */
 export function dockerContextHashFact(dir: string): Fact<string> {
   return {

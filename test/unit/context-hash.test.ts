@@ -54,9 +54,8 @@ describe('context hash', () => {
     expect(() => hash(join(dir, 'nonexistent'))).toThrow()
   })
 
-  describe('the cache of the hash (~/.cache/vxlab)', () => {
-    const home = join(dir, 'home')
-    const cacheDir = join(home, '.cache', 'vxlab')
+  describe('the cache of the hash (/run/vxlab/context-hash; here a folder of the test, given as $3)', () => {
+    const cacheDir = join(dir, 'cache', 'context-hash')
     /** A PATH whose openssl logs each run (so a test sees whether the files were hashed) and, with `later`, whose `date` is 10 s ahead (the files look old enough to cache). */
     const bin = join(dir, 'cache-bin')
     const log = join(dir, 'openssl.log')
@@ -68,11 +67,11 @@ describe('context hash', () => {
     chmodSync(join(bin, 'later', 'date'), 0o755)
     const runs = (): number => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0)
     const cached = (ctx: string, opts: { later?: boolean; env?: Record<string, string> } = {}): string =>
-      execFileSync('/bin/sh', ['-c', CONTEXT_HASH_SCRIPT, 'sh', ctx, contextCacheName(ctx)], {
-        env: { PATH: `${opts.later ? join(bin, 'later') + ':' : ''}${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: home, ...opts.env },
+      execFileSync('/bin/sh', ['-c', CONTEXT_HASH_SCRIPT, 'sh', ctx, contextCacheName(ctx), cacheDir], {
+        env: { PATH: `${opts.later ? join(bin, 'later') + ':' : ''}${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, ...opts.env },
       }).toString()
     const fresh = (name: string): string => {
-      rmSync(home, { recursive: true, force: true })
+      rmSync(join(dir, 'cache'), { recursive: true, force: true })
       rmSync(log, { force: true })
       const ctx = join(dir, name)
       mkdirSync(join(ctx, 'sub'), { recursive: true })
@@ -120,15 +119,37 @@ describe('context hash', () => {
       expect(runs()).toBe(2)
     })
 
-    it('is not used or written for a name with a backslash or a newline, without HOME, or without a cache name', () => {
+    it('is not used or written for a name with a backslash or a newline, or without a cache name', () => {
       const ctx = fresh('cache-c')
       writeFileSync(join(ctx, 'back\\slash'), 'x')
       expect(cached(ctx, { later: true })).toBe(reference(ctx))
       expect(existsSync(cacheDir)).toBe(false)
       rmSync(join(ctx, 'back\\slash'))
-      expect(execFileSync('/bin/sh', ['-c', CONTEXT_HASH_SCRIPT, 'sh', ctx, contextCacheName(ctx)], { env: { PATH: `${join(bin, 'later')}:${process.env.PATH}` } }).toString()).toBe(reference(ctx))
-      expect(execFileSync('/bin/sh', ['-c', CONTEXT_HASH_SCRIPT, 'sh', ctx], { env: { PATH: `${join(bin, 'later')}:${process.env.PATH}`, HOME: home } }).toString()).toBe(reference(ctx))
+      writeFileSync(join(ctx, 'new\nline'), 'y')
+      expect(cached(ctx, { later: true })).toBe(reference(ctx))
       expect(existsSync(cacheDir)).toBe(false)
+      rmSync(join(ctx, 'new\nline'))
+      expect(execFileSync('/bin/sh', ['-c', CONTEXT_HASH_SCRIPT, 'sh', ctx, '', cacheDir], { env: { PATH: `${join(bin, 'later')}:${process.env.PATH}` } }).toString()).toBe(reference(ctx))
+      expect(existsSync(cacheDir)).toBe(false)
+    })
+
+    it.skipIf(process.getuid?.() !== 0)('another user than root keeps it in $XDG_RUNTIME_DIR/vxlab/context-hash, and has none without it', () => {
+      const ctx = fresh('cache-e')
+      const runtime = join(dir, 'runtime')
+      mkdirSync(runtime, { recursive: true })
+      for (const p of [dir, ctx, join(ctx, 'sub'), bin, join(bin, 'later')]) chmodSync(p, 0o755)
+      for (const f of ['Dockerfile', 'sub/data']) chmodSync(join(ctx, f), 0o644)
+      chownSync(runtime, 65534, 65534)
+      const asNobody = (env: Record<string, string>): string =>
+        execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/bin/sh', '-c', CONTEXT_HASH_SCRIPT, 'sh', ctx, contextCacheName(ctx)], {
+          env: { PATH: `${join(bin, 'later')}:${process.env.PATH}`, ...env },
+        }).toString()
+      expect(asNobody({})).toBe(reference(ctx))
+      expect(readdirSync(runtime)).toEqual([])
+      expect(asNobody({ XDG_RUNTIME_DIR: runtime })).toBe(reference(ctx))
+      const file = join(runtime, 'vxlab', 'context-hash', contextCacheName(ctx))
+      expect(statSync(file).uid).toBe(65534)
+      expect(readFileSync(file, 'utf8').split(' ')[1]).toBe(`${reference(ctx).slice(0, 64)}\n`)
     })
 
     it.skipIf(process.getuid?.() !== 0)('ignores a cache file that another user owns (it could say anything)', () => {
