@@ -229,41 +229,50 @@ export function dockerImageUsersFact(name: string): Fact<readonly ImageUser[]> {
  * hash runs, so a partial listing is an error, not a different hash.
  * The file hashes come from `openssl dgst -sha256 -r` when the host has it (SHA extensions: a 12 MB rootfs
  * in ~10 ms instead of ~70 ms with coreutils' sha256sum), rewritten to sha256sum's `HASH  ./path` lines, so
- * the result is the same hash either way; names with a backslash or a newline (which sha256sum escapes)
- * always go through sha256sum.
+ * the result is the same hash either way; paths with a backslash or a newline anywhere (which sha256sum
+ * escapes) always go through sha256sum.
  *
- * With a cache name (`$2`), the hash is kept in a file of that name (one line: `SIGNATURE HASH`) in the folder
- * `$3`, by default `/run/vxlab/context-hash` (root) or `$XDG_RUNTIME_DIR/vxlab/context-hash` (another user; no
- * cache without it): tmpfs, like the run lock, so a reboot empties it. The key is the folder's stat signature:
- * the sha256 of the folder's path and, per regular file, its device, inode, size, mtime, ctime (nanoseconds) and
- * relative path (GNU find's `-printf`). This is git's index rule (git's racy-git.txt): a file's content cannot
- * change without its ctime changing, which no user can set. The hash is stored only when every file's ctime is
- * at least 3 s older than the clock after hashing (a write within the same timestamp tick as the listing, up to
- * FAT's 2 s, could otherwise leave the ctime as it was), and used only from a folder and file that the user
- * running it owns. No GNU find, a name with a backslash or a newline, or any failure of the cache: the folder
- * is hashed as above and the cache is left alone.
+ * The cache, with a cache name (`$2`): the hash is kept in a file of that name (one line: `SIGNATURE HASH`) in
+ * the folder `$3`, by default `/run/vxlab/context-hash` (root) or `$XDG_RUNTIME_DIR/vxlab/context-hash` (another
+ * user, when that folder exists and is theirs; else no cache): tmpfs, like the run lock, so a reboot empties it.
+ * - The key is the sha256 of the folder's path and its listing: every entry, folders included (adding, removing
+ *   or renaming an entry changes its folder's ctime), with type, device, inode, size, mtime, ctime
+ *   (nanoseconds), file system type and relative path (GNU find's `-printf`). This is git's index rule (git's
+ *   racy-git.txt): a write changes the file's ctime, which no user can set.
+ * - The hash is stored only when the listing after hashing is the listing before, every entry is on a local
+ *   file system whose ctime is the kernel's (ext2/3/4, xfs, btrfs, zfs: not tmpfs, where writes through a
+ *   shared mmap do not update it, nor network, FUSE or read-only image file systems, whose times come from
+ *   elsewhere), and every entry's ctime and mtime are at least 60 s older than the clock before hashing. The
+ *   60 s cover a second write in the same timestamp tick as the listing, and writes through a shared mmap to
+ *   a page the kernel has not yet written back (it updates the ctime at the next write after writeback, which
+ *   runs within ~35 s by default: vm.dirty_expire_centisecs).
+ * - It is used only from a folder and file that the user running it owns.
+ * No GNU find, a path with a backslash or a newline, a file the user cannot read, or any failure of the cache:
+ * the folder is hashed as above and the cache is left alone.
  */
 export const CONTEXT_HASH_SCRIPT = [
   'cd -- "$1" || exit 2',
   "nl='",
   "'",
-  'cdir=${3-} cf= sig=',
+  'cdir=${3-} cf= sig= list=',
   'if [ -z "$cdir" ]; then',
   '  if [ -w /run ]; then cdir=/run/vxlab/context-hash',
-  '  else case ${XDG_RUNTIME_DIR-} in /*) cdir=$XDG_RUNTIME_DIR/vxlab/context-hash ;; esac',
+  '  else case ${XDG_RUNTIME_DIR-} in /*) ! [ -O "$XDG_RUNTIME_DIR" ] || cdir=$XDG_RUNTIME_DIR/vxlab/context-hash ;; esac',
   '  fi',
   'fi',
-  '# the stat signature (BAD: a name with a backslash or a newline, whose listing line would be ambiguous)',
-  'if [ -n "$cdir" ] && [ -n "${2-}" ] && list=$(find . -type f \\( -name \'*\\\\*\' -o -name "*$nl*" \\) -printf \'BAD\\n\' -quit -o -type f -printf \'%D %i %s %T@ %C@ %p\\n\' 2>/dev/null); then',
+  '# the listing: BAD for a path whose line would be ambiguous (a backslash or a newline) or a file we cannot read',
+  'lsctx() { find . \\( -path \'*\\\\*\' -o -path "*$nl*" -o \\( -type f ! -readable \\) \\) -printf \'BAD\\n\' -quit -o -printf \'%y %D %i %s %T@ %C@ %F %p\\n\' 2>/dev/null; }',
+  'if [ -n "$cdir" ] && [ -n "${2-}" ] && list=$(lsctx); then',
   '  case $nl$list$nl in',
   '    *"${nl}BAD$nl"*) ;;',
   '    *) cf=$cdir/$2; sig=$(printf \'%s\\n%s\\n\' "$1" "$list" | sha256sum) && sig=${sig%% *} || cf= ;;',
   '  esac',
   'fi',
-  'if [ -n "$cf" ] && [ -f "$cf" ] && [ -O "$cf" ] && [ -O "$cdir" ] && IFS=\' \' read -r csig chash < "$cf" && [ "$csig" = "$sig" ]; then',
+  'if [ -n "$cf" ] && [ -f "$cf" ] && [ -O "$cf" ] && [ -O "$cdir" ] && { IFS=\' \' read -r csig chash <"$cf"; } 2>/dev/null && [ "$csig" = "$sig" ]; then',
   '  case $chash in *[!0-9a-f]*) ;; *) [ "${#chash}" -ne 64 ] || { printf \'%s  -\\n\' "$chash"; exit 0; } ;; esac',
   'fi',
-  'if command -v openssl >/dev/null 2>&1 && [ -z "$(find . -type f \\( -name \'*\\\\*\' -o -name "*$nl*" \\) -print)" ]; then',
+  '[ -z "$cf" ] || start=$(date +%s) || cf=',
+  'if command -v openssl >/dev/null 2>&1 && [ -z "$(find . -type f \\( -path \'*\\\\*\' -o -path "*$nl*" \\) -print)" ]; then',
   '  sums=$(find . -type f -exec openssl dgst -sha256 -r {} +) || { echo "vxlab: cannot hash every file under $1" >&2; exit 2; }',
   '  sums=$(printf "%s\\n" "$sums" | sed \'s/^\\([0-9a-f]\\{64\\}\\) \\*/\\1  /\')',
   'else',
@@ -271,9 +280,10 @@ export const CONTEXT_HASH_SCRIPT = [
   'fi',
   'h=$(printf "%s\\n" "$sums" | LC_ALL=C sort | sha256sum) || exit 2',
   'printf \'%s\\n\' "$h"',
-  '# store it unless a file changed within 3 s of now (its ctime could hide a second write in the same tick); one',
-  '# write of one line into a folder of ours: a reader sees the old line, the new one or none (and hashes)',
-  'if [ -n "$cf" ] && now=$(date +%s) && printf \'%s\\n\' "$list" | awk -v now="$now" \'NF >= 6 && $5 + 0 > now - 3 { exit 1 }\' \\',
+  '# stored only as the docstring says; one write of one line into a folder of ours: a reader sees the old line,',
+  '# the new one or none (and hashes)',
+  'if [ -n "$cf" ] && [ "$(lsctx)" = "$list" ] && printf \'%s\\n\' "$list" | awk -v old="$((start - 60))" \\',
+  '  \'$5 + 0 >= old || $6 + 0 >= old || $7 !~ /^(ext2|ext3|ext4|ext2\\/ext3|xfs|btrfs|zfs)$/ { bad = 1 } END { exit bad }\' \\',
   '  && mkdir -p -m 700 -- "$cdir" 2>/dev/null && [ -O "$cdir" ] && { [ ! -e "$cf" ] || [ -O "$cf" ]; }; then',
   '  printf \'%s %s\\n\' "$sig" "${h%% *}" 2>/dev/null >"$cf" || :',
   'fi',
@@ -284,9 +294,11 @@ export const CONTEXT_HASH_SCRIPT = [
  * Fact: a content hash of a build context folder ON THE HOST (64 hex): file names and contents of every
  * regular file under it (modes, owners and times are not part of it). Computed on the host, so it is right
  * whether or not the controller can see the same folder. A missing or unreadable folder fails the read.
- * The host keeps the hash in `/run/vxlab/context-hash/context-<sha256 of the folder's path>` (tmpfs), used
- * while no file's stat signature changes (see {@link CONTEXT_HASH_SCRIPT}): a rerun lists the folder instead of
- * hashing its content. Like the run lock in /run, this cache is vxlab's own and is written in check mode too.
+ * The host keeps the hash in `/run/vxlab/context-hash/context-<32 hex of sha256 of the folder's path>` (tmpfs),
+ * used while the folder's listing (device, inode, size, times of every entry) does not change and only for a
+ * folder unchanged for 60 s on a local file system (see {@link CONTEXT_HASH_SCRIPT}): a rerun lists the folder
+ * instead of hashing its content. Like the run lock in /run, this cache is vxlab's own and is written in check
+ * mode too.
  */
 export function dockerContextHashFact(dir: string): Fact<string> {
   return {
