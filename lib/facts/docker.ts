@@ -233,8 +233,9 @@ export function dockerImageUsersFact(name: string): Fact<readonly ImageUser[]> {
  * escapes) always go through sha256sum.
  *
  * The cache, with a cache name (`$2`): the hash is kept in a file of that name (one line: `SIGNATURE HASH`) in
- * the folder `$3`, by default `/run/vxlab/context-hash` (root) or `$XDG_RUNTIME_DIR/vxlab/context-hash` (another
- * user, when that folder exists and is theirs; else no cache): tmpfs, like the run lock, so a reboot empties it.
+ * the folder `$3`, by default `/run/vxlab-cache/context-hash` (root) or
+ * `$XDG_RUNTIME_DIR/vxlab-cache/context-hash` (another user, when that folder exists and is theirs; else no
+ * cache): tmpfs, like the run lock, so a reboot empties it.
  * - The key is the sha256 of the folder's path and its listing: every entry, folders included (adding, removing
  *   or renaming an entry changes its folder's ctime), with type, device, inode, size, mtime, ctime
  *   (nanoseconds), file system type and relative path (GNU find's `-printf`). This is git's index rule (git's
@@ -256,8 +257,8 @@ export const CONTEXT_HASH_SCRIPT = [
   "'",
   'cdir=${3-} cf= sig= list=',
   'if [ -z "$cdir" ]; then',
-  '  if [ -w /run ]; then cdir=/run/vxlab/context-hash',
-  '  else case ${XDG_RUNTIME_DIR-} in /*) ! [ -O "$XDG_RUNTIME_DIR" ] || cdir=$XDG_RUNTIME_DIR/vxlab/context-hash ;; esac',
+  '  if [ -w /run ]; then cdir=/run/vxlab-cache/context-hash',
+  '  else case ${XDG_RUNTIME_DIR-} in /*) ! [ -O "$XDG_RUNTIME_DIR" ] || cdir=$XDG_RUNTIME_DIR/vxlab-cache/context-hash ;; esac',
   '  fi',
   'fi',
   '# the listing: BAD for a path whose line would be ambiguous (a backslash or a newline) or a file we cannot read',
@@ -294,7 +295,7 @@ export const CONTEXT_HASH_SCRIPT = [
  * Fact: a content hash of a build context folder ON THE HOST (64 hex): file names and contents of every
  * regular file under it (modes, owners and times are not part of it). Computed on the host, so it is right
  * whether or not the controller can see the same folder. A missing or unreadable folder fails the read.
- * The host keeps the hash in `/run/vxlab/context-hash/context-<32 hex of sha256 of the folder's path>` (tmpfs),
+ * The host keeps the hash in `/run/vxlab-cache/context-hash/context-<32 hex of sha256 of the folder's path>`,
  * used while the folder's listing (device, inode, size, times of every entry) does not change and only for a
  * folder unchanged for 60 s on a local file system (see {@link CONTEXT_HASH_SCRIPT}): a rerun lists the folder
  * instead of hashing its content. Like the run lock in /run, this cache is vxlab's own and is written in check

@@ -54,7 +54,7 @@ describe('context hash', () => {
     expect(() => hash(join(dir, 'nonexistent'))).toThrow()
   })
 
-  describe('the cache of the hash (/run/vxlab/context-hash; here a folder of the test, given as $3)', () => {
+  describe('the cache of the hash (/run/vxlab-cache/context-hash; here a folder of the test, given as $3)', () => {
     // the cache is kept only for folders on a local file system with the kernel's ctime (not tmpfs, which /tmp
     // may be): the folders of these tests are made beside the project's dependencies
     const base = join(process.cwd(), 'node_modules', '.cache')
@@ -191,7 +191,7 @@ describe('context hash', () => {
       expect(runs()).toBe(2)
     })
 
-    it.skipIf(!root)('another user than root: $XDG_RUNTIME_DIR/vxlab/context-hash if that folder is theirs, else none; a file they can no longer read fails the read', () => {
+    it.skipIf(!root)('another user than root: $XDG_RUNTIME_DIR/vxlab-cache/context-hash if that folder is theirs, else none; a file they can no longer read fails the read', () => {
       const ctx = fresh('cache-e')
       const runtime = join(cdir, 'runtime')
       mkdirSync(runtime, { recursive: true })
@@ -214,7 +214,7 @@ describe('context hash', () => {
       expect(readdirSync(pub)).toEqual([])
       chownSync(runtime, 65534, 65534)
       expect(asNobody({ XDG_RUNTIME_DIR: runtime }, '4242').toString()).toBe(reference(ctx))
-      const file = join(runtime, 'vxlab', 'context-hash', contextCacheName(ctx))
+      const file = join(runtime, 'vxlab-cache', 'context-hash', contextCacheName(ctx))
       expect(statSync(file).uid).toBe(65534)
       expect(readFileSync(file, 'utf8').split(' ')[1]).toBe(`${reference(ctx).slice(0, 64)}\n`)
       // out of the group, the file cannot be read (its ctime did not change): the read fails as without a cache
