@@ -98,6 +98,15 @@ function ratio(r: Row): string {
   return x < 1 ? `${x.toFixed(2)} (${(1 / x).toFixed(1)}x faster)` : `${x.toFixed(2)}`
 }
 
+/**
+ * The ratios of alternating pairs (each no-op over the floor run just before it): the machine's speed drifts
+ * between runs (the same floor took 0.48-1.09 s in one session), and a pair shares its spell.
+ */
+function pairwise(ratios: number[]): string {
+  const s = stats(ratios)
+  return `no-op / floor per alternating pair: median ${s.median.toFixed(2)}, min ${s.min.toFixed(2)}, max ${s.max.toFixed(2)} (${s.n} pairs)`
+}
+
 function table(): string {
   const head = ['scenario', 'vxlab wall min/med s', 'run (durationMs) min/med s', 'compared with', 'its wall min/med s', 'ratio (vxlab/it, median)', 'execs/host', 'peak RSS MB']
   const body = rows.map((r) => [
@@ -347,6 +356,7 @@ async function scaleScenario(): Promise<void> {
           vxlab: stats(noops.map((r) => r.wallMs)), run: stats(noops.map((r) => r.report?.durationMs ?? NaN)),
           versus: `floor: node-ssh connect + exec, ${n} hosts, ${f} at a time (in-process vs durationMs)`, comparison: stats(floors.map((x) => x.ms)),
           execs: execsOf(noops), rssMB: Math.max(...noops.map((r) => r.peakRssKiB)) / 1024,
+          note: pairwise(pairs.map((p) => (p.noop.report?.durationMs ?? NaN) / p.floor.ms)),
         })
         log(`scale ${n} hosts forks ${f}: no-op run median ${sec(stats(noops.map((r) => r.report?.durationMs ?? NaN)).median)} s, floor median ${sec(stats(floors.map((x) => x.ms)).median)} s`)
       }
