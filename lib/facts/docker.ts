@@ -229,8 +229,9 @@ export function dockerImageUsersFact(name: string): Fact<readonly ImageUser[]> {
  * hash runs, so a partial listing is an error, not a different hash.
  * The file hashes come from `openssl dgst -sha256 -r` when the host has it (SHA extensions: a 12 MB rootfs
  * in ~10 ms instead of ~70 ms with coreutils' sha256sum), rewritten to sha256sum's `HASH  ./path` lines, so
- * the result is the same hash either way; paths with a backslash or a newline anywhere (which sha256sum
- * escapes) always go through sha256sum.
+ * the result is the same hash either way; paths with a backslash or a control character anywhere (sha256sum
+ * escapes `\`, newline and carriage return) always go through sha256sum. A folder with no regular file hashes
+ * nothing (the sha256 of no bytes).
  *
  * The cache, with a cache name (`$2`): the hash is kept in a file of that name (one line: `SIGNATURE HASH`) in
  * the folder `$3`, by default `/run/vxlab-cache/context-hash` (root) or
@@ -239,17 +240,22 @@ export function dockerImageUsersFact(name: string): Fact<readonly ImageUser[]> {
  * - The key is the sha256 of the folder's path and its listing: every entry, folders included (adding, removing
  *   or renaming an entry changes its folder's ctime), with type, device, inode, size, mtime, ctime
  *   (nanoseconds), file system type and relative path (GNU find's `-printf`). This is git's index rule (git's
- *   racy-git.txt): a write changes the file's ctime, which no user can set.
- * - The hash is stored only when the listing after hashing is the listing before, every entry is on a local
- *   file system whose ctime is the kernel's (ext2/3/4, xfs, btrfs, zfs: not tmpfs, where writes through a
- *   shared mmap do not update it, nor network, FUSE or read-only image file systems, whose times come from
- *   elsewhere), and every entry's ctime and mtime are at least 60 s older than the clock before hashing. The
- *   60 s cover a second write in the same timestamp tick as the listing, and writes through a shared mmap to
- *   a page the kernel has not yet written back (it updates the ctime at the next write after writeback, which
- *   runs within ~35 s by default: vm.dirty_expire_centisecs).
+ *   racy-git.txt): the kernel sets a file's ctime at every write, and no user can set it.
+ * - The hash is stored only when the listing and the mount table after hashing are those before it, every entry
+ *   is on the folder's own device (no mount inside it) of a local file system that keeps the kernel's ctime
+ *   (ext2/3/4, xfs, zfs: not tmpfs, where writes through a shared mmap do not update it, nor network, FUSE or
+ *   read-only image file systems, whose times come from elsewhere; btrfs shows find no file system type), and
+ *   every entry's ctime and mtime are at least 60 s older than the clock before hashing. The 60 s cover a
+ *   second write in the same timestamp tick as the listing, and writes through a shared mmap to a page the
+ *   kernel has not yet written back (it updates the ctime at the next write after writeback, which runs within
+ *   ~35 s with the default vm.dirty_expire_centisecs and vm.dirty_writeback_centisecs).
  * - It is used only from a folder and file that the user running it owns.
- * No GNU find, a path with a backslash or a newline, a file the user cannot read, or any failure of the cache:
- * the folder is hashed as above and the cache is left alone.
+ * - What it cannot see (remove the cache folder, or touch a file, after any of these): content changed below
+ *   the file system (a disk image edited offline, or swapped at the folder's mount point with the same times);
+ *   XFS's swap-extents ioctl with the times kept (xfs_fsr keeps the content); writeback delayed beyond 60 s
+ *   (laptop mode) while a process writes through a shared mmap.
+ * No GNU find, a path with a backslash or a control character, a file the user cannot read, or any failure of
+ * the cache: the folder is hashed as above and the cache is left alone.
  */
 export const CONTEXT_HASH_SCRIPT = [
   'cd -- "$1" || exit 2',
@@ -262,7 +268,7 @@ export const CONTEXT_HASH_SCRIPT = [
   '  fi',
   'fi',
   '# the listing: BAD for a path whose line would be ambiguous (a backslash or a newline) or a file we cannot read',
-  'lsctx() { find . \\( -path \'*\\\\*\' -o -path "*$nl*" -o \\( -type f ! -readable \\) \\) -printf \'BAD\\n\' -quit -o -printf \'%y %D %i %s %T@ %C@ %F %p\\n\' 2>/dev/null; }',
+  'lsctx() { LC_ALL=C find . \\( -path \'*\\\\*\' -o -path \'*[[:cntrl:]]*\' -o \\( -type f ! -readable \\) \\) -printf \'BAD\\n\' -quit -o -printf \'%y %D %i %s %T@ %C@ %F %p\\n\' 2>/dev/null; }',
   'if [ -n "$cdir" ] && [ -n "${2-}" ] && list=$(lsctx); then',
   '  case $nl$list$nl in',
   '    *"${nl}BAD$nl"*) ;;',
@@ -272,19 +278,21 @@ export const CONTEXT_HASH_SCRIPT = [
   'if [ -n "$cf" ] && [ -f "$cf" ] && [ -O "$cf" ] && [ -O "$cdir" ] && { IFS=\' \' read -r csig chash <"$cf"; } 2>/dev/null && [ "$csig" = "$sig" ]; then',
   '  case $chash in *[!0-9a-f]*) ;; *) [ "${#chash}" -ne 64 ] || { printf \'%s  -\\n\' "$chash"; exit 0; } ;; esac',
   'fi',
-  '[ -z "$cf" ] || start=$(date +%s) || cf=',
-  'if command -v openssl >/dev/null 2>&1 && [ -z "$(find . -type f \\( -path \'*\\\\*\' -o -path "*$nl*" \\) -print)" ]; then',
+  '# the mounts before and after hashing: mounting changes no time in the listing',
+  '[ -z "$cf" ] || { start=$(date +%s) && mi=$(cat /proc/self/mountinfo); } || cf=',
+  'if command -v openssl >/dev/null 2>&1 && [ -z "$(LC_ALL=C find . -type f \\( -path \'*\\\\*\' -o -path \'*[[:cntrl:]]*\' \\) -print)" ]; then',
   '  sums=$(find . -type f -exec openssl dgst -sha256 -r {} +) || { echo "vxlab: cannot hash every file under $1" >&2; exit 2; }',
   '  sums=$(printf "%s\\n" "$sums" | sed \'s/^\\([0-9a-f]\\{64\\}\\) \\*/\\1  /\')',
   'else',
   '  sums=$(find . -type f -exec sha256sum -- {} +) || { echo "vxlab: cannot hash every file under $1" >&2; exit 2; }',
   'fi',
-  'h=$(printf "%s\\n" "$sums" | LC_ALL=C sort | sha256sum) || exit 2',
+  'h=$(if [ -n "$sums" ]; then printf "%s\\n" "$sums"; fi | LC_ALL=C sort | sha256sum) || exit 2',
   'printf \'%s\\n\' "$h"',
   '# stored only as the docstring says; one write of one line into a folder of ours: a reader sees the old line,',
   '# the new one or none (and hashes)',
-  'if [ -n "$cf" ] && [ "$(lsctx)" = "$list" ] && printf \'%s\\n\' "$list" | awk -v old="$((start - 60))" \\',
-  '  \'$5 + 0 >= old || $6 + 0 >= old || $7 !~ /^(ext2|ext3|ext4|ext2\\/ext3|xfs|btrfs|zfs)$/ { bad = 1 } END { exit bad }\' \\',
+  'if [ -n "$cf" ] && [ "$(lsctx)" = "$list" ] && [ "$(cat /proc/self/mountinfo)" = "$mi" ] \\',
+  '  && printf \'%s\\n\' "$list" | awk -v old="$((start - 60))" \'NR == 1 { dev = $2 }',
+  '    $2 != dev || $5 + 0 >= old || $6 + 0 >= old || $7 !~ /^(ext2|ext3|ext4|ext2\\/ext3|xfs|zfs)$/ { bad = 1 } END { exit bad }\' \\',
   '  && mkdir -p -m 700 -- "$cdir" 2>/dev/null && [ -O "$cdir" ] && { [ ! -e "$cf" ] || [ -O "$cf" ]; }; then',
   '  printf \'%s %s\\n\' "$sig" "${h%% *}" 2>/dev/null >"$cf" || :',
   'fi',

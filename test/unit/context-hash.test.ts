@@ -42,13 +42,23 @@ describe('context hash', () => {
     expect(fast).toMatch(/^[0-9a-f]{64} {2}-\n$/)
     expect(hash(ctx, noOpenssl)).toBe(fast)
     expect(reference(ctx)).toBe(fast)
-    // names sha256sum escapes (backslash, newline) take the sha256sum path, so they agree too
+    // names sha256sum escapes (backslash, newline, carriage return), in a file's or a folder's name, take the
+    // sha256sum path, so they agree too
     writeFileSync(join(ctx, 'back\\slash'), 'x')
     writeFileSync(join(ctx, 'new\nline'), 'y')
+    writeFileSync(join(ctx, 'carriage\rreturn'), 'z')
+    mkdirSync(join(ctx, 'dir\nname'))
+    writeFileSync(join(ctx, 'dir\nname', 'file'), 'w')
     const odd = hash(ctx)
     expect(odd).not.toBe(fast)
     expect(hash(ctx, noOpenssl)).toBe(odd)
     expect(reference(ctx)).toBe(odd)
+  })
+  it('a folder with no regular file hashes nothing, as the definition does', () => {
+    const empty = join(dir, 'empty')
+    mkdirSync(join(empty, 'sub'), { recursive: true })
+    expect(hash(empty)).toBe(reference(empty))
+    expect(hash(empty, noOpenssl)).toBe(reference(empty))
   })
   it('a missing folder fails (exit 2), never hashes as empty', () => {
     expect(() => hash(join(dir, 'nonexistent'))).toThrow()
@@ -151,6 +161,22 @@ describe('context hash', () => {
       writeFileSync(join(cdir, 'on-sort'), `mv '${ctx}/sub' '${cdir}/sub-away' && mv '${cdir}/sub-away' '${ctx}/sub'`)
       expect(cached(ctx, { later: true })).toBe(reference(ctx))
       expect(stored(ctx)).toBe(false)
+    })
+
+    it.skipIf(process.getuid?.() !== 0)('stores nothing when a mount came and went while the folder was hashed (mounting changes no time)', () => {
+      const ctx = fresh('cache-h')
+      const other = join(cdir, 'other')
+      mkdirSync(other, { recursive: true })
+      writeFileSync(join(other, 'data'), 'FAKE')
+      writeFileSync(join(cdir, 'on-date'), `mount --bind '${other}' '${ctx}/sub'`)
+      writeFileSync(join(cdir, 'on-sort'), `umount '${ctx}/sub'`)
+      const env = { PATH: `${join(bin, 'later')}:${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` }
+      const inOwnMounts = (): string => execFileSync('unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c', CONTEXT_HASH_SCRIPT, 'sh', ctx, contextCacheName(ctx), cacheDir], { env }).toString()
+      expect(inOwnMounts()).not.toBe(reference(ctx)) // the hash of that moment, with the mount
+      expect(stored(ctx)).toBe(false)
+      rmSync(join(cdir, 'on-date'))
+      rmSync(join(cdir, 'on-sort'))
+      expect(cached(ctx)).toBe(reference(ctx))
     })
 
     it('is kept only on a local file system with the kernel\'s ctime: not on tmpfs', () => {
