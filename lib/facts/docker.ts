@@ -267,7 +267,7 @@ export const CONTEXT_HASH_SCRIPT = [
   '  else case ${XDG_RUNTIME_DIR-} in /*) ! [ -O "$XDG_RUNTIME_DIR" ] || cdir=$XDG_RUNTIME_DIR/vxlab-cache/context-hash ;; esac',
   '  fi',
   'fi',
-  '# the listing: BAD for a path whose line would be ambiguous (a backslash or a newline) or a file we cannot read',
+  '# the listing: BAD for a path that sha256sum would escape (a backslash, a control character) or a file we cannot read',
   'lsctx() { LC_ALL=C find . \\( -path \'*\\\\*\' -o -path \'*[[:cntrl:]]*\' -o \\( -type f ! -readable \\) \\) -printf \'BAD\\n\' -quit -o -printf \'%y %D %i %s %T@ %C@ %F %p\\n\' 2>/dev/null; }',
   'if [ -n "$cdir" ] && [ -n "${2-}" ] && list=$(lsctx); then',
   '  case $nl$list$nl in',
