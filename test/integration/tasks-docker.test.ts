@@ -10,9 +10,12 @@
  * that playbook ran; the lab's verify play probes cross-host ping and iperf3 over these same tasks. Names are unique to this file (tdoc*, tdbr1, tdvx1,
  * vxlab-test-lab) so other work on the shared testbed is left alone.
  */
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunReport } from '../../lib/core/playbook.ts'
 import type { AnyTask } from '../../lib/core/task.ts'
+import { CONTEXT_HASH_SCRIPT, contextCacheName } from '../../lib/facts/docker.ts'
 import { containerPort, dockerContainer, dockerImage, vethNames } from '../../lib/tasks/docker.ts'
 import { ovsBridge, vxlanPort } from '../../lib/tasks/ovs.ts'
 import { ensureTestbed, hostExec } from '../../lib/testbed/index.ts'
@@ -256,6 +259,50 @@ describe('docker tasks on the testbed', () => {
       expect(after.split('\n')[1]).toMatch(/ bye$/)
     } finally {
       await hostExec('host1', ['docker', 'image', 'rm', 'vxlab-test-tar', 'vxlab-test-df'])
+    }
+  })
+
+  it('a host context\'s hash comes from the host\'s cache while the folder is unchanged, and a change no size or mtime shows rebuilds', async () => {
+    // a context of its own beside the testbed's (a local file system the hosts share with this process)
+    const ctx = join(dirname(context), 'ctxcache-test')
+    const bin = join(dirname(context), 'ctxcache-bin')
+    const name = 'vxlab-test-ctxcache'
+    const entry = `/run/vxlab-cache/context-hash/${contextCacheName(ctx)}`
+    const image = (): AnyTask[] => [dockerImage({ name, context: ctx })]
+    rmSync(ctx, { recursive: true, force: true })
+    mkdirSync(ctx, { recursive: true })
+    mkdirSync(bin, { recursive: true })
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY note /note\n')
+    writeFileSync(join(ctx, 'note'), 'version 1\n')
+    // the host stores a hash only for files 60 s old: a `date` 100 s ahead, for this one read, stands in for the wait
+    writeFileSync(join(bin, 'date'), '#!/bin/sh\necho $(( $(/bin/date +%s) + 100 ))\n')
+    chmodSync(join(bin, 'date'), 0o755)
+    try {
+      const stored = await sh('host1', `PATH=${bin}:$PATH; export PATH; ${CONTEXT_HASH_SCRIPT}`, ctx, contextCacheName(ctx))
+      expect(stored.code).toBe(0)
+      const line = (await sh('host1', 'cat "$1"', entry)).stdout
+      expect(line).toMatch(new RegExp(`^[0-9a-f]{64} ${stored.stdout.slice(0, 64)}\n$`))
+      const built = await runTasks({ host1: image() })
+      expect(errors(built)).toBe('')
+      expect(changesOf(built, 'host1', `docker.image[${name}]`)).toEqual(['create'])
+      expect((await runTasks({ host1: image() })).hosts.host1).toMatchObject({ changed: 0, execs: 1 })
+      // the read on the host answers from the cache: a wrong hash there is believed (so the cache is what answers)
+      await sh('host1', 'printf "%s %s\n" "${2%% *}" "$3" >"$1"', entry, line, '0'.repeat(64))
+      expect(changesOf(await runTasks({ host1: image() }, { check: true }), 'host1', `docker.image[${name}]`)).toEqual(['replace'])
+      await sh('host1', 'printf "%s" "$2" >"$1"', entry, line)
+      expect((await runTasks({ host1: image() }, { check: true })).hosts.host1).toMatchObject({ changed: 0 })
+      // new content of the same size under the same mtime: only the ctime changed, and check mode plans the rebuild
+      const edit = await sh('host1', 'cd "$1" && touch -r note ../ctxcache-stamp && printf "version 2\n" >note && touch -r ../ctxcache-stamp note && rm ../ctxcache-stamp', ctx)
+      expect(edit.code).toBe(0)
+      expect(changesOf(await runTasks({ host1: image() }, { check: true }), 'host1', `docker.image[${name}]`)).toEqual(['replace'])
+      const rebuilt = await runTasks({ host1: image() })
+      expect(changesOf(rebuilt, 'host1', `docker.image[${name}]`)).toEqual(['replace'])
+      const note = await sh('host1', 'c=$(docker create "$1" /none) && docker cp "$c:/note" - | tar -xO; docker rm "$c" >/dev/null', name)
+      expect(note.stdout).toBe('version 2\n')
+    } finally {
+      await sh('host1', 'docker image rm "$1" >/dev/null 2>&1; rm -f "$2"; true', name, entry)
+      rmSync(ctx, { recursive: true, force: true })
+      rmSync(bin, { recursive: true, force: true })
     }
   })
 
