@@ -91,8 +91,8 @@ describe('context hash', () => {
     tool(join(bin, 'sort'), `[ ! -f '${cdir}/on-sort' ] || sh '${cdir}/on-sort'\nexec '${real('sort')}' "$@"`)
     tool(join(bin, 'later', 'date'), `[ ! -f '${cdir}/on-date' ] || sh '${cdir}/on-date'\necho $(( $('${real('date')}' +%s) + 100 ))`)
     const runs = (): number => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0)
-    const cached = (ctx: string, opts: { later?: boolean; cache?: string } = {}): string =>
-      execFileSync('/bin/sh', ['-c', CONTEXT_HASH_SCRIPT, 'sh', ctx, contextCacheName(ctx), opts.cache ?? cacheDir], {
+    const cached = (ctx: string, opts: { later?: boolean } = {}): string =>
+      execFileSync('/bin/sh', ['-c', CONTEXT_HASH_SCRIPT, 'sh', ctx, contextCacheName(ctx), cacheDir], {
         env: { PATH: `${opts.later ? join(bin, 'later') + ':' : ''}${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` },
       }).toString()
     const stored = (ctx: string): boolean => existsSync(join(cacheDir, contextCacheName(ctx)))
