@@ -41,7 +41,7 @@ export function parseRecap(stdout: string): Record<string, AnsibleRecap> {
   const out: Record<string, AnsibleRecap> = {}
   if (at < 0) return out
   for (const line of stdout.slice(at).split('\n').slice(1)) {
-    const m = /^(\S+)\s+:\s+(.*)$/.exec(line.trim())
+    const m = /^(\S+)\s+:\s+(ok=\d+.*)$/.exec(line.trim())
     if (!m) continue
     const n = (k: string): number => Number(new RegExp(`\\b${k}=(\\d+)`).exec(m[2]!)?.[1] ?? 0)
     out[m[1]!] = { ok: n('ok'), changed: n('changed'), unreachable: n('unreachable'), failed: n('failed'), skipped: n('skipped') }
@@ -90,7 +90,9 @@ export interface AnsibleRun extends Timed {
 
 /** `ansible-playbook PLAYBOOK ARGS` in bench/ansible with the config `cfg`, wall-clock timed. */
 export async function ansiblePlaybook(cfg: string, playbook: string, args: readonly string[] = []): Promise<AnsibleRun> {
-  const t = await timed(['ansible-playbook', playbook, ...args], { cwd: ANSIBLE_DIR, env: { ...process.env, ANSIBLE_CONFIG: cfg, ANSIBLE_NOCOLOR: '1' }, timeoutMs: 600_000 })
+  // Ansible ranks ANSIBLE_* variables above the config file: none of the caller's may change what is measured
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ANSIBLE_')))
+  const t = await timed(['ansible-playbook', playbook, ...args], { cwd: ANSIBLE_DIR, env: { ...env, ANSIBLE_CONFIG: cfg, ANSIBLE_NOCOLOR: '1' }, timeoutMs: 600_000 })
   return { ...t, recap: parseRecap(t.stdout) }
 }
 

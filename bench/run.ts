@@ -11,9 +11,10 @@
  * - `scale`: `testbed up --light --hosts N` for each N of `--hosts` (default 10,25,50); bench/scale-playbook.ts
  *   (20 tasks per host): converge once, then the no-op and the floor, at the default forks (20); at the largest N,
  *   also the forks curve (`--forks`, default 1,5,10,20,50).
- * - `ansible`: tuned Ansible (pipelining, ControlPersist) running the same lab, bench/ansible/lab.yml (bench/ansible.ts),
- *   on a fresh testbed each run: converge, the seed's checks once, a no-op rerun, `--check`. Runs first; the
- *   noop, check and converge rows then compare with it. Needs `apt-get install ansible python3-docker`.
+ * - `ansible`: tuned Ansible (pipelining, ControlPersist) running the lab as issue #6's Ansible playbook,
+ *   bench/ansible/lab.yml (bench/ansible.ts), against vxlab, round by round: a fresh testbed with Ansible's
+ *   converge, the seed's checks (first round), a no-op rerun and `--check`, then a fresh testbed with vxlab's
+ *   converge, no-op and check mode. Runs first. Needs `apt-get install ansible python3-docker`.
  * The benchmark shares the testbed with the integration tests: it first waits until no vitest has run for 60 s
  * (`--no-wait` skips that). `converge`, `scale` and `ansible` rebuild the testbed: they hold the testbed lock while
  * they run and finish by restoring the default testbed with the lab converged (`--no-restore` leaves it).
@@ -54,8 +55,18 @@ if (values.help === true) {
   process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '') + '\n')
   process.exit(0)
 }
-const scenarios = new Set(values.scenarios!.split(',').map((s) => s.trim()))
-const RUNS = Math.max(1, Number(values.runs))
+const SCENARIOS = ['ansible', 'floor', 'noop', 'check', 'converge', 'scale'] as const
+const scenarios = new Set(values.scenarios!.split(',').map((s) => s.trim()).filter((s) => s !== ''))
+const unknown = [...scenarios].filter((s) => !(SCENARIOS as readonly string[]).includes(s))
+if (scenarios.size === 0 || unknown.length > 0) {
+  process.stderr.write(`bench: --scenarios: ${unknown.length > 0 ? `unknown ${unknown.map((u) => JSON.stringify(u)).join(', ')}` : 'none given'}; the scenarios are ${SCENARIOS.join(', ')}\n`)
+  process.exit(2)
+}
+if (!/^[1-9]\d*$/.test(values.runs!)) {
+  process.stderr.write(`bench: --runs: expected a whole number of runs, 1 or more, got ${JSON.stringify(values.runs)}\n`)
+  process.exit(2)
+}
+const RUNS = Number(values.runs)
 const ROOT = resolve(values.root ?? PROJECT)
 const TB = join(PROJECT, '.testbed')
 const INVENTORY = join(TB, 'inventory.yml')
@@ -64,12 +75,22 @@ const SCALE = 'bench/scale-playbook.ts'
 const work = join(tmpdir(), `vxlab-bench-${process.pid}`)
 mkdirSync(work, { recursive: true })
 const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`)
+process.once('SIGINT', () => {
+  stopControlMasters(join(work, 'ansible'))
+  rmSync(work, { recursive: true, force: true })
+  log('interrupted: the testbed is left as it was (`npm run testbed -- up && npm run lab` gives the default one back)')
+  process.exit(130)
+})
 
 /** Ansible numbers measured for issue #6 (tuned: pipelining + ControlPersist), on its reference testbed. */
 const ANSIBLE_REFERENCE = { converge: 12_000, noop: 8_500 }
 const ansibleOnPath = ansibleInstalled()
-/** Tuned Ansible measured in this bench run (scenario `ansible`), wall ms. */
-let ansibleMeasured: { converge: Stats; noop: Stats; check: Stats } | undefined
+if (scenarios.has('ansible') && !ansibleOnPath) {
+  process.stderr.write('bench: --scenarios ansible: ansible-playbook is not on PATH (Debian: apt-get install ansible python3-docker)\n')
+  process.exit(2)
+}
+/** Whether the `ansible` scenario ran: its rows compare vxlab with tuned Ansible, and the reference rows are left out. */
+let ansibleRan = false
 
 // ---------------------------------------------------------------------------------------------------------------------
 // results
@@ -284,15 +305,14 @@ async function labScenario(check: boolean, floor?: { openssh: Stats; nodessh: St
     execs: execsOf(runs),
     rssMB: Math.max(...runs.map((r) => r.peakRssKiB)) / 1024,
   }
-  if (ansibleMeasured) {
-    rows.push({ ...base, versus: `tuned Ansible ${check ? '--check on its converged lab' : 'no-op rerun'}, measured (bench/ansible)`, comparison: check ? ansibleMeasured.check : ansibleMeasured.noop })
-  }
-  if (!check) rows.push({ ...base, versus: 'tuned Ansible (issue #6 reference)', comparison: stats([ANSIBLE_REFERENCE.noop]), reference: true })
-  else if (!ansibleMeasured) rows.push({ ...base, versus: 'tuned Ansible: no reference (its check mode fails on a fresh lab; `--scenarios ansible` measures it on a converged one)' })
+  // with the ansible scenario, its rows compare with tuned Ansible round by round
+  if (!ansibleRan && !check) rows.push({ ...base, versus: 'tuned Ansible (issue #6 reference; `--scenarios ansible` measures it here)', comparison: stats([ANSIBLE_REFERENCE.noop]), reference: true })
+  if (!ansibleRan && check) rows.push({ ...base, versus: 'tuned Ansible: no reference (its check mode fails on a fresh lab; `--scenarios ansible` measures it on a converged one)' })
   if (floor) {
     rows.push({ ...base, versus: 'floor: parallel `ssh true` (OpenSSH)', comparison: floor.openssh })
     rows.push({ ...base, versus: 'floor: node-ssh connect + exec (in-process vs durationMs)', comparison: floor.nodessh })
   }
+  if (ansibleRan && !floor) rows.push({ ...base, versus: '-' })
 }
 
 async function convergeScenario(): Promise<void> {
@@ -322,9 +342,7 @@ async function convergeScenario(): Promise<void> {
     samples.converge = { vxlab: vx.map((r) => ({ wallMs: r.wallMs, durationMs: r.report?.durationMs, execs: r.report?.hosts })), byHandMs: hand.map((t) => t.wallMs) }
     const base = { scenario: 'lab converge, fresh testbed (3 hosts)', vxlab: stats(vx.map((r) => r.wallMs)), run: stats(vx.map((r) => r.report?.durationMs ?? NaN)), execs: execsOf(vx), rssMB: Math.max(...vx.map((r) => r.peakRssKiB)) / 1024 }
     rows.push({ ...base, versus: 'the seed by hand over plain ssh (bench/seed-by-hand.sh)', comparison: stats(hand.map((t) => t.wallMs)) })
-    rows.push(ansibleMeasured
-      ? { ...base, versus: 'tuned Ansible converge, measured (bench/ansible)', comparison: ansibleMeasured.converge }
-      : { ...base, versus: 'tuned Ansible (issue #6 reference)', comparison: stats([ANSIBLE_REFERENCE.converge]), reference: true })
+    if (!ansibleRan) rows.push({ ...base, versus: 'tuned Ansible (issue #6 reference; `--scenarios ansible` measures it here)', comparison: stats([ANSIBLE_REFERENCE.converge]), reference: true })
   })
 }
 
@@ -364,54 +382,76 @@ async function scaleScenario(): Promise<void> {
 }
 
 /**
- * Tuned Ansible on the testbed, `--runs` times: a fresh testbed, then bench/ansible/lab.yml (the converge), the
- * seed's checks (bench/ansible/verify.yml, first run only: Ansible's lab must work, or the comparison is not of the
- * same job), a rerun (the no-op; it must change nothing) and `--check` on the converged lab. The reruns find the
- * converge's SSH control masters open (ControlPersist 60 s), as in issue #6's measurement.
+ * Tuned Ansible against vxlab on the same testbed, `--runs` rounds. Each round: a fresh testbed with Ansible's lab
+ * (bench/ansible/lab.yml: the converge; the seed's checks, bench/ansible/verify.yml, in the first round only:
+ * Ansible's lab must work, or the comparison is not of the same job; a rerun, the no-op, which must change
+ * nothing; `--check` on the converged lab), then a fresh testbed with vxlab's lab (the converge, a no-op, check
+ * mode). The machine's speed drifts within minutes, so each round's ratios compare runs made a few seconds apart.
+ * Ansible's reruns find the converge's SSH control masters open (ControlPersist 60 s), as in issue #6's
+ * measurement. Leaves the default testbed with vxlab's lab converged.
  */
 async function ansibleScenario(): Promise<void> {
-  if (!ansibleOnPath) {
-    rows.push({ scenario: 'tuned Ansible', versus: 'not installed: apt-get install ansible python3-docker' })
-    return
-  }
   await waitForQuiet()
   await withTestbedLock(async () => {
     const dir = join(work, 'ansible')
     const cfg = writeTunedConfig(dir, TB)
-    const conv: AnsibleRun[] = []
-    const noop: AnsibleRun[] = []
-    const check: AnsibleRun[] = []
+    const ans = { converge: [] as AnsibleRun[], noop: [] as AnsibleRun[], check: [] as AnsibleRun[] }
+    const vx = { converge: [] as PlaybookRun[], noop: [] as PlaybookRun[], check: [] as PlaybookRun[] }
     const must = (r: AnsibleRun, what: string, changed?: 0): AnsibleRun => {
       const bad = r.code !== 0 || Object.keys(r.recap).length === 0 || recapTotal(r.recap, 'failed') + recapTotal(r.recap, 'unreachable') > 0 || (changed === 0 && recapTotal(r.recap, 'changed') > 0)
       if (bad) throw new Error(`Ansible ${what}: exit ${String(r.code)}, recap ${JSON.stringify(r.recap)}:\n${r.stdout.slice(-3000)}${r.stderr.slice(-2000)}`)
       return r
     }
+    const mustVx = (r: PlaybookRun, what: string, changed?: 0): PlaybookRun => {
+      if (r.code !== 0 || failedOf(r.report) !== 0 || (changed === 0 && changedOf(r.report) !== 0)) throw new Error(`vxlab ${what}: exit ${String(r.code)}, changed ${changedOf(r.report)}:\n${r.stdout.slice(-3000)}${r.stderr.slice(-2000)}`)
+      return r
+    }
     try {
       for (let i = 0; i < RUNS; i++) {
-        log(`ansible run ${i + 1}/${RUNS}: fresh testbed, converge, rerun, --check`)
+        log(`ansible round ${i + 1}/${RUNS}: fresh testbed, tuned Ansible: converge, rerun, --check`)
         stopControlMasters(dir)
         await up({ hosts: 2 })
-        conv.push(must(await ansiblePlaybook(cfg, 'lab.yml'), 'converge'))
+        ans.converge.push(must(await ansiblePlaybook(cfg, 'lab.yml'), 'converge'))
         if (i === 0) must(await ansiblePlaybook(cfg, 'verify.yml'), 'verify (the seed\'s checks)')
-        noop.push(must(await ansiblePlaybook(cfg, 'lab.yml'), 'no-op rerun', 0))
-        check.push(must(await ansiblePlaybook(cfg, 'lab.yml', ['--check']), '--check on the converged lab', 0))
+        ans.noop.push(must(await ansiblePlaybook(cfg, 'lab.yml'), 'no-op rerun', 0))
+        ans.check.push(must(await ansiblePlaybook(cfg, 'lab.yml', ['--check']), '--check on the converged lab', 0))
+        stopControlMasters(dir)
+        log(`ansible round ${i + 1}/${RUNS}: fresh testbed, vxlab: converge, no-op, check mode`)
+        await up({ hosts: 2 })
+        vx.converge.push(mustVx(await playbook(LAB, []), 'converge'))
+        vx.noop.push(mustVx(await playbook(LAB, []), 'no-op rerun', 0))
+        vx.check.push(mustVx(await playbook(LAB, ['--check']), 'check mode', 0))
       }
     } finally {
       stopControlMasters(dir)
     }
-    const wall = (rs: AnsibleRun[]): Stats => stats(rs.map((r) => r.wallMs))
-    ansibleMeasured = { converge: wall(conv), noop: wall(noop), check: wall(check) }
-    samples.ansible = { convergeMs: conv.map((r) => r.wallMs), noopMs: noop.map((r) => r.wallMs), checkMs: check.map((r) => r.wallMs), recap: { converge: conv[0]?.recap, noop: noop[0]?.recap } }
-    // Ansible's own rows: its times in the comparison column, nothing of vxlab's
-    const scenario = 'tuned Ansible alone (bench/ansible: pipelining, ControlPersist, forks 5), 3 hosts'
-    rows.push({ scenario, versus: 'its converge, fresh testbed', comparison: ansibleMeasured.converge, note: `issue #6 measured 12 s converge and 8.5 s no-op on its reference testbed; the recap of a no-op here: ${Object.entries(noop[0]?.recap ?? {}).map(([h, x]) => `${h} ok=${x.ok} skipped=${x.skipped}`).join(', ')}` })
-    rows.push({ scenario, versus: 'its no-op rerun (control masters open from the converge)', comparison: ansibleMeasured.noop })
-    rows.push({ scenario, versus: 'its --check on the converged lab', comparison: ansibleMeasured.check })
+    const wall = (rs: readonly Timed[]): Stats => stats(rs.map((r) => r.wallMs))
+    ansibleRan = true
+    samples.ansible = {
+      ansibleMs: { converge: ans.converge.map((r) => r.wallMs), noop: ans.noop.map((r) => r.wallMs), check: ans.check.map((r) => r.wallMs) },
+      vxlab: Object.fromEntries(Object.entries(vx).map(([k, rs]) => [k, rs.map((r) => ({ wallMs: r.wallMs, durationMs: r.report?.durationMs, rssKiB: r.peakRssKiB }))])),
+      recap: { converge: ans.converge[0]?.recap, noop: ans.noop[0]?.recap, check: ans.check[0]?.recap },
+    }
+    const tuned = 'tuned Ansible on the same testbed, round by round (bench/ansible: pipelining, forks 5, ControlPersist'
+    const row = (scenario: string, mine: readonly PlaybookRun[], theirs: readonly AnsibleRun[], versus: string, note?: string): void => {
+      const per = stats(mine.map((r, k) => theirs[k]!.wallMs / r.wallMs))
+      rows.push({
+        scenario, vxlab: wall(mine), run: stats(mine.map((r) => r.report?.durationMs ?? NaN)), versus: `${tuned}${versus})`, comparison: wall(theirs),
+        execs: execsOf(mine), rssMB: Math.max(...mine.map((r) => r.peakRssKiB)) / 1024,
+        note: `per round, Ansible's wall over vxlab's: median ${per.median.toFixed(1)}x, min ${per.min.toFixed(1)}x, max ${per.max.toFixed(1)}x (${per.n} rounds)${note !== undefined ? `; ${note}` : ''}`,
+      })
+    }
+    row('lab converge, fresh testbed (3 hosts)', vx.converge, ans.converge, '', "Ansible's lab leaves out the gateway's routes to the container networks and the veths' tx offload (bench/ansible/README.md): it does less than vxlab's")
+    row('lab no-op rerun (3 hosts)', vx.noop, ans.noop, ', masters open from the converge', 'issue #6 measured 8.5 s for tuned Ansible\'s no-op (12 s converge) on its reference testbed')
+    row('lab check mode, converged (3 hosts)', vx.check, ans.check, ', masters open from the converge; its --check')
   })
 }
 
 async function restore(force = false): Promise<void> {
-  if (values['no-restore'] === true && !force) return
+  if (values['no-restore'] === true && !force) {
+    log('--no-restore: the testbed stays as the last scenario left it (not the default one with vxlab\'s lab)')
+    return
+  }
   log('restoring the default testbed with the lab converged')
   await up({ hosts: 2 })
   const r = await playbook(LAB, [])
@@ -425,12 +465,13 @@ let rebuilt = false
 try {
   let floor: { openssh: Stats; nodessh: Stats } | undefined
   if (scenarios.has('ansible')) {
-    // first, so that the rows below compare with it; it leaves Ansible's lab on the testbed, so the default testbed
-    // comes back fresh with vxlab's lab now (also with --no-restore when the lab scenarios follow: they need it)
+    // first: it ends with vxlab's lab converged on a fresh testbed, which the scenarios below need; when it fails
+    // half-way (Ansible's lab may be on the testbed then), the testbed is restored at the end
     try {
       await ansibleScenario()
-    } finally {
-      if (ansibleOnPath) await restore(scenarios.has('floor') || scenarios.has('noop') || scenarios.has('check'))
+    } catch (e) {
+      rebuilt = true
+      throw e
     }
   }
   if (scenarios.has('floor')) floor = await floorScenario()

@@ -28,6 +28,11 @@ describe('the benchmark reads Ansible\'s PLAY RECAP', () => {
     expect(parseRecap('ERROR! the playbook: lab.yml could not be found\n')).toEqual({})
   })
 
+  it('takes only host lines from the recap, not what a callback plugin prints after it', () => {
+    const timings = `${OUTPUT}\nSunday 06 December 2026  13:40:01 +0000 (0:00:00.512)       0:00:05.337 ******\ndocker_container : 2.1s\n`
+    expect(Object.keys(parseRecap(timings))).toEqual(['gw', 'host1', 'host2'])
+  })
+
   it('counts a counter the line lacks as 0', () => {
     expect(parseRecap('PLAY RECAP ***\nhost1 : ok=4 changed=1 unreachable=0 failed=0\n').host1).toEqual({ ok: 4, changed: 1, unreachable: 0, failed: 0, skipped: 0 })
   })
