@@ -16,6 +16,29 @@ export interface Timed {
   readonly stderr: string
   /** Peak resident set size (getrusage ru_maxrss) in KiB of the process whose command line matches `rssOf`, 0 when not seen. */
   readonly peakRssKiB: number
+  /** The signal that ended the command (`code` is null then). */
+  readonly signal?: string
+}
+
+/** How a command ended: `exit N`, or `killed by SIGNAL`. */
+export function ended(t: Pick<Timed, 'code' | 'signal'>): string {
+  return t.signal !== undefined ? `killed by ${t.signal}` : `exit ${String(t.code)}`
+}
+
+/** Process groups of the commands {@link timed} is running. */
+const running = new Set<number>()
+
+/** SIGKILL the process group of every command {@link timed} is running (for the bench's SIGINT and SIGTERM). */
+export function killRunning(): void {
+  for (const pid of running) killGroup(pid)
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL')
+  } catch {
+    /* the group is gone */
+  }
 }
 
 /** min and median of some numbers. */
@@ -64,26 +87,49 @@ export function timed(argv: readonly string[], opts: { cwd?: string; env?: NodeJ
   }
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    // a process group of its own: when the command ends (or runs out of time), whatever it left running is killed.
+    // An orphaned worker of a killed ansible-playbook kept the pipes open, and the bench waited for them forever.
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    const pid = child.pid
+    if (pid !== undefined) running.add(pid)
     const out: Buffer[] = []
     const err: Buffer[] = []
     child.stdout.on('data', (b: Buffer) => out.push(b))
     child.stderr.on('data', (b: Buffer) => err.push(b))
-    const killer = opts.timeoutMs !== undefined ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined
-    child.on('error', (e) => {
+    const killer = opts.timeoutMs !== undefined && pid !== undefined ? setTimeout(() => killGroup(pid), opts.timeoutMs) : undefined
+    let exited: { code: number | null; signal: NodeJS.Signals | null; wallMs: number } | undefined
+    let grace: NodeJS.Timeout | undefined
+    let settled = false
+    /** Once the command exited and its pipes closed (or 2 s later, when something it started still holds them). */
+    const finish = (): void => {
+      if (settled || exited === undefined) return
+      settled = true
       if (killer) clearTimeout(killer)
-      reject(e)
-    })
-    child.on('close', (code) => {
-      const wallMs = performance.now() - t0
-      if (killer) clearTimeout(killer)
+      if (grace) clearTimeout(grace)
+      if (pid !== undefined) {
+        killGroup(pid)
+        running.delete(pid)
+      }
+      child.stdout.destroy()
+      child.stderr.destroy()
       let peakRssKiB = 0
       if (rssFile !== undefined && opts.rssOf !== undefined) {
         peakRssKiB = peakOf(rssFile, opts.rssOf)
         rmSync(dirname(rssFile), { recursive: true, force: true })
       }
-      resolve({ wallMs, code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), peakRssKiB })
+      const { code, signal, wallMs } = exited
+      resolve({ wallMs, code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), peakRssKiB, ...(signal !== null ? { signal } : {}) })
+    }
+    child.on('error', (e) => {
+      if (killer) clearTimeout(killer)
+      if (pid !== undefined) running.delete(pid)
+      reject(e)
     })
+    child.on('exit', (code, signal) => {
+      exited = { code, signal, wallMs: performance.now() - t0 }
+      grace = setTimeout(finish, 2_000)
+    })
+    child.on('close', finish)
   })
 }
 

@@ -34,7 +34,7 @@ import { DEFAULT_FORKS, type RunReport } from '../lib/core/playbook.ts'
 import { Inventory } from '../lib/inventory/inventory.ts'
 import { readState, up, withTestbedLock } from '../lib/testbed/index.ts'
 import { ansibleInstalled, ansiblePlaybook, recapTotal, stopControlMasters, writeTunedConfig, type AnsibleRun } from './ansible.ts'
-import { sec, stats, timed, type Stats, type Timed } from './measure.ts'
+import { ended, killRunning, sec, stats, timed, type Stats, type Timed } from './measure.ts'
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const PROJECT = resolve(HERE, '..')
@@ -67,20 +67,19 @@ if (!/^[1-9]\d*$/.test(values.runs!)) {
   process.exit(2)
 }
 const RUNS = Number(values.runs)
+for (const opt of ['hosts', 'forks'] as const) {
+  if (!/^[1-9]\d*(,[1-9]\d*)*$/.test(values[opt]!)) {
+    process.stderr.write(`bench: --${opt}: expected whole numbers of 1 or more, comma-separated, got ${JSON.stringify(values[opt])}\n`)
+    process.exit(2)
+  }
+}
 const ROOT = resolve(values.root ?? PROJECT)
 const TB = join(PROJECT, '.testbed')
 const INVENTORY = join(TB, 'inventory.yml')
 const LAB = 'playbooks/lab.ts'
 const SCALE = 'bench/scale-playbook.ts'
 const work = join(tmpdir(), `vxlab-bench-${process.pid}`)
-mkdirSync(work, { recursive: true })
 const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`)
-process.once('SIGINT', () => {
-  stopControlMasters(join(work, 'ansible'))
-  rmSync(work, { recursive: true, force: true })
-  log('interrupted: the testbed is left as it was (`npm run testbed -- up && npm run lab` gives the default one back)')
-  process.exit(130)
-})
 
 /** Ansible numbers measured for issue #6 (tuned: pipelining + ControlPersist), on its reference testbed. */
 const ANSIBLE_REFERENCE = { converge: 12_000, noop: 8_500 }
@@ -88,6 +87,16 @@ const ansibleOnPath = ansibleInstalled()
 if (scenarios.has('ansible') && !ansibleOnPath) {
   process.stderr.write('bench: --scenarios ansible: ansible-playbook is not on PATH (Debian: apt-get install ansible python3-docker)\n')
   process.exit(2)
+}
+mkdirSync(work, { recursive: true })
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  process.once(signal, () => {
+    killRunning()
+    stopControlMasters(join(work, 'ansible'))
+    rmSync(work, { recursive: true, force: true })
+    log(`${signal}: stopped; the testbed is left as it was (\`npm run testbed -- up && npm run lab\` gives the default one back)`)
+    process.exit(code)
+  })
 }
 /** Whether the `ansible` scenario ran: its rows compare vxlab with tuned Ansible, and the reference rows are left out. */
 let ansibleRan = false
@@ -147,7 +156,7 @@ function save(): string {
   const dir = join(HERE, 'results')
   mkdirSync(dir, { recursive: true })
   const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}${values.label ? `-${values.label.replace(/[^\w.-]+/g, '_')}` : ''}.json`)
-  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), root: ROOT, runs: RUNS, loadavg: loadavg(), ansibleInstalled: ansibleOnPath, rows, samples }, null, 2)}\n`)
+  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), root: ROOT, runs: RUNS, loadavg: loadavg(), ansibleInstalled: ansibleOnPath, ...(failure !== undefined ? { failed: failure } : {}), rows, samples }, null, 2)}\n`)
   return file
 }
 
@@ -203,7 +212,7 @@ async function opensshFloor(addresses: readonly string[], forks: number): Promis
     while (next < addresses.length) {
       const a = addresses[next++]!
       const r = await timed(['ssh', ...sshArgs(), `root@${a}`, 'true'])
-      if (r.code !== 0) throw new Error(`ssh ${a} true: exit ${r.code}: ${r.stderr}`)
+      if (r.code !== 0) throw new Error(`ssh ${a} true: ${ended(r)}: ${r.stderr}`)
     }
   }
   await Promise.all(Array.from({ length: Math.min(forks, addresses.length) }, worker))
@@ -294,7 +303,7 @@ async function labScenario(check: boolean, floor?: { openssh: Stats; nodessh: St
   if (failedOf(warm.report) !== 0) throw new Error(`the lab did not converge:\n${warm.stdout}${warm.stderr}`)
   const runs = await repeat(RUNS, () => playbook(LAB, args))
   for (const r of runs) {
-    if (r.code !== 0 || changedOf(r.report) !== 0) throw new Error(`lab ${check ? 'check' : 'no-op'} run: exit ${r.code}, changed ${changedOf(r.report)}:\n${r.stdout}${r.stderr}`)
+    if (r.code !== 0 || changedOf(r.report) !== 0) throw new Error(`lab ${check ? 'check' : 'no-op'} run: ${ended(r)}, changed ${changedOf(r.report)}:\n${r.stdout}${r.stderr}`)
   }
   const name = check ? 'lab check mode, converged (3 hosts)' : 'lab no-op rerun (3 hosts)'
   samples[name] = runs.map((r) => ({ wallMs: r.wallMs, durationMs: r.report?.durationMs, rssKiB: r.peakRssKiB }))
@@ -312,7 +321,7 @@ async function labScenario(check: boolean, floor?: { openssh: Stats; nodessh: St
     rows.push({ ...base, versus: 'floor: parallel `ssh true` (OpenSSH)', comparison: floor.openssh })
     rows.push({ ...base, versus: 'floor: node-ssh connect + exec (in-process vs durationMs)', comparison: floor.nodessh })
   }
-  if (ansibleRan && !floor) rows.push({ ...base, versus: '-' })
+  if (ansibleRan && !floor) rows.push({ ...base, versus: '- (tuned Ansible: the rows with it above)' })
 }
 
 async function convergeScenario(): Promise<void> {
@@ -366,7 +375,7 @@ async function scaleScenario(): Promise<void> {
         const pairs = await repeat(RUNS, async () => ({ floor: await nodeSshFloor(f, 'docker_hosts'), noop: await playbook(SCALE, ['-f', String(f)]) }))
         const floors = pairs.map((p) => p.floor)
         const noops = pairs.map((p) => p.noop)
-        for (const r of noops) if (r.code !== 0 || changedOf(r.report) !== 0) throw new Error(`scale no-op on ${n} hosts: exit ${r.code}, changed ${changedOf(r.report)}`)
+        for (const r of noops) if (r.code !== 0 || changedOf(r.report) !== 0) throw new Error(`scale no-op on ${n} hosts: ${ended(r)}, changed ${changedOf(r.report)}`)
         samples[`scale ${n} forks ${f}`] = { floor: floors, noop: noops.map((r) => ({ wallMs: r.wallMs, durationMs: r.report?.durationMs, rssKiB: r.peakRssKiB })) }
         rows.push({
           scenario: `scale no-op, ${n} light hosts x 20 tasks, forks ${f}`,
@@ -399,11 +408,11 @@ async function ansibleScenario(): Promise<void> {
     const vx = { converge: [] as PlaybookRun[], noop: [] as PlaybookRun[], check: [] as PlaybookRun[] }
     const must = (r: AnsibleRun, what: string, changed?: 0): AnsibleRun => {
       const bad = r.code !== 0 || Object.keys(r.recap).length === 0 || recapTotal(r.recap, 'failed') + recapTotal(r.recap, 'unreachable') > 0 || (changed === 0 && recapTotal(r.recap, 'changed') > 0)
-      if (bad) throw new Error(`Ansible ${what}: exit ${String(r.code)}, recap ${JSON.stringify(r.recap)}:\n${r.stdout.slice(-3000)}${r.stderr.slice(-2000)}`)
+      if (bad) throw new Error(`Ansible ${what}: ${ended(r)}, recap ${JSON.stringify(r.recap)}:\n${r.stdout.slice(-3000)}${r.stderr.slice(-2000)}`)
       return r
     }
     const mustVx = (r: PlaybookRun, what: string, changed?: 0): PlaybookRun => {
-      if (r.code !== 0 || failedOf(r.report) !== 0 || (changed === 0 && changedOf(r.report) !== 0)) throw new Error(`vxlab ${what}: exit ${String(r.code)}, changed ${changedOf(r.report)}:\n${r.stdout.slice(-3000)}${r.stderr.slice(-2000)}`)
+      if (r.code !== 0 || failedOf(r.report) !== 0 || (changed === 0 && changedOf(r.report) !== 0)) throw new Error(`vxlab ${what}: ${ended(r)}, changed ${changedOf(r.report)}:\n${r.stdout.slice(-3000)}${r.stderr.slice(-2000)}`)
       return r
     }
     try {
@@ -424,27 +433,35 @@ async function ansibleScenario(): Promise<void> {
       }
     } finally {
       stopControlMasters(dir)
+      // the rounds that finished count, also when a later one failed
+      results(ans, vx)
     }
-    const wall = (rs: readonly Timed[]): Stats => stats(rs.map((r) => r.wallMs))
-    ansibleRan = true
-    samples.ansible = {
-      ansibleMs: { converge: ans.converge.map((r) => r.wallMs), noop: ans.noop.map((r) => r.wallMs), check: ans.check.map((r) => r.wallMs) },
-      vxlab: Object.fromEntries(Object.entries(vx).map(([k, rs]) => [k, rs.map((r) => ({ wallMs: r.wallMs, durationMs: r.report?.durationMs, rssKiB: r.peakRssKiB }))])),
-      recap: { converge: ans.converge[0]?.recap, noop: ans.noop[0]?.recap, check: ans.check[0]?.recap },
-    }
-    const tuned = 'tuned Ansible on the same testbed, round by round (bench/ansible: pipelining, forks 5, ControlPersist'
-    const row = (scenario: string, mine: readonly PlaybookRun[], theirs: readonly AnsibleRun[], versus: string, note?: string): void => {
-      const per = stats(mine.map((r, k) => theirs[k]!.wallMs / r.wallMs))
-      rows.push({
-        scenario, vxlab: wall(mine), run: stats(mine.map((r) => r.report?.durationMs ?? NaN)), versus: `${tuned}${versus})`, comparison: wall(theirs),
-        execs: execsOf(mine), rssMB: Math.max(...mine.map((r) => r.peakRssKiB)) / 1024,
-        note: `per round, Ansible's wall over vxlab's: median ${per.median.toFixed(1)}x, min ${per.min.toFixed(1)}x, max ${per.max.toFixed(1)}x (${per.n} rounds)${note !== undefined ? `; ${note}` : ''}`,
-      })
-    }
-    row('lab converge, fresh testbed (3 hosts)', vx.converge, ans.converge, '', "Ansible's lab leaves out the gateway's routes to the container networks and the veths' tx offload (bench/ansible/README.md): it does less than vxlab's")
-    row('lab no-op rerun (3 hosts)', vx.noop, ans.noop, ', masters open from the converge', 'issue #6 measured 8.5 s for tuned Ansible\'s no-op (12 s converge) on its reference testbed')
-    row('lab check mode, converged (3 hosts)', vx.check, ans.check, ', masters open from the converge; its --check')
   })
+}
+
+/** The ansible scenario's rows and samples, from its finished rounds (none: nothing). */
+function results(ans: Record<'converge' | 'noop' | 'check', AnsibleRun[]>, vx: Record<'converge' | 'noop' | 'check', PlaybookRun[]>): void {
+  const rounds = vx.check.length
+  if (rounds === 0) return
+  ansibleRan = true
+  const wall = (rs: readonly Timed[]): Stats => stats(rs.slice(0, rounds).map((r) => r.wallMs))
+  samples.ansible = {
+    ansibleMs: { converge: ans.converge.map((r) => r.wallMs), noop: ans.noop.map((r) => r.wallMs), check: ans.check.map((r) => r.wallMs) },
+    vxlab: Object.fromEntries(Object.entries(vx).map(([k, rs]) => [k, rs.map((r) => ({ wallMs: r.wallMs, durationMs: r.report?.durationMs, rssKiB: r.peakRssKiB }))])),
+    recap: { converge: ans.converge[0]?.recap, noop: ans.noop[0]?.recap, check: ans.check[0]?.recap },
+  }
+  const tuned = 'tuned Ansible on the same testbed (bench/ansible: pipelining, forks 5, ControlPersist'
+  const row = (scenario: string, mine: readonly PlaybookRun[], theirs: readonly AnsibleRun[], versus: string, note?: string): void => {
+    const per = stats(mine.slice(0, rounds).map((r, k) => theirs[k]!.wallMs / r.wallMs))
+    rows.push({
+      scenario: `${scenario}, rounds with tuned Ansible`, vxlab: wall(mine), run: stats(mine.slice(0, rounds).map((r) => r.report?.durationMs ?? NaN)), versus: `${tuned}${versus})`, comparison: wall(theirs),
+      execs: execsOf(mine.slice(0, rounds)), rssMB: Math.max(...mine.slice(0, rounds).map((r) => r.peakRssKiB)) / 1024,
+      note: `per round, Ansible's wall over vxlab's: median ${per.median.toFixed(1)}x, min ${per.min.toFixed(1)}x, max ${per.max.toFixed(1)}x (${per.n} round${per.n === 1 ? '' : 's'})${note !== undefined ? `; ${note}` : ''}`,
+    })
+  }
+  row('lab converge, fresh testbed (3 hosts)', vx.converge, ans.converge, '', "Ansible's lab leaves out the gateway's routes to the container networks and the veths' tx offload (bench/ansible/README.md): it does less than vxlab's")
+  row('lab no-op rerun (3 hosts)', vx.noop, ans.noop, ', masters open from the converge', 'issue #6 measured 8.5 s for tuned Ansible\'s no-op (12 s converge) on its reference testbed')
+  row('lab check mode, converged (3 hosts)', vx.check, ans.check, ', masters open from the converge; its --check')
 }
 
 async function restore(force = false): Promise<void> {
@@ -462,6 +479,8 @@ async function restore(force = false): Promise<void> {
 
 log(`root ${ROOT}; scenarios ${[...scenarios].join(',')}; ${RUNS} runs each; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
 let rebuilt = false
+/** Why the bench stopped early: printed last, and saved with the samples of what ran before. */
+let failure: string | undefined
 try {
   let floor: { openssh: Stats; nodessh: Stats } | undefined
   if (scenarios.has('ansible')) {
@@ -485,9 +504,13 @@ try {
     rebuilt = true
     await scaleScenario()
   }
+} catch (e) {
+  failure = e instanceof Error ? e.message : String(e)
+  process.exitCode = 1
 } finally {
   if (rebuilt) await restore().catch((e: unknown) => log(`warning: restoring the testbed failed: ${String(e)}`))
   process.stdout.write(table())
   log(`samples written to ${save()}`)
   rmSync(work, { recursive: true, force: true })
+  if (failure !== undefined) log(`failed: ${failure}`)
 }
