@@ -451,11 +451,12 @@ function results(ans: Record<'converge' | 'noop' | 'check', AnsibleRun[]>, vx: R
     recap: { converge: ans.converge[0]?.recap, noop: ans.noop[0]?.recap, check: ans.check[0]?.recap },
   }
   const tuned = 'tuned Ansible on the same testbed (bench/ansible: pipelining, forks 5, ControlPersist'
-  const row = (scenario: string, mine: readonly PlaybookRun[], theirs: readonly AnsibleRun[], versus: string, note?: string): void => {
-    const per = stats(mine.slice(0, rounds).map((r, k) => theirs[k]!.wallMs / r.wallMs))
+  const row = (scenario: string, all: readonly PlaybookRun[], theirs: readonly AnsibleRun[], versus: string, note?: string): void => {
+    const mine = all.slice(0, rounds)
+    const per = stats(mine.map((r, k) => theirs[k]!.wallMs / r.wallMs))
     rows.push({
-      scenario: `${scenario}, rounds with tuned Ansible`, vxlab: wall(mine), run: stats(mine.slice(0, rounds).map((r) => r.report?.durationMs ?? NaN)), versus: `${tuned}${versus})`, comparison: wall(theirs),
-      execs: execsOf(mine.slice(0, rounds)), rssMB: Math.max(...mine.slice(0, rounds).map((r) => r.peakRssKiB)) / 1024,
+      scenario: `${scenario}, rounds with tuned Ansible`, vxlab: wall(mine), run: stats(mine.map((r) => r.report?.durationMs ?? NaN)), versus: `${tuned}${versus})`, comparison: wall(theirs),
+      execs: execsOf(mine), rssMB: Math.max(...mine.map((r) => r.peakRssKiB)) / 1024,
       note: `per round, Ansible's wall over vxlab's: median ${per.median.toFixed(1)}x, min ${per.min.toFixed(1)}x, max ${per.max.toFixed(1)}x (${per.n} round${per.n === 1 ? '' : 's'})${note !== undefined ? `; ${note}` : ''}`,
     })
   }
@@ -464,8 +465,8 @@ function results(ans: Record<'converge' | 'noop' | 'check', AnsibleRun[]>, vx: R
   row('lab check mode, converged (3 hosts)', vx.check, ans.check, ', masters open from the converge; its --check')
 }
 
-async function restore(force = false): Promise<void> {
-  if (values['no-restore'] === true && !force) {
+async function restore(): Promise<void> {
+  if (values['no-restore'] === true) {
     log('--no-restore: the testbed stays as the last scenario left it (not the default one with vxlab\'s lab)')
     return
   }
